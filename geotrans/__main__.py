@@ -1,0 +1,3 @@
+from geotrans.cli import main
+
+main(prog_name="geotrans")

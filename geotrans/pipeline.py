@@ -1,0 +1,218 @@
+"""translate(): one scene through tiler -> batch runner -> mosaicker, with overlapped I/O.
+
+Three stages run at once: a reader thread (its own rasterio handle) fills batches,
+the calling thread runs the generator, and a writer thread blends and streams
+rows into the output. Bounded queues between them keep memory flat.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from torch import nn
+
+from geotrans import __version__
+from geotrans.errors import GeotransError, OutputError
+from geotrans.mosaic import GeoTiffSink, StreamingMosaic
+from geotrans.runner import Batch, BatchRunner, resolve_device
+from geotrans.scene import SceneInfo, SceneReader, inspect_scene
+from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, TileGrid
+from geotrans.weights import ModelInfo
+
+log = logging.getLogger(__name__)
+
+QUEUE_DEPTH = 2  # batches in flight between stages
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run one scene; every field has a CLI option of the same name."""
+
+    batch_size: int = 8
+    overlap: int = DEFAULT_OVERLAP
+    tile_size: int = DEFAULT_TILE
+    device: str = "auto"
+    overwrite: bool = False
+    dropout_seed: Optional[int] = None  # None: deterministic inference, dropout off
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise GeotransError("batch size must be at least 1")
+        if self.tile_size % 256:
+            raise GeotransError("tile size must be a multiple of 256")
+        if not 0 <= self.overlap <= self.tile_size // 2:
+            raise GeotransError(f"overlap must be between 0 and {self.tile_size // 2} pixels")
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did."""
+
+    src: str
+    dst: str
+    width: int
+    height: int
+    tiles_total: int
+    tiles_run: int
+    tiles_skipped: int
+    seconds: float
+    device: str
+
+    @property
+    def megapixels_per_second(self) -> float:
+        return self.width * self.height / 1e6 / max(self.seconds, 1e-9)
+
+
+def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse an output that is the input, a folder, in a missing folder, or exists without ``overwrite``."""
+    dst = Path(dst)
+    if dst.is_dir():
+        raise OutputError(f"{dst}: is a directory; give an output file name")
+    if not dst.parent.is_dir():
+        raise OutputError(f"{dst.parent}: output folder does not exist")
+    if dst.exists() and os.path.samefile(src, dst) or Path(src).resolve() == dst.resolve():
+        raise OutputError(f"{dst}: is the input scene; geotrans never overwrites its input")
+    if dst.exists() and not overwrite:
+        raise OutputError(f"{dst}: already exists; pass --overwrite to replace it")
+    return dst
+
+
+def translate(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    generator: nn.Module,
+    options: RunOptions = RunOptions(),
+    model_info: Optional[ModelInfo] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> RunReport:
+    """Translate the scene at ``src`` into a map GeoTIFF at ``dst`` on the same grid.
+
+    ``progress(finished, total)`` is called as tiles finish (run or skipped).
+    Nothing appears at ``dst`` unless the whole scene was written.
+    """
+    started = time.perf_counter()
+    scene = inspect_scene(src)
+    dst = check_output(src, dst, options.overwrite)
+    grid = TileGrid(scene.height, scene.width, options.tile_size, options.overlap)
+    runner = BatchRunner(generator, resolve_device(options.device), options.dropout_seed)
+    log.info("%s: %d x %d px, %d tiles of %d px with %d px overlap, on %s",
+             scene.path, scene.width, scene.height, len(grid), grid.tile, grid.overlap, runner.device)
+
+    sink = GeoTiffSink(dst, scene.profile, write_mask=scene.has_mask, tags=_provenance_tags(scene, options, model_info))
+    mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, sink)
+    try:
+        skipped = _run_stages(scene, grid, runner, mosaic, options.batch_size,
+                              lambda n: progress(n, len(grid)) if progress else None)
+        sink.commit()
+    except BaseException:
+        sink.discard()
+        raise
+    report = RunReport(os.fspath(src), os.fspath(dst), scene.width, scene.height, len(grid),
+                       runner.tiles_run, skipped, time.perf_counter() - started, str(runner.device))
+    log.info("%s: %d tiles run, %d skipped (no valid pixels), %.1f s, %.2f Mpx/s",
+             dst, report.tiles_run, report.tiles_skipped, report.seconds, report.megapixels_per_second)
+    return report
+
+
+def _provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:
+    params = {k: v for k, v in asdict(options).items() if k not in ("overwrite", "device")}
+    tags = {"GEOTRANS_VERSION": __version__, "GEOTRANS_SOURCE": os.path.basename(scene.path),
+            "GEOTRANS_PARAMS": json.dumps(params, sort_keys=True)}
+    if model_info is not None:
+        tags.update(GEOTRANS_MODEL=model_info.name, GEOTRANS_MODEL_SHA256=model_info.sha256)
+    return tags
+
+
+def _run_stages(scene: SceneInfo, grid: TileGrid, runner: BatchRunner, mosaic: StreamingMosaic,
+                batch_size: int, progress: Callable[[int], None]) -> int:
+    """Reader thread -> generator here -> writer thread. Returns the number of skipped tiles."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    to_runner: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    to_writer: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    skipped = 0
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(q: queue.Queue):
+        while not stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return _DONE
+
+    def guarded(body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as err:  # handed to the calling thread
+                errors.append(err)
+                stop.set()
+        return run
+
+    def read() -> None:
+        nonlocal skipped
+        with SceneReader(scene, grid.tile) as reader:
+            batch = Batch()
+            for tile in grid:
+                if stop.is_set():
+                    return
+                pixels, valid = reader.read(tile)
+                if not valid.any():
+                    skipped += 1
+                    progress(1)
+                    continue
+                batch.append(tile, pixels, valid)
+                if len(batch) == batch_size:
+                    if not put(to_runner, batch):
+                        return
+                    batch = Batch()
+            if len(batch):
+                put(to_runner, batch)
+        put(to_runner, _DONE)
+
+    def write() -> None:
+        while (item := get(to_writer)) is not _DONE:
+            batch, outputs = item
+            for tile, output, valid in zip(batch.tiles, outputs, batch.valid):
+                mosaic.add(tile, output, valid)
+            progress(len(batch))
+        if not stop.is_set():
+            mosaic.close()
+
+    threads = [threading.Thread(target=guarded(read), name="geotrans-reader", daemon=True),
+               threading.Thread(target=guarded(write), name="geotrans-writer", daemon=True)]
+    for thread in threads:
+        thread.start()
+    try:
+        while (batch := get(to_runner)) is not _DONE:
+            if not put(to_writer, (batch, runner.run(batch))):
+                break
+        put(to_writer, _DONE)
+        threads[1].join()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+    if errors:
+        raise errors[0]
+    return skipped

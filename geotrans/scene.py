@@ -1,0 +1,100 @@
+"""Reading a source scene: validation, band choice, and tiles as model input."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import rasterio
+from rasterio.enums import ColorInterp, MaskFlags
+from rasterio.errors import RasterioError
+
+from geotrans.errors import InputError
+from geotrans.tiler import Tile
+
+log = logging.getLogger(__name__)
+
+RGB = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """What the pipeline needs to know about a source scene, read once."""
+
+    path: str
+    width: int
+    height: int
+    bands: tuple[int, int, int]  # 1-based band indexes used as R, G, B
+    has_mask: bool  # False when every pixel is valid
+    profile: dict
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
+
+
+def inspect_scene(path: str | os.PathLike) -> SceneInfo:
+    """Open ``path`` and check that geotrans can translate it; raises InputError otherwise."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
+    try:
+        with rasterio.open(path) as ds:
+            bands = choose_rgb_bands(ds)
+            if ds.crs is None or ds.transform.is_identity:
+                raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map")
+            has_mask = any(MaskFlags.all_valid not in flags for flags in (ds.mask_flag_enums[b - 1] for b in bands))
+            return SceneInfo(path, ds.width, ds.height, bands, has_mask, dict(ds.profile))
+    except RasterioError as err:
+        raise InputError(f"{path}: not a readable raster ({_one_line(err)})") from None
+
+
+def choose_rgb_bands(ds) -> tuple[int, int, int]:
+    """The R, G, B band indexes of an 8-bit scene: by colour interpretation, else the first three."""
+    if ds.count < 3 or ds.dtypes[0] != "uint8":
+        raise InputError(
+            f"{ds.name}: {ds.count} band(s) of {ds.dtypes[0]}; geotrans translates 8-bit scenes with 3 or more bands (R, G, B)"
+        )
+    interp = list(ds.colorinterp)
+    if all(ci in interp for ci in RGB):
+        return tuple(interp.index(ci) + 1 for ci in RGB)
+    log.info("%s: no RGB colour interpretation; using bands 1, 2, 3 as R, G, B", ds.name)
+    return (1, 2, 3)
+
+
+class SceneReader:
+    """Reads tiles of one scene as model input. Each thread must use its own reader."""
+
+    def __init__(self, scene: SceneInfo, tile_size: int):
+        self.scene = scene
+        self.tile_size = tile_size
+        self._ds: Optional[rasterio.DatasetReader] = None
+
+    def __enter__(self) -> "SceneReader":
+        self._ds = rasterio.open(self.scene.path)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._ds is not None:
+            self._ds.close()
+
+    def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels in [-1, 1] as (3, T, T) float32, and validity as (h, w) bool for the in-scene part.
+
+        Tiles of scenes smaller than the tile size are padded by reflection.
+        """
+        try:
+            data = self._ds.read(self.scene.bands, window=tile.window)
+            valid = self._ds.dataset_mask(window=tile.window) > 0 if self.scene.has_mask else None
+        except RasterioError as err:
+            raise InputError(f"{self.scene.path}: read failed at {tile.window} ({_one_line(err)})") from None
+        if valid is None:
+            valid = np.ones(data.shape[1:], dtype=bool)
+        pad_rows, pad_cols = self.tile_size - tile.height, self.tile_size - tile.width
+        if pad_rows or pad_cols:
+            data = np.pad(data, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect" if min(data.shape[1:]) > 1 else "edge")
+        return data.astype(np.float32) / 127.5 - 1.0, valid
