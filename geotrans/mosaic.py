@@ -100,11 +100,11 @@ def to_uint8(values: np.ndarray) -> np.ndarray:
 
 
 def overview_factors(height: int, width: int, smallest: int = 256) -> list[int]:
-    """Power-of-two decimations until the overview fits in ``smallest`` pixels."""
-    factors, factor = [], 2
-    while max(height, width) / factor >= smallest / 2 and max(height, width) > smallest:
-        factors.append(factor)
+    """Power-of-two decimations until the coarsest overview fits in ``smallest`` pixels."""
+    factors, factor = [], 1
+    while max(height, width) / factor > smallest:
         factor *= 2
+        factors.append(factor)
     return factors
 
 

@@ -1,0 +1,149 @@
+"""The geotrans command as a user runs it: one-line errors, refusals, no partial files."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import rasterio
+import torch
+from click.testing import CliRunner
+
+from conftest import ATLANTA, KOREA, LANDSAT
+from geotrans import __version__
+from geotrans.cli import main
+from geotrans.model import build_generator
+from geotrans.weights import save_generator
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("geotrans: ")]
+    assert len(lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_version_and_help_with_examples():
+    assert __version__ in run_cli("--version").output
+    result = run_cli("run", "--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.output and "geotrans run" in result.output
+
+
+def test_run_writes_a_georeferenced_map(tmp_path, narrow_model_file):
+    out = tmp_path / "map.tif"
+    result = run_cli("run", LANDSAT, "--out", out, "--model", narrow_model_file, "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(LANDSAT) as src, rasterio.open(out) as dst:
+        assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)
+        assert dst.tags()["GEOTRANS_MODEL"] == "random-ngf8-test"
+
+
+def test_missing_input(tmp_path, narrow_model_file):
+    result = run_cli("run", tmp_path / "nope.tif", "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+    assert_one_line_error(result, "no such file")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_text_file_named_tif(tmp_path, narrow_model_file):
+    fake = tmp_path / "scene.tif"
+    fake.write_text("this is not a GeoTIFF\n")
+    result = run_cli("run", fake, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+    assert_one_line_error(result, "not a readable raster")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif"]
+
+
+def test_truncated_geotiff(tmp_path, narrow_model_file):
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(LANDSAT.read_bytes()[:200_000])
+    result = run_cli("run", cut, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+    assert_one_line_error(result, str(cut))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.tif"]
+
+
+def test_unsupported_bands(tmp_path, narrow_model_file):
+    result = run_cli("run", ATLANTA, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+    assert_one_line_error(result, "1 band(s) of uint16")
+
+
+def test_existing_output_refused_then_overwritten(tmp_path, narrow_model_file):
+    out = tmp_path / "o.tif"
+    out.write_bytes(b"old")
+    assert_one_line_error(run_cli("run", LANDSAT, "--out", out, "--model", narrow_model_file), "--overwrite")
+    assert out.read_bytes() == b"old"
+    assert run_cli("run", LANDSAT, "--out", out, "--model", narrow_model_file, "--overwrite", "-q").exit_code == 0
+    assert out.read_bytes() != b"old"
+
+
+def test_output_same_as_input_refused(tmp_path, narrow_model_file):
+    src = tmp_path / "scene.tif"
+    src.write_bytes(LANDSAT.read_bytes())
+    result = run_cli("run", src, "--out", src, "--model", narrow_model_file, "--overwrite")
+    assert_one_line_error(result, "never overwrites its input")
+    assert src.read_bytes() == LANDSAT.read_bytes()
+
+
+def test_missing_output_folder(tmp_path, narrow_model_file):
+    result = run_cli("run", LANDSAT, "--out", tmp_path / "no" / "o.tif", "--model", narrow_model_file)
+    assert_one_line_error(result, "output folder does not exist")
+
+
+def test_no_default_model_says_how_to_give_one(tmp_path):
+    result = run_cli("run", LANDSAT, "--out", tmp_path / "o.tif")
+    assert_one_line_error(result, "no trained model is installed", "--model")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_pickled_model_is_not_loaded(tmp_path):
+    evil = tmp_path / "model.safetensors"
+    torch.save({"anything": torch.zeros(1)}, evil)
+    result = run_cli("run", LANDSAT, "--out", tmp_path / "o.tif", "--model", evil)
+    assert_one_line_error(result, "not a safetensors model file")
+
+
+def test_cuda_requested_without_cuda(tmp_path, narrow_model_file):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run_cli("run", LANDSAT, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--device", "cuda")
+    assert_one_line_error(result, "no CUDA device")
+
+
+@pytest.fixture(scope="module")
+def slow_model_file(tmp_path_factory):
+    """Full width (ngf=64): slow enough on the CPU to interrupt mid-run."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("slow") / "ngf64.safetensors"
+    save_generator(build_generator(ngf=64), path, name="random-ngf64-test")
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_run_leaves_nothing(tmp_path, slow_model_file, signum):
+    out = tmp_path / "map.tif"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geotrans", "run", str(KOREA), "--out", str(out), "--model", str(slow_model_file),
+         "--overlap", "128", "--batch-size", "1"],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended before it could be interrupted"
+        time.sleep(0.02)
+    time.sleep(0.5)  # let a few tiles reach the temporary file
+    assert proc.poll() is None, "run finished before the signal; use a slower model"
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_dash_m_works():
+    result = subprocess.run([sys.executable, "-m", "geotrans", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and __version__ in result.stdout

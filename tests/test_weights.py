@@ -1,0 +1,48 @@
+"""Exported generators load safely and exactly."""
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from geotrans.errors import ModelError, NoModelError
+from geotrans.model import build_generator
+from geotrans.weights import default_model_path, load_generator, save_generator
+
+
+def test_export_then_load_gives_the_same_fp16_weights(tmp_path):
+    torch.manual_seed(0)
+    net = build_generator(ngf=8)
+    save_generator(net, tmp_path / "g.safetensors", name="roundtrip", card={"epochs": 3})
+    loaded, info = load_generator(tmp_path / "g.safetensors")
+    assert (info.name, info.ngf, info.norm, info.card) == ("roundtrip", 8, "instance", {"epochs": 3})
+    assert len(info.sha256) == 64
+    for key, value in net.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value.half().float()), key
+    assert not loaded.training
+
+
+def test_bare_safetensors_without_header_is_refused(tmp_path):
+    save_file({"w": torch.zeros(2)}, tmp_path / "bare.safetensors")
+    with pytest.raises(ModelError, match="without a geotrans generator header"):
+        load_generator(tmp_path / "bare.safetensors")
+
+
+def test_weights_of_another_width_are_refused(tmp_path):
+    save_generator(build_generator(ngf=8), tmp_path / "g.safetensors", name="x")
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "g.safetensors"), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = f.metadata()
+    save_file(tensors, tmp_path / "lying.safetensors", metadata={"geotrans": meta["geotrans"].replace('"ngf": 8', '"ngf": 16')})
+    with pytest.raises(ModelError, match="do not match"):
+        load_generator(tmp_path / "lying.safetensors")
+
+
+def test_default_model_is_package_data_or_a_clear_refusal():
+    try:
+        path = default_model_path()
+    except NoModelError as err:
+        assert "--model" in str(err)
+    else:
+        net, info = load_generator(path)
+        assert path.stat().st_size <= 50 * 2**20 and info.sha256
