@@ -16,19 +16,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+import rasterio
 from torch import nn
 
 from geotrans import __version__
 from geotrans.errors import GeotransError, OutputError
-from geotrans.mosaic import GeoTiffSink, StreamingMosaic
+from geotrans.mosaic import GeoTiffSink, StreamingMosaic, to_uint8
 from geotrans.runner import Batch, BatchRunner, resolve_device
-from geotrans.scene import SceneInfo, SceneReader, inspect_scene
+from geotrans.scene import SceneInfo, SceneReader, inspect_scene, to_model_input
 from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, TileGrid
 from geotrans.weights import ModelInfo
 
 log = logging.getLogger(__name__)
 
 QUEUE_DEPTH = 2  # batches in flight between stages
+MIN_GDAL_CACHE = 64 * 2**20
 _DONE = object()
 
 
@@ -106,20 +109,58 @@ def translate(
     log.info("%s: %d x %d px, %d tiles of %d px with %d px overlap, on %s",
              scene.path, scene.width, scene.height, len(grid), grid.tile, grid.overlap, runner.device)
 
-    sink = GeoTiffSink(dst, scene.profile, write_mask=scene.has_mask, tags=_provenance_tags(scene, options, model_info))
-    mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, sink)
-    try:
-        skipped = _run_stages(scene, grid, runner, mosaic, options.batch_size,
-                              lambda n: progress(n, len(grid)) if progress else None)
-        sink.commit()
-    except BaseException:
-        sink.discard()
-        raise
+    with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(scene.width, grid.tile)):
+        sink = GeoTiffSink(dst, scene.profile, write_mask=scene.has_mask,
+                           tags=_provenance_tags(scene, options, model_info))
+        mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, sink)
+        try:
+            skipped = _run_stages(scene, grid, runner, mosaic, options.batch_size,
+                                  lambda n: progress(n, len(grid)) if progress else None)
+            sink.commit()
+        except BaseException:
+            sink.discard()
+            raise
     report = RunReport(os.fspath(src), os.fspath(dst), scene.width, scene.height, len(grid),
                        runner.tiles_run, skipped, time.perf_counter() - started, str(runner.device))
     log.info("%s: %d tiles run, %d skipped (no valid pixels), %.1f s, %.2f Mpx/s",
              dst, report.tiles_run, report.tiles_skipped, report.seconds, report.megapixels_per_second)
     return report
+
+
+def gdal_cache_bytes(width: int, tile: int) -> int:
+    """GDAL block cache for one run: a few block rows of input and output, not the scene.
+
+    GDAL's default (5% of RAM) would otherwise fill with every block read or
+    written, and peak memory would grow with the scene's height.
+    """
+    return max(MIN_GDAL_CACHE, 8 * width * tile * 4)
+
+
+def translate_array(image: np.ndarray, runner: BatchRunner, tile_size: int = DEFAULT_TILE,
+                    overlap: int = DEFAULT_OVERLAP, batch_size: int = 8) -> np.ndarray:
+    """In-memory counterpart of :func:`translate` for a uint8 (3, H, W) image.
+
+    Same tiler, batch runner and mosaicker, without files or threads; training's
+    evaluation uses it so that metrics measure what ``geotrans run`` produces.
+    """
+    height, width = image.shape[1:]
+    grid = TileGrid(height, width, tile_size, overlap)
+    result = np.zeros((3, height, width), dtype=np.uint8)
+
+    def sink(row: int, values: np.ndarray, valid: np.ndarray) -> None:
+        result[:, row : row + values.shape[1]] = to_uint8(values) * valid
+
+    mosaic = StreamingMosaic(height, width, grid.tile, grid.overlap, sink)
+    tiles = list(grid)
+    for start in range(0, len(tiles), batch_size):
+        batch = Batch()
+        for tile in tiles[start : start + batch_size]:
+            pixels = to_model_input(image[:, tile.row : tile.row_stop, tile.col : tile.col_stop], grid.tile)
+            batch.append(tile, pixels, np.ones((tile.height, tile.width), dtype=bool))
+        for tile, output, valid in zip(batch.tiles, runner.run(batch), batch.valid):
+            mosaic.add(tile, output, valid)
+    mosaic.close()
+    return result
 
 
 def _provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:

@@ -94,7 +94,12 @@ class SceneReader:
             raise InputError(f"{self.scene.path}: read failed at {tile.window} ({_one_line(err)})") from None
         if valid is None:
             valid = np.ones(data.shape[1:], dtype=bool)
-        pad_rows, pad_cols = self.tile_size - tile.height, self.tile_size - tile.width
-        if pad_rows or pad_cols:
-            data = np.pad(data, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect" if min(data.shape[1:]) > 1 else "edge")
-        return data.astype(np.float32) / 127.5 - 1.0, valid
+        return to_model_input(data, self.tile_size), valid
+
+
+def to_model_input(data: np.ndarray, tile_size: int) -> np.ndarray:
+    """uint8 (3, h, w) to float32 (3, T, T) in [-1, 1], padding by reflection up to the tile size."""
+    pad_rows, pad_cols = tile_size - data.shape[1], tile_size - data.shape[2]
+    if pad_rows or pad_cols:
+        data = np.pad(data, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect" if min(data.shape[1:]) > 1 else "edge")
+    return data.astype(np.float32) / 127.5 - 1.0

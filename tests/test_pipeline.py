@@ -156,3 +156,19 @@ def test_unsupported_band_layout_is_refused_clearly(tmp_path, identity):
     with pytest.raises(InputError, match="1 band"):
         translate(ATLANTA, tmp_path / "out.tif", identity)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_in_memory_path_matches_the_file_path(tmp_path):
+    from geotrans.pipeline import translate_array
+    from geotrans.runner import BatchRunner
+
+    torch.manual_seed(0)
+    net = build_generator(ngf=8)
+    src = crop(KOREA, Window(5, 9, 600, 600), tmp_path / "crop.tif")
+    translate(src, tmp_path / "out.tif", net)
+    image, _ = read_rgb(src)
+    in_memory = translate_array(image, BatchRunner(net, torch.device("cpu")))
+    on_disk, _ = read_rgb(tmp_path / "out.tif")
+    assert np.abs(in_memory.astype(int) - on_disk.astype(int)).max() <= 1
+    identity_out = translate_array(image, BatchRunner(IdentityGenerator(), torch.device("cpu")))
+    assert np.abs(identity_out.astype(int) - image.astype(int)).max() <= 1

@@ -1,0 +1,186 @@
+"""Speed and memory of `geotrans run`, against baselines measured in the same run.
+
+Prints:
+  1. end-to-end tiles/s (translate: read thread + generator + blend/write thread)
+     against the generator alone on the same tiles, already in memory;
+  2. peak RSS of a tall scene (2048 x 40000) against a short one (2048 x 2048);
+  3. the naive way for comparison: whole scene in memory, one tile at a time,
+     full-size accumulators.
+
+Large scenes are built from the real Korea sample (1024 x 1024, EPSG:3857) by
+mirroring it into a mosaic, so the content is real imagery. Peak RSS runs use an
+identity model (the generator's own memory is the same for every scene); speed
+runs use a randomly initialised U-Net at the chosen width (speed does not depend
+on the weights). Each memory figure comes from a fresh subprocess.
+
+Usage: python bench/pipeline.py [--ngf 64] [--batch-size 8] [--tall-rows 40000] [--device auto]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geotrans.model import build_generator  # noqa: E402
+from geotrans.mosaic import blend_window, to_uint8  # noqa: E402
+from geotrans.pipeline import RunOptions, translate  # noqa: E402
+from geotrans.runner import Batch, BatchRunner, resolve_device  # noqa: E402
+from geotrans.scene import SceneReader, inspect_scene  # noqa: E402
+from geotrans.tiler import TileGrid  # noqa: E402
+
+KOREA = ROOT / "sample_tiles" / "korea_rgb_jpeg_3857.tif"
+log = logging.getLogger("bench")
+
+
+class Identity(torch.nn.Module):
+    def forward(self, x, dropout_seeds=None):
+        return x.clone()
+
+
+def mirrored_mosaic(dst: Path, width: int, height: int) -> Path:
+    """A ``height`` x ``width`` scene tiled from mirrored copies of the Korea sample."""
+    with rasterio.open(KOREA) as src:
+        block = src.read()
+        profile = src.profile
+    tile_rows = [block, block[:, ::-1, :]]
+    row_band = [np.concatenate([t, t[:, :, ::-1]] * (width // (2 * t.shape[2]) + 1), axis=2)[:, :, :width]
+                for t in tile_rows]
+    profile.update(width=width, height=height, compress="deflate", photometric="RGB", tiled=True,
+                   blockxsize=256, blockysize=256, bigtiff="IF_SAFER")
+    with rasterio.open(dst, "w", **profile) as out:
+        for i, row in enumerate(range(0, height, block.shape[1])):
+            n = min(block.shape[1], height - row)
+            out.write(row_band[i % 2][:, :n], window=rasterio.windows.Window(0, row, width, n))
+    return dst
+
+
+def naive(src: Path, dst: Path, generator: torch.nn.Module, tile: int = 256, overlap: int = 64) -> int:
+    """Whole scene in memory, one tile at a time, full-size accumulators. Returns tiles run."""
+    with rasterio.open(src) as ds:
+        image = ds.read().astype(np.float32) / 127.5 - 1
+        profile = ds.profile
+    values = np.zeros_like(image)
+    weights = np.zeros(image.shape[1:], np.float32)
+    window = blend_window(tile, overlap)
+    grid = TileGrid(image.shape[1], image.shape[2], tile, overlap)
+    with torch.inference_mode():
+        for t in grid:
+            x = torch.from_numpy(image[:, t.row:t.row_stop, t.col:t.col_stop].copy())[None]
+            y = generator(x)[0].numpy()
+            values[:, t.row:t.row_stop, t.col:t.col_stop] += y * window
+            weights[t.row:t.row_stop, t.col:t.col_stop] += window
+    profile.update(driver="GTiff", compress="deflate", photometric="RGB", tiled=True, blockxsize=256, blockysize=256)
+    with rasterio.open(dst, "w", **profile) as out:
+        out.write(to_uint8(values / weights))
+    return len(grid)
+
+
+def measure_rss(mode: str, src: Path, dst: Path) -> dict:
+    """Run one memory measurement in a fresh process; returns its peak RSS and time."""
+    # VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork+exec.
+    code = (f"import sys, json, time; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r});"
+            "import pipeline as b; t = time.perf_counter();"
+            f"b.run_mode({mode!r}, {str(src)!r}, {str(dst)!r});"
+            "print(json.dumps({'seconds': time.perf_counter() - t, 'peak_rss_mib': b.peak_rss_mib()}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def run_mode(mode: str, src: str, dst: str) -> None:
+    if mode == "streaming":
+        translate(src, dst, Identity(), RunOptions(device="cpu", overwrite=True))
+    else:
+        naive(Path(src), Path(dst), Identity())
+
+
+def generator_alone(src: Path, runner: BatchRunner, batch_size: int) -> tuple[int, float]:
+    """Tiles/s of the generator on the scene's tiles, read into memory beforehand."""
+    scene = inspect_scene(src)
+    grid = TileGrid(scene.height, scene.width)
+    batches, batch = [], Batch()
+    with SceneReader(scene, grid.tile) as reader:
+        for tile in grid:
+            batch.append(tile, *reader.read(tile))
+            if len(batch) == batch_size:
+                batches.append(batch)
+                batch = Batch()
+    if len(batch):
+        batches.append(batch)
+    runner.run(batches[0])  # warm-up
+    start = time.perf_counter()
+    for b in batches:
+        runner.run(b)
+    return len(grid), time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--tall-rows", type=int, default=40000)
+    parser.add_argument("--width", type=int, default=2048)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        square = mirrored_mosaic(tmp / "square.tif", args.width, args.width)
+        print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+              f"cuda={torch.cuda.is_available()}")
+
+        # 1. Speed: end to end vs generator alone, same tiles, same run.
+        torch.manual_seed(0)
+        generator = build_generator(ngf=args.ngf)
+        device = resolve_device(args.device)
+        runner = BatchRunner(generator, device)
+        n, alone = generator_alone(square, runner, args.batch_size)
+        report = translate(square, tmp / "out.tif", generator,
+                           RunOptions(batch_size=args.batch_size, device=args.device))
+        torch.manual_seed(0)
+        naive_start = time.perf_counter()
+        naive(square, tmp / "naive.tif", generator.to("cpu"))
+        naive_s = time.perf_counter() - naive_start
+        print(f"\n[speed] {args.width}x{args.width} scene, {n} tiles of 256 px (overlap 64), ngf={args.ngf}, "
+              f"batch {args.batch_size}, {device}")
+        print(f"  generator alone      : {n / alone:7.2f} tiles/s")
+        print(f"  geotrans end to end  : {report.tiles_run / report.seconds:7.2f} tiles/s   "
+              f"ratio to generator alone {alone / report.seconds:.2f}")
+        print(f"  naive (1 tile/pass)  : {n / naive_s:7.2f} tiles/s   ratio to generator alone {alone / naive_s:.2f}")
+
+        # 2 and 3. Peak memory, tall vs short, streaming vs naive (identity model, fresh processes).
+        tall = mirrored_mosaic(tmp / "tall.tif", args.width, args.tall_rows)
+        print("\n[memory] identity model, peak RSS (VmHWM) of a fresh process, torch import included")
+        rows = {}
+        for mode in ("streaming", "naive"):
+            for name, src in (("short", square), ("tall", tall)):
+                rows[mode, name] = measure_rss(mode, src, tmp / f"{mode}-{name}.tif")
+                r = rows[mode, name]
+                print(f"  {mode:9s} {name:5s} ({args.width}x{args.width if name == 'short' else args.tall_rows}): "
+                      f"{r['peak_rss_mib']:8.0f} MiB  {r['seconds']:6.1f} s")
+            ratio = rows[mode, "tall"]["peak_rss_mib"] / rows[mode, "short"]["peak_rss_mib"]
+            print(f"  {mode:9s} tall/short peak RSS ratio: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

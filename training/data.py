@@ -1,0 +1,114 @@
+"""Paired training data: pix2pix aligned images and co-registered GeoTIFF pairs.
+
+Augmentation: random 256 px crops at the imagery's native resolution and random
+flips. pix2pix resizes its 600 px photos to 286 px before cropping, which halves
+the ground resolution; geotrans applies the model to scenes at their own pixel
+size, so training keeps native resolution and the model card records it.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import rasterio
+import torch
+from PIL import Image
+
+from geotrans.tiler import TileGrid
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def list_pairs(folder: str | Path) -> list[Path]:
+    """Aligned-pair images in ``folder``, in numeric order where names are numbers."""
+    files = [p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda p: (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.stem))
+
+
+def read_aligned(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """One side-by-side image: (source, target) as uint8 (3, H, W); left half source, right half target."""
+    with Image.open(path) as img:
+        array = np.asarray(img.convert("RGB")).transpose(2, 0, 1)
+    half = array.shape[2] // 2
+    return np.ascontiguousarray(array[:, :, :half]), np.ascontiguousarray(array[:, :, half : 2 * half])
+
+
+class PairSet:
+    """In-memory paired images (source, target), each uint8 (3, H, W), with seeded augmentation.
+
+    Every random choice comes from a generator seeded by (seed, epoch, index), so an
+    epoch's samples are the same whether or not training was interrupted.
+    """
+
+    def __init__(self, sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], crop: int = 256,
+                 flips: bool = True, seed: int = 0):
+        if len(sources) != len(targets) or not sources:
+            raise ValueError("need the same, non-zero number of sources and targets")
+        self.sources, self.targets = list(sources), list(targets)
+        self.crop, self.flips, self.seed = crop, flips, seed
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, limit: int | None = None, **kwargs) -> "PairSet":
+        paths = list_pairs(folder)[:limit]
+        if not paths:
+            raise FileNotFoundError(f"{folder}: no .jpg or .png pairs")
+        pairs = [read_aligned(p) for p in paths]
+        log.info("%s: %d pairs of %s px", folder, len(pairs), pairs[0][0].shape[1:])
+        return cls([s for s, _ in pairs], [t for _, t in pairs], **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def order(self, epoch: int) -> list[int]:
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        return torch.randperm(len(self), generator=gen).tolist()
+
+    def sample(self, index: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augmented (source, target), float32 (3, crop, crop) in [-1, 1]."""
+        src, tgt = self.sources[index], self.targets[index]
+        gen = torch.Generator().manual_seed((self.seed * 100_003 + epoch) * 1_000_003 + index)
+        h, w = src.shape[1:]
+        row = int(torch.randint(0, h - self.crop + 1, (1,), generator=gen))
+        col = int(torch.randint(0, w - self.crop + 1, (1,), generator=gen))
+        flip = self.flips and bool(torch.rand(1, generator=gen) < 0.5)
+        pair = []
+        for image in (src, tgt):
+            patch = torch.from_numpy(image[:, row : row + self.crop, col : col + self.crop].copy())
+            if flip:
+                patch = patch.flip(-1)
+            pair.append(patch.float() / 127.5 - 1)
+        return pair[0], pair[1]
+
+    def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0, world: int = 1):
+        """Yield (source, target) batches of one epoch, sharded by rank, after skipping ``skip`` batches."""
+        order = self.order(epoch)[rank::world]
+        for b, start in enumerate(range(0, len(order) - batch_size + 1, batch_size)):
+            if b < skip:
+                continue
+            samples = [self.sample(i, epoch) for i in order[start : start + batch_size]]
+            yield torch.stack([s for s, _ in samples]), torch.stack([t for _, t in samples])
+
+    def steps_per_epoch(self, batch_size: int, world: int = 1) -> int:
+        return len(self.order(0)[::world]) // batch_size
+
+
+def geotiff_pairs(source_tif: str | Path, map_tif: str | Path, tile: int = 512, overlap: int = 0) -> PairSet:
+    """Cut a satellite GeoTIFF and a map raster on the same grid into windows with geotrans's tiler.
+
+    Windows are ``tile`` px (at least the 256 px crop) so that crops still vary.
+    """
+    with rasterio.open(source_tif) as src, rasterio.open(map_tif) as tgt:
+        if (src.crs, src.transform, src.shape) != (tgt.crs, tgt.transform, tgt.shape):
+            raise ValueError(f"{source_tif} and {map_tif} are not on the same grid")
+        if min(src.shape) < 256:
+            raise ValueError(f"{source_tif}: smaller than one 256 px crop")
+        tile = min(tile, *src.shape)
+        sources, targets = [], []
+        for window in TileGrid(src.height, src.width, tile, overlap):
+            sources.append(src.read([1, 2, 3], window=window.window))
+            targets.append(tgt.read([1, 2, 3], window=window.window))
+    return PairSet(sources, targets)

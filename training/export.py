@@ -1,0 +1,67 @@
+"""Export a run's generator as a geotrans model: fp16 safetensors plus a JSON model card beside it.
+
+    python -m training.export --run RUN_DIR --out geotrans/default_model/generator.safetensors [--eval EVAL.json] [--card extra.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+from geotrans.model import UnetGenerator
+from geotrans.weights import save_generator
+from training.train import CHECKPOINT, TrainConfig, load_checkpoint
+
+log = logging.getLogger("training.export")
+
+
+def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional[dict] = None) -> dict:
+    """Write ``out`` (weights) and ``out`` with .json (card); returns the card."""
+    run_dir, out = Path(run_dir), Path(out)
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    config = TrainConfig(**json.loads(state["config"]))
+    net = UnetGenerator(ngf=config.ngf)
+    net.load_state_dict(state["generator"])
+    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    progress = state["progress"]
+    pairs = run.get("train_pairs", config.train_limit or 0)
+    card = {
+        "name": name,
+        "architecture": {"generator": "pix2pix U-Net, 8 downsamplings", "ngf": config.ngf, "norm": net.norm,
+                         "parameters": sum(p.numel() for p in net.parameters()), "weights_dtype": "float16"},
+        "input": {"bands": "R, G, B (3 x uint8)", "normalization": "x / 127.5 - 1, range [-1, 1]",
+                  "tile": 256},
+        "output": {"bands": "R, G, B map rendering", "normalization": "(y + 1) * 127.5"},
+        "training": {"data": f"{config.data}/train ({pairs} aligned pairs)",
+                     "crops": f"random {config.crop} px crops at native resolution, horizontal flips",
+                     "epochs": round(progress["epoch"] + progress["batch"] / max(1, pairs // config.batch_size), 2),
+                     "steps": progress["step"], "batch_size": config.batch_size, "lr": config.lr,
+                     "beta1": config.beta1, "lambda_l1": config.lambda_l1, "ndf": config.ndf,
+                     "wall_time_minutes": round(progress["seconds"] / 60, 1),
+                     "hardware": run.get("hardware", "unknown")},
+    }
+    card.update(card_extra or {})
+    save_generator(net, out, name=name, card=card)
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    return card
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", required=True, help="run folder with checkpoint.pt")
+    parser.add_argument("--out", required=True, help="output .safetensors (the card goes beside it as .json)")
+    parser.add_argument("--name", default=None, help="model name (default: the run folder's name)")
+    parser.add_argument("--card", action="append", default=[], help="JSON file merged into the card (repeatable)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    extra = {}
+    for path in args.card:
+        extra.update(json.loads(Path(path).read_text()))
+    export(args.run, args.out, args.name or Path(args.run).name, extra)
+
+
+if __name__ == "__main__":
+    main()

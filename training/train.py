@@ -1,0 +1,354 @@
+"""Train the geotrans generator the pix2pix way.
+
+    python -m training.train --data ../shared/data/maps --out runs/maps [--epochs N] [--batch-size N] [--ngf N] [--resume]
+
+``--data`` holds ``train/`` and ``val/`` folders of aligned pairs (left half the
+photo, right half the map). The run folder receives ``checkpoint.pt`` (resumable,
+loads with ``weights_only=True``), ``losses.csv`` (one row per step),
+``loss_curve.png`` and ``samples.png`` (photo | generated | real map on fixed val
+pairs, through geotrans's own tiling and blending) after every epoch.
+
+Losses as in the paper: the discriminator's loss is halved; the generator's is the
+adversarial loss plus lambda * L1 (lambda = 100). Adam, lr 2e-4, beta1 0.5; lr is
+constant, then decays linearly to 0 over the last ``--decay-epochs``. Under
+``torchrun`` the run is distributed data parallel, one process per GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from geotrans.model import UnetGenerator, build_generator
+from geotrans.pipeline import translate_array
+from geotrans.runner import BatchRunner
+from training.data import PairSet, list_pairs, read_aligned
+from training.networks import build_discriminator
+
+log = logging.getLogger("training.train")
+
+CHECKPOINT = "checkpoint.pt"
+LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "d_real", "d_fake", "lr", "seconds"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; stored in the checkpoint."""
+
+    data: str
+    out: str
+    epochs: int = 10
+    decay_epochs: int = 0
+    batch_size: int = 1
+    ngf: int = 64
+    ndf: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_l1: float = 100.0
+    seed: int = 0
+    crop: int = 256
+    train_limit: Optional[int] = None
+    sample_pairs: int = 4
+    max_steps: Optional[int] = None  # stop (with a checkpoint) after this many steps in total
+    max_minutes: Optional[float] = None  # stop (with a checkpoint) after this much training time in total
+
+
+def set_requires_grad(net: nn.Module, flag: bool) -> None:
+    for p in net.parameters():
+        p.requires_grad_(flag)
+
+
+@dataclass
+class Pix2Pix:
+    """Generator, discriminator and their optimizers; one call of ``step`` is one pix2pix iteration."""
+
+    config: TrainConfig
+    device: torch.device
+    generator: UnetGenerator = field(init=False)
+    discriminator: nn.Module = field(init=False)
+
+    def __post_init__(self) -> None:
+        torch.manual_seed(self.config.seed)
+        self.generator = build_generator(ngf=self.config.ngf).to(self.device)
+        self.discriminator = build_discriminator(ndf=self.config.ndf).to(self.device)
+        betas = (self.config.beta1, 0.999)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas)
+        self.gan_loss = nn.BCEWithLogitsLoss()
+        self.l1_loss = nn.L1Loss()
+        self.amp = self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
+
+    def distribute(self, local_rank: int) -> None:
+        ids = [local_rank] if self.device.type == "cuda" else None
+        self.g_train = DistributedDataParallel(self.generator, device_ids=ids)
+        self.d_train = DistributedDataParallel(self.discriminator, device_ids=ids)
+
+    @staticmethod
+    def discriminator_pairs(source, target, fake):
+        """(real pair, fake pair): the fake pair is (source, generated), never (source, real)."""
+        return torch.cat([source, target], 1), torch.cat([source, fake.detach()], 1)
+
+    def step(self, source: torch.Tensor, target: torch.Tensor) -> dict:
+        source, target = source.to(self.device), target.to(self.device)
+        self.generator.train()
+        self.discriminator.train()
+        with torch.autocast(self.device.type, enabled=self.amp):
+            fake = self.g_train(source)
+
+        # Discriminator: real pairs -> 1, generated pairs -> 0; the loss is halved.
+        set_requires_grad(self.discriminator, True)
+        self.opt_d.zero_grad(set_to_none=True)
+        real_pair, fake_pair = self.discriminator_pairs(source, target, fake)
+        with torch.autocast(self.device.type, enabled=self.amp):
+            pred_real = self.d_train(real_pair)
+            pred_fake = self.d_train(fake_pair)
+            d_real = self.gan_loss(pred_real, torch.ones_like(pred_real))
+            d_fake = self.gan_loss(pred_fake, torch.zeros_like(pred_fake))
+            d_loss = 0.5 * (d_real + d_fake)
+        self.scaler.scale(d_loss).backward()
+        self.scaler.step(self.opt_d)
+
+        # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map.
+        set_requires_grad(self.discriminator, False)
+        self.opt_g.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, enabled=self.amp):
+            pred = self.discriminator(torch.cat([source, fake], 1))  # unwrapped: no DDP sync for frozen D
+            g_gan = self.gan_loss(pred, torch.ones_like(pred))
+            g_l1 = self.l1_loss(fake.float(), target) * self.config.lambda_l1
+            g_loss = g_gan + g_l1
+        self.scaler.scale(g_loss).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        set_requires_grad(self.discriminator, True)
+        return {"g_gan": g_gan.item(), "g_l1": g_l1.item() / self.config.lambda_l1,
+                "d_real": d_real.item(), "d_fake": d_fake.item()}
+
+    def set_lr(self, lr: float) -> None:
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def state(self) -> dict:
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+
+def lr_at(config: TrainConfig, epoch: int) -> float:
+    """Constant lr, then linear decay to 0 over the last ``decay_epochs`` (pix2pix's 'linear' policy)."""
+    constant = config.epochs - config.decay_epochs
+    if epoch < constant:
+        return config.lr
+    return config.lr * (1 - (epoch - constant + 1) / (config.decay_epochs + 1))
+
+
+def save_checkpoint(path: Path, model: Pix2Pix, progress: dict) -> None:
+    """Atomically write everything needed to resume exactly: weights, optimizers, RNG, position."""
+    state = model.state()
+    state.update(progress=progress, config=json.dumps(asdict(model.config)), torch_rng=torch.get_rng_state())
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    tmp = path.with_name(path.name + ".part")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bool = False,
+          train_set: Optional[PairSet] = None) -> Pix2Pix:
+    """Run (or resume) training as configured; returns the trained model."""
+    world, rank, local_rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)), \
+        int(os.environ.get("LOCAL_RANK", 0))
+    if device is None:
+        device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = Pix2Pix(config, device)
+    progress = {"epoch": 0, "batch": 0, "step": 0, "seconds": 0.0}
+    checkpoint = out / CHECKPOINT
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        model.load_state(state)
+        progress = dict(state["progress"])
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        log.info("resumed at epoch %d, batch %d (step %d)", progress["epoch"], progress["batch"], progress["step"])
+    else:
+        torch.manual_seed(config.seed + 1)  # dropout stream, distinct from the init seed
+    if world > 1:
+        model.distribute(local_rank)
+    if train_set is None:
+        train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
+                                        seed=config.seed)
+    samples = _sample_pairs(config) if rank == 0 else []
+    steps_per_epoch = train_set.steps_per_epoch(config.batch_size, world)
+    csv_path = out / "losses.csv"
+    started = time.perf_counter() - progress["seconds"]
+
+    with open(csv_path, "a" if resume and csv_path.exists() else "w", newline="") as csv_file:
+        writer = csv.DictWriter(csv_file, LOSS_COLUMNS)
+        if csv_file.tell() == 0:
+            writer.writeheader()
+        while progress["epoch"] < config.epochs:
+            epoch = progress["epoch"]
+            model.set_lr(lr_at(config, epoch))
+            bar = tqdm(train_set.batches(epoch, config.batch_size, skip=progress["batch"], rank=rank, world=world),
+                       total=steps_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}/{config.epochs}",
+                       disable=rank != 0 or not os.isatty(2), unit="step")
+            for source, target in bar:
+                losses = model.step(source, target)
+                progress["batch"] += 1
+                progress["step"] += 1
+                progress["seconds"] = time.perf_counter() - started
+                if rank == 0:
+                    writer.writerow({"step": progress["step"], "epoch": epoch + 1, "lr": lr_at(config, epoch),
+                                     "seconds": round(progress["seconds"], 2),
+                                     **{k: round(v, 5) for k, v in losses.items()}})
+                    bar.set_postfix(l1=f"{losses['g_l1']:.3f}", d=f"{losses['d_real'] + losses['d_fake']:.2f}")
+                if _budget_spent(config, progress):
+                    break
+            else:
+                progress["epoch"] += 1
+                progress["batch"] = 0
+            csv_file.flush()
+            if rank == 0:
+                save_checkpoint(checkpoint, model, progress)
+                write_loss_curve(csv_path, out / "loss_curve.png")
+                write_sample_grid(model.generator, samples, out / "samples.png", device)
+                log.info("epoch %d: step %d, %.0f s", epoch + 1, progress["step"], progress["seconds"])
+            if _budget_spent(config, progress):
+                log.info("budget reached at step %d (%.1f min); resume with --resume", progress["step"],
+                         progress["seconds"] / 60)
+                break
+    if rank == 0:
+        (out / "run.json").write_text(json.dumps({"config": asdict(config), "progress": progress,
+                                                  "train_pairs": len(train_set), "hardware": hardware(device)},
+                                                 indent=2))
+    return model
+
+
+def _budget_spent(config: TrainConfig, progress: dict) -> bool:
+    return (config.max_steps is not None and progress["step"] >= config.max_steps) or \
+        (config.max_minutes is not None and progress["seconds"] >= config.max_minutes * 60)
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(device)}"
+    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def _sample_pairs(config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    val = Path(config.data) / "val"
+    paths = list_pairs(val)[: config.sample_pairs] if val.is_dir() else []
+    return [read_aligned(p) for p in paths]
+
+
+def write_sample_grid(generator: UnetGenerator, pairs, path: Path, device: torch.device) -> None:
+    """Rows of photo | generated | real map, generated through geotrans's tiling and blending."""
+    if not pairs:
+        return
+    from PIL import Image
+
+    runner = BatchRunner(generator, device)
+    rows = []
+    for source, target in pairs:
+        generated = translate_array(source, runner)
+        rows.append(np.concatenate([source, generated, target], axis=2))
+    generator.train()
+    grid = np.concatenate(rows, axis=1).transpose(1, 2, 0)
+    Image.fromarray(grid).save(path)
+
+
+def write_loss_curve(csv_path: Path, png_path: Path) -> None:
+    """Loss curves (smoothed) against step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    steps = np.array([int(r["step"]) for r in rows])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    window = max(1, len(rows) // 100)
+    kernel = np.ones(window) / window
+    for ax, keys in zip(axes, (["g_l1"], ["g_gan", "d_real", "d_fake"])):
+        for key in keys:
+            values = np.convolve([float(r[key]) for r in rows], kernel, mode="valid")
+            ax.plot(steps[window - 1 :], values, label=key)
+        ax.set_xlabel("step")
+        ax.legend()
+    axes[0].set_title("generator L1 (0..2 scale)")
+    axes[1].set_title("adversarial losses")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=80)
+    plt.close(fig)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="folder with train/ and val/ aligned pairs")
+    parser.add_argument("--out", required=True, help="run folder (checkpoint, losses, images)")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--decay-epochs", type=int, default=0, help="final epochs over which lr decays to 0")
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--ngf", type=int, default=TrainConfig.ngf)
+    parser.add_argument("--ndf", type=int, default=TrainConfig.ndf)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--lambda-l1", type=float, default=TrainConfig.lambda_l1)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training pairs")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (checkpointed)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop after N minutes of training (checkpointed)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if not (Path(args.data) / "train").is_dir():
+        parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
+    config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
+                         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr,
+                         lambda_l1=args.lambda_l1, seed=args.seed, train_limit=args.train_limit,
+                         max_steps=args.max_steps, max_minutes=args.max_minutes)
+    if args.resume and (Path(args.out) / CHECKPOINT).exists():
+        stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
+        config = TrainConfig(**{**asdict(stored), "epochs": args.epochs, "decay_epochs": args.decay_epochs,
+                                "max_steps": args.max_steps, "max_minutes": args.max_minutes})
+    train(config, resume=args.resume)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
