@@ -116,8 +116,8 @@ class Pix2Pix:
         self.opt_d.zero_grad(set_to_none=True)
         real_pair, fake_pair = self.discriminator_pairs(source, target, fake)
         with torch.autocast(self.device.type, enabled=self.amp):
-            pred_real = self.d_train(real_pair)
-            pred_fake = self.d_train(fake_pair)
+            # One pass over both (norm is per sample): DDP allows each parameter one use per backward.
+            pred_real, pred_fake = self.d_train(torch.cat([real_pair, fake_pair])).chunk(2)
             d_real = self.gan_loss(pred_real, torch.ones_like(pred_real))
             d_fake = self.gan_loss(pred_fake, torch.zeros_like(pred_fake))
             d_loss = 0.5 * (d_real + d_fake)

@@ -1,0 +1,98 @@
+"""Metrics, evaluation through geotrans's path, export, and the shipped model."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.windows import Window
+
+from conftest import KOREA, crop
+from geotrans.model import build_generator
+from geotrans.pipeline import RunOptions, translate
+from geotrans.weights import default_model_path, load_generator
+from training.data import PairSet, read_aligned
+from training.evaluate import evaluate, resize_bilinear
+from training.export import export
+from training.metrics import image_metrics
+from training.train import TrainConfig, train
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def real_map(size=256):
+    _, target = read_aligned(DATA / "maps_val" / "1.jpg")
+    return resize_bilinear(target, size)
+
+
+def test_identical_images_score_perfectly():
+    m = image_metrics(real_map(), real_map())
+    assert m["rmse"] == 0 and m["rmse_gcgan"] == 0
+    assert m["acc5"] == 100 and m["acc10"] == 100
+    assert math.isinf(m["psnr"]) and m["ssim"] == pytest.approx(1)
+
+
+def test_known_offset_gives_the_hand_computed_values():
+    real = np.full((64, 64, 3), 100, np.uint8)
+    generated = real.copy()
+    generated[..., 0] += 6  # red off by 6, green and blue exact
+    m = image_metrics(generated, real)
+    assert m["rmse"] == pytest.approx(math.sqrt(36 / 3))  # per element: sqrt(mean over 3 channels)
+    assert m["rmse_gcgan"] == pytest.approx(6)  # channels summed: sqrt(36)
+    assert m["acc5"] == 0 and m["acc10"] == 100  # largest channel difference is 6
+    assert m["psnr"] == pytest.approx(20 * math.log10(255 / math.sqrt(12)))
+    uniform = real.copy() + 4
+    assert image_metrics(uniform, real)["rmse_gcgan"] == pytest.approx(math.sqrt(3) * 4)
+
+
+def test_evaluate_runs_pairs_through_geotrans_tiling(tmp_path):
+    torch.manual_seed(0)
+    net = build_generator(ngf=8)
+    det = evaluate(net, DATA / "maps_val", device="cpu")
+    noisy = evaluate(net, DATA / "maps_val", dropout_seed=1, device="cpu")
+    assert det["pairs"] == 2 and 0 < det["rmse"] < 255
+    assert det != noisy
+    assert evaluate(net, DATA / "maps_val", device="cpu") == det  # deterministic inference repeats
+
+
+def test_export_round_trip_is_bitwise_and_carries_the_card(tmp_path):
+    config = TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run"), ngf=8, ndf=8, epochs=1,
+                         sample_pairs=0)
+    model = train(config, torch.device("cpu"), train_set=PairSet.from_folder(DATA / "maps_pairs"))
+    card = export(tmp_path / "run", tmp_path / "g.safetensors", "tiny", {"native_resolution_m": 0.9})
+    loaded, info = load_generator(tmp_path / "g.safetensors")
+    for key, value in model.generator.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value.half().float()), key
+    on_disk = json.loads((tmp_path / "g.json").read_text())
+    assert on_disk == card == info.card
+    assert card["architecture"]["ngf"] == 8 and card["native_resolution_m"] == 0.9
+    assert card["training"]["steps"] == 2
+
+
+def colour_stats(image_hwc):
+    pixels = image_hwc.reshape(-1, 3).astype(float)
+    return np.concatenate([pixels.mean(0), pixels.std(0)])
+
+
+def test_shipped_model_turns_a_real_photo_into_map_colours(tmp_path):
+    try:
+        path = default_model_path()
+    except Exception as err:  # noqa: BLE001
+        pytest.fail(f"no shipped model: {err}")
+    generator, info = load_generator(path)
+    assert path.stat().st_size <= 50 * 2**20
+    for key in ("architecture", "input", "training", "native_resolution_m", "val_metrics"):
+        assert key in info.card, key
+    src = crop(KOREA, Window(0, 0, 512, 512), tmp_path / "photo.tif")
+    translate(src, tmp_path / "map.tif", generator, RunOptions(device="cpu"))
+    with rasterio.open(src) as ds:
+        photo = ds.read().transpose(1, 2, 0)
+    with rasterio.open(tmp_path / "map.tif") as ds:
+        output = ds.read().transpose(1, 2, 0)
+    maps = [read_aligned(p)[1].transpose(1, 2, 0) for p in sorted((DATA / "maps_val").glob("*.jpg"))]
+    reference = np.mean([colour_stats(m) for m in maps], axis=0)
+    to_maps = np.linalg.norm(colour_stats(output) - reference)
+    to_photo = np.linalg.norm(colour_stats(output) - colour_stats(photo))
+    assert to_maps < 0.5 * to_photo, (to_maps, to_photo)
