@@ -11,6 +11,7 @@ import click
 from tqdm import tqdm
 
 from geotrans import __version__
+from geotrans.bands import parse_bands
 from geotrans.errors import GeotransError
 from geotrans.pipeline import RunOptions, translate
 from geotrans.runner import DEVICES
@@ -64,13 +65,16 @@ def main() -> None:
               help="Pixels shared by neighbouring 256 px tiles, blended with a cosine ramp.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="auto: CUDA when available, otherwise the CPU.")
+@click.option("--bands", default=None, metavar="R,G,B",
+              help="1-based bands to use as R,G,B (or one band for grey). Default: from the colour "
+                   "interpretation, else the first three.")
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout at inference (the paper's noise).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists.")
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap: int, device: str,
-        dropout: bool, seed: int, overwrite: bool, verbose: int, quiet: bool) -> None:
+        bands: Optional[str], dropout: bool, seed: int, overwrite: bool, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
@@ -82,11 +86,12 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
       geotrans run sample_tiles/korea_rgb_jpeg_3857.tif --out korea_map.tif
       geotrans run scene.tif -o map.tif --device cpu --overlap 32 -q
       geotrans run scene.tif -o map.tif --dropout --seed 7
+      geotrans run naip.tif -o map.tif --bands 1,2,3
     """
     _setup_logging(verbose, quiet)
     try:
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
-                             dropout_seed=seed if dropout else None)
+                             dropout_seed=seed if dropout else None, bands=parse_bands(bands))
         generator, info = load_generator(model_path)
         with _sigterm_as_interrupt(), tqdm(total=0, unit="tile", desc="tiles", dynamic_ncols=True,
                                            disable=quiet or not sys.stderr.isatty()) as bar:

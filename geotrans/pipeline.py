@@ -45,6 +45,7 @@ class RunOptions:
     device: str = "auto"
     overwrite: bool = False
     dropout_seed: Optional[int] = None  # None: deterministic inference, dropout off
+    bands: Optional[tuple[int, ...]] = None  # 1-based R,G,B (or one grey band); None: decide from the scene
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -102,7 +103,7 @@ def translate(
     Nothing appears at ``dst`` unless the whole scene was written.
     """
     started = time.perf_counter()
-    scene = inspect_scene(src)
+    scene = inspect_scene(src, options.bands)
     dst = check_output(src, dst, options.overwrite)
     grid = TileGrid(scene.height, scene.width, options.tile_size, options.overlap)
     runner = BatchRunner(generator, resolve_device(options.device), options.dropout_seed)

@@ -4,19 +4,18 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import rasterio
-from rasterio.enums import ColorInterp, MaskFlags
+from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 
+from geotrans.bands import BandPlan, plan_bands
 from geotrans.errors import InputError
 from geotrans.tiler import Tile
 
 log = logging.getLogger(__name__)
-
-RGB = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
 
 
 @dataclass(frozen=True)
@@ -26,16 +25,20 @@ class SceneInfo:
     path: str
     width: int
     height: int
-    bands: tuple[int, int, int]  # 1-based band indexes used as R, G, B
+    plan: BandPlan  # bands used as R, G, B and their scaling to 8 bits
     has_mask: bool  # False when every pixel is valid
     profile: dict
+
+    @property
+    def bands(self) -> tuple[int, int, int]:
+        return self.plan.bands
 
 
 def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
 
 
-def inspect_scene(path: str | os.PathLike) -> SceneInfo:
+def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None) -> SceneInfo:
     """Open ``path`` and check that geotrans can translate it; raises InputError otherwise."""
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -44,26 +47,15 @@ def inspect_scene(path: str | os.PathLike) -> SceneInfo:
         raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
     try:
         with rasterio.open(path) as ds:
-            bands = choose_rgb_bands(ds)
             if ds.crs is None or ds.transform.is_identity:
                 raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map")
-            has_mask = any(MaskFlags.all_valid not in flags for flags in (ds.mask_flag_enums[b - 1] for b in bands))
-            return SceneInfo(path, ds.width, ds.height, bands, has_mask, dict(ds.profile))
+            plan = plan_bands(ds, bands)
+            floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in plan.bands)
+            has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in plan.bands)
+            log.info("%s: %s", path, plan.describe())
+            return SceneInfo(path, ds.width, ds.height, plan, has_mask, dict(ds.profile))
     except RasterioError as err:
         raise InputError(f"{path}: not a readable raster ({_one_line(err)})") from None
-
-
-def choose_rgb_bands(ds) -> tuple[int, int, int]:
-    """The R, G, B band indexes of an 8-bit scene: by colour interpretation, else the first three."""
-    if ds.count < 3 or ds.dtypes[0] != "uint8":
-        raise InputError(
-            f"{ds.name}: {ds.count} band(s) of {ds.dtypes[0]}; geotrans translates 8-bit scenes with 3 or more bands (R, G, B)"
-        )
-    interp = list(ds.colorinterp)
-    if all(ci in interp for ci in RGB):
-        return tuple(interp.index(ci) + 1 for ci in RGB)
-    log.info("%s: no RGB colour interpretation; using bands 1, 2, 3 as R, G, B", ds.name)
-    return (1, 2, 3)
 
 
 class SceneReader:
@@ -94,11 +86,13 @@ class SceneReader:
             raise InputError(f"{self.scene.path}: read failed at {tile.window} ({_one_line(err)})") from None
         if valid is None:
             valid = np.ones(data.shape[1:], dtype=bool)
-        return to_model_input(data, self.tile_size), valid
+        if np.issubdtype(data.dtype, np.floating):
+            valid &= np.isfinite(data).all(axis=0)
+        return to_model_input(self.scene.plan.to_uint8_range(data), self.tile_size), valid
 
 
 def to_model_input(data: np.ndarray, tile_size: int) -> np.ndarray:
-    """uint8 (3, h, w) to float32 (3, T, T) in [-1, 1], padding by reflection up to the tile size."""
+    """0..255 values (3, h, w) to float32 (3, T, T) in [-1, 1], padding by reflection up to the tile size."""
     pad_rows, pad_cols = tile_size - data.shape[1], tile_size - data.shape[2]
     if pad_rows or pad_cols:
         data = np.pad(data, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect" if min(data.shape[1:]) > 1 else "edge")

@@ -16,7 +16,9 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_tiles"
 KOREA = SAMPLES / "korea_rgb_jpeg_3857.tif"  # RGB JPEG COG, EPSG:3857, 1024 x 1024
 LANDSAT = SAMPLES / "landsat_rgb_nodata_utm.tif"  # RGB with a nodata border, UTM, 791 x 718
 VEGAS = SAMPLES / "vegas_rgba_4326.tif"  # RGBA, EPSG:4326, 640 x 480
-ATLANTA = SAMPLES / "atlanta_pan_uint16_utm.tif"  # 1 band uint16
+ATLANTA = SAMPLES / "atlanta_pan_uint16_utm.tif"  # 1 band uint16, UTM, 512 x 512
+ROTTERDAM = SAMPLES / "rotterdam_ms_float64_utm.tif"  # 4 bands float64, UTM, 200 x 200
+NAIP = SAMPLES / "dakota_naip_rgbn_nodata.tif"  # 4 bands uint8 R,G,B,NIR without colour interpretation
 
 
 class IdentityGenerator(nn.Module):

@@ -10,7 +10,7 @@ import rasterio
 import torch
 from click.testing import CliRunner
 
-from conftest import ATLANTA, KOREA, LANDSAT
+from conftest import KOREA, LANDSAT, NAIP
 from geotrans import __version__
 from geotrans.cli import main
 from geotrans.model import build_generator
@@ -68,9 +68,31 @@ def test_truncated_geotiff(tmp_path, narrow_model_file):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.tif"]
 
 
-def test_unsupported_bands(tmp_path, narrow_model_file):
-    result = run_cli("run", ATLANTA, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
-    assert_one_line_error(result, "1 band(s) of uint16")
+def two_band_scene(tmp_path):
+    """Bands 1 and 2 of the real NAIP crop: a 2-band file, which needs --bands."""
+    with rasterio.open(NAIP) as ds:
+        profile = ds.profile
+        profile.update(count=2)
+        with rasterio.open(tmp_path / "two.tif", "w", **profile) as out:
+            out.write(ds.read([1, 2]))
+    return tmp_path / "two.tif"
+
+
+def test_two_bands_without_bands_option(tmp_path, narrow_model_file):
+    src = two_band_scene(tmp_path)
+    result = run_cli("run", src, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+    assert_one_line_error(result, "2 bands", "--bands")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two.tif"]
+    assert run_cli("run", src, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--bands", "1,1,2",
+                   "-q").exit_code == 0
+
+
+@pytest.mark.parametrize("bands,message", [("1,2,5", "band 5 is out of range"), ("0,1,2", "band 0 is out of range"),
+                                           ("1,2", "three bands"), ("a,b,c", "1-based band numbers")])
+def test_bad_band_selection(tmp_path, narrow_model_file, bands, message):
+    result = run_cli("run", NAIP, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--bands", bands)
+    assert_one_line_error(result, message)
+    assert not (tmp_path / "o.tif").exists()
 
 
 def test_existing_output_refused_then_overwritten(tmp_path, narrow_model_file):

@@ -150,14 +150,6 @@ def test_input_is_never_overwritten(tmp_path, identity):
     assert src.read_bytes() == before
 
 
-def test_unsupported_band_layout_is_refused_clearly(tmp_path, identity):
-    from conftest import ATLANTA
-
-    with pytest.raises(InputError, match="1 band"):
-        translate(ATLANTA, tmp_path / "out.tif", identity)
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_in_memory_path_matches_the_file_path(tmp_path):
     from geotrans.pipeline import translate_array
     from geotrans.runner import BatchRunner

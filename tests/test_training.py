@@ -149,3 +149,13 @@ def test_distributed_data_parallel_under_torchrun(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["progress"]["step"] == 1  # 2 pairs over 2 ranks at batch size 1
     assert (out / CHECKPOINT).exists()
+
+
+def test_resume_keeps_the_paths_given_now_and_the_stored_architecture():
+    from training.train import resumed_config
+
+    stored = TrainConfig(data="old/data", out="old/run", ngf=32, epochs=1)
+    given = TrainConfig(data="new/data", out="new/run", ngf=64, epochs=9, decay_epochs=3)
+    config = resumed_config(stored, given)
+    assert (config.data, config.out, config.epochs, config.decay_epochs) == ("new/data", "new/run", 9, 3)
+    assert config.ngf == 32

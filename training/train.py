@@ -234,6 +234,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                                      "seconds": round(progress["seconds"], 2),
                                      **{k: round(v, 5) for k, v in losses.items()}})
                     bar.set_postfix(l1=f"{losses['g_l1']:.3f}", d=f"{losses['d_real'] + losses['d_fake']:.2f}")
+                    if progress["step"] % 50 == 0:
+                        csv_file.flush()  # so the losses can be watched while training runs
                 if _budget_spent(config, progress):
                     break
             else:
@@ -317,6 +319,12 @@ def write_loss_curve(csv_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
+def resumed_config(stored: TrainConfig, given: TrainConfig) -> TrainConfig:
+    """The stored run's architecture and optimiser settings, with this invocation's paths and schedule."""
+    schedule = ("data", "out", "epochs", "decay_epochs", "max_steps", "max_minutes")
+    return TrainConfig(**{**asdict(stored), **{k: getattr(given, k) for k in schedule}})
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder with train/ and val/ aligned pairs")
@@ -343,8 +351,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                          max_steps=args.max_steps, max_minutes=args.max_minutes)
     if args.resume and (Path(args.out) / CHECKPOINT).exists():
         stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
-        config = TrainConfig(**{**asdict(stored), "epochs": args.epochs, "decay_epochs": args.decay_epochs,
-                                "max_steps": args.max_steps, "max_minutes": args.max_minutes})
+        config = resumed_config(stored, config)
     train(config, resume=args.resume)
     if dist.is_initialized():
         dist.destroy_process_group()

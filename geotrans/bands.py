@@ -1,0 +1,109 @@
+"""Which bands feed the model, and how their values map onto its 8-bit RGB input range.
+
+* RGB uint8 is used as is; an alpha band is the validity mask (GDAL's dataset mask).
+* ``--bands`` picks three 1-based bands in R, G, B order (or one, repeated to grey).
+* Otherwise the colour interpretation decides; without one (NAIP's R, G, B, NIR) the
+  first three bands are used and the choice is logged.
+* A single band is repeated to grey RGB, with a warning.
+* Other dtypes (uint16, float) are stretched per scene between percentiles (2-98 by
+  default) computed once from a decimated read that excludes nodata and NaN, so
+  every tile of the scene uses the same scaling.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from rasterio.enums import ColorInterp
+
+from geotrans.errors import InputError
+
+log = logging.getLogger(__name__)
+
+RGB = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+STATS_MAX_SIDE = 1024  # long side of the decimated read used for the stretch statistics
+DEFAULT_PERCENTILES = (2.0, 98.0)
+
+
+@dataclass(frozen=True)
+class BandPlan:
+    """Three 1-based band indexes (R, G, B) and, for non-8-bit data, each one's (low, high) stretch."""
+
+    bands: tuple[int, int, int]
+    stretch: Optional[tuple[tuple[float, float], ...]] = None
+
+    def describe(self) -> str:
+        text = "bands " + ",".join(map(str, self.bands))
+        if self.stretch:
+            text += " stretched " + ", ".join(f"{lo:g}..{hi:g}" for lo, hi in self.stretch)
+        return text
+
+    def to_uint8_range(self, data: np.ndarray) -> np.ndarray:
+        """Band values (3, h, w) to float32 0..255 (8-bit data passes through unchanged)."""
+        if self.stretch is None:
+            return data.astype(np.float32)
+        out = np.empty(data.shape, dtype=np.float32)
+        for i, (low, high) in enumerate(self.stretch):
+            scaled = (data[i].astype(np.float64) - low) / max(high - low, 1e-12) * 255.0
+            out[i] = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255)
+        return out
+
+
+def parse_bands(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    """'1,2,3' -> (1, 2, 3); None stays None."""
+    if text is None:
+        return None
+    try:
+        bands = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"--bands takes 1-based band numbers like 1,2,3, not {text!r}") from None
+    if len(bands) not in (1, 3):
+        raise InputError(f"--bands takes three bands (R,G,B) or one (grey), not {len(bands)}")
+    return bands
+
+
+def choose_bands(ds, requested: Optional[Sequence[int]] = None) -> tuple[int, int, int]:
+    """R, G, B band indexes for the open dataset ``ds``."""
+    if requested is not None:
+        for band in requested:
+            if not 1 <= band <= ds.count:
+                raise InputError(f"{ds.name}: band {band} is out of range; the scene has {ds.count} band(s)")
+        return tuple(requested) * 3 if len(requested) == 1 else tuple(requested)
+    interp = list(ds.colorinterp)
+    if ds.count == 1:
+        log.warning("%s: one band; repeating it to grey RGB", ds.name)
+        return (1, 1, 1)
+    if ds.count == 2:
+        raise InputError(f"{ds.name}: 2 bands; say which to use as R,G,B with --bands (e.g. --bands 1,1,2)")
+    if all(ci in interp for ci in RGB):
+        return tuple(interp.index(ci) + 1 for ci in RGB)
+    log.info("%s: no RGB colour interpretation; using bands 1, 2, 3 as R, G, B", ds.name)
+    return (1, 2, 3)
+
+
+def plan_bands(ds, requested: Optional[Sequence[int]] = None,
+               percentiles: tuple[float, float] = DEFAULT_PERCENTILES) -> BandPlan:
+    """Bands, plus a per-scene percentile stretch when the data is not 8-bit."""
+    bands = choose_bands(ds, requested)
+    if all(ds.dtypes[b - 1] == "uint8" for b in bands):
+        return BandPlan(bands)
+    return BandPlan(bands, scene_stretch(ds, bands, percentiles))
+
+
+def scene_stretch(ds, bands: Sequence[int], percentiles: tuple[float, float]) -> tuple[tuple[float, float], ...]:
+    """(low, high) percentiles of each band over valid pixels, from one decimated read of the scene."""
+    factor = max(1, int(np.ceil(max(ds.width, ds.height) / STATS_MAX_SIDE)))
+    shape = (max(1, ds.height // factor), max(1, ds.width // factor))
+    unique = sorted(set(bands))
+    data = ds.read(unique, out_shape=(len(unique), *shape), masked=True)
+    valid = ~np.ma.getmaskarray(data).any(axis=0) & np.isfinite(data.filled(0)).all(axis=0)
+    if not valid.any():
+        raise InputError(f"{ds.name}: no valid pixels (all nodata or NaN); nothing to translate")
+    limits = {}
+    for i, band in enumerate(unique):
+        values = np.asarray(data[i].filled(0))[valid].astype(np.float64)
+        low, high = np.percentile(values, percentiles)
+        limits[band] = (float(low), float(high) if high > low else float(low) + 1.0)
+    return tuple(limits[b] for b in bands)

@@ -1,0 +1,79 @@
+"""Real scenes of every band layout and bit depth: bands chosen, values stretched once per scene."""
+import logging
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import ATLANTA, KOREA, NAIP, ROTTERDAM, VEGAS
+from geotrans.bands import BandPlan
+from geotrans.pipeline import RunOptions, translate
+from geotrans.scene import inspect_scene
+
+
+def test_rgb_uint8_is_used_as_is():
+    plan = inspect_scene(KOREA).plan
+    assert plan == BandPlan((1, 2, 3), None)
+
+
+def test_rgba_uses_rgb_and_alpha_is_the_mask():
+    scene = inspect_scene(VEGAS)
+    assert scene.bands == (1, 2, 3) and scene.has_mask
+
+
+def test_naip_without_colour_interpretation_takes_the_first_three_and_says_so(caplog):
+    with caplog.at_level(logging.INFO, logger="geotrans"):
+        assert inspect_scene(NAIP).bands == (1, 2, 3)
+    assert "using bands 1, 2, 3" in caplog.text
+    assert inspect_scene(NAIP, (4, 1, 2)).bands == (4, 1, 2)
+
+
+def test_single_band_is_repeated_to_grey_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="geotrans"):
+        scene = inspect_scene(ATLANTA)
+    assert scene.bands == (1, 1, 1) and "grey" in caplog.text
+
+
+def test_uint16_stretch_comes_from_scene_percentiles():
+    scene = inspect_scene(ATLANTA)
+    with rasterio.open(ATLANTA) as ds:
+        full = ds.read(1, masked=True).compressed()
+    low, high = np.percentile(full, [2, 98])
+    (s_low, s_high), = set(scene.plan.stretch)
+    assert s_low == pytest.approx(low, rel=0.02) and s_high == pytest.approx(high, rel=0.02)
+
+
+def test_float_scene_with_nan_stretches_valid_pixels_and_masks_nan(tmp_path, identity):
+    # Synthetic NaNs in a real float64 scene: none of the samples has NaN nodata.
+    with rasterio.open(ROTTERDAM) as ds:
+        data = ds.read()
+        profile = ds.profile
+    data[:, 50:90, 20:160] = np.nan
+    data[:, 0:5, 0:5] = 1e12  # a few wild values must not set the stretch
+    with rasterio.open(tmp_path / "nan.tif", "w", **profile) as out:
+        out.write(data)
+    scene = inspect_scene(tmp_path / "nan.tif")
+    valid = np.isfinite(data).all(axis=0)
+    for i, (low, high) in enumerate(scene.plan.stretch):
+        assert np.isfinite([low, high]).all() and high < 1e11
+        assert low == pytest.approx(np.percentile(data[i][valid], 2), rel=0.05)
+    translate(tmp_path / "nan.tif", tmp_path / "out.tif", identity)
+    with rasterio.open(tmp_path / "out.tif") as out:
+        out_valid = out.dataset_mask() > 0
+        pixels = out.read()
+    np.testing.assert_array_equal(out_valid, valid)
+    assert pixels[:, ~valid].max() == 0
+
+
+@pytest.mark.parametrize("scene", [ATLANTA, ROTTERDAM, NAIP, VEGAS])
+def test_every_kind_runs_on_its_own_grid_and_is_not_blank(tmp_path, identity, scene):
+    out = tmp_path / "out.tif"
+    translate(scene, out, identity, RunOptions(overlap=32))
+    with rasterio.open(scene) as src, rasterio.open(out) as dst:
+        assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)
+        pixels = dst.read()
+        valid = dst.dataset_mask() > 0
+        np.testing.assert_array_equal(valid, src.dataset_mask() > 0)
+    assert pixels[:, valid].std() > 10  # real content came through
+    if inspect_scene(scene).plan.stretch:  # a 2-98 % stretch clips only the top tail to white
+        assert 0.01 < (pixels[:, valid] == 255).mean() < 0.1
