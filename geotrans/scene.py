@@ -10,6 +10,7 @@ import numpy as np
 import rasterio
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
+from rasterio.fill import fillnodata
 
 from geotrans.bands import BandPlan, plan_bands
 from geotrans.errors import InputError
@@ -88,7 +89,22 @@ class SceneReader:
             valid = np.ones(data.shape[1:], dtype=bool)
         if np.issubdtype(data.dtype, np.floating):
             valid &= np.isfinite(data).all(axis=0)
-        return to_model_input(self.scene.plan.to_uint8_range(data), self.tile_size), valid
+        values = self.scene.plan.to_uint8_range(data)
+        if valid.any() and not valid.all():
+            values = fill_invalid(values, valid)
+        return to_model_input(values, self.tile_size), valid
+
+
+def fill_invalid(values: np.ndarray, valid: np.ndarray, search_px: int = 64) -> np.ndarray:
+    """Fill invalid pixels from valid neighbours (GDAL's inverse-distance fill), beyond reach with the
+    valid mean, so the generator never sees a black nodata border next to valid pixels."""
+    filled = np.empty_like(values)
+    for band in range(values.shape[0]):
+        channel = np.where(valid, values[band], np.nan).astype(np.float32)
+        channel = fillnodata(channel, mask=valid.astype(np.uint8), max_search_distance=search_px,
+                             smoothing_iterations=0)
+        filled[band] = np.where(np.isnan(channel), values[band][valid].mean(), channel)
+    return filled
 
 
 def to_model_input(data: np.ndarray, tile_size: int) -> np.ndarray:

@@ -77,3 +77,22 @@ def test_every_kind_runs_on_its_own_grid_and_is_not_blank(tmp_path, identity, sc
     assert pixels[:, valid].std() > 10  # real content came through
     if inspect_scene(scene).plan.stretch:  # a 2-98 % stretch clips only the top tail to white
         assert 0.01 < (pixels[:, valid] == 255).mean() < 0.1
+
+
+def test_nodata_in_model_input_is_filled_from_valid_neighbours():
+    from geotrans.scene import SceneReader
+    from geotrans.tiler import TileGrid
+    from conftest import LANDSAT
+
+    scene = inspect_scene(LANDSAT)
+    with SceneReader(scene, 256) as reader, rasterio.open(LANDSAT) as ds:
+        tile = next(t for t in TileGrid(scene.height, scene.width) if t.row == 0 and t.col == 0)
+        pixels, valid = reader.read(tile)
+        raw = ds.read(window=tile.window).astype(np.float32) / 127.5 - 1
+    assert 0.3 < valid.mean() < 0.7
+    np.testing.assert_array_equal(pixels[:, valid], raw[:, valid])  # valid pixels untouched
+    assert (pixels[:, ~valid] > -0.99).all()  # no black (0 DN) border left for the model to see
+    # Next to the footprint edge, filled values continue the valid ones.
+    edge = ~valid & np.roll(valid, 1, axis=1)
+    edge[:, 0] = False  # np.roll wraps the last column round to the first
+    assert np.abs(pixels[:, edge] - np.roll(pixels, 1, axis=2)[:, edge]).mean() < 0.1
