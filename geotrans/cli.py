@@ -14,7 +14,9 @@ from geotrans import __version__
 from geotrans.bands import parse_bands
 from geotrans.errors import GeotransError
 from geotrans.pipeline import RunOptions, translate
+from geotrans.preview import write_preview
 from geotrans.runner import DEVICES
+from geotrans.scene import inspect_scene
 from geotrans.tiler import DEFAULT_OVERLAP
 from geotrans.weights import load_generator
 
@@ -70,11 +72,15 @@ def main() -> None:
                    "interpretation, else the first three.")
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout at inference (the paper's noise).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")
+@click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
+@click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write a small PNG: input | output side by side.")
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists.")
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap: int, device: str,
-        bands: Optional[str], dropout: bool, seed: int, overwrite: bool, verbose: int, quiet: bool) -> None:
+        bands: Optional[str], dropout: bool, seed: int, cog: bool, preview: Optional[str], overwrite: bool,
+        verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
@@ -91,7 +97,7 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
     _setup_logging(verbose, quiet)
     try:
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
-                             dropout_seed=seed if dropout else None, bands=parse_bands(bands))
+                             dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog)
         generator, info = load_generator(model_path)
         with _sigterm_as_interrupt(), tqdm(total=0, unit="tile", desc="tiles", dynamic_ncols=True,
                                            disable=quiet or not sys.stderr.isatty()) as bar:
@@ -99,7 +105,10 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
                 bar.total = total
                 bar.update(finished)
 
-            translate(src, dst, generator, options, model_info=info, progress=progress)
+            report = translate(src, dst, generator, options, model_info=info, progress=progress)
+        if preview:
+            write_preview(inspect_scene(src, options.bands), report.dst, preview)
+            log.info("wrote preview %s", preview)
     except GeotransError as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:

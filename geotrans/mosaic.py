@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import Window
 
@@ -115,10 +116,13 @@ class GeoTiffSink:
     and renames it into place, ``discard`` removes it.
     """
 
-    def __init__(self, path: str | os.PathLike, profile: dict, write_mask: bool, tags: dict | None = None):
+    def __init__(self, path: str | os.PathLike, profile: dict, write_mask: bool, tags: dict | None = None,
+                 cog: bool = False):
         self.path = Path(path)
         self.tmp_path = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.part")
+        self.cog_path = self.tmp_path.with_name(self.tmp_path.name + ".cog")
         self.write_mask = write_mask
+        self.cog = cog
         out_profile = {
             "driver": "GTiff",
             "width": profile["width"],
@@ -154,12 +158,22 @@ class GeoTiffSink:
             self._ds.write_mask(valid.astype(np.uint8) * 255, window=window)
 
     def commit(self) -> None:
-        """Build internal overviews (average), close, and rename over ``path``."""
-        factors = overview_factors(self._ds.height, self._ds.width)
-        if factors:
-            self._ds.build_overviews(factors, Resampling.average)
-            self._ds.update_tags(ns="rio_overview", resampling="average")
-        self._close()
+        """Build internal overviews (average), close, and rename over ``path``.
+
+        With ``cog``, GDAL's COG driver copies the finished file into a Cloud
+        Optimized GeoTIFF (its own average overviews, 256 px blocks) first.
+        """
+        if self.cog:
+            self._close()
+            rasterio.shutil.copy(self.tmp_path, self.cog_path, driver="COG", compress="DEFLATE", predictor="YES",
+                                 blocksize=256, overview_resampling="AVERAGE", bigtiff="IF_SAFER")
+            os.replace(self.cog_path, self.tmp_path)
+        else:
+            factors = overview_factors(self._ds.height, self._ds.width)
+            if factors:
+                self._ds.build_overviews(factors, Resampling.average)
+                self._ds.update_tags(ns="rio_overview", resampling="average")
+            self._close()
         os.replace(self.tmp_path, self.path)
         log.info("wrote %s", self.path)
 
@@ -168,7 +182,7 @@ class GeoTiffSink:
         try:
             self._close()
         finally:
-            for leftover in (self.tmp_path, self.tmp_path.with_name(self.tmp_path.name + ".msk")):
+            for leftover in (self.tmp_path, self.tmp_path.with_name(self.tmp_path.name + ".msk"), self.cog_path):
                 leftover.unlink(missing_ok=True)
 
     def _close(self) -> None:

@@ -46,6 +46,7 @@ class RunOptions:
     overwrite: bool = False
     dropout_seed: Optional[int] = None  # None: deterministic inference, dropout off
     bands: Optional[tuple[int, ...]] = None  # 1-based R,G,B (or one grey band); None: decide from the scene
+    cog: bool = False  # write a Cloud Optimized GeoTIFF
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -112,7 +113,7 @@ def translate(
 
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(scene.width, grid.tile)):
         sink = GeoTiffSink(dst, scene.profile, write_mask=scene.has_mask,
-                           tags=_provenance_tags(scene, options, model_info))
+                           tags=_provenance_tags(scene, options, model_info), cog=options.cog)
         mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, sink)
         try:
             skipped = _run_stages(scene, grid, runner, mosaic, options.batch_size,
@@ -165,7 +166,7 @@ def translate_array(image: np.ndarray, runner: BatchRunner, tile_size: int = DEF
 
 
 def _provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:
-    params = {k: v for k, v in asdict(options).items() if k not in ("overwrite", "device")}
+    params = {k: v for k, v in asdict(options).items() if k not in ("overwrite", "device", "cog")}
     tags = {"GEOTRANS_VERSION": __version__, "GEOTRANS_SOURCE": os.path.basename(scene.path),
             "GEOTRANS_PARAMS": json.dumps(params, sort_keys=True)}
     if model_info is not None:

@@ -169,3 +169,16 @@ def test_interrupted_run_leaves_nothing(tmp_path, slow_model_file, signum):
 def test_python_dash_m_works():
     result = subprocess.run([sys.executable, "-m", "geotrans", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_preview_png_shows_input_beside_output(tmp_path, narrow_model_file):
+    result = run_cli("run", LANDSAT, "--out", tmp_path / "map.tif", "--model", narrow_model_file,
+                     "--preview", tmp_path / "look.png", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "look.png") as png:
+        assert png.driver == "PNG" and png.count == 3
+        assert png.width == 2 * 512 + 8 and png.height == round(718 * 512 / 791)
+        left, right = png.read()[:, :, :512], png.read()[:, :, 520:]
+    assert left.std() > 10 and right.std() > 1 and not (left == right).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["look.png", "map.tif"]

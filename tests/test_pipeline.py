@@ -164,3 +164,22 @@ def test_in_memory_path_matches_the_file_path(tmp_path):
     assert np.abs(in_memory.astype(int) - on_disk.astype(int)).max() <= 1
     identity_out = translate_array(image, BatchRunner(IdentityGenerator(), torch.device("cpu")))
     assert np.abs(identity_out.astype(int) - image.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("scene", [KOREA, LANDSAT])
+def test_cog_output_validates(tmp_path, identity, scene):
+    from rio_cogeo.cogeo import cog_validate
+
+    out = tmp_path / "out.tif"
+    translate(scene, out, identity, RunOptions(cog=True))
+    is_valid, errors, _ = cog_validate(str(out), strict=True)
+    assert is_valid, errors
+    a, a_valid = read_rgb(scene)
+    b, b_valid = read_rgb(out)
+    np.testing.assert_array_equal(a_valid, b_valid)
+    assert np.abs(a.astype(int) - b.astype(int))[:, a_valid].max() <= 1
+    with rasterio.open(out) as ds:
+        assert ds.colorinterp[:3] == (rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
+                                      rasterio.enums.ColorInterp.blue)
+        assert ds.overviews(1) and ds.tags()["GEOTRANS_SOURCE"] == scene.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]
