@@ -72,6 +72,11 @@ def main() -> None:
                    "interpretation, else the first three.")
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout at inference (the paper's noise).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")
+@click.option("--native-res", is_flag=True,
+              help="Keep the model's ground resolution in the output instead of the scene's grid.")
+@click.option("--gsd", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES",
+              help="The scene's ground resolution, for scenes whose scale is wrong or missing.")
+@click.option("--allow-ungeoreferenced", is_flag=True, help="Process a scene without CRS in pixel space.")
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a small PNG: input | output side by side.")
@@ -79,13 +84,17 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap: int, device: str,
-        bands: Optional[str], dropout: bool, seed: int, cog: bool, preview: Optional[str], overwrite: bool,
-        verbose: int, quiet: bool) -> None:
+        bands: Optional[str], dropout: bool, seed: int, native_res: bool, gsd: Optional[float],
+        allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool, verbose: int,
+        quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
-    QGIS. It is written to a temporary file beside DST and renamed when
-    complete, so DST never holds a partial map.
+    QGIS. The model reads the scene resampled to its own ground resolution
+    (from its model card); --native-res keeps that resolution in the output.
+    Nodata, alpha and NaN pixels stay transparent. The map is written to a
+    temporary file beside DST and renamed when complete, so DST never holds a
+    partial map.
 
     \b
     Examples:
@@ -97,7 +106,8 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
     _setup_logging(verbose, quiet)
     try:
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
-                             dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog)
+                             dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog,
+                             native_res=native_res, gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced)
         generator, info = load_generator(model_path)
         with _sigterm_as_interrupt(), tqdm(total=0, unit="tile", desc="tiles", dynamic_ncols=True,
                                            disable=quiet or not sys.stderr.isatty()) as bar:
@@ -107,7 +117,8 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
 
             report = translate(src, dst, generator, options, model_info=info, progress=progress)
         if preview:
-            write_preview(inspect_scene(src, options.bands), report.dst, preview)
+            write_preview(inspect_scene(src, options.bands, allow_ungeoreferenced=allow_ungeoreferenced),
+                          report.dst, preview)
             log.info("wrote preview %s", preview)
     except GeotransError as err:
         raise click.ClickException(str(err)) from None

@@ -150,30 +150,36 @@ class GeoTiffSink:
             self._ds.update_tags(**tags)
 
     def __call__(self, row: int, values: np.ndarray, valid: np.ndarray) -> None:
-        window = Window(0, row, values.shape[2], values.shape[1])
-        pixels = to_uint8(values)
+        """Mosaicker rows (values in [-1, 1]) starting at ``row``."""
+        self.write_pixels(row, to_uint8(values), valid)
+
+    def write_pixels(self, row: int, pixels: np.ndarray, valid: np.ndarray) -> None:
+        """uint8 (3, n, width) rows starting at ``row``; invalid pixels are zeroed and masked."""
+        pixels = pixels.copy()
         pixels[:, ~valid] = 0
+        window = Window(0, row, pixels.shape[2], pixels.shape[1])
         self._ds.write(pixels, window=window)
         if self.write_mask:
             self._ds.write_mask(valid.astype(np.uint8) * 255, window=window)
 
-    def commit(self) -> None:
-        """Build internal overviews (average), close, and rename over ``path``.
-
-        With ``cog``, GDAL's COG driver copies the finished file into a Cloud
-        Optimized GeoTIFF (its own average overviews, 256 px blocks) first.
-        """
+    def finish(self, overviews: bool = True) -> Path:
+        """Close the temporary file, with internal overviews (average) or as a COG; returns its path."""
         if self.cog:
             self._close()
             rasterio.shutil.copy(self.tmp_path, self.cog_path, driver="COG", compress="DEFLATE", predictor="YES",
                                  blocksize=256, overview_resampling="AVERAGE", bigtiff="IF_SAFER")
             os.replace(self.cog_path, self.tmp_path)
-        else:
-            factors = overview_factors(self._ds.height, self._ds.width)
-            if factors:
-                self._ds.build_overviews(factors, Resampling.average)
-                self._ds.update_tags(ns="rio_overview", resampling="average")
-            self._close()
+            return self.tmp_path
+        factors = overview_factors(self._ds.height, self._ds.width) if overviews else []
+        if factors:
+            self._ds.build_overviews(factors, Resampling.average)
+            self._ds.update_tags(ns="rio_overview", resampling="average")
+        self._close()
+        return self.tmp_path
+
+    def commit(self) -> None:
+        """Finish and rename over ``path``: only now does anything appear there."""
+        self.finish()
         os.replace(self.tmp_path, self.path)
         log.info("wrote %s", self.path)
 
@@ -186,7 +192,7 @@ class GeoTiffSink:
                 leftover.unlink(missing_ok=True)
 
     def _close(self) -> None:
-        if not self._ds.closed:
+        if self._ds is not None and not self._ds.closed:
             self._ds.close()
         if self._env is not None:
             self._env.__exit__(None, None, None)

@@ -18,6 +18,8 @@ from typing import Callable, Optional
 
 import numpy as np
 import rasterio
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
 from torch import nn
 
 from geotrans import __version__
@@ -47,6 +49,9 @@ class RunOptions:
     dropout_seed: Optional[int] = None  # None: deterministic inference, dropout off
     bands: Optional[tuple[int, ...]] = None  # 1-based R,G,B (or one grey band); None: decide from the scene
     cog: bool = False  # write a Cloud Optimized GeoTIFF
+    native_res: bool = False  # keep the model's resolution in the output instead of the scene's grid
+    gsd: Optional[float] = None  # the scene's ground resolution in metres, overriding its georeferencing
+    allow_ungeoreferenced: bool = False  # process scenes without CRS in pixel space
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -104,29 +109,62 @@ def translate(
     Nothing appears at ``dst`` unless the whole scene was written.
     """
     started = time.perf_counter()
-    scene = inspect_scene(src, options.bands)
+    model_gsd = model_info.card.get("native_resolution_m") if model_info else None
+    scene = inspect_scene(src, options.bands, model_gsd, options.gsd, options.allow_ungeoreferenced)
     dst = check_output(src, dst, options.overwrite)
     grid = TileGrid(scene.height, scene.width, options.tile_size, options.overlap)
     runner = BatchRunner(generator, resolve_device(options.device), options.dropout_seed)
-    log.info("%s: %d x %d px, %d tiles of %d px with %d px overlap, on %s",
-             scene.path, scene.width, scene.height, len(grid), grid.tile, grid.overlap, runner.device)
+    log.info("%s: %d tiles of %d px with %d px overlap, on %s", scene.path, len(grid), grid.tile, grid.overlap,
+             runner.device)
+    back_to_scene_grid = scene.grid.resampled and not options.native_res
+    tags = _provenance_tags(scene, options, model_info)
 
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(scene.width, grid.tile)):
-        sink = GeoTiffSink(dst, scene.profile, write_mask=scene.has_mask,
-                           tags=_provenance_tags(scene, options, model_info), cog=options.cog)
-        mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, sink)
+        final = GeoTiffSink(dst, scene.grid_profile(native=options.native_res), write_mask=scene.has_mask,
+                            tags=tags, cog=options.cog)
         try:
-            skipped = _run_stages(scene, grid, runner, mosaic, options.batch_size,
-                                  lambda n: progress(n, len(grid)) if progress else None)
-            sink.commit()
+            if back_to_scene_grid:
+                native = GeoTiffSink(dst.with_name(f".{dst.name}.native"), scene.grid_profile(native=True),
+                                     write_mask=True)
+                try:
+                    skipped = _run_stages(scene, grid, runner, StreamingMosaic(scene.height, scene.width, grid.tile,
+                                                                               grid.overlap, native),
+                                          options.batch_size, lambda n: progress(n, len(grid)) if progress else None)
+                    resample_onto_scene_grid(native.finish(overviews=False), scene, final)
+                finally:
+                    native.discard()
+            else:
+                mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, final)
+                skipped = _run_stages(scene, grid, runner, mosaic, options.batch_size,
+                                      lambda n: progress(n, len(grid)) if progress else None)
+            final.commit()
         except BaseException:
-            sink.discard()
+            final.discard()
             raise
-    report = RunReport(os.fspath(src), os.fspath(dst), scene.width, scene.height, len(grid),
+    out = scene.grid_profile(native=options.native_res)
+    report = RunReport(os.fspath(src), os.fspath(dst), out["width"], out["height"], len(grid),
                        runner.tiles_run, skipped, time.perf_counter() - started, str(runner.device))
     log.info("%s: %d tiles run, %d skipped (no valid pixels), %.1f s, %.2f Mpx/s",
              dst, report.tiles_run, report.tiles_skipped, report.seconds, report.megapixels_per_second)
     return report
+
+
+def resample_onto_scene_grid(native_path: Path, scene: SceneInfo, sink: GeoTiffSink, rows: int = 256) -> None:
+    """Warp the map made on the processing grid back onto the scene's own grid, a strip of rows at a time.
+
+    A pixel is valid where the warped map is valid and the scene itself is.
+    """
+    profile = scene.profile
+    with rasterio.open(native_path) as native, \
+            WarpedVRT(native, crs=profile["crs"], transform=profile["transform"], width=profile["width"],
+                      height=profile["height"], resampling=scene.grid.back_resampling) as warped, \
+            rasterio.open(scene.path) as source:
+        for row in range(0, profile["height"], rows):
+            window = Window(0, row, profile["width"], min(rows, profile["height"] - row))
+            valid = warped.dataset_mask(window=window) > 0
+            if scene.has_mask:
+                valid &= source.dataset_mask(window=window) > 0
+            sink.write_pixels(row, warped.read(window=window), valid)
 
 
 def gdal_cache_bytes(width: int, tile: int) -> int:

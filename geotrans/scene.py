@@ -11,9 +11,11 @@ import rasterio
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 from rasterio.fill import fillnodata
+from rasterio.vrt import WarpedVRT
 
 from geotrans.bands import BandPlan, plan_bands
 from geotrans.errors import InputError
+from geotrans.resolution import ProcessingGrid, processing_grid
 from geotrans.tiler import Tile
 
 log = logging.getLogger(__name__)
@@ -24,23 +26,41 @@ class SceneInfo:
     """What the pipeline needs to know about a source scene, read once."""
 
     path: str
-    width: int
-    height: int
     plan: BandPlan  # bands used as R, G, B and their scaling to 8 bits
     has_mask: bool  # False when every pixel is valid
-    profile: dict
+    profile: dict  # the source's own grid: crs, transform, width, height
+    grid: ProcessingGrid  # the grid the model reads (the source's, or resampled to the model's resolution)
 
     @property
     def bands(self) -> tuple[int, int, int]:
         return self.plan.bands
+
+    @property
+    def width(self) -> int:
+        return self.grid.width
+
+    @property
+    def height(self) -> int:
+        return self.grid.height
+
+    def grid_profile(self, native: bool) -> dict:
+        """crs/transform/width/height of the output: the processing grid (``native``) or the source's."""
+        if not native:
+            return self.profile
+        return {**self.profile, "transform": self.grid.transform, "width": self.grid.width, "height": self.grid.height}
 
 
 def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
 
 
-def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None) -> SceneInfo:
-    """Open ``path`` and check that geotrans can translate it; raises InputError otherwise."""
+def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None, model_gsd_m: Optional[float] = None,
+                  gsd_m: Optional[float] = None, allow_ungeoreferenced: bool = False) -> SceneInfo:
+    """Open ``path`` and check that geotrans can translate it; raises InputError otherwise.
+
+    ``model_gsd_m`` is the model's ground resolution (the scene is read resampled to it),
+    ``gsd_m`` overrides the scene's own.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
@@ -48,13 +68,23 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
         raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
     try:
         with rasterio.open(path) as ds:
-            if ds.crs is None or ds.transform.is_identity:
-                raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map")
+            georeferenced = ds.crs is not None and not ds.transform.is_identity
+            if not georeferenced and ds.gcps[0]:
+                raise InputError(f"{path}: is georeferenced only by ground control points; warp it onto a map grid "
+                                 "first (gdalwarp)")
+            if not georeferenced and not allow_ungeoreferenced:
+                raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map; "
+                                 "--allow-ungeoreferenced processes it in pixel space")
+            if georeferenced:
+                grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m)
+            else:
+                log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
+                grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
             plan = plan_bands(ds, bands)
             floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in plan.bands)
             has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in plan.bands)
-            log.info("%s: %s", path, plan.describe())
-            return SceneInfo(path, ds.width, ds.height, plan, has_mask, dict(ds.profile))
+            log.info("%s: %d x %d px, %s; %s", path, ds.width, ds.height, plan.describe(), grid.describe())
+            return SceneInfo(path, plan, has_mask, dict(ds.profile), grid)
     except RasterioError as err:
         raise InputError(f"{path}: not a readable raster ({_one_line(err)})") from None
 
@@ -65,15 +95,24 @@ class SceneReader:
     def __init__(self, scene: SceneInfo, tile_size: int):
         self.scene = scene
         self.tile_size = tile_size
-        self._ds: Optional[rasterio.DatasetReader] = None
+        self._src: Optional[rasterio.DatasetReader] = None
+        self._ds = None  # the source, or a WarpedVRT of it at the processing grid
 
     def __enter__(self) -> "SceneReader":
-        self._ds = rasterio.open(self.scene.path)
+        self._src = rasterio.open(self.scene.path)
+        grid = self.scene.grid
+        if grid.resampled:
+            self._ds = WarpedVRT(self._src, crs=self._src.crs, transform=grid.transform, width=grid.width,
+                                 height=grid.height, resampling=grid.resampling)
+        else:
+            self._ds = self._src
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._ds is not None:
+        if self._ds is not None and self._ds is not self._src:
             self._ds.close()
+        if self._src is not None:
+            self._src.close()
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """Pixels in [-1, 1] as (3, T, T) float32, and validity as (h, w) bool for the in-scene part.

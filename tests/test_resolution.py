@@ -1,0 +1,138 @@
+"""Ground resolution: measured in metres whatever the CRS, and the model reads scenes at its own."""
+import math
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from conftest import KOREA, LANDSAT, VEGAS, crop
+from geotrans.errors import InputError
+from geotrans.pipeline import RunOptions, translate
+from geotrans.resolution import ground_resolution_m, metres_per_degree, processing_grid
+from geotrans.scene import inspect_scene
+from geotrans.weights import ModelInfo
+
+
+def model_at(gsd):
+    return ModelInfo(path="", name="identity", ngf=0, norm="none", sha256="0" * 64, card={"native_resolution_m": gsd})
+
+
+def gsd_of(path):
+    with rasterio.open(path) as ds:
+        return ground_resolution_m(ds.crs, ds.transform, ds.width, ds.height), ds
+
+
+def test_metres_per_degree_match_known_values():
+    east, north = metres_per_degree(0)
+    assert east == pytest.approx(111_319.5, abs=1) and north == pytest.approx(110_574.4, abs=1)
+    assert metres_per_degree(60)[0] == pytest.approx(55_799.98, abs=2)
+
+
+def test_geographic_scene_is_measured_in_metres_at_its_centre():
+    gsd, ds = gsd_of(VEGAS)
+    lat = (ds.transform * (ds.width / 2, ds.height / 2))[1]
+    east, north = metres_per_degree(lat)
+    assert gsd == pytest.approx(math.sqrt(2.7e-6 * east * 2.7e-6 * north), rel=1e-3)
+    assert 0.26 < gsd < 0.28
+
+
+def test_web_mercator_nominal_metres_are_corrected_for_latitude():
+    gsd, ds = gsd_of(KOREA)
+    lat = 37.6  # the Korea sample's latitude
+    assert gsd == pytest.approx(ds.res[0] * math.cos(math.radians(lat)), rel=0.01)
+
+
+def test_projected_metres_are_taken_as_they_are():
+    gsd, ds = gsd_of(LANDSAT)
+    assert gsd == pytest.approx(300, rel=0.002)
+
+
+def test_grid_choice():
+    t = Affine(0.5, 0, 500_000, 0, -0.5, 4_000_000)
+    crs = "EPSG:32616"
+    same = processing_grid(crs, t, 1000, 800, model_gsd_m=0.51)
+    assert not same.resampled and (same.width, same.height) == (1000, 800)
+    finer = processing_grid(crs, t, 1000, 800, model_gsd_m=1.0)
+    # UTM's scale factor (0.9996 at the central meridian) makes 0.5 m nominal pixels 0.5002 m on the ground.
+    assert finer.resampling.name == "average" and (finer.width, finer.height) == (501, 401)
+    assert finer.transform.a == pytest.approx(0.5 * 1.0 / finer.scene_gsd_m) and finer.transform.c == t.c
+    coarser = processing_grid(crs, t, 1000, 800, model_gsd_m=0.25)
+    assert coarser.resampling.name == "bilinear" and coarser.width == 2000
+    capped = processing_grid(crs, t, 100, 80, model_gsd_m=0.01)
+    assert capped.width == 400  # upsampling capped at 4x
+    overridden = processing_grid(crs, t, 1000, 800, model_gsd_m=1.0, gsd_override_m=1.0)
+    assert not overridden.resampled
+
+
+def test_scene_is_read_at_the_model_resolution_and_written_back_on_its_own_grid(tmp_path, identity):
+    out = tmp_path / "out.tif"
+    report = translate(KOREA, out, identity, RunOptions(), model_info=model_at(0.9))
+    assert report.tiles_total == 9  # 538 x 538 px at 0.9 m, not 1024 x 1024 at 0.47 m (25 tiles)
+    with rasterio.open(KOREA) as src, rasterio.open(out) as dst:
+        assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)
+        a, b = src.read().astype(float), dst.read().astype(float)
+    # Identity through a 1.9x down- and up-sampling: the same picture, a little softer.
+    assert np.abs(a - b).mean() < 12
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+
+
+def test_native_res_keeps_the_model_grid_with_a_correct_transform(tmp_path, identity):
+    out = tmp_path / "out.tif"
+    translate(KOREA, out, identity, RunOptions(native_res=True), model_info=model_at(0.9))
+    with rasterio.open(KOREA) as src, rasterio.open(out) as dst:
+        assert dst.crs == src.crs and dst.shape == (538, 538)
+        assert dst.transform.c == src.transform.c and dst.transform.f == src.transform.f  # same origin
+        src_gsd = ground_resolution_m(src.crs, src.transform, src.width, src.height)
+        assert dst.transform.a == pytest.approx(src.res[0] * 0.9 / src_gsd)
+        assert dst.bounds.right == pytest.approx(src.bounds.right, abs=dst.res[0])
+        assert ground_resolution_m(dst.crs, dst.transform, dst.width, dst.height) == pytest.approx(0.9, rel=0.001)
+
+
+def test_nodata_stays_masked_through_resampling(tmp_path, identity):
+    out = tmp_path / "out.tif"
+    translate(LANDSAT, out, identity, RunOptions(), model_info=model_at(100.0))
+    with rasterio.open(LANDSAT) as src, rasterio.open(out) as dst:
+        src_valid, dst_valid = src.dataset_mask() > 0, dst.dataset_mask() > 0
+        pixels = dst.read()
+    assert not (dst_valid & ~src_valid).any()  # masked input stays masked
+    assert dst_valid[src_valid].mean() > 0.98  # valid input stays valid, but for the footprint's edge
+    assert pixels[:, dst_valid].std() > 10 and pixels[:, ~dst_valid].max() == 0
+
+
+def test_gsd_override_decides_the_grid(tmp_path, identity):
+    report = translate(KOREA, tmp_path / "o.tif", identity, RunOptions(gsd=0.9), model_info=model_at(0.9))
+    assert report.tiles_total == 25 and report.width == 1024  # taken at its word: already at the model's resolution
+
+
+def ungeoreferenced(tmp_path, gcps=False):
+    with rasterio.open(KOREA) as ds:
+        data = ds.read(window=rasterio.windows.Window(0, 0, 300, 200))
+    path = tmp_path / ("gcps.tif" if gcps else "plain.tif")
+    profile = {"driver": "GTiff", "width": 300, "height": 200, "count": 3, "dtype": "uint8"}
+    with rasterio.open(path, "w", **profile) as out:
+        out.write(data)
+        if gcps:
+            from rasterio.control import GroundControlPoint
+
+            out.gcps = ([GroundControlPoint(0, 0, 127.0, 37.0), GroundControlPoint(200, 300, 127.01, 36.99),
+                         GroundControlPoint(0, 300, 127.01, 37.0)], rasterio.crs.CRS.from_epsg(4326))
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_missing_crs_is_refused_unless_allowed(tmp_path, identity):
+    src = ungeoreferenced(tmp_path)
+    with pytest.raises(InputError, match="--allow-ungeoreferenced"):
+        translate(src, tmp_path / "o.tif", identity)
+    assert not (tmp_path / "o.tif").exists()
+    translate(src, tmp_path / "o.tif", identity, RunOptions(allow_ungeoreferenced=True), model_info=model_at(0.9))
+    with rasterio.open(src) as a, rasterio.open(tmp_path / "o.tif") as b:
+        assert b.crs is None and b.shape == a.shape
+        assert np.abs(a.read().astype(int) - b.read().astype(int)).max() <= 1  # pixel space, no resampling
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_gcp_only_scene_is_refused_clearly(tmp_path):
+    with pytest.raises(InputError, match="ground control points"):
+        inspect_scene(ungeoreferenced(tmp_path, gcps=True))
