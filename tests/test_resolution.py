@@ -58,7 +58,7 @@ def test_grid_choice():
     assert finer.resampling.name == "average" and (finer.width, finer.height) == (501, 401)
     assert finer.transform.a == pytest.approx(0.5 * 1.0 / finer.scene_gsd_m) and finer.transform.c == t.c
     coarser = processing_grid(crs, t, 1000, 800, model_gsd_m=0.25)
-    assert coarser.resampling.name == "bilinear" and coarser.width == 2000
+    assert coarser.resampling.name == "bilinear" and coarser.width == 2001
     capped = processing_grid(crs, t, 100, 80, model_gsd_m=0.01)
     assert capped.width == 400  # upsampling capped at 4x
     overridden = processing_grid(crs, t, 1000, 800, model_gsd_m=1.0, gsd_override_m=1.0)
