@@ -72,6 +72,8 @@ def main() -> None:
                    "interpretation, else the first three.")
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout at inference (the paper's noise).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")
+@click.option("--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson",
+              help="Only process windows touching this area (WGS84 GeoJSON unless it names a CRS); mask outside.")
 @click.option("--native-res", is_flag=True,
               help="Keep the model's ground resolution in the output instead of the scene's grid.")
 @click.option("--gsd", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES",
@@ -84,7 +86,7 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap: int, device: str,
-        bands: Optional[str], dropout: bool, seed: int, native_res: bool, gsd: Optional[float],
+        bands: Optional[str], dropout: bool, seed: int, aoi: Optional[str], native_res: bool, gsd: Optional[float],
         allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool, verbose: int,
         quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid.
@@ -107,7 +109,7 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
     try:
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog,
-                             native_res=native_res, gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced)
+                             native_res=native_res, gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
         generator, info = load_generator(model_path)
         with _sigterm_as_interrupt(), tqdm(total=0, unit="tile", desc="tiles", dynamic_ncols=True,
                                            disable=quiet or not sys.stderr.isatty()) as bar:
@@ -117,7 +119,7 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
 
             report = translate(src, dst, generator, options, model_info=info, progress=progress)
         if preview:
-            write_preview(inspect_scene(src, options.bands, allow_ungeoreferenced=allow_ungeoreferenced),
+            write_preview(inspect_scene(src, options.bands, allow_ungeoreferenced=allow_ungeoreferenced, aoi_path=aoi),
                           report.dst, preview)
             log.info("wrote preview %s", preview)
     except GeotransError as err:

@@ -24,6 +24,7 @@ from torch import nn
 
 from geotrans import __version__
 from geotrans.errors import GeotransError, OutputError
+from geotrans.footprint import inside_mask
 from geotrans.mosaic import GeoTiffSink, StreamingMosaic, to_uint8
 from geotrans.runner import Batch, BatchRunner, resolve_device
 from geotrans.scene import SceneInfo, SceneReader, inspect_scene, to_model_input
@@ -52,6 +53,7 @@ class RunOptions:
     native_res: bool = False  # keep the model's resolution in the output instead of the scene's grid
     gsd: Optional[float] = None  # the scene's ground resolution in metres, overriding its georeferencing
     allow_ungeoreferenced: bool = False  # process scenes without CRS in pixel space
+    aoi: Optional[str] = None  # GeoJSON file: process only windows touching this area, mask outside it
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -110,7 +112,7 @@ def translate(
     """
     started = time.perf_counter()
     model_gsd = model_info.card.get("native_resolution_m") if model_info else None
-    scene = inspect_scene(src, options.bands, model_gsd, options.gsd, options.allow_ungeoreferenced)
+    scene = inspect_scene(src, options.bands, model_gsd, options.gsd, options.allow_ungeoreferenced, options.aoi)
     dst = check_output(src, dst, options.overwrite)
     grid = TileGrid(scene.height, scene.width, options.tile_size, options.overlap)
     runner = BatchRunner(generator, resolve_device(options.device), options.dropout_seed)
@@ -164,6 +166,9 @@ def resample_onto_scene_grid(native_path: Path, scene: SceneInfo, sink: GeoTiffS
             valid = warped.dataset_mask(window=window) > 0
             if scene.has_mask:
                 valid &= source.dataset_mask(window=window) > 0
+            in_aoi = inside_mask(scene.aoi, profile["transform"], window, valid.shape)
+            if in_aoi is not None:
+                valid &= in_aoi
             sink.write_pixels(row, warped.read(window=window), valid)
 
 
@@ -204,7 +209,7 @@ def translate_array(image: np.ndarray, runner: BatchRunner, tile_size: int = DEF
 
 
 def _provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:
-    params = {k: v for k, v in asdict(options).items() if k not in ("overwrite", "device", "cog")}
+    params = {k: v for k, v in asdict(options).items() if k not in ("overwrite", "device", "cog") and v is not None}
     tags = {"GEOTRANS_VERSION": __version__, "GEOTRANS_SOURCE": os.path.basename(scene.path),
             "GEOTRANS_PARAMS": json.dumps(params, sort_keys=True)}
     if model_info is not None:
@@ -254,6 +259,10 @@ def _run_stages(scene: SceneInfo, grid: TileGrid, runner: BatchRunner, mosaic: S
             for tile in grid:
                 if stop.is_set():
                     return
+                if not scene.touches(tile):
+                    skipped += 1
+                    progress(1)
+                    continue
                 pixels, valid = reader.read(tile)
                 if not valid.any():
                     skipped += 1

@@ -4,17 +4,21 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import rasterio
+import shapely
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 from rasterio.fill import fillnodata
 from rasterio.vrt import WarpedVRT
+from shapely.geometry import box
 
 from geotrans.bands import BandPlan, plan_bands
 from geotrans.errors import InputError
+from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
 from geotrans.resolution import ProcessingGrid, processing_grid
 from geotrans.tiler import Tile
 
@@ -30,6 +34,12 @@ class SceneInfo:
     has_mask: bool  # False when every pixel is valid
     profile: dict  # the source's own grid: crs, transform, width, height
     grid: ProcessingGrid  # the grid the model reads (the source's, or resampled to the model's resolution)
+    footprint: shapely.Geometry  # what to process (valid pixels, within the AOI), in processing-grid pixels
+    aoi: Optional[shapely.Geometry] = None  # the area of interest in the scene's CRS
+
+    def touches(self, tile: Tile) -> bool:
+        """Whether ``tile`` overlaps the footprint; windows that don't are never read."""
+        return self.footprint.intersects(box(tile.col, tile.row, tile.col_stop, tile.row_stop))
 
     @property
     def bands(self) -> tuple[int, int, int]:
@@ -55,7 +65,8 @@ def _one_line(err: Exception) -> str:
 
 
 def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None, model_gsd_m: Optional[float] = None,
-                  gsd_m: Optional[float] = None, allow_ungeoreferenced: bool = False) -> SceneInfo:
+                  gsd_m: Optional[float] = None, allow_ungeoreferenced: bool = False,
+                  aoi_path: Optional[str | os.PathLike] = None) -> SceneInfo:
     """Open ``path`` and check that geotrans can translate it; raises InputError otherwise.
 
     ``model_gsd_m`` is the model's ground resolution (the scene is read resampled to it),
@@ -83,10 +94,39 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             plan = plan_bands(ds, bands)
             floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in plan.bands)
             has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in plan.bands)
-            log.info("%s: %d x %d px, %s; %s", path, ds.width, ds.height, plan.describe(), grid.describe())
-            return SceneInfo(path, plan, has_mask, dict(ds.profile), grid)
+            with processing_view(ds, grid) as view:
+                footprint = valid_footprint(view)
+            if footprint.is_empty:
+                raise InputError(f"{path}: no valid pixels (all nodata); nothing to translate")
+            aoi = None
+            if aoi_path is not None:
+                if not georeferenced:
+                    raise InputError(f"{path}: --aoi needs a georeferenced scene")
+                aoi = read_aoi(aoi_path, ds.crs)
+                aoi_pixels = to_pixels(aoi, grid.transform)
+                if not aoi_pixels.intersects(box(0, 0, grid.width, grid.height)):
+                    raise InputError(f"{aoi_path}: the area of interest does not intersect {path}")
+                footprint = footprint.intersection(aoi_pixels)
+                if footprint.is_empty:
+                    raise InputError(f"{aoi_path}: the area of interest covers only nodata in {path}")
+                has_mask = True
+            shapely.prepare(footprint)
+            log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, plan.describe(),
+                     grid.describe(), 100 * footprint.area / (grid.width * grid.height))
+            return SceneInfo(path, plan, has_mask, dict(ds.profile), grid, footprint, aoi)
     except RasterioError as err:
         raise InputError(f"{path}: not a readable raster ({_one_line(err)})") from None
+
+
+@contextmanager
+def processing_view(ds, grid: ProcessingGrid) -> Iterator:
+    """``ds`` itself, or a WarpedVRT of it on the processing grid when that is resampled."""
+    if not grid.resampled:
+        yield ds
+        return
+    with WarpedVRT(ds, crs=ds.crs, transform=grid.transform, width=grid.width, height=grid.height,
+                   resampling=grid.resampling) as vrt:
+        yield vrt
 
 
 class SceneReader:
@@ -95,24 +135,16 @@ class SceneReader:
     def __init__(self, scene: SceneInfo, tile_size: int):
         self.scene = scene
         self.tile_size = tile_size
-        self._src: Optional[rasterio.DatasetReader] = None
         self._ds = None  # the source, or a WarpedVRT of it at the processing grid
 
     def __enter__(self) -> "SceneReader":
-        self._src = rasterio.open(self.scene.path)
-        grid = self.scene.grid
-        if grid.resampled:
-            self._ds = WarpedVRT(self._src, crs=self._src.crs, transform=grid.transform, width=grid.width,
-                                 height=grid.height, resampling=grid.resampling)
-        else:
-            self._ds = self._src
+        self._stack = ExitStack()
+        self._ds = self._stack.enter_context(
+            processing_view(self._stack.enter_context(rasterio.open(self.scene.path)), self.scene.grid))
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._ds is not None and self._ds is not self._src:
-            self._ds.close()
-        if self._src is not None:
-            self._src.close()
+        self._stack.close()
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """Pixels in [-1, 1] as (3, T, T) float32, and validity as (h, w) bool for the in-scene part.
@@ -128,6 +160,9 @@ class SceneReader:
             valid = np.ones(data.shape[1:], dtype=bool)
         if np.issubdtype(data.dtype, np.floating):
             valid &= np.isfinite(data).all(axis=0)
+        in_aoi = inside_mask(self.scene.aoi, self._ds.transform, tile.window, valid.shape)
+        if in_aoi is not None:
+            valid &= in_aoi
         values = self.scene.plan.to_uint8_range(data)
         if valid.any() and not valid.all():
             values = fill_invalid(values, valid)

@@ -1,0 +1,86 @@
+"""Where a scene has data, and where the user wants a map: shapely geometries on the processing grid.
+
+The valid footprint comes from one decimated read of the dataset mask (exact up to
+2048 px a side; beyond, nearest-neighbour blocks grown by one block, so the
+footprint errs on the generous side; each window's own mask then decides pixel
+by pixel). An area of
+interest (``--aoi``, GeoJSON) is reprojected from its CRS (WGS84 unless it names
+another) to the scene's with rasterio, then to pixel coordinates.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from typing import Optional
+
+import numpy as np
+import shapely
+from affine import Affine
+from rasterio.features import geometry_mask, shapes
+from rasterio.warp import transform_geom
+from shapely.geometry import box, shape
+from shapely.ops import unary_union
+
+from geotrans.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MASK_MAX_SIDE = 2048  # long side of the decimated mask read for the footprint
+
+
+def valid_footprint(ds) -> shapely.Geometry:
+    """Valid pixels of ``ds`` (a dataset or WarpedVRT) as a geometry in its pixel coordinates."""
+    factor = max(1, math.ceil(max(ds.width, ds.height) / MASK_MAX_SIDE))
+    shape_out = (math.ceil(ds.height / factor), math.ceil(ds.width / factor))
+    mask = ds.dataset_mask(out_shape=shape_out) > 0
+    if factor > 1:  # grow by one block so that valid pixels between samples are kept
+        grown = mask.copy()
+        grown[1:] |= mask[:-1]
+        grown[:-1] |= mask[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        mask = grown
+    if mask.all():
+        return box(0, 0, ds.width, ds.height)
+    to_pixels = Affine.scale(ds.width / shape_out[1], ds.height / shape_out[0])
+    polygons = [shape(geom) for geom, value in shapes(mask.astype(np.uint8), mask=mask, transform=to_pixels) if value]
+    return unary_union(polygons) if polygons else shapely.Polygon()
+
+
+def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
+    """The area in a GeoJSON file (Feature, FeatureCollection or geometry), in the scene's CRS."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable GeoJSON file ({err})") from None
+    features = data.get("features") if data.get("type") == "FeatureCollection" else [data]
+    geometries = [f.get("geometry", f) if f.get("type") == "Feature" else f for f in features or []]
+    geometries = [g for g in geometries if g]
+    if not geometries:
+        raise InputError(f"{path}: no geometry in the GeoJSON")
+    aoi_crs = (data.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
+    if "CRS84" in aoi_crs:
+        aoi_crs = "EPSG:4326"
+    try:
+        return unary_union([shape(transform_geom(aoi_crs, scene_crs, g)) for g in geometries])
+    except Exception as err:  # noqa: BLE001 - GDAL/PROJ errors come in several types
+        raise InputError(f"{path}: cannot reproject the area to the scene's CRS ({err})") from None
+
+
+def to_pixels(geometry: shapely.Geometry, transform: Affine) -> shapely.Geometry:
+    """A geometry in map coordinates to the pixel coordinates of a grid with ``transform``."""
+    inverse = ~transform
+    return shapely.affinity.affine_transform(geometry, [inverse.a, inverse.b, inverse.d, inverse.e,
+                                                        inverse.xoff, inverse.yoff])
+
+
+def inside_mask(geometry: Optional[shapely.Geometry], transform: Affine, window, shape_hw) -> Optional[np.ndarray]:
+    """Pixels of ``window`` (on a grid with ``transform``) inside ``geometry``, or None for no geometry."""
+    if geometry is None:
+        return None
+    from rasterio.windows import transform as window_transform
+
+    return geometry_mask([geometry], out_shape=shape_hw, transform=window_transform(window, transform), invert=True)

@@ -1,0 +1,79 @@
+"""Footprint and area of interest: windows outside never reach the model; outside stays masked."""
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.warp import transform_geom
+from shapely.geometry import box, mapping
+
+from conftest import KOREA, LANDSAT
+from geotrans.errors import InputError
+from geotrans.pipeline import RunOptions, translate
+from geotrans.scene import inspect_scene
+
+
+def write_aoi(path, polygon_in_scene_crs, scene=KOREA, crs_member=None):
+    """A user's AOI: a polygon drawn on the real scene, saved as WGS84 GeoJSON (or in ``crs_member``)."""
+    with rasterio.open(scene) as ds:
+        target = crs_member or "EPSG:4326"
+        geometry = transform_geom(ds.crs, target, mapping(polygon_in_scene_crs))
+    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": geometry}]}
+    if crs_member:
+        doc["crs"] = {"type": "name", "properties": {"name": crs_member}}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def scene_box(scene, col0, row0, col1, row1):
+    with rasterio.open(scene) as ds:
+        (x0, y0), (x1, y1) = ds.transform * (col0, row0), ds.transform * (col1, row1)
+    return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+@pytest.mark.parametrize("crs_member", [None, "EPSG:3857"])
+def test_aoi_limits_windows_and_masks_outside(tmp_path, identity, crs_member):
+    aoi = write_aoi(tmp_path / "aoi.geojson", scene_box(KOREA, 100, 150, 400, 380), crs_member=crs_member)
+    out = tmp_path / "out.tif"
+    report = translate(KOREA, out, identity, RunOptions(aoi=str(aoi)))
+    # Window starts 0, 192, 384, 576, 768: columns 100-400 touch 3 of them, rows 150-380 touch 2.
+    assert report.tiles_total == 25 and report.tiles_run == 3 * 2 and report.tiles_skipped == 19
+    with rasterio.open(KOREA) as src, rasterio.open(out) as dst:
+        valid = dst.dataset_mask() > 0
+        a, b = src.read().astype(int), dst.read().astype(int)
+    inside = np.zeros_like(valid)
+    inside[150:380, 100:400] = True
+    assert (valid == inside).mean() > 0.995  # the polygon's edge pixels are the only disagreement
+    assert np.abs(a - b)[:, valid].max() <= 1 and b[:, ~valid].max() == 0
+
+
+def test_aoi_outside_the_scene_is_refused(tmp_path, identity):
+    aoi = tmp_path / "far.geojson"
+    aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [[[2, 48], [3, 48], [3, 49], [2, 49], [2, 48]]]}))
+    with pytest.raises(InputError, match="does not intersect"):
+        translate(KOREA, tmp_path / "out.tif", identity, RunOptions(aoi=str(aoi)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["far.geojson"]
+
+
+def test_aoi_that_is_not_geojson_is_refused(tmp_path, identity):
+    bad = tmp_path / "aoi.geojson"
+    bad.write_text("not json")
+    with pytest.raises(InputError, match="not a readable GeoJSON"):
+        translate(KOREA, tmp_path / "out.tif", identity, RunOptions(aoi=str(bad)))
+
+
+def test_footprint_follows_the_nodata_border():
+    scene = inspect_scene(LANDSAT)
+    with rasterio.open(LANDSAT) as ds:
+        assert scene.footprint.area / (ds.width * ds.height) == pytest.approx((ds.dataset_mask() > 0).mean(), abs=1e-3)
+
+
+def test_all_nodata_scene_is_refused(tmp_path, identity):
+    # Synthetic emptiness on a real scene's grid: no sample is entirely nodata.
+    with rasterio.open(LANDSAT) as ds:
+        profile = ds.profile
+    with rasterio.open(tmp_path / "empty.tif", "w", **profile) as out:
+        out.write(np.zeros((3, profile["height"], profile["width"]), np.uint8))
+    with pytest.raises(InputError, match="no valid pixels"):
+        translate(tmp_path / "empty.tif", tmp_path / "out.tif", identity)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.tif"]
