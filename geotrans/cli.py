@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from geotrans import __version__
 from geotrans.bands import parse_bands
-from geotrans.errors import GeotransError
+from geotrans.errors import GeotransError, NoModelError
+from geotrans.info import plan_scene
 from geotrans.pipeline import RunOptions, translate
 from geotrans.preview import write_preview
 from geotrans.runner import DEVICES
@@ -21,6 +22,16 @@ from geotrans.tiler import DEFAULT_OVERLAP
 from geotrans.weights import load_generator
 
 log = logging.getLogger("geotrans")
+
+
+def _load_model(model_path: Optional[str], required: bool = True):
+    """(generator, info) from ``model_path`` or the shipped model; (None, None) if optional and absent."""
+    try:
+        return load_generator(model_path)
+    except NoModelError:
+        if required:
+            raise
+        return None, None
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -110,14 +121,14 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog,
                              native_res=native_res, gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
-        generator, info = load_generator(model_path)
+        generator, model_info = _load_model(model_path)
         with _sigterm_as_interrupt(), tqdm(total=0, unit="tile", desc="tiles", dynamic_ncols=True,
                                            disable=quiet or not sys.stderr.isatty()) as bar:
             def progress(finished: int, total: int) -> None:
                 bar.total = total
                 bar.update(finished)
 
-            report = translate(src, dst, generator, options, model_info=info, progress=progress)
+            report = translate(src, dst, generator, options, model_info=model_info, progress=progress)
         if preview:
             write_preview(inspect_scene(src, options.bands, allow_ungeoreferenced=allow_ungeoreferenced, aoi_path=aoi),
                           report.dst, preview)
@@ -132,3 +143,37 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
             raise
         raise click.ClickException(f"internal error: {type(err).__name__}: {' '.join(str(err).split())} "
                                    "(run with -v for the traceback)") from None
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=str))
+@click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
+              help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
+@click.option("--bands", default=None, metavar="R,G,B", help="As for run.")
+@click.option("--overlap", default=DEFAULT_OVERLAP, show_default=True, type=click.IntRange(min=0, max=128))
+@click.option("--gsd", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES")
+@click.option("--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson")
+@click.option("--allow-ungeoreferenced", is_flag=True)
+def info(src: str, model_path: Optional[str], bands: Optional[str], overlap: int, gsd: Optional[float],
+         aoi: Optional[str], allow_ungeoreferenced: bool) -> None:
+    """Say what `geotrans run` would do with SRC, without running the model.
+
+    \b
+    Size, CRS and ground resolution against the model's; the bands and their
+    scaling; the valid fraction; the windows to run and to skip; a time estimate.
+
+    \b
+    Example:
+      geotrans info sample_tiles/landsat_rgb_nodata_utm.tif
+    """
+    _setup_logging(0, True)
+    try:
+        _, model_info = _load_model(model_path, required=model_path is not None)
+        options = RunOptions(overlap=overlap, bands=parse_bands(bands), gsd=gsd, aoi=aoi,
+                             allow_ungeoreferenced=allow_ungeoreferenced)
+        for line in plan_scene(src, options, model_info).lines():
+            click.echo(line)
+        if model_info is None:
+            click.echo("model        none installed; ground resolution not compared")
+    except GeotransError as err:
+        raise click.ClickException(str(err)) from None

@@ -182,3 +182,46 @@ def test_preview_png_shows_input_beside_output(tmp_path, narrow_model_file):
         left, right = png.read()[:, :, :512], png.read()[:, :, 520:]
     assert left.std() > 10 and right.std() > 1 and not (left == right).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["look.png", "map.tif"]
+
+
+def test_info_says_what_run_would_do_without_running(tmp_path, narrow_model_file):
+    result = run_cli("info", LANDSAT, "--model", narrow_model_file)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "791 x 718 px, uint8, EPSG:32618" in text and "300 m/px" in text
+    assert "bands 1,2,3" in text and "valid        67.5%" in text
+    assert "16 to run, 0 to skip (of 16)" in text and "estimate     ~" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_info_counts_windows_skipped_outside_an_aoi(tmp_path, narrow_model_file):
+    from test_footprint import scene_box, write_aoi
+
+    aoi = write_aoi(tmp_path / "aoi.geojson", scene_box(KOREA, 100, 150, 400, 380))
+    result = run_cli("info", KOREA, "--model", narrow_model_file, "--aoi", aoi)
+    assert result.exit_code == 0, result.output
+    assert "6 to run, 19 to skip (of 25)" in result.output
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_bad_scene_inputs_from_the_cli(tmp_path, narrow_model_file):
+    import json
+
+    import numpy as np
+
+    with rasterio.open(LANDSAT) as ds:
+        profile, data = ds.profile, ds.read()
+    with rasterio.open(tmp_path / "empty.tif", "w", **profile) as out:  # synthetic: all nodata on a real grid
+        out.write(np.zeros_like(data))
+    plain = {k: v for k, v in profile.items() if k not in ("crs", "transform")}
+    with rasterio.open(tmp_path / "nocrs.tif", "w", **plain) as out:
+        out.write(data)
+    far = tmp_path / "far.geojson"
+    far.write_text(json.dumps({"type": "Polygon", "coordinates": [[[2, 48], [3, 48], [3, 49], [2, 49], [2, 48]]]}))
+    cases = [(["run", tmp_path / "empty.tif"], "no valid pixels"),
+             (["run", tmp_path / "nocrs.tif"], "--allow-ungeoreferenced"),
+             (["run", LANDSAT, "--aoi", far], "does not intersect")]
+    for args, message in cases:
+        result = run_cli(*args, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+        assert_one_line_error(result, message)
+        assert not (tmp_path / "o.tif").exists()
