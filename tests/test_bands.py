@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import ATLANTA, KOREA, NAIP, ROTTERDAM, VEGAS
+from conftest import ATLANTA, KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS
 from geotrans.bands import BandPlan
 from geotrans.pipeline import RunOptions, translate
 from geotrans.scene import inspect_scene
@@ -65,24 +65,38 @@ def test_float_scene_with_nan_stretches_valid_pixels_and_masks_nan(tmp_path, ide
     assert pixels[:, ~valid].max() == 0
 
 
-@pytest.mark.parametrize("scene", [ATLANTA, ROTTERDAM, NAIP, VEGAS])
-def test_every_kind_runs_on_its_own_grid_and_is_not_blank(tmp_path, identity, scene):
+@pytest.mark.parametrize("mode", ["own-resolution", "model-resolution", "native-res"])
+@pytest.mark.parametrize("scene", [KOREA, LANDSAT, VEGAS, ATLANTA, ROTTERDAM, NAIP], ids=lambda p: p.stem)
+def test_every_kind_runs_on_the_right_grid_keeps_masks_and_is_not_blank(tmp_path, identity, scene, mode):
+    from geotrans.resolution import ground_resolution_m
+    from test_resolution import model_at
+
     out = tmp_path / "out.tif"
-    translate(scene, out, identity, RunOptions(overlap=32))
+    model = None if mode == "own-resolution" else model_at(0.9)
+    translate(scene, out, identity, RunOptions(overlap=32, native_res=mode == "native-res"), model_info=model)
     with rasterio.open(scene) as src, rasterio.open(out) as dst:
-        assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)
-        pixels = dst.read()
-        valid = dst.dataset_mask() > 0
-        np.testing.assert_array_equal(valid, src.dataset_mask() > 0)
-    assert pixels[:, valid].std() > 10  # real content came through
-    if inspect_scene(scene).plan.stretch:  # a 2-98 % stretch clips only the top tail to white
+        src_valid = src.dataset_mask() > 0
+        pixels, valid = dst.read(), dst.dataset_mask() > 0
+        assert dst.crs == src.crs
+        if mode == "native-res":  # the model's grid: same origin and extent, the model's pixel size
+            assert (dst.transform.c, dst.transform.f) == (src.transform.c, src.transform.f)
+            assert dst.bounds.right == pytest.approx(src.bounds.right, abs=abs(dst.res[0]))
+            assert dst.bounds.bottom == pytest.approx(src.bounds.bottom, abs=abs(dst.res[1]))
+            expected = max(0.9, ground_resolution_m(src.crs, src.transform, src.width, src.height) / 4)  # 4x cap
+            assert ground_resolution_m(dst.crs, dst.transform, dst.width, dst.height) == pytest.approx(expected, rel=0.01)
+        else:  # the scene's own grid
+            assert (dst.transform, dst.shape) == (src.transform, src.shape)
+            assert not (valid & ~src_valid).any()  # masked input stays masked
+            assert valid[src_valid].mean() > 0.98
+    assert pixels[:, valid].std() > 10  # not blank where the input is valid
+    assert pixels[:, ~valid].max(initial=0) == 0
+    if mode == "own-resolution" and inspect_scene(scene).plan.stretch:  # 2-98 % stretch clips only the tails
         assert 0.01 < (pixels[:, valid] == 255).mean() < 0.1
 
 
 def test_nodata_in_model_input_is_filled_from_valid_neighbours():
     from geotrans.scene import SceneReader
     from geotrans.tiler import TileGrid
-    from conftest import LANDSAT
 
     scene = inspect_scene(LANDSAT)
     with SceneReader(scene, 256) as reader, rasterio.open(LANDSAT) as ds:
