@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Optional
 
 import click
@@ -12,6 +14,7 @@ from tqdm import tqdm
 
 from geotrans import __version__
 from geotrans.bands import parse_bands
+from geotrans.batch import DEFAULT_PATTERNS, SUMMARY, plan_jobs, run_batch
 from geotrans.errors import GeotransError, NoModelError
 from geotrans.info import plan_scene
 from geotrans.pipeline import RunOptions, translate
@@ -34,13 +37,50 @@ def _load_model(model_path: Optional[str], required: bool = True):
         return None, None
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
+def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("geotrans: %(message)s"))
     log.handlers[:] = [handler]
+    if log_file:
+        to_file = logging.FileHandler(log_file)
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        to_file.setLevel(logging.DEBUG if verbose else logging.INFO)
+        log.addHandler(to_file)
+        handler.setLevel(level)
+        level = min(level, to_file.level)
     log.setLevel(level)
     log.propagate = False
+
+
+def _run_folder(src: Optional[str], dst: str, patterns, recursive: bool, list_file: Optional[str], force: bool,
+                model_path: Optional[str], options: RunOptions, quiet: bool) -> None:
+    """Folder mode: every scene to DST/, a summary, exit 1 if any scene failed, 130 if interrupted."""
+    try:
+        if os.path.isfile(dst):
+            raise GeotransError(f"{dst}: is a file; folder mode needs an output folder")
+        jobs = plan_jobs(src, dst, patterns, recursive, list_file)
+        if not jobs:
+            raise GeotransError(f"{src}: no scenes matching {', '.join(patterns or DEFAULT_PATTERNS)}")
+        generator, model_info = _load_model(model_path)
+    except GeotransError as err:
+        raise click.ClickException(str(err)) from None
+    hidden = quiet or not sys.stderr.isatty()
+    with _sigterm_as_interrupt(), tqdm(total=len(jobs), unit="scene", desc="scenes", disable=hidden) as scenes, \
+            tqdm(total=0, unit="tile", desc="tiles", position=1, leave=False, disable=hidden) as tiles:
+        def tile_progress(finished: int, total: int) -> None:
+            if tiles.total != total or tiles.n >= total:
+                tiles.reset(total)
+            tiles.update(finished)
+
+        try:
+            summary = run_batch(jobs, generator, model_info, options, dst, force,
+                                on_scene=lambda result: scenes.update(1), tile_progress=tile_progress)
+        except KeyboardInterrupt:
+            click.echo(f"geotrans: interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}", err=True)
+            sys.exit(130)
+    click.echo(summary.table())
+    sys.exit(1 if summary.failed else 0)
 
 
 @contextmanager
@@ -69,8 +109,17 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("src", type=click.Path(dir_okay=True, path_type=str))
-@click.option("--out", "-o", "dst", required=True, type=click.Path(path_type=str), help="Output GeoTIFF.")
+@click.argument("src", type=click.Path(dir_okay=True, path_type=str), required=False)
+@click.option("--out", "-o", "dst", required=True, type=click.Path(path_type=str),
+              help="Output GeoTIFF, or output folder when SRC is a folder or --list is given.")
+@click.option("--pattern", "patterns", multiple=True, metavar="GLOB",
+              help="Folder mode: file names to take (repeatable). Default: *.tif and *.tiff.")
+@click.option("--recursive", is_flag=True, help="Folder mode: walk sub-folders too, keeping relative paths.")
+@click.option("--list", "list_file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Translate the scenes listed in this file (one path a line) into the --out folder.")
+@click.option("--force", is_flag=True, help="Folder mode: redo scenes whose output is complete and current.")
+@click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the log to this file.")
 @click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
               help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Tiles per batch.")
@@ -96,11 +145,12 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists.")
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
-def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap: int, device: str,
+def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool, list_file: Optional[str],
+        force: bool, log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
         bands: Optional[str], dropout: bool, seed: int, aoi: Optional[str], native_res: bool, gsd: Optional[float],
         allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool, verbose: int,
         quiet: bool) -> None:
-    """Translate the scene SRC into a map GeoTIFF at DST on the same grid.
+    """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
     QGIS. The model reads the scene resampled to its own ground resolution
@@ -115,8 +165,23 @@ def run(src: str, dst: str, model_path: Optional[str], batch_size: int, overlap:
       geotrans run scene.tif -o map.tif --device cpu --overlap 32 -q
       geotrans run scene.tif -o map.tif --dropout --seed 7
       geotrans run naip.tif -o map.tif --bands 1,2,3
+      geotrans run scenes/ --out maps/ --recursive          # resumable: re-run to finish
+      geotrans run --list scenes.txt --out maps/
+
+    \b
+    Folder mode writes geotrans-summary.json in the output folder and exits
+    non-zero when any scene failed. A re-run skips outputs that are complete and
+    current (same source, model and parameters); --force redoes them.
     """
-    _setup_logging(verbose, quiet)
+    _setup_logging(verbose, quiet, log_file)
+    if src is None and list_file is None:
+        raise click.UsageError("give a scene or folder SRC, or --list FILE")
+    if list_file is not None or os.path.isdir(src):
+        options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, dropout_seed=seed if dropout else None,
+                             bands=parse_bands(bands), cog=cog, native_res=native_res, gsd=gsd,
+                             allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
+        _run_folder(src, dst, patterns, recursive, list_file, force, model_path, options, quiet)
+        return
     try:
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog,

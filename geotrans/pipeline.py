@@ -104,10 +104,12 @@ def translate(
     options: RunOptions = RunOptions(),
     model_info: Optional[ModelInfo] = None,
     progress: Optional[Callable[[int, int], None]] = None,
+    extra_tags: Optional[dict] = None,
 ) -> RunReport:
     """Translate the scene at ``src`` into a map GeoTIFF at ``dst`` on the same grid.
 
-    ``progress(finished, total)`` is called as tiles finish (run or skipped).
+    ``progress(finished, total)`` is called as tiles finish (run or skipped);
+    ``extra_tags`` are added to the output's metadata.
     Nothing appears at ``dst`` unless the whole scene was written.
     """
     started = time.perf_counter()
@@ -119,7 +121,7 @@ def translate(
     log.info("%s: %d tiles of %d px with %d px overlap, on %s", scene.path, len(grid), grid.tile, grid.overlap,
              runner.device)
     back_to_scene_grid = scene.grid.resampled and not options.native_res
-    tags = _provenance_tags(scene, options, model_info)
+    tags = {**_provenance_tags(scene, options, model_info), **(extra_tags or {})}
 
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(scene.width, grid.tile)):
         final = GeoTiffSink(dst, scene.grid_profile(native=options.native_res), write_mask=scene.has_mask,

@@ -1,0 +1,188 @@
+"""Folders of scenes: resumable, fault-isolated batch runs, serially or on a Dask cluster.
+
+Each output is written atomically by :func:`translate` and carries a job tag: the
+source's path, size and mtime, the model's hash and the run's parameters. A re-run
+skips an output whose tag matches (complete and current) and redoes the rest. A
+scene that fails is recorded with its one-line error and the others go on.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import rasterio
+import torch
+from rasterio.errors import RasterioError
+from torch import nn
+
+from geotrans.errors import GeotransError, InputError
+from geotrans.pipeline import RunOptions, translate
+from geotrans.runner import resolve_device
+from geotrans.weights import ModelInfo
+
+log = logging.getLogger(__name__)
+
+SUMMARY = "geotrans-summary.json"
+JOB_TAG = "GEOTRANS_JOB"
+DEFAULT_PATTERNS = ("*.tif", "*.tiff")
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene of a batch: its source and the output path it gets."""
+
+    src: str
+    dst: str
+
+
+@dataclass
+class SceneResult:
+    src: str
+    dst: str
+    status: str  # "done", "skipped" (already complete and current) or "failed"
+    error: str = ""
+    tiles_run: int = 0
+    tiles_skipped: int = 0
+    seconds: float = 0.0
+    megapixels_per_second: float = 0.0
+
+
+@dataclass
+class BatchSummary:
+    results: list[SceneResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[SceneResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def totals(self) -> dict:
+        counts = {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "failed")}
+        return {"scenes": len(self.results), **counts,
+                "tiles_run": sum(r.tiles_run for r in self.results),
+                "tiles_skipped": sum(r.tiles_skipped for r in self.results),
+                "seconds": round(sum(r.seconds for r in self.results), 2), "interrupted": self.interrupted}
+
+    def write(self, out_dir: Path) -> Path:
+        """Write ``geotrans-summary.json`` atomically in ``out_dir``."""
+        path = out_dir / SUMMARY
+        tmp = path.with_name(f".{SUMMARY}.part")
+        tmp.write_text(json.dumps({"totals": self.totals(), "scenes": [asdict(r) for r in self.results]}, indent=2))
+        os.replace(tmp, path)
+        return path
+
+    def table(self) -> str:
+        rows = [f"{'status':8} {'tiles':>7} {'skipped':>7} {'seconds':>8} {'Mpx/s':>7}  scene"]
+        for r in self.results:
+            rows.append(f"{r.status:8} {r.tiles_run:7d} {r.tiles_skipped:7d} {r.seconds:8.1f} "
+                        f"{r.megapixels_per_second:7.2f}  {r.src}" + (f"  ({r.error})" if r.error else ""))
+        t = self.totals()
+        rows.append(f"{t['scenes']} scenes: {t['done']} done, {t['skipped']} skipped, {t['failed']} failed"
+                    + (" (interrupted)" if self.interrupted else ""))
+        return "\n".join(rows)
+
+
+def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patterns: Iterable[str] = (),
+              recursive: bool = False, list_file: Optional[str | os.PathLike] = None) -> list[SceneJob]:
+    """Scenes of a folder (same relative paths under ``out_dir``) or of a list file (one path a line)."""
+    out_dir = Path(out_dir)
+    patterns = tuple(patterns) or DEFAULT_PATTERNS
+    if list_file is not None:
+        try:
+            lines = [line.strip() for line in Path(list_file).read_text().splitlines()]
+        except OSError as err:
+            raise InputError(f"{list_file}: cannot read the scene list ({err.strerror})") from None
+        sources = [Path(line) for line in lines if line and not line.startswith("#")]
+        names = [s.name for s in sources]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            raise InputError(f"{list_file}: two scenes are named {duplicate}; their outputs would collide")
+        return [SceneJob(os.fspath(s), os.fspath(out_dir / s.name)) for s in sources]
+    root = Path(src)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a folder")
+    walk = root.rglob("*") if recursive else root.glob("*")
+    sources = sorted(p for p in walk if p.is_file() and any(fnmatch.fnmatch(p.name, pat) for pat in patterns))
+    if out_dir.resolve() == root.resolve() or root.resolve() in out_dir.resolve().parents:
+        sources = [s for s in sources if out_dir.resolve() not in s.resolve().parents]
+    return [SceneJob(os.fspath(s), os.fspath(out_dir / s.relative_to(root))) for s in sources]
+
+
+def job_fingerprint(job: SceneJob, options: RunOptions, model_info: Optional[ModelInfo]) -> str:
+    """What makes an output current: its source file as it is now, the model, and the parameters."""
+    stat = os.stat(job.src)
+    params = {k: v for k, v in asdict(options).items() if k not in ("overwrite", "device", "batch_size")}
+    return json.dumps({"source": os.path.abspath(job.src), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                       "model": model_info.sha256 if model_info else None, "params": params}, sort_keys=True)
+
+
+def is_current(job: SceneJob, fingerprint: str) -> bool:
+    """The output exists (so it is complete: outputs appear only by rename) and was made by this job."""
+    if not os.path.exists(job.dst):
+        return False
+    try:
+        with rasterio.open(job.dst) as ds:
+            return ds.tags().get(JOB_TAG) == fingerprint
+    except RasterioError:
+        return False
+
+
+def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[ModelInfo], options: RunOptions,
+                  force: bool = False, progress: Optional[Callable[[int, int], None]] = None) -> SceneResult:
+    """Run one scene of a batch; never raises for a bad scene, only for an interrupt."""
+    try:
+        fingerprint = job_fingerprint(job, options, model_info)
+    except OSError as err:
+        return SceneResult(job.src, job.dst, "failed", f"{job.src}: {err.strerror}")
+    if not force and is_current(job, fingerprint):
+        return SceneResult(job.src, job.dst, "skipped")
+    Path(job.dst).parent.mkdir(parents=True, exist_ok=True)
+    batch_size = options.batch_size
+    while True:
+        try:
+            report = translate(job.src, job.dst, generator, replace(options, overwrite=True, batch_size=batch_size),
+                               model_info, progress, extra_tags={JOB_TAG: fingerprint})
+            return SceneResult(job.src, job.dst, "done", "", report.tiles_run, report.tiles_skipped,
+                               round(report.seconds, 2), round(report.megapixels_per_second, 3))
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1:
+                return SceneResult(job.src, job.dst, "failed", "GPU out of memory even at batch size 1")
+            batch_size //= 2
+            log.warning("%s: GPU out of memory; retrying with batch size %d", job.src, batch_size)
+            torch.cuda.empty_cache()
+        except MemoryError:
+            return SceneResult(job.src, job.dst, "failed", "out of memory")
+        except (GeotransError, RasterioError, OSError, ValueError) as err:
+            return SceneResult(job.src, job.dst, "failed", " ".join(str(err).split()))
+
+
+def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[ModelInfo], options: RunOptions,
+              out_dir: str | os.PathLike, force: bool = False,
+              on_scene: Optional[Callable[[SceneResult], None]] = None,
+              tile_progress: Optional[Callable[[int, int], None]] = None) -> BatchSummary:
+    """Process ``jobs`` one after another; the summary is rewritten after every scene."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = replace(options, device=resolve_device(options.device).type)  # decided (and logged) once
+    summary = BatchSummary()
+    try:
+        for job in jobs:
+            started = time.perf_counter()
+            result = process_scene(job, generator, model_info, options, force, tile_progress)
+            log.info("%s: %s in %.1f s%s", job.src, result.status, time.perf_counter() - started,
+                     f" ({result.error})" if result.error else "")
+            summary.results.append(result)
+            summary.write(out_dir)
+            if on_scene:
+                on_scene(result)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        summary.write(out_dir)
+        raise
+    return summary
