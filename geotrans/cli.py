@@ -15,6 +15,7 @@ from tqdm import tqdm
 from geotrans import __version__
 from geotrans.bands import parse_bands
 from geotrans.batch import DEFAULT_PATTERNS, SUMMARY, plan_jobs, run_batch
+from geotrans.distributed import parse_cluster, run_batch_dask
 from geotrans.errors import GeotransError, NoModelError
 from geotrans.info import plan_scene
 from geotrans.pipeline import RunOptions, translate
@@ -54,7 +55,8 @@ def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None) ->
 
 
 def _run_folder(src: Optional[str], dst: str, patterns, recursive: bool, list_file: Optional[str], force: bool,
-                model_path: Optional[str], options: RunOptions, quiet: bool) -> None:
+                model_path: Optional[str], options: RunOptions, quiet: bool, scheduler: Optional[str] = None,
+                cluster: Optional[str] = None) -> None:
     """Folder mode: every scene to DST/, a summary, exit 1 if any scene failed, 130 if interrupted."""
     try:
         if os.path.isfile(dst):
@@ -62,7 +64,8 @@ def _run_folder(src: Optional[str], dst: str, patterns, recursive: bool, list_fi
         jobs = plan_jobs(src, dst, patterns, recursive, list_file)
         if not jobs:
             raise GeotransError(f"{src}: no scenes matching {', '.join(patterns or DEFAULT_PATTERNS)}")
-        generator, model_info = _load_model(model_path)
+        local_workers = parse_cluster(cluster) if cluster else None
+        generator, model_info = _load_model(model_path)  # fails here, once, if there is no model
     except GeotransError as err:
         raise click.ClickException(str(err)) from None
     hidden = quiet or not sys.stderr.isatty()
@@ -74,8 +77,14 @@ def _run_folder(src: Optional[str], dst: str, patterns, recursive: bool, list_fi
             tiles.update(finished)
 
         try:
-            summary = run_batch(jobs, generator, model_info, options, dst, force,
-                                on_scene=lambda result: scenes.update(1), tile_progress=tile_progress)
+            if scheduler or local_workers:
+                summary = run_batch_dask(jobs, model_path, options, dst, force, scheduler, local_workers,
+                                         on_scene=lambda result: scenes.update(1))
+            else:
+                summary = run_batch(jobs, generator, model_info, options, dst, force,
+                                    on_scene=lambda result: scenes.update(1), tile_progress=tile_progress)
+        except GeotransError as err:
+            raise click.ClickException(str(err)) from None
         except KeyboardInterrupt:
             click.echo(f"geotrans: interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}", err=True)
             sys.exit(130)
@@ -118,6 +127,9 @@ def main() -> None:
 @click.option("--list", "list_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Translate the scenes listed in this file (one path a line) into the --out folder.")
 @click.option("--force", is_flag=True, help="Folder mode: redo scenes whose output is complete and current.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
+              help="Folder mode: spread scenes over this Dask cluster (one worker per GPU).")
+@click.option("--cluster", default=None, metavar="local:N", help="Folder mode: start a local Dask cluster of N workers.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the log to this file.")
 @click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
@@ -146,7 +158,8 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool, list_file: Optional[str],
-        force: bool, log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
+        force: bool, scheduler: Optional[str], cluster: Optional[str], log_file: Optional[str],
+        model_path: Optional[str], batch_size: int, overlap: int, device: str,
         bands: Optional[str], dropout: bool, seed: int, aoi: Optional[str], native_res: bool, gsd: Optional[float],
         allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool, verbose: int,
         quiet: bool) -> None:
@@ -180,7 +193,7 @@ def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, dropout_seed=seed if dropout else None,
                              bands=parse_bands(bands), cog=cog, native_res=native_res, gsd=gsd,
                              allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
-        _run_folder(src, dst, patterns, recursive, list_file, force, model_path, options, quiet)
+        _run_folder(src, dst, patterns, recursive, list_file, force, model_path, options, quiet, scheduler, cluster)
         return
     try:
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,

@@ -134,3 +134,28 @@ def test_sigterm_leaves_no_temporary_file(tmp_path, narrow_model_file):
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
     summary = json.loads((out / SUMMARY).read_text())
     assert summary["totals"]["interrupted"] is True
+
+
+def test_dask_local_cluster_gives_the_serial_outputs(tmp_path, narrow_model_file):
+    folder = scene_folder(tmp_path)
+    serial, spread = tmp_path / "serial", tmp_path / "dask"
+    assert geotrans("run", folder, "--out", serial, "--recursive", "--model", narrow_model_file, "-q").returncode == 1
+    result = geotrans("run", folder, "--out", spread, "--recursive", "--model", narrow_model_file, "-q",
+                      "--cluster", "local:2", timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]  # the broken scenes fail there too
+    a = json.loads((serial / SUMMARY).read_text())["scenes"]
+    b = json.loads((spread / SUMMARY).read_text())["scenes"]
+    assert [(s["src"], s["status"], s["error"]) for s in a] == [(s["src"], s["status"], s["error"]) for s in b]
+    for name in (LANDSAT.name, VEGAS.name, NAIP.name, f"sub/{ROTTERDAM.name}"):
+        assert (spread / name).read_bytes() == (serial / name).read_bytes()
+    # Resume works the same on the cluster: everything done is skipped.
+    geotrans("run", folder, "--out", spread, "--recursive", "--model", narrow_model_file, "-q", "--cluster", "local:2",
+             timeout=300)
+    statuses = [s["status"] for s in json.loads((spread / SUMMARY).read_text())["scenes"]]
+    assert statuses.count("skipped") == 4 and statuses.count("failed") == 2
+
+
+def test_bad_cluster_spec_is_a_one_line_error(tmp_path, narrow_model_file):
+    folder = scene_folder(tmp_path, broken=False)
+    result = geotrans("run", folder, "--out", tmp_path / "maps", "--model", narrow_model_file, "--cluster", "big")
+    assert result.returncode != 0 and "local:N" in result.stderr and "Traceback" not in result.stderr

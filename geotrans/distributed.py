@@ -1,0 +1,112 @@
+"""Scale-out of folder runs on Dask distributed: scenes are the units of work.
+
+Each worker loads the model once (a WorkerPlugin) and keeps it. Every scene runs
+through the same :func:`geotrans.batch.process_scene` as a serial run, so resume,
+fault isolation and the summary behave the same. Workers must see the input and
+output paths (a shared filesystem) and, for ``--model``, the model file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Optional
+
+from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene
+from geotrans.errors import GeotransError
+from geotrans.pipeline import RunOptions
+
+log = logging.getLogger(__name__)
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise GeotransError("--scheduler and --cluster need Dask: pip install 'geotrans[dask]'") from None
+    return distributed
+
+
+def parse_cluster(spec: str) -> int:
+    """'local:N' -> N worker processes."""
+    kind, _, count = spec.partition(":")
+    if kind != "local" or not count.isdigit() or int(count) < 1:
+        raise GeotransError(f"--cluster takes local:N (N worker processes), not {spec!r}")
+    return int(count)
+
+
+def _model_plugin(model_path: Optional[str], torch_threads: Optional[int]):
+    distributed = _distributed()
+
+    class ModelPlugin(distributed.WorkerPlugin):
+        """Loads the generator once per worker and keeps it there."""
+
+        name = "geotrans-model"
+
+        def setup(self, worker) -> None:
+            import torch
+
+            from geotrans.weights import load_generator
+
+            from geotrans.runner import resolve_device
+
+            if torch_threads:
+                torch.set_num_threads(torch_threads)
+            worker.geotrans_model = load_generator(model_path)
+            worker.geotrans_device = resolve_device("auto").type  # this worker's own GPU, if it has one
+
+    return ModelPlugin()
+
+
+def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool) -> SceneResult:
+    from distributed import get_worker
+
+    worker = get_worker()
+    generator, model_info = worker.geotrans_model
+    if options.device == "auto":
+        options = replace(options, device=worker.geotrans_device)
+    return process_scene(job, generator, model_info, options, force)
+
+
+def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: RunOptions, out_dir: str | os.PathLike,
+                   force: bool = False, scheduler: Optional[str] = None, local_workers: Optional[int] = None,
+                   on_scene: Optional[Callable[[SceneResult], None]] = None) -> BatchSummary:
+    """Spread ``jobs`` over an existing cluster (``scheduler``) or a LocalCluster of ``local_workers``."""
+    distributed = _distributed()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cluster = None
+    torch_threads = None
+    if scheduler is None:
+        torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
+        cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+    results: dict[int, SceneResult] = {}
+    summary = BatchSummary()
+    try:
+        with distributed.Client(scheduler or cluster) as client:
+            client.register_plugin(_model_plugin(model_path, torch_threads))
+            log.info("dask: %d workers at %s", len(client.scheduler_info()["workers"]), client.scheduler.address)
+            futures = client.map(_scene_on_worker, jobs, options=options, force=force, pure=False)
+            index = {future.key: i for i, future in enumerate(futures)}
+            try:
+                for future in distributed.as_completed(futures):
+                    i = index[future.key]
+                    try:
+                        results[i] = future.result()
+                    except Exception as err:  # noqa: BLE001 - a worker lost or killed: isolate the scene
+                        results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", f"worker error: {err}")
+                    summary.results = [results[k] for k in sorted(results)]
+                    summary.write(out_dir)
+                    if on_scene:
+                        on_scene(results[i])
+            except KeyboardInterrupt:
+                client.cancel(futures)
+                summary.interrupted = True
+                summary.write(out_dir)
+                raise
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return summary
