@@ -159,3 +159,40 @@ def test_bad_cluster_spec_is_a_one_line_error(tmp_path, narrow_model_file):
     folder = scene_folder(tmp_path, broken=False)
     result = geotrans("run", folder, "--out", tmp_path / "maps", "--model", narrow_model_file, "--cluster", "big")
     assert result.returncode != 0 and "local:N" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_gpu_out_of_memory_retries_with_half_the_batch(tmp_path):
+    import torch
+
+    from conftest import IdentityGenerator
+    from geotrans.batch import SceneJob, process_scene
+    from geotrans.pipeline import RunOptions
+
+    class SmallGpu(IdentityGenerator):
+        """Runs out of memory above 2 tiles a batch, as a GPU would."""
+
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
+        def forward(self, x, dropout_seeds=None):
+            self.batches.append(x.shape[0])
+            if x.shape[0] > 2:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            return x.clone()
+
+    net = SmallGpu()
+    job = SceneJob(str(KOREA), str(tmp_path / "map.tif"))
+    result = process_scene(job, net, None, RunOptions(batch_size=8, device="cpu"))
+    assert result.status == "done" and result.tiles_run == 25
+    assert net.batches[:2] == [8, 4] and max(net.batches[2:]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.tif"]
+
+    class NoGpu(SmallGpu):
+        def forward(self, x, dropout_seeds=None):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    result = process_scene(SceneJob(str(KOREA), str(tmp_path / "b.tif")), NoGpu(), None,
+                           RunOptions(batch_size=4, device="cpu"))
+    assert result.status == "failed" and "batch size 1" in result.error
+    assert not (tmp_path / "b.tif").exists()
