@@ -189,16 +189,19 @@ def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool
     _setup_logging(verbose, quiet, log_file)
     if src is None and list_file is None:
         raise click.UsageError("give a scene or folder SRC, or --list FILE")
-    if list_file is not None or os.path.isdir(src):
-        options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, dropout_seed=seed if dropout else None,
-                             bands=parse_bands(bands), cog=cog, native_res=native_res, gsd=gsd,
-                             allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
-        _run_folder(src, dst, patterns, recursive, list_file, force, model_path, options, quiet, scheduler, cluster)
-        return
+    folder_mode = list_file is not None or os.path.isdir(src)
     try:
+        if folder_mode and preview:
+            raise GeotransError("--preview takes a single scene, not a folder")
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog,
                              native_res=native_res, gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
+    except GeotransError as err:
+        raise click.ClickException(str(err)) from None
+    if folder_mode:
+        _run_folder(src, dst, patterns, recursive, list_file, force, model_path, options, quiet, scheduler, cluster)
+        return
+    try:
         generator, model_info = _load_model(model_path)
         with _sigterm_as_interrupt(), tqdm(total=0, unit="tile", desc="tiles", dynamic_ncols=True,
                                            disable=quiet or not sys.stderr.isatty()) as bar:

@@ -196,3 +196,14 @@ def test_gpu_out_of_memory_retries_with_half_the_batch(tmp_path):
                            RunOptions(batch_size=4, device="cpu"))
     assert result.status == "failed" and "batch size 1" in result.error
     assert not (tmp_path / "b.tif").exists()
+
+
+def test_folder_mode_option_errors_are_one_line(tmp_path, narrow_model_file):
+    folder = scene_folder(tmp_path, broken=False)
+    for args, message in ((["--bands", "9,9"], "three bands"), (["--preview", tmp_path / "p.png"], "single scene")):
+        result = geotrans("run", folder, "--out", tmp_path / "maps", "--model", narrow_model_file, *args)
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = geotrans("run", empty, "--out", tmp_path / "maps", "--model", narrow_model_file)
+    assert result.returncode != 0 and "no scenes matching" in result.stderr
