@@ -76,8 +76,6 @@ def main() -> None:
               f"mean translate {mean_compute:.2f} s, overhead per scene {serial / n - mean_compute:.2f} s")
         print(f"  folder, --cluster local:{args.workers}   : {spread:7.1f} s wall, {n / spread:.2f} scenes/s")
         print(f"  speed-up of the cluster over serial: {serial / spread:.2f}x")
-        print(f"  a folder run vs {n} single-scene runs (start-up paid once): "
-              f"{serial:.1f} s vs {n * single:.1f} s estimated")
         same = all((tmp / "serial" / p.name).read_bytes() == (tmp / "dask" / p.name).read_bytes()
                    for p in folder.iterdir())
         print(f"  cluster outputs byte-identical to serial: {same}")

@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 import shapely
 from affine import Affine
+from rasterio.enums import MaskFlags
 from rasterio.features import geometry_mask, shapes
 from rasterio.warp import transform_geom
 from shapely.geometry import box, shape
@@ -32,6 +33,8 @@ MASK_MAX_SIDE = 2048  # long side of the decimated mask read for the footprint
 
 def valid_footprint(ds) -> shapely.Geometry:
     """Valid pixels of ``ds`` (a dataset or WarpedVRT) as a geometry in its pixel coordinates."""
+    if all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
+        return box(0, 0, ds.width, ds.height)  # nothing to read
     factor = max(1, math.ceil(max(ds.width, ds.height) / MASK_MAX_SIDE))
     shape_out = (math.ceil(ds.height / factor), math.ceil(ds.width / factor))
     mask = ds.dataset_mask(out_shape=shape_out) > 0

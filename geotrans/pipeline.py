@@ -114,7 +114,8 @@ def translate(
     """
     started = time.perf_counter()
     model_gsd = model_info.card.get("native_resolution_m") if model_info else None
-    scene = inspect_scene(src, options.bands, model_gsd, options.gsd, options.allow_ungeoreferenced, options.aoi)
+    with rasterio.Env(GDAL_CACHEMAX=MIN_GDAL_CACHE):  # decimated reads for statistics touch every block
+        scene = inspect_scene(src, options.bands, model_gsd, options.gsd, options.allow_ungeoreferenced, options.aoi)
     dst = check_output(src, dst, options.overwrite)
     grid = TileGrid(scene.height, scene.width, options.tile_size, options.overlap)
     runner = BatchRunner(generator, resolve_device(options.device), options.dropout_seed)

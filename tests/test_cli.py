@@ -10,7 +10,7 @@ import rasterio
 import torch
 from click.testing import CliRunner
 
-from conftest import KOREA, LANDSAT, NAIP
+from conftest import KOREA, LANDSAT, NAIP, VEGAS
 from geotrans import __version__
 from geotrans.cli import main
 from geotrans.model import build_generator
@@ -117,7 +117,9 @@ def test_missing_output_folder(tmp_path, narrow_model_file):
     assert_one_line_error(result, "output folder does not exist")
 
 
-def test_no_default_model_says_how_to_give_one(tmp_path):
+def test_no_default_model_says_how_to_give_one(tmp_path, monkeypatch):
+    # An install whose package data lacks the model file (the shipped one is tested in test_evaluation).
+    monkeypatch.setattr("geotrans.weights.DEFAULT_MODEL_FILE", "missing.safetensors")
     result = run_cli("run", LANDSAT, "--out", tmp_path / "o.tif")
     assert_one_line_error(result, "no trained model is installed", "--model")
     assert not (tmp_path / "o.tif").exists()
@@ -225,3 +227,11 @@ def test_bad_scene_inputs_from_the_cli(tmp_path, narrow_model_file):
         result = run_cli(*args, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
         assert_one_line_error(result, message)
         assert not (tmp_path / "o.tif").exists()
+
+
+def test_run_uses_the_shipped_model_by_default(tmp_path):
+    result = run_cli("run", VEGAS, "--out", tmp_path / "map.tif", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "map.tif") as ds, rasterio.open(VEGAS) as src:
+        assert ds.tags()["GEOTRANS_MODEL"] == "geotrans-maps-ngf32"
+        assert (ds.crs, ds.transform, ds.shape) == (src.crs, src.transform, src.shape)
