@@ -44,8 +44,8 @@ def default_model_path() -> Path:
     path = Path(str(resources.files("geotrans") / "default_model" / DEFAULT_MODEL_FILE))
     if not path.is_file():
         raise NoModelError(
-            "no trained model is installed with geotrans yet; give one with --model PATH "
-            "(a .safetensors generator exported by training/)"
+            "no trained model is installed with geotrans (its package data is missing); "
+            "give one with --model PATH (a .safetensors generator exported by training/)"
         )
     return path
 
