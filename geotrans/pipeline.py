@@ -127,21 +127,21 @@ def translate(
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(scene.width, grid.tile)):
         final = GeoTiffSink(dst, scene.grid_profile(native=options.native_res), write_mask=scene.has_mask,
                             tags=tags, cog=options.cog)
+        native = None
         try:
-            if back_to_scene_grid:
-                native = GeoTiffSink(dst.with_name(f".{dst.name}.native"), scene.grid_profile(native=True),
-                                     write_mask=True)
-                try:
-                    skipped = _run_stages(scene, grid, runner, StreamingMosaic(scene.height, scene.width, grid.tile,
-                                                                               grid.overlap, native),
-                                          options.batch_size, lambda n: progress(n, len(grid)) if progress else None)
-                    resample_onto_scene_grid(native.finish(overviews=False), scene, final)
-                finally:
-                    native.discard()
-            else:
-                mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, final)
+            try:
+                # Resampled scenes are mosaicked on the model's grid first, then warped back onto the scene's.
+                if back_to_scene_grid:
+                    native = GeoTiffSink(dst.with_name(f".{dst.name}.native"), scene.grid_profile(native=True),
+                                         write_mask=True)
+                mosaic = StreamingMosaic(scene.height, scene.width, grid.tile, grid.overlap, native or final)
                 skipped = _run_stages(scene, grid, runner, mosaic, options.batch_size,
                                       lambda n: progress(n, len(grid)) if progress else None)
+                if native is not None:
+                    resample_onto_scene_grid(native.finish(overviews=False), scene, final)
+            finally:
+                if native is not None:
+                    native.discard()
             final.commit()
         except BaseException:
             final.discard()
