@@ -159,7 +159,17 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
         except MemoryError:
             return SceneResult(job.src, job.dst, "failed", "out of memory")
         except (GeotransError, RasterioError, OSError, ValueError) as err:
+            if _interrupted(err):  # Ctrl-C/SIGTERM that a library call wrapped into its own error
+                raise KeyboardInterrupt from err
             return SceneResult(job.src, job.dst, "failed", " ".join(str(err).split()))
+
+
+def _interrupted(err: BaseException) -> bool:
+    while err is not None:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[ModelInfo], options: RunOptions,

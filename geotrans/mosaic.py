@@ -142,12 +142,17 @@ class GeoTiffSink:
             "interleave": "pixel",
             "bigtiff": "IF_SAFER",
         }
+        self._ds = None
         self._env = rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)
         self._env.__enter__()
-        self._ds = rasterio.open(self.tmp_path, "w", **out_profile)
-        self._ds.colorinterp = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-        if tags:
-            self._ds.update_tags(**tags)
+        try:
+            self._ds = rasterio.open(self.tmp_path, "w", **out_profile)
+            self._ds.colorinterp = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+            if tags:
+                self._ds.update_tags(**tags)
+        except BaseException:  # an interrupt during creation must not leave the file behind
+            self.discard()
+            raise
 
     def __call__(self, row: int, values: np.ndarray, valid: np.ndarray) -> None:
         """Mosaicker rows (values in [-1, 1]) starting at ``row``."""

@@ -125,10 +125,10 @@ def translate(
     tags = {**_provenance_tags(scene, options, model_info), **(extra_tags or {})}
 
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(scene.width, grid.tile)):
-        final = GeoTiffSink(dst, scene.grid_profile(native=options.native_res), write_mask=scene.has_mask,
-                            tags=tags, cog=options.cog)
-        native = None
+        final = native = None
         try:
+            final = GeoTiffSink(dst, scene.grid_profile(native=options.native_res), write_mask=scene.has_mask,
+                                tags=tags, cog=options.cog)
             try:
                 # Resampled scenes are mosaicked on the model's grid first, then warped back onto the scene's.
                 if back_to_scene_grid:
@@ -144,7 +144,8 @@ def translate(
                     native.discard()
             final.commit()
         except BaseException:
-            final.discard()
+            if final is not None:
+                final.discard()
             raise
     out = scene.grid_profile(native=options.native_res)
     report = RunReport(os.fspath(src), os.fspath(dst), out["width"], out["height"], len(grid),

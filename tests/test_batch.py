@@ -129,8 +129,8 @@ def test_sigterm_leaves_no_temporary_file(tmp_path, narrow_model_file):
         assert proc.poll() is None and time.monotonic() < deadline, "run ended before it could be signalled"
         time.sleep(0.005)
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in stderr
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr, (stdout, stderr)
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
     summary = json.loads((out / SUMMARY).read_text())
     assert summary["totals"]["interrupted"] is True
