@@ -13,7 +13,6 @@ Usage: python bench/batch.py [--scenes 24] [--model PATH] [--workers 2]
 """
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile

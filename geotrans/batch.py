@@ -21,7 +21,7 @@ import torch
 from rasterio.errors import RasterioError
 from torch import nn
 
-from geotrans.errors import GeotransError, InputError
+from geotrans.errors import GeotransError, InputError, one_line
 from geotrans.pipeline import RunOptions, translate
 from geotrans.runner import resolve_device
 from geotrans.weights import ModelInfo
@@ -161,7 +161,7 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
         except (GeotransError, RasterioError, OSError, ValueError) as err:
             if _interrupted(err):  # Ctrl-C/SIGTERM that a library call wrapped into its own error
                 raise KeyboardInterrupt from err
-            return SceneResult(job.src, job.dst, "failed", " ".join(str(err).split()))
+            return SceneResult(job.src, job.dst, "failed", one_line(err))
 
 
 def _interrupted(err: BaseException) -> bool:

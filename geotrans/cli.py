@@ -16,7 +16,7 @@ from geotrans import __version__
 from geotrans.bands import parse_bands
 from geotrans.batch import DEFAULT_PATTERNS, SUMMARY, plan_jobs, run_batch
 from geotrans.distributed import parse_cluster, run_batch_dask
-from geotrans.errors import GeotransError, NoModelError
+from geotrans.errors import GeotransError, NoModelError, one_line
 from geotrans.info import plan_scene
 from geotrans.pipeline import RunOptions, translate
 from geotrans.preview import write_preview
@@ -105,6 +105,27 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# Scene options shared by `run` and `info` (click makes a fresh Option each time one is applied).
+MODEL_OPTION = click.option(
+    "--model", "model_path", type=click.Path(path_type=str), default=None,
+    help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
+OVERLAP_OPTION = click.option(
+    "--overlap", default=DEFAULT_OVERLAP, show_default=True, type=click.IntRange(min=0, max=128),
+    help="Pixels shared by neighbouring 256 px tiles, blended with a cosine ramp.")
+BANDS_OPTION = click.option(
+    "--bands", default=None, metavar="R,G,B",
+    help="1-based bands to use as R,G,B (or one band for grey). Default: from the colour interpretation, "
+         "else the first three.")
+AOI_OPTION = click.option(
+    "--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson",
+    help="Only process windows touching this area (WGS84 GeoJSON unless it names a CRS); mask outside.")
+GSD_OPTION = click.option(
+    "--gsd", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES",
+    help="The scene's ground resolution, for scenes whose scale is wrong or missing.")
+UNGEO_OPTION = click.option(
+    "--allow-ungeoreferenced", is_flag=True, help="Process a scene without CRS in pixel space.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="geotrans")
 def main() -> None:
@@ -132,25 +153,19 @@ def main() -> None:
 @click.option("--cluster", default=None, metavar="local:N", help="Folder mode: start a local Dask cluster of N workers.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the log to this file.")
-@click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
-              help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
+@MODEL_OPTION
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Tiles per batch.")
-@click.option("--overlap", default=DEFAULT_OVERLAP, show_default=True, type=click.IntRange(min=0, max=128),
-              help="Pixels shared by neighbouring 256 px tiles, blended with a cosine ramp.")
+@OVERLAP_OPTION
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="auto: CUDA when available, otherwise the CPU.")
-@click.option("--bands", default=None, metavar="R,G,B",
-              help="1-based bands to use as R,G,B (or one band for grey). Default: from the colour "
-                   "interpretation, else the first three.")
+@BANDS_OPTION
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout at inference (the paper's noise).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")
-@click.option("--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson",
-              help="Only process windows touching this area (WGS84 GeoJSON unless it names a CRS); mask outside.")
+@AOI_OPTION
 @click.option("--native-res", is_flag=True,
               help="Keep the model's ground resolution in the output instead of the scene's grid.")
-@click.option("--gsd", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES",
-              help="The scene's ground resolution, for scenes whose scale is wrong or missing.")
-@click.option("--allow-ungeoreferenced", is_flag=True, help="Process a scene without CRS in pixel space.")
+@GSD_OPTION
+@UNGEO_OPTION
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a small PNG: input | output side by side.")
@@ -222,19 +237,18 @@ def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool
     except Exception as err:  # unexpected: one line unless -v asks for the traceback
         if verbose:
             raise
-        raise click.ClickException(f"internal error: {type(err).__name__}: {' '.join(str(err).split())} "
+        raise click.ClickException(f"internal error: {type(err).__name__}: {one_line(err)} "
                                    "(run with -v for the traceback)") from None
 
 
 @main.command()
 @click.argument("src", type=click.Path(path_type=str))
-@click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
-              help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
-@click.option("--bands", default=None, metavar="R,G,B", help="As for run.")
-@click.option("--overlap", default=DEFAULT_OVERLAP, show_default=True, type=click.IntRange(min=0, max=128))
-@click.option("--gsd", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES")
-@click.option("--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson")
-@click.option("--allow-ungeoreferenced", is_flag=True)
+@MODEL_OPTION
+@BANDS_OPTION
+@OVERLAP_OPTION
+@GSD_OPTION
+@AOI_OPTION
+@UNGEO_OPTION
 def info(src: str, model_path: Optional[str], bands: Optional[str], overlap: int, gsd: Optional[float],
          aoi: Optional[str], allow_ungeoreferenced: bool) -> None:
     """Say what `geotrans run` would do with SRC, without running the model.

@@ -1,6 +1,11 @@
 """Errors a user can act on. Each message is one line; the CLI prints it without a traceback."""
 
 
+def one_line(err: BaseException) -> str:
+    """An exception's message folded onto one line (library messages may span several)."""
+    return " ".join(str(err).split())
+
+
 class GeotransError(Exception):
     """Base class: bad input, bad model, refused output."""
 

@@ -21,6 +21,7 @@ from affine import Affine
 from rasterio.enums import MaskFlags
 from rasterio.features import geometry_mask, shapes
 from rasterio.warp import transform_geom
+from rasterio.windows import transform as window_transform
 from shapely.geometry import box, shape
 from shapely.ops import unary_union
 
@@ -84,6 +85,4 @@ def inside_mask(geometry: Optional[shapely.Geometry], transform: Affine, window,
     """Pixels of ``window`` (on a grid with ``transform``) inside ``geometry``, or None for no geometry."""
     if geometry is None:
         return None
-    from rasterio.windows import transform as window_transform
-
     return geometry_mask([geometry], out_shape=shape_hw, transform=window_transform(window, transform), invert=True)

@@ -5,8 +5,6 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-import rasterio
-
 from geotrans.pipeline import RunOptions
 from geotrans.scene import inspect_scene
 from geotrans.tiler import TileGrid
@@ -52,9 +50,9 @@ def plan_scene(path: str, options: RunOptions, model_info: Optional[ModelInfo]) 
     scene = inspect_scene(path, options.bands, model_gsd, options.gsd, options.allow_ungeoreferenced, options.aoi)
     grid = TileGrid(scene.height, scene.width, options.tile_size, options.overlap)
     to_run = sum(scene.touches(tile) for tile in grid)
-    with rasterio.open(path) as ds:
-        dtype, crs = ds.dtypes[0], ds.crs.to_string() if ds.crs else "no CRS"
-        width, height = ds.width, ds.height
+    profile = scene.profile
+    dtype, width, height = profile["dtype"], profile["width"], profile["height"]
+    crs = profile["crs"].to_string() if profile["crs"] else "no CRS"
     seconds = None
     if model_info is not None:
         seconds = to_run / (CPU_TILES_PER_CORE_NGF64 * (os.cpu_count() or 1) * (64 / model_info.ngf) ** 2)

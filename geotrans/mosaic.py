@@ -159,8 +159,7 @@ class GeoTiffSink:
         self.write_pixels(row, to_uint8(values), valid)
 
     def write_pixels(self, row: int, pixels: np.ndarray, valid: np.ndarray) -> None:
-        """uint8 (3, n, width) rows starting at ``row``; invalid pixels are zeroed and masked."""
-        pixels = pixels.copy()
+        """uint8 (3, n, width) rows starting at ``row``; invalid pixels are zeroed (in place) and masked."""
         pixels[:, ~valid] = 0
         window = Window(0, row, pixels.shape[2], pixels.shape[1])
         self._ds.write(pixels, window=window)

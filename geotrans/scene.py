@@ -17,7 +17,7 @@ from rasterio.vrt import WarpedVRT
 from shapely.geometry import box
 
 from geotrans.bands import BandPlan, plan_bands
-from geotrans.errors import InputError
+from geotrans.errors import InputError, one_line
 from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
 from geotrans.resolution import ProcessingGrid, processing_grid
 from geotrans.tiler import Tile
@@ -58,10 +58,6 @@ class SceneInfo:
         if not native:
             return self.profile
         return {**self.profile, "transform": self.grid.transform, "width": self.grid.width, "height": self.grid.height}
-
-
-def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split())
 
 
 def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None, model_gsd_m: Optional[float] = None,
@@ -115,7 +111,7 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
                      grid.describe(), 100 * footprint.area / (grid.width * grid.height))
             return SceneInfo(path, plan, has_mask, dict(ds.profile), grid, footprint, aoi)
     except RasterioError as err:
-        raise InputError(f"{path}: not a readable raster ({_one_line(err)})") from None
+        raise InputError(f"{path}: not a readable raster ({one_line(err)})") from None
 
 
 @contextmanager
@@ -155,7 +151,7 @@ class SceneReader:
             data = self._ds.read(self.scene.bands, window=tile.window)
             valid = self._ds.dataset_mask(window=tile.window) > 0 if self.scene.has_mask else None
         except RasterioError as err:
-            raise InputError(f"{self.scene.path}: read failed at {tile.window} ({_one_line(err)})") from None
+            raise InputError(f"{self.scene.path}: read failed at {tile.window} ({one_line(err)})") from None
         if valid is None:
             valid = np.ones(data.shape[1:], dtype=bool)
         if np.issubdtype(data.dtype, np.floating):

@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from geotrans.errors import ModelError, NoModelError
+from geotrans.errors import ModelError, NoModelError, one_line
 from geotrans.model import NORMS, UnetGenerator
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def load_generator(path: str | os.PathLike | None = None) -> tuple[UnetGenerator
             metadata = handle.metadata() or {}
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError) as err:
-        raise ModelError(f"{path}: not a safetensors model file ({' '.join(str(err).split())})") from None
+        raise ModelError(f"{path}: not a safetensors model file ({one_line(err)})") from None
     try:
         config = json.loads(metadata["geotrans"])
         if config.get("format") != FORMAT or config.get("norm") not in NORMS:

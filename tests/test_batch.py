@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import rasterio
 
 from conftest import KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS

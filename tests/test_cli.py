@@ -1,5 +1,4 @@
 """The geotrans command as a user runs it: one-line errors, refusals, no partial files."""
-import os
 import signal
 import subprocess
 import sys

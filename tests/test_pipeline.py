@@ -6,7 +6,7 @@ import torch
 from rasterio.windows import Window
 
 from conftest import KOREA, LANDSAT, VEGAS, IdentityGenerator, crop
-from geotrans.errors import InputError, OutputError
+from geotrans.errors import OutputError
 from geotrans.model import build_generator
 from geotrans.pipeline import RunOptions, translate
 

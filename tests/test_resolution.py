@@ -6,7 +6,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from conftest import KOREA, LANDSAT, VEGAS, crop
+from conftest import KOREA, LANDSAT, VEGAS
 from geotrans.errors import InputError
 from geotrans.pipeline import RunOptions, translate
 from geotrans.resolution import ground_resolution_m, metres_per_degree, processing_grid

@@ -3,10 +3,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
-from geotrans.weights import load_generator
 from training.data import PairSet, geotiff_pairs, read_aligned
 from training.networks import build_discriminator, receptive_field
 from training.train import CHECKPOINT, Pix2Pix, TrainConfig, lr_at, train

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ def evaluate(generator: torch.nn.Module, folder: str | Path, limit: Optional[int
     runner = BatchRunner(generator, resolve_device(device), dropout_seed)
     rows = []
     paths = list_pairs(folder)[:limit]
-    for path in tqdm(paths, desc="evaluating", unit="pair", disable=not __import__("os").isatty(2)):
+    for path in tqdm(paths, desc="evaluating", unit="pair", disable=not os.isatty(2)):
         source, target = read_aligned(path)
         generated = translate_array(source, runner, batch_size=batch_size)
         rows.append(image_metrics(resize_bilinear(generated), resize_bilinear(target)))
