@@ -41,8 +41,8 @@ def metres_per_degree(lat: float) -> tuple[float, float]:
     return prime_vertical * math.cos(phi) * math.pi / 180, meridional * math.pi / 180
 
 
-def ground_resolution_m(crs, transform: Affine, width: int, height: int) -> float:
-    """Geometric mean of a centre pixel's ground width and height, in metres."""
+def pixel_size_m(crs, transform: Affine, width: int, height: int) -> tuple[float, float]:
+    """(ground width, ground height) of the scene's centre pixel, in metres."""
     col, row = width / 2, height / 2
     xs, ys = zip(*(transform * (c, r) for c, r in ((col, row), (col + 1, row), (col, row + 1))))
     lons, lats = transform_coords(crs, "EPSG:4326", list(xs), list(ys))
@@ -51,7 +51,13 @@ def ground_resolution_m(crs, transform: Affine, width: int, height: int) -> floa
     def distance(i: int) -> float:
         return math.hypot((lons[i] - lons[0]) * east, (lats[i] - lats[0]) * north)
 
-    return math.sqrt(distance(1) * distance(2))
+    return distance(1), distance(2)
+
+
+def ground_resolution_m(crs, transform: Affine, width: int, height: int) -> float:
+    """Geometric mean of a centre pixel's ground width and height, in metres."""
+    x_m, y_m = pixel_size_m(crs, transform, width, height)
+    return math.sqrt(x_m * y_m)
 
 
 @dataclass(frozen=True)

@@ -3,25 +3,29 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
-from training.data import PairSet, geotiff_pairs, read_aligned
+from geotrans.background import background
+from training.data import Augment, PairSet, geotiff_pairs, read_aligned
+from training.losses import feature_matching, gradient_l1
 from training.networks import build_discriminator, receptive_field
-from training.train import CHECKPOINT, Pix2Pix, TrainConfig, lr_at, train
+from training.train import CHECKPOINT, Pix2Pix, StopRequest, TrainConfig, lr_at, train
 
 MAPS_PAIRS = Path(__file__).resolve().parent / "data" / "maps_pairs"
 
 
-def tiny_pairs(n=2, seed=0):
+def tiny_pairs(n=2, seed=0, augment=Augment()):
     """Two real maps-dataset pairs (photo, map), cut to 300 px so steps stay fast."""
     paths = sorted(MAPS_PAIRS.glob("*.jpg"))[:n]
     pairs = [read_aligned(p) for p in paths]
-    return PairSet([s[:, :300, :300] for s, _ in pairs], [t[:, :300, :300] for _, t in pairs], seed=seed)
+    return PairSet([s[:, :300, :300] for s, _ in pairs], [t[:, :300, :300] for _, t in pairs], seed=seed,
+                   augment=augment)
 
 
 def tiny_config(tmp_path, **kw):
-    return TrainConfig(data=str(MAPS_PAIRS), out=str(tmp_path / "run"), ngf=8, ndf=8, batch_size=1,
-                       sample_pairs=0, **kw)
+    return TrainConfig(**{"data": str(MAPS_PAIRS), "out": str(tmp_path / "run"), "ngf": 8, "ndf": 8,
+                          "batch_size": 1, "sample_pairs": 0, **kw})
 
 
 def test_patchgan_receptive_field_is_70():
@@ -157,3 +161,148 @@ def test_resume_keeps_the_paths_given_now_and_the_stored_architecture():
     config = resumed_config(stored, given)
     assert (config.data, config.out, config.epochs, config.decay_epochs) == ("new/data", "new/run", 9, 3)
     assert config.ngf == 32
+
+
+NEW_RECIPE = dict(lambda_fm=10.0, lambda_grad=100.0, rotations=True, jitter=0.2, grey=0.5, batch_size=2,
+                  precision="auto")
+
+
+def test_resume_is_exact_under_the_new_recipe(tmp_path):
+    """bf16 where native, batch 2, feature matching, gradient loss, rotations, jitter, grey: still bit for bit."""
+    config = dict(NEW_RECIPE)
+    two = [read_aligned(p) for p in sorted(MAPS_PAIRS.glob("*.jpg"))[:2]]
+    # Four real 300 px pairs (two corners of each image): two steps of batch 2 per epoch.
+    sources = [s[:, r:r + 300, r:r + 300] for s, _ in two for r in (0, 300)]
+    targets = [t[:, r:r + 300, r:r + 300] for _, t in two for r in (0, 300)]
+    pairs = PairSet(sources, targets, seed=3, augment=TrainConfig(data="", out="", **config).augment)
+    straight = train(tiny_config(tmp_path / "a", epochs=3, **config), torch.device("cpu"), train_set=pairs)
+    train(tiny_config(tmp_path / "b", epochs=3, max_steps=3, **config), torch.device("cpu"), train_set=pairs)  # mid-epoch 2
+    resumed = train(tiny_config(tmp_path / "b", epochs=3, **config), torch.device("cpu"), resume=True,
+                    train_set=pairs)
+    for name in ("generator", "discriminator"):
+        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    header, *rows = (tmp_path / "b" / "run" / "losses.csv").read_text().splitlines()
+    assert "g_fm" in header and "g_grad" in header and len(rows) == 6
+    assert all(float(r.split(",")[header.split(",").index("g_fm")]) > 0 for r in rows)
+
+
+def test_precision_fp32_turns_autocast_off_and_auto_follows_the_cpu(tmp_path, monkeypatch):
+    import geotrans.precision
+
+    model = Pix2Pix(tiny_config(tmp_path, precision="fp32"), torch.device("cpu"))
+    assert model.precision.name == "fp32"
+    monkeypatch.setattr(geotrans.precision, "cpu_has_native_bf16", lambda: False)
+    assert Pix2Pix(tiny_config(tmp_path), torch.device("cpu")).precision.name == "fp32"
+    monkeypatch.setattr(geotrans.precision, "cpu_has_native_bf16", lambda: True)
+    model = Pix2Pix(tiny_config(tmp_path), torch.device("cpu"))
+    assert model.precision.name == "bf16"
+    # The step's forward passes really run in bf16, while the losses stay fp32.
+    seen = []
+    model.generator.head.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    losses = model.step(*next(tiny_pairs().batches(0, 1)))
+    assert seen == [torch.bfloat16] and all(isinstance(v, float) for v in losses.values())
+
+
+def test_feature_matching_is_zero_for_identical_features_and_positive_otherwise():
+    d = build_discriminator(ndf=8)
+    pair = torch.rand(1, 6, 64, 64) * 2 - 1
+    _, real = d(pair, features=True)
+    _, same = d(pair.clone(), features=True)
+    assert len(real) == 4 and feature_matching(same, real).item() == 0
+    _, other = d(pair.flip(-1), features=True)
+    assert feature_matching(other, real).item() > 0
+    logits, _ = d(pair, features=True)
+    assert torch.equal(logits, d(pair))  # the features option changes nothing else
+
+
+def test_gradient_loss_is_zero_for_identical_images_and_positive_for_shifted_ones():
+    _, target = read_aligned(sorted(MAPS_PAIRS.glob("*.jpg"))[0])
+    image = torch.from_numpy(target[:, :256, :256]).float()[None] / 127.5 - 1
+    assert gradient_l1(image, image.clone()).item() == 0
+    assert gradient_l1(torch.roll(image, 3, dims=-1), image).item() > 0.01
+    # A constant offset has the same gradients: the term is about edges, not colours.
+    assert gradient_l1(image + 0.1, image).item() < 1e-6
+
+
+def test_rotations_turn_photo_and_map_together():
+    plain = tiny_pairs(seed=1, augment=Augment(flips=False))
+    turned = tiny_pairs(seed=1, augment=Augment(flips=False, rotations=True))
+    found_turn = False
+    for epoch in range(8):
+        (ps, pt), (ts, tt) = plain.sample(0, epoch), turned.sample(0, epoch)
+        turns = [k for k in range(4) if torch.equal(torch.rot90(ps, k, (-2, -1)), ts)]
+        assert turns and torch.equal(torch.rot90(pt, turns[0], (-2, -1)), tt)
+        found_turn |= turns[0] != 0
+    assert found_turn
+
+
+def test_jitter_and_grey_change_the_photo_only():
+    plain = tiny_pairs(seed=2, augment=Augment(flips=False))
+    grey = tiny_pairs(seed=2, augment=Augment(flips=False, grey=1.0))
+    jitter = tiny_pairs(seed=2, augment=Augment(flips=False, jitter=0.3))
+    (ps, pt), (gs, gt), (js, jt) = plain.sample(1, 0), grey.sample(1, 0), jitter.sample(1, 0)
+    assert torch.equal(pt, gt) and torch.equal(pt, jt)
+    assert torch.equal(gs[0], gs[1]) and torch.equal(gs[1], gs[2]) and not torch.equal(gs, ps)
+    assert not torch.equal(js, ps) and js.min() >= -1 and js.max() <= 1
+
+
+def test_prefetch_yields_the_same_batches_in_order():
+    pairs = tiny_pairs(seed=4)
+    direct = list(pairs.batches(1, 1))
+    fetched = list(pairs.prefetched(1, 1))
+    assert len(direct) == len(fetched) == 2
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(direct, fetched))
+
+
+def test_background_reraises_errors_from_its_thread():
+    def broken():
+        yield 1
+        raise OSError("disk gone")
+
+    items = background(broken())
+    assert next(items) == 1
+    with pytest.raises(OSError, match="disk gone"):
+        next(items)
+
+
+def test_a_stop_request_checkpoints_after_the_current_step(tmp_path):
+    pairs = tiny_pairs()
+    stop = StopRequest()
+
+    class StopAfterFirst(PairSet):
+        def batches(self, *args, **kwargs):
+            for batch in super().batches(*args, **kwargs):
+                yield batch
+                stop.set()
+
+    stopping = StopAfterFirst(pairs.sources, pairs.targets, seed=0)
+    train(tiny_config(tmp_path, epochs=5), torch.device("cpu"), train_set=stopping, stop=stop)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["progress"]["step"] == 1
+    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)["progress"]["step"] == 1
+
+
+@pytest.mark.slow
+def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train").symlink_to(MAPS_PAIRS)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "training.train", "--data", str(tmp_path / "data"), "--out", str(out),
+           "--ngf", "8", "--ndf", "8", "--epochs", "100000", "--threads", "1"]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "losses.csv").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "SIGTERM" in err and "Traceback" not in err
+    state = torch.load(out / CHECKPOINT, weights_only=True)
+    assert state["progress"]["step"] >= 1

@@ -1,21 +1,27 @@
 """Paired training data: pix2pix aligned images and co-registered GeoTIFF pairs.
 
-Augmentation: random 256 px crops at the imagery's native resolution and random
-flips. pix2pix resizes its 600 px photos to 286 px before cropping, which halves
-the ground resolution; geotrans applies the model to scenes at their own pixel
-size, so training keeps native resolution and the model card records it.
+Augmentation (``Augment``): random 256 px crops at the imagery's native
+resolution, random horizontal flips and, optionally, 90 degree rotations (maps
+are rotation-equivariant in the plane), colour jitter and grey photos (pan
+scenes arrive as grey). Rotations and flips apply to photo and map alike;
+jitter and grey only to the photo. pix2pix resizes its 600 px photos to 286 px
+before cropping, which halves the ground resolution; geotrans applies the model
+to scenes at their own pixel size, so training keeps native resolution and the
+model card records it.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 import rasterio
 import torch
 from PIL import Image
 
+from geotrans.background import background
 from geotrans.tiler import TileGrid
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,58 @@ def read_aligned(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(array[:, :, :half]), np.ascontiguousarray(array[:, :, half : 2 * half])
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights, as PIL's convert("L")
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Which random changes a training sample gets.
+
+    ``jitter`` is the strength of the photo's colour jitter (brightness, contrast,
+    saturation and per-band gain each drawn in 1 +- jitter); ``grey`` is the
+    probability that the photo becomes grey (its luminance in all three bands).
+    """
+
+    flips: bool = True
+    rotations: bool = False
+    jitter: float = 0.0
+    grey: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+        if not 0 <= self.grey <= 1:
+            raise ValueError("grey must be a probability")
+
+    def describe(self) -> str:
+        parts = ["horizontal flips" if self.flips else "no flips"]
+        if self.rotations:
+            parts.append("90 degree rotations")
+        if self.jitter:
+            parts.append(f"colour jitter {self.jitter:g}")
+        if self.grey:
+            parts.append(f"grey photos p={self.grey:g}")
+        return ", ".join(parts)
+
+
+def jitter_colours(photo: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Photo (3, H, W) in [0, 255] with brightness, contrast, saturation and per-band gains from ``factors``
+    (6 values: brightness, contrast, saturation, gain R, G, B; 1 leaves a step unchanged)."""
+    brightness, contrast, saturation = factors[:3]
+    x = photo * brightness
+    x = (x - x.mean()) * contrast + x.mean()
+    luma = grey_of(x)
+    x = luma + (x - luma) * saturation
+    x = x * factors[3:].view(3, 1, 1)
+    return x.clamp(0, 255)
+
+
+def grey_of(photo: torch.Tensor) -> torch.Tensor:
+    """Luminance of a (3, H, W) photo, repeated into three bands."""
+    weights = torch.tensor(LUMA, dtype=photo.dtype).view(3, 1, 1)
+    return (photo * weights).sum(0, keepdim=True).expand_as(photo)
+
+
 class PairSet:
     """In-memory paired images (source, target), each uint8 (3, H, W), with seeded augmentation.
 
@@ -45,11 +103,11 @@ class PairSet:
     """
 
     def __init__(self, sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], crop: int = 256,
-                 flips: bool = True, seed: int = 0):
+                 augment: Augment = Augment(), seed: int = 0):
         if len(sources) != len(targets) or not sources:
             raise ValueError("need the same, non-zero number of sources and targets")
         self.sources, self.targets = list(sources), list(targets)
-        self.crop, self.flips, self.seed = crop, flips, seed
+        self.crop, self.augment, self.seed = crop, augment, seed
 
     @classmethod
     def from_folder(cls, folder: str | Path, limit: int | None = None, **kwargs) -> "PairSet":
@@ -74,16 +132,29 @@ class PairSet:
         h, w = src.shape[1:]
         row = int(torch.randint(0, h - self.crop + 1, (1,), generator=gen))
         col = int(torch.randint(0, w - self.crop + 1, (1,), generator=gen))
-        flip = self.flips and bool(torch.rand(1, generator=gen) < 0.5)
+        aug = self.augment
+        # Draws happen in a fixed order, and only for enabled steps, so older recipes keep their samples.
+        flip = aug.flips and bool(torch.rand(1, generator=gen) < 0.5)
+        turns = int(torch.randint(0, 4, (1,), generator=gen)) if aug.rotations else 0
+        factors = 1 + aug.jitter * (2 * torch.rand(6, generator=gen) - 1) if aug.jitter else None
+        grey = aug.grey > 0 and bool(torch.rand(1, generator=gen) < aug.grey)
         pair = []
         for image in (src, tgt):
             patch = torch.from_numpy(image[:, row : row + self.crop, col : col + self.crop].copy())
             if flip:
                 patch = patch.flip(-1)
-            pair.append(patch.float() / 127.5 - 1)
-        return pair[0], pair[1]
+            if turns:
+                patch = torch.rot90(patch, turns, dims=(-2, -1))
+            pair.append(patch.float())
+        photo, rendering = pair
+        if factors is not None:
+            photo = jitter_colours(photo, factors)
+        if grey:
+            photo = grey_of(photo)
+        return photo / 127.5 - 1, rendering / 127.5 - 1
 
-    def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0, world: int = 1):
+    def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,
+                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (source, target) batches of one epoch, sharded by rank, after skipping ``skip`` batches."""
         order = self.order(epoch)[rank::world]
         for b, start in enumerate(range(0, len(order) - batch_size + 1, batch_size)):
@@ -91,6 +162,11 @@ class PairSet:
                 continue
             samples = [self.sample(i, epoch) for i in order[start : start + batch_size]]
             yield torch.stack([s for s, _ in samples]), torch.stack([t for _, t in samples])
+
+    def prefetched(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0, world: int = 1,
+                   depth: int = 2) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``batches``, prepared in a background thread so decoding and augmentation never stall a step."""
+        return background(self.batches(epoch, batch_size, skip, rank, world), depth, name="training-data")
 
     def steps_per_epoch(self, batch_size: int, world: int = 1) -> int:
         return len(self.order(0)[::world]) // batch_size

@@ -1,11 +1,16 @@
 """Evaluate an exported generator on aligned val pairs.
 
-    python -m training.evaluate --model M --data DIR [--limit N] [--json OUT] [--seed S]
+    python -m training.evaluate --model M --data DIR [--limit N] [--json OUT] [--seed S] [--roads SCENE LABELS]
 
 Each photo is translated at its native resolution through geotrans's own path
 (tiler, batch runner, blending mosaicker); the result and the real map are both
 resized to 256 x 256 (bilinear) and compared there, the convention in published
 pix2pix maps results. Reports deterministic inference and seeded-dropout inference.
+
+``--roads SCENE LABELS`` adds the real-scene road metric (``training.roads``):
+the scene goes through ``geotrans run``'s own path and the map's streets are
+scored against the road centre lines, beside the floor of the same map shifted
+by a block.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from geotrans.runner import BatchRunner, resolve_device
 from geotrans.weights import load_generator
 from training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
+from training.roads import evaluate_roads
 
 log = logging.getLogger("training.evaluate")
 COMPARE_SIZE = 256
@@ -58,6 +64,14 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def format_roads(roads: dict) -> str:
+    lines = [f"roads on {roads['scene']} (within {roads['tolerance_m']:g} m)   recall  precision      f1"]
+    for name in ("map", "shifted_by_a_block"):
+        r = roads[name]
+        lines.append(f"  {name.replace('_', ' '):<38}{r['recall']:>7.3f}{r['precision']:>11.3f}{r['f1']:>8.3f}")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="exported generator (default: the shipped model)")
@@ -67,6 +81,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--no-dropout-run", action="store_true", help="skip the seeded-dropout run")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the results here")
+    parser.add_argument("--roads", nargs=2, metavar=("SCENE", "LABELS"), default=None,
+                        help="also score the map of SCENE against road centre lines (GeoJSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     generator, info = load_generator(args.model)
@@ -76,7 +92,11 @@ def main(argv: Optional[list[str]] = None) -> None:
         results[f"dropout (seed {args.seed})"] = evaluate(generator, args.data, args.limit, args.seed, args.device)
     print(format_table(results))
     report = {"model": info.name, "sha256": info.sha256, "data": str(args.data), "compare_size": COMPARE_SIZE,
-              "seconds": round(time.perf_counter() - started, 1), "results": results}
+              "results": results}
+    if args.roads:
+        report["roads"] = evaluate_roads(generator, *args.roads, model_info=info)
+        print(format_roads(report["roads"]))
+    report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2))
     else:

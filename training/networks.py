@@ -25,8 +25,18 @@ class PatchDiscriminator(nn.Module):
             nn.Conv2d(ndf * 8, 1, 4, stride=1, padding=1),
         )
 
-    def forward(self, pair):
-        return self.model(pair)
+    def forward(self, pair, features: bool = False):
+        """The patch logits; with ``features``, also the activation after each LeakyReLU (pix2pixHD's
+        feature-matching loss compares these between real and generated pairs)."""
+        if not features:
+            return self.model(pair)
+        activations = []
+        x = pair
+        for layer in self.model:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                activations.append(x)
+        return x, activations
 
 
 def build_discriminator(ndf: int = 64, norm: str = "instance") -> PatchDiscriminator:

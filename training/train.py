@@ -12,6 +12,12 @@ Losses as in the paper: the discriminator's loss is halved; the generator's is t
 adversarial loss plus lambda * L1 (lambda = 100). Adam, lr 2e-4, beta1 0.5; lr is
 constant, then decays linearly to 0 over the last ``--decay-epochs``. Under
 ``torchrun`` the run is distributed data parallel, one process per GPU.
+
+Optional terms (off by default): pix2pixHD's discriminator feature matching
+(``--lambda-fm``) and SMAPGAN's image-gradient L1 (``--lambda-grad``). The
+forward passes run under bf16 autocast where the CPU or GPU supports it
+(``--precision``); losses and optimizers stay in fp32. SIGTERM or Ctrl-C writes
+a checkpoint and exits, so a run can be paused and continued with ``--resume``.
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ import json
 import logging
 import os
 import platform
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,14 +43,16 @@ from tqdm import tqdm
 
 from geotrans.model import UnetGenerator, build_generator
 from geotrans.pipeline import translate_array
+from geotrans.precision import PRECISIONS, Precision, resolve_precision
 from geotrans.runner import BatchRunner
-from training.data import PairSet, list_pairs, read_aligned
+from training.data import Augment, PairSet, list_pairs, read_aligned
+from training.losses import feature_matching, gradient_l1
 from training.networks import build_discriminator
 
 log = logging.getLogger("training.train")
 
 CHECKPOINT = "checkpoint.pt"
-LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "d_real", "d_fake", "lr", "seconds"]
+LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "g_fm", "g_grad", "d_real", "d_fake", "lr", "seconds"]
 
 
 @dataclass
@@ -63,8 +73,33 @@ class TrainConfig:
     crop: int = 256
     train_limit: Optional[int] = None
     sample_pairs: int = 4
+    lambda_fm: float = 0.0  # discriminator feature matching (pix2pixHD uses 10)
+    lambda_grad: float = 0.0  # image-gradient L1 (SMAPGAN); 100 weighs it like the L1 term
+    rotations: bool = False  # 90 degree rotations besides horizontal flips
+    jitter: float = 0.0  # colour jitter strength of the photo
+    grey: float = 0.0  # probability of a grey photo
+    precision: str = "auto"  # autocast: auto (bf16 where native), fp32, bf16, fp16 (CUDA)
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the generator and discriminator
     max_steps: Optional[int] = None  # stop (with a checkpoint) after this many steps in total
-    max_minutes: Optional[float] = None  # stop (with a checkpoint) after this much training time in total
+    max_minutes: Optional[float] = None  # stop (with a checkpoint) after this many minutes of this invocation
+
+    @property
+    def augment(self) -> Augment:
+        return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey)
+
+
+class StopRequest:
+    """Set by a signal handler (or a test): training finishes its step, checkpoints and returns."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
 
 
 def set_requires_grad(net: nn.Module, flag: bool) -> None:
@@ -85,19 +120,26 @@ class Pix2Pix:
         torch.manual_seed(self.config.seed)
         self.generator = build_generator(ngf=self.config.ngf).to(self.device)
         self.discriminator = build_discriminator(ndf=self.config.ndf).to(self.device)
+        if self.config.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
         betas = (self.config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.config.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas)
         self.gan_loss = nn.BCEWithLogitsLoss()
         self.l1_loss = nn.L1Loss()
-        self.amp = self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.precision: Precision = resolve_precision(self.config.precision, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
+        self.d_frozen = self.discriminator  # the generator's view of D: no DDP sync, no D update
+        if self.config.compile:
+            self.g_train, self.d_train = torch.compile(self.generator), torch.compile(self.discriminator)
+            self.d_frozen = self.d_train
 
     def distribute(self, local_rank: int) -> None:
         ids = [local_rank] if self.device.type == "cuda" else None
-        self.g_train = DistributedDataParallel(self.generator, device_ids=ids)
-        self.d_train = DistributedDataParallel(self.discriminator, device_ids=ids)
+        self.g_train = DistributedDataParallel(self.g_train, device_ids=ids)
+        self.d_train = DistributedDataParallel(self.d_train, device_ids=ids)
 
     @staticmethod
     def discriminator_pairs(source, target, fake):
@@ -105,39 +147,54 @@ class Pix2Pix:
         return torch.cat([source, target], 1), torch.cat([source, fake.detach()], 1)
 
     def step(self, source: torch.Tensor, target: torch.Tensor) -> dict:
-        source, target = source.to(self.device), target.to(self.device)
+        config = self.config
+        source, target = self._to_device(source), self._to_device(target)
         self.generator.train()
         self.discriminator.train()
-        with torch.autocast(self.device.type, enabled=self.amp):
+        with self.precision.autocast():
             fake = self.g_train(source)
 
         # Discriminator: real pairs -> 1, generated pairs -> 0; the loss is halved.
         set_requires_grad(self.discriminator, True)
         self.opt_d.zero_grad(set_to_none=True)
         real_pair, fake_pair = self.discriminator_pairs(source, target, fake)
-        with torch.autocast(self.device.type, enabled=self.amp):
+        with self.precision.autocast():
             # One pass over both (norm is per sample): DDP allows each parameter one use per backward.
-            pred_real, pred_fake = self.d_train(torch.cat([real_pair, fake_pair])).chunk(2)
-            d_real = self.gan_loss(pred_real, torch.ones_like(pred_real))
-            d_fake = self.gan_loss(pred_fake, torch.zeros_like(pred_fake))
-            d_loss = 0.5 * (d_real + d_fake)
+            logits, features = self.d_train(torch.cat([real_pair, fake_pair]), features=True)
+        pred_real, pred_fake = logits.float().chunk(2)
+        d_real = self.gan_loss(pred_real, torch.ones_like(pred_real))
+        d_fake = self.gan_loss(pred_fake, torch.zeros_like(pred_fake))
+        d_loss = 0.5 * (d_real + d_fake)
         self.scaler.scale(d_loss).backward()
         self.scaler.step(self.opt_d)
 
-        # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map.
+        # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map, plus the optional terms.
         set_requires_grad(self.discriminator, False)
         self.opt_g.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, enabled=self.amp):
-            pred = self.discriminator(torch.cat([source, fake], 1))  # unwrapped: no DDP sync for frozen D
-            g_gan = self.gan_loss(pred, torch.ones_like(pred))
-            g_l1 = self.l1_loss(fake.float(), target) * self.config.lambda_l1
-            g_loss = g_gan + g_l1
+        with self.precision.autocast():
+            pred, fake_features = self.d_frozen(torch.cat([source, fake], 1), features=True)
+        pred = pred.float()
+        fake = fake.float()
+        g_gan = self.gan_loss(pred, torch.ones_like(pred))
+        g_l1 = self.l1_loss(fake, target)
+        g_loss = g_gan + config.lambda_l1 * g_l1
+        # The real pair's features come from the discriminator pass above (pix2pixHD does the same).
+        g_fm = feature_matching(fake_features, [f.chunk(2)[0] for f in features]) if config.lambda_fm else None
+        g_grad = gradient_l1(fake, target) if config.lambda_grad else None
+        if g_fm is not None:
+            g_loss = g_loss + config.lambda_fm * g_fm
+        if g_grad is not None:
+            g_loss = g_loss + config.lambda_grad * g_grad
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
         set_requires_grad(self.discriminator, True)
-        return {"g_gan": g_gan.item(), "g_l1": g_l1.item() / self.config.lambda_l1,
-                "d_real": d_real.item(), "d_fake": d_fake.item()}
+        return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "g_fm": 0.0 if g_fm is None else g_fm.item(),
+                "g_grad": 0.0 if g_grad is None else g_grad.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
+
+    def _to_device(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device)
+        return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
 
     def set_lr(self, lr: float) -> None:
         for opt in (self.opt_g, self.opt_d):
@@ -181,8 +238,11 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bool = False,
-          train_set: Optional[PairSet] = None) -> Pix2Pix:
-    """Run (or resume) training as configured; returns the trained model."""
+          train_set: Optional[PairSet] = None, stop: Optional[StopRequest] = None) -> Pix2Pix:
+    """Run (or resume) training as configured; returns the trained model.
+
+    When ``stop`` becomes true, the current step finishes, a checkpoint is written and training returns.
+    """
     world, rank, local_rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)), \
         int(os.environ.get("LOCAL_RANK", 0))
     if device is None:
@@ -192,6 +252,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     model = Pix2Pix(config, device)
+    log.info("training on %s in %s, batch %d, %s", device, model.precision.name, config.batch_size,
+             config.augment.describe())
     progress = {"epoch": 0, "batch": 0, "step": 0, "seconds": 0.0}
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
@@ -208,11 +270,12 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         model.distribute(local_rank)
     if train_set is None:
         train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
-                                        seed=config.seed)
+                                        augment=config.augment, seed=config.seed)
     samples = _sample_pairs(config) if rank == 0 else []
     steps_per_epoch = train_set.steps_per_epoch(config.batch_size, world)
     csv_path = out / "losses.csv"
     started = time.perf_counter() - progress["seconds"]
+    budget = Budget(config, progress["seconds"], stop if stop is not None else StopRequest())
 
     with open(csv_path, "a" if resume and csv_path.exists() else "w", newline="") as csv_file:
         writer = csv.DictWriter(csv_file, LOSS_COLUMNS)
@@ -221,7 +284,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         while progress["epoch"] < config.epochs:
             epoch = progress["epoch"]
             model.set_lr(lr_at(config, epoch))
-            bar = tqdm(train_set.batches(epoch, config.batch_size, skip=progress["batch"], rank=rank, world=world),
+            batches = train_set.prefetched(epoch, config.batch_size, skip=progress["batch"], rank=rank, world=world)
+            bar = tqdm(batches,
                        total=steps_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}/{config.epochs}",
                        disable=rank != 0 or not os.isatty(2), unit="step")
             for source, target in bar:
@@ -236,7 +300,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                     bar.set_postfix(l1=f"{losses['g_l1']:.3f}", d=f"{losses['d_real'] + losses['d_fake']:.2f}")
                     if progress["step"] % 50 == 0:
                         csv_file.flush()  # so the losses can be watched while training runs
-                if _budget_spent(config, progress):
+                if budget.spent(progress):
                     break
             else:
                 progress["epoch"] += 1
@@ -247,9 +311,10 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                 write_loss_curve(csv_path, out / "loss_curve.png")
                 write_sample_grid(model.generator, samples, out / "samples.png", device)
                 log.info("epoch %d: step %d, %.0f s", epoch + 1, progress["step"], progress["seconds"])
-            if _budget_spent(config, progress):
-                log.info("budget reached at step %d (%.1f min); resume with --resume", progress["step"],
-                         progress["seconds"] / 60)
+            batches.close()
+            if budget.spent(progress):
+                log.info("stopped at step %d (%.1f min in all): %s; continue with --resume", progress["step"],
+                         progress["seconds"] / 60, budget.reason(progress))
                 break
     if rank == 0:
         (out / "run.json").write_text(json.dumps({"config": asdict(config), "progress": progress,
@@ -258,9 +323,26 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     return model
 
 
-def _budget_spent(config: TrainConfig, progress: dict) -> bool:
-    return (config.max_steps is not None and progress["step"] >= config.max_steps) or \
-        (config.max_minutes is not None and progress["seconds"] >= config.max_minutes * 60)
+@dataclass
+class Budget:
+    """When this invocation stops: ``max_steps`` in all, ``max_minutes`` of this invocation, or a stop request."""
+
+    config: TrainConfig
+    seconds_at_start: float
+    stop: StopRequest
+
+    def reason(self, progress: dict) -> Optional[str]:
+        if self.stop:
+            return "stop requested"
+        if self.config.max_steps is not None and progress["step"] >= self.config.max_steps:
+            return f"{self.config.max_steps} steps"
+        if self.config.max_minutes is not None and \
+                progress["seconds"] - self.seconds_at_start >= self.config.max_minutes * 60:
+            return f"{self.config.max_minutes:g} minutes"
+        return None
+
+    def spent(self, progress: dict) -> bool:
+        return self.reason(progress) is not None
 
 
 def hardware(device: torch.device) -> str:
@@ -321,7 +403,8 @@ def write_loss_curve(csv_path: Path, png_path: Path) -> None:
 
 def resumed_config(stored: TrainConfig, given: TrainConfig) -> TrainConfig:
     """The stored run's architecture and optimiser settings, with this invocation's paths and schedule."""
-    schedule = ("data", "out", "epochs", "decay_epochs", "max_steps", "max_minutes")
+    schedule = ("data", "out", "epochs", "decay_epochs", "max_steps", "max_minutes", "precision", "channels_last",
+                "compile")
     return TrainConfig(**{**asdict(stored), **{k: getattr(given, k) for k in schedule}})
 
 
@@ -336,10 +419,24 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--ndf", type=int, default=TrainConfig.ndf)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--lambda-l1", type=float, default=TrainConfig.lambda_l1)
+    parser.add_argument("--lambda-fm", type=float, default=TrainConfig.lambda_fm,
+                        help="weight of the discriminator feature-matching loss (0: off)")
+    parser.add_argument("--lambda-grad", type=float, default=TrainConfig.lambda_grad,
+                        help="weight of the image-gradient L1 loss (0: off)")
+    parser.add_argument("--rotations", action="store_true", help="add 90 degree rotations to the flips")
+    parser.add_argument("--jitter", type=float, default=TrainConfig.jitter, help="colour jitter strength (0: off)")
+    parser.add_argument("--grey", type=float, default=TrainConfig.grey, help="probability of a grey photo")
+    parser.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
+                        help="autocast precision; auto takes bf16 where the CPU or GPU has it natively")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both networks")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: the cores this process may use)")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training pairs")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (checkpointed)")
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop after N minutes of training (checkpointed)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps in all (checkpointed)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after N minutes of this invocation (checkpointed)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -347,14 +444,54 @@ def main(argv: Optional[list[str]] = None) -> None:
         parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
     config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
                          batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr,
-                         lambda_l1=args.lambda_l1, seed=args.seed, train_limit=args.train_limit,
-                         max_steps=args.max_steps, max_minutes=args.max_minutes)
+                         lambda_l1=args.lambda_l1, lambda_fm=args.lambda_fm, lambda_grad=args.lambda_grad,
+                         rotations=args.rotations, jitter=args.jitter, grey=args.grey, precision=args.precision,
+                         channels_last=args.channels_last, compile=args.compile, seed=args.seed,
+                         train_limit=args.train_limit, max_steps=args.max_steps, max_minutes=args.max_minutes)
     if args.resume and (Path(args.out) / CHECKPOINT).exists():
         stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
         config = resumed_config(stored, config)
-    train(config, resume=args.resume)
+    set_threads(args.threads)
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        train(config, resume=args.resume, stop=stop)
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def set_threads(threads: Optional[int]) -> None:
+    """One intra-op thread per usable core; a single inter-op thread (the step is one chain of ops)."""
+    threads = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already fixed once parallel work has started
+        pass
+    log.info("%d torch threads", threads)
+
+
+class stop_on_signals:
+    """While active, SIGTERM and the first Ctrl-C ask training to checkpoint and stop; a second Ctrl-C aborts."""
+
+    def __init__(self, stop: StopRequest):
+        self.stop = stop
+        self.previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if signum == signal.SIGINT and self.stop:
+            raise KeyboardInterrupt
+        log.warning("%s: finishing this step, writing a checkpoint, then stopping",
+                    signal.Signals(signum).name)
+        self.stop.set()
+
+    def __enter__(self) -> "stop_on_signals":
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

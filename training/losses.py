@@ -1,0 +1,31 @@
+"""Generator loss terms beyond pix2pix's adversarial + lambda * L1.
+
+Both take float tensors and return a scalar; callers apply their weights.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def feature_matching(fake: Sequence[torch.Tensor], real: Sequence[torch.Tensor]) -> torch.Tensor:
+    """pix2pixHD's feature-matching loss: mean over discriminator layers of the L1 distance between
+    the activations of the generated pair and of the real pair (the real side carries no gradient)."""
+    if len(fake) != len(real) or not fake:
+        raise ValueError("need the same, non-zero number of feature maps")
+    return sum(F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake, real)) / len(fake)
+
+
+def image_gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Horizontal and vertical forward differences of (N, C, H, W) images."""
+    return images[..., :, 1:] - images[..., :, :-1], images[..., 1:, :] - images[..., :-1, :]
+
+
+def gradient_l1(generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """SMAPGAN's gradient term: L1 distance between the image gradients of the generated and the real
+    map, averaged over both directions. It rewards edges in the right place: straight, sharp roads."""
+    gx, gy = image_gradients(generated.float())
+    rx, ry = image_gradients(real.float())
+    return 0.5 * (F.l1_loss(gx, rx) + F.l1_loss(gy, ry))
