@@ -33,9 +33,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geotrans.model import build_generator  # noqa: E402
-from geotrans.mosaic import blend_window, to_uint8  # noqa: E402
-from geotrans.pipeline import RunOptions, translate  # noqa: E402
+from geotrans.model import build_generator, from_model_range, to_model_range  # noqa: E402
+from geotrans.mosaic import blend_window  # noqa: E402
+from geotrans.options import RunOptions  # noqa: E402
+from geotrans.pipeline import translate  # noqa: E402
+from geotrans.plan import plan_run  # noqa: E402
 from geotrans.runner import Batch, BatchRunner, resolve_device  # noqa: E402
 from geotrans.scene import SceneReader, inspect_scene  # noqa: E402
 from geotrans.tiler import TileGrid  # noqa: E402
@@ -69,7 +71,7 @@ def mirrored_mosaic(dst: Path, width: int, height: int) -> Path:
 def naive(src: Path, dst: Path, generator: torch.nn.Module, tile: int = 256, overlap: int = 64) -> int:
     """Whole scene in memory, one tile at a time, full-size accumulators. Returns tiles run."""
     with rasterio.open(src) as ds:
-        image = ds.read().astype(np.float32) / 127.5 - 1
+        image = to_model_range(ds.read())
         profile = ds.profile
     values = np.zeros_like(image)
     weights = np.zeros(image.shape[1:], np.float32)
@@ -83,7 +85,7 @@ def naive(src: Path, dst: Path, generator: torch.nn.Module, tile: int = 256, ove
             weights[t.row:t.row_stop, t.col:t.col_stop] += window
     profile.update(driver="GTiff", compress="deflate", photometric="RGB", tiled=True, blockxsize=256, blockysize=256)
     with rasterio.open(dst, "w", **profile) as out:
-        out.write(to_uint8(values / weights))
+        out.write(from_model_range(values / weights))
     return len(grid)
 
 
@@ -108,7 +110,7 @@ def peak_rss_mib() -> float:
 
 def run_mode(mode: str, src: str, dst: str) -> None:
     if mode == "streaming":
-        translate(src, dst, Identity(), RunOptions(device="cpu", overwrite=True))
+        translate(plan_run(src, RunOptions(device="cpu", overwrite=True)), dst, Identity())
     else:
         naive(Path(src), Path(dst), Identity())
 
@@ -116,7 +118,7 @@ def run_mode(mode: str, src: str, dst: str) -> None:
 def generator_alone(src: Path, runner: BatchRunner, batch_size: int) -> tuple[int, float]:
     """Tiles/s of the generator on the scene's tiles, read into memory beforehand."""
     scene = inspect_scene(src)
-    grid = TileGrid(scene.height, scene.width)
+    grid = TileGrid(scene.grid.height, scene.grid.width)
     batches, batch = [], Batch()
     with SceneReader(scene, grid.tile) as reader:
         for tile in grid:
@@ -155,8 +157,8 @@ def main() -> None:
         device = resolve_device(args.device)
         runner = BatchRunner(generator, device)
         n, alone = generator_alone(square, runner, args.batch_size)
-        report = translate(square, tmp / "out.tif", generator,
-                           RunOptions(batch_size=args.batch_size, device=args.device))
+        report = translate(plan_run(square, RunOptions(batch_size=args.batch_size, device=args.device)),
+                           tmp / "out.tif", generator)
         torch.manual_seed(0)
         naive_start = time.perf_counter()
         naive(square, tmp / "naive.tif", generator.to("cpu"))

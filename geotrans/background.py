@@ -42,6 +42,10 @@ def background(items: Iterable[T], depth: int = 2, name: str = "geotrans-backgro
         except BaseException as error:  # handed to the consumer
             offer(_Failure(error))
             return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator's own cleanup (files, nested threads) runs now, here
+                close()
         offer(_DONE)
 
     thread = threading.Thread(target=produce, name=name, daemon=True)

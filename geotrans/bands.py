@@ -51,19 +51,6 @@ class BandPlan:
         return out
 
 
-def parse_bands(text: Optional[str]) -> Optional[tuple[int, ...]]:
-    """'1,2,3' -> (1, 2, 3); None stays None."""
-    if text is None:
-        return None
-    try:
-        bands = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise InputError(f"--bands takes 1-based band numbers like 1,2,3, not {text!r}") from None
-    if len(bands) not in (1, 3):
-        raise InputError(f"--bands takes three bands (R,G,B) or one (grey), not {len(bands)}")
-    return bands
-
-
 def choose_bands(ds, requested: Optional[Sequence[int]] = None) -> tuple[int, int, int]:
     """R, G, B band indexes for the open dataset ``ds``."""
     if requested is not None:
@@ -76,7 +63,8 @@ def choose_bands(ds, requested: Optional[Sequence[int]] = None) -> tuple[int, in
         log.warning("%s: one band; repeating it to grey RGB", ds.name)
         return (1, 1, 1)
     if ds.count == 2:
-        raise InputError(f"{ds.name}: 2 bands; say which to use as R,G,B with --bands (e.g. --bands 1,1,2)")
+        raise InputError(f"{ds.name}: 2 bands; say which to use as R, G, B",
+                         hint="for example --bands 1,1,2")
     if all(ci in interp for ci in RGB):
         return tuple(interp.index(ci) + 1 for ci in RGB)
     log.info("%s: no RGB colour interpretation; using bands 1, 2, 3 as R, G, B", ds.name)

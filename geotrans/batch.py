@@ -21,10 +21,13 @@ import torch
 from rasterio.errors import RasterioError
 from torch import nn
 
-from geotrans.errors import GeotransError, InputError, one_line
-from geotrans.pipeline import RunOptions, translate
+from geotrans.errors import GeotransError, InputError, OutputError, one_line
+from geotrans.options import RunOptions
+from geotrans.output import atomic_path
+from geotrans.pipeline import translate
+from geotrans.plan import plan_run
 from geotrans.runner import resolve_device
-from geotrans.weights import ModelInfo
+from geotrans.weights import ModelInfo, load_generator
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +75,9 @@ class BatchSummary:
     def write(self, out_dir: Path) -> Path:
         """Write ``geotrans-summary.json`` atomically in ``out_dir``."""
         path = out_dir / SUMMARY
-        tmp = path.with_name(f".{SUMMARY}.part")
-        tmp.write_text(json.dumps({"totals": self.totals(), "scenes": [asdict(r) for r in self.results]}, indent=2))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({"totals": self.totals(), "scenes": [asdict(r) for r in self.results]},
+                                      indent=2))
         return path
 
     def table(self) -> str:
@@ -117,9 +120,9 @@ def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patt
 def job_fingerprint(job: SceneJob, options: RunOptions, model_info: Optional[ModelInfo]) -> str:
     """What makes an output current: its source file as it is now, the model, and the parameters."""
     stat = os.stat(job.src)
-    params = {k: v for k, v in asdict(options).items() if k not in ("overwrite", "device", "batch_size")}
     return json.dumps({"source": os.path.abspath(job.src), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                       "model": model_info.sha256 if model_info else None, "params": params}, sort_keys=True)
+                       "model": model_info.sha256 if model_info else None, "params": options.identity()},
+                      sort_keys=True)
 
 
 def is_current(job: SceneJob, fingerprint: str) -> bool:
@@ -143,25 +146,31 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
     if not force and is_current(job, fingerprint):
         return SceneResult(job.src, job.dst, "skipped")
     Path(job.dst).parent.mkdir(parents=True, exist_ok=True)
-    batch_size = options.batch_size
+    try:
+        plan = plan_run(job.src, replace(options, overwrite=True), model_info)
+        report = _translate_with_oom_retry(plan, job, generator, progress, {JOB_TAG: fingerprint})
+    except MemoryError:
+        return SceneResult(job.src, job.dst, "failed", "out of memory")
+    except (GeotransError, RasterioError, OSError) as err:  # the scene's fault or the disk's; bugs propagate
+        if _interrupted(err):  # Ctrl-C/SIGTERM that a library call wrapped into its own error
+            raise KeyboardInterrupt from err
+        return SceneResult(job.src, job.dst, "failed", one_line(err))
+    return SceneResult(job.src, job.dst, "done", "", report.tiles_run, report.tiles_skipped,
+                       round(report.seconds, 2), round(report.megapixels_per_second, 3))
+
+
+def _translate_with_oom_retry(plan, job: SceneJob, generator: nn.Module, progress, tags: dict):
+    """translate, retrying at half the batch size after a CUDA out-of-memory error, down to 1."""
     while True:
         try:
-            report = translate(job.src, job.dst, generator, replace(options, overwrite=True, batch_size=batch_size),
-                               model_info, progress, extra_tags={JOB_TAG: fingerprint})
-            return SceneResult(job.src, job.dst, "done", "", report.tiles_run, report.tiles_skipped,
-                               round(report.seconds, 2), round(report.megapixels_per_second, 3))
+            return translate(plan, job.dst, generator, progress, extra_tags=tags)
         except torch.cuda.OutOfMemoryError:
+            batch_size = plan.options.batch_size
             if batch_size == 1:
-                return SceneResult(job.src, job.dst, "failed", "GPU out of memory even at batch size 1")
-            batch_size //= 2
-            log.warning("%s: GPU out of memory; retrying with batch size %d", job.src, batch_size)
+                raise GeotransError("GPU out of memory even at batch size 1") from None
+            log.warning("%s: GPU out of memory; retrying with batch size %d", job.src, batch_size // 2)
             torch.cuda.empty_cache()
-        except MemoryError:
-            return SceneResult(job.src, job.dst, "failed", "out of memory")
-        except (GeotransError, RasterioError, OSError, ValueError) as err:
-            if _interrupted(err):  # Ctrl-C/SIGTERM that a library call wrapped into its own error
-                raise KeyboardInterrupt from err
-            return SceneResult(job.src, job.dst, "failed", one_line(err))
+            plan = replace(plan, options=replace(plan.options, batch_size=batch_size // 2))
 
 
 def _interrupted(err: BaseException) -> bool:
@@ -196,3 +205,27 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
         summary.write(out_dir)
         raise
     return summary
+
+
+def run_folder(src: Optional[str], out_dir: str, options: RunOptions, model_path: Optional[str] = None,
+               patterns: Iterable[str] = (), recursive: bool = False, list_file: Optional[str] = None,
+               force: bool = False, scheduler: Optional[str] = None, local_workers: Optional[int] = None,
+               on_jobs: Optional[Callable[[int], None]] = None,
+               on_scene: Optional[Callable[[SceneResult], None]] = None,
+               tile_progress: Optional[Callable[[int, int], None]] = None) -> BatchSummary:
+    """Folder mode: every scene of ``src`` (or of ``list_file``) into ``out_dir``, serially or on Dask
+    (``scheduler``, or a LocalCluster of ``local_workers``). ``on_jobs`` hears how many scenes there are."""
+    if os.path.isfile(out_dir):
+        raise OutputError(f"{out_dir}: is a file; folder mode needs an output folder")
+    jobs = plan_jobs(src, out_dir, patterns, recursive, list_file)
+    if not jobs:
+        where = src if list_file is None else list_file
+        raise InputError(f"{where}: no scenes matching {', '.join(tuple(patterns) or DEFAULT_PATTERNS)}")
+    generator, model_info = load_generator(model_path)  # fails here, once, if there is no model
+    if on_jobs is not None:
+        on_jobs(len(jobs))
+    if scheduler or local_workers:
+        from geotrans.distributed import run_batch_dask
+
+        return run_batch_dask(jobs, model_path, options, out_dir, force, scheduler, local_workers, on_scene)
+    return run_batch(jobs, generator, model_info, options, out_dir, force, on_scene, tile_progress)

@@ -1,8 +1,11 @@
-"""The ``geotrans`` command: a thin click layer over :func:`geotrans.pipeline.translate`."""
+"""The ``geotrans`` command: parses options and calls the library.
+
+One error boundary turns a library error into its one-line message (and hint)
+with exit 1, and an interrupt into exit 130; nothing else is decided here.
+"""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -13,29 +16,83 @@ import click
 from tqdm import tqdm
 
 from geotrans import __version__
-from geotrans.bands import parse_bands
-from geotrans.batch import DEFAULT_PATTERNS, SUMMARY, plan_jobs, run_batch
-from geotrans.distributed import parse_cluster, run_batch_dask
-from geotrans.errors import GeotransError, NoModelError, one_line
-from geotrans.info import plan_scene
-from geotrans.pipeline import RunOptions, translate
+from geotrans.batch import SUMMARY, BatchSummary, run_folder
+from geotrans.distributed import parse_cluster
+from geotrans.errors import GeotransError, one_line
+from geotrans.info import describe
+from geotrans.options import RunOptions
+from geotrans.pipeline import translate
+from geotrans.plan import plan_run
 from geotrans.preview import write_preview
 from geotrans.runner import DEVICES
-from geotrans.scene import inspect_scene
 from geotrans.tiler import DEFAULT_OVERLAP
-from geotrans.weights import load_generator
+from geotrans.weights import load_generator, read_model_info
 
 log = logging.getLogger("geotrans")
 
+FOLDER_ONLY = ("patterns", "recursive", "force", "scheduler", "cluster")
+SINGLE_ONLY = ("overwrite", "preview")
 
-def _load_model(model_path: Optional[str], required: bool = True):
-    """(generator, info) from ``model_path`` or the shipped model; (None, None) if optional and absent."""
+
+class OneLineParam(click.ParamType):
+    """A parameter type whose bad values get geotrans's one-line error, not click's usage block."""
+
+    def fail_one_line(self, message: str):
+        raise click.ClickException(message)
+
+
+class Bands(OneLineParam):
+    name = "R,G,B"
+
+    def convert(self, value, param, ctx) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            bands = tuple(int(part) for part in str(value).split(","))
+        except ValueError:
+            self.fail_one_line(f"--bands takes 1-based band numbers like 1,2,3, not {value!r}")
+        if len(bands) not in (1, 3):
+            self.fail_one_line(f"--bands takes three bands (R,G,B) or one (grey), not {len(bands)}")
+        return bands
+
+
+class LocalCluster(OneLineParam):
+    name = "local:N"
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_cluster(value)
+        except GeotransError as err:
+            self.fail_one_line(f"--cluster: {err}")
+
+
+@contextmanager
+def error_boundary(verbose: int = 0, interrupted: str = "interrupted") -> Iterator[None]:
+    """Library error -> one line and exit 1; Ctrl-C or SIGTERM -> ``interrupted`` and exit 130;
+    anything else -> one line naming an internal error (its traceback with -v)."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM unwinds like Ctrl-C: temp files go
     try:
-        return load_generator(model_path)
-    except NoModelError:
-        if required:
+        yield
+    except GeotransError as err:
+        raise click.ClickException(one_line(err) + (f"; {err.hint}" if err.hint else "")) from None
+    except KeyboardInterrupt:
+        click.echo(f"geotrans: {interrupted}", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit:
+        raise
+    except Exception as err:  # a bug: one line unless -v asks for the traceback
+        if verbose:
             raise
-        return None, None
+        raise click.ClickException(f"internal error: {type(err).__name__}: {one_line(err)} "
+                                   "(run with -v for the traceback)") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None) -> None:
@@ -54,55 +111,28 @@ def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None) ->
     log.propagate = False
 
 
-def _run_folder(src: Optional[str], dst: str, patterns, recursive: bool, list_file: Optional[str], force: bool,
-                model_path: Optional[str], options: RunOptions, quiet: bool, scheduler: Optional[str] = None,
-                cluster: Optional[str] = None) -> None:
-    """Folder mode: every scene to DST/, a summary, exit 1 if any scene failed, 130 if interrupted."""
-    try:
-        if os.path.isfile(dst):
-            raise GeotransError(f"{dst}: is a file; folder mode needs an output folder")
-        jobs = plan_jobs(src, dst, patterns, recursive, list_file)
-        if not jobs:
-            raise GeotransError(f"{src}: no scenes matching {', '.join(patterns or DEFAULT_PATTERNS)}")
-        local_workers = parse_cluster(cluster) if cluster else None
-        generator, model_info = _load_model(model_path)  # fails here, once, if there is no model
-    except GeotransError as err:
-        raise click.ClickException(str(err)) from None
-    hidden = quiet or not sys.stderr.isatty()
-    with _sigterm_as_interrupt(), tqdm(total=len(jobs), unit="scene", desc="scenes", disable=hidden) as scenes, \
-            tqdm(total=0, unit="tile", desc="tiles", position=1, leave=False, disable=hidden) as tiles:
-        def tile_progress(finished: int, total: int) -> None:
-            if tiles.total != total or tiles.n >= total:
-                tiles.reset(total)
-            tiles.update(finished)
-
-        try:
-            if scheduler or local_workers:
-                summary = run_batch_dask(jobs, model_path, options, dst, force, scheduler, local_workers,
-                                         on_scene=lambda result: scenes.update(1))
-            else:
-                summary = run_batch(jobs, generator, model_info, options, dst, force,
-                                    on_scene=lambda result: scenes.update(1), tile_progress=tile_progress)
-        except GeotransError as err:
-            raise click.ClickException(str(err)) from None
-        except KeyboardInterrupt:
-            click.echo(f"geotrans: interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}", err=True)
-            sys.exit(130)
-    click.echo(summary.table())
-    sys.exit(1 if summary.failed else 0)
+def _refuse_flags(ctx: click.Context, folder_mode: bool) -> None:
+    """Flags that do not apply to this mode are refused, not ignored."""
+    names, applies_to, mode = (SINGLE_ONLY, "a single scene", "folder mode") if folder_mode else \
+        (FOLDER_ONLY, "folder mode", "a single scene")
+    for name in names:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            option = next(p for p in ctx.command.params if p.name == name)
+            raise click.ClickException(f"{option.opts[0]} applies to {applies_to}, not to {mode}")
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM unwind like Ctrl-C, so temporary files are removed."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+def _tile_bar(quiet: bool, position: int = 0) -> tqdm:
+    return tqdm(total=0, unit="tile", desc="tiles", position=position, leave=position == 0, dynamic_ncols=True,
+                disable=quiet or not sys.stderr.isatty())
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+def _follow(bar: tqdm):
+    """A progress callback (tiles just finished, tiles in all) that drives ``bar``, scene after scene."""
+    def progress(finished: int, total: int) -> None:
+        if bar.total != total or bar.n >= total:
+            bar.reset(total)
+        bar.update(finished)
+    return progress
 
 
 # Scene options shared by `run` and `info` (click makes a fresh Option each time one is applied).
@@ -110,17 +140,17 @@ MODEL_OPTION = click.option(
     "--model", "model_path", type=click.Path(path_type=str), default=None,
     help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
 OVERLAP_OPTION = click.option(
-    "--overlap", default=DEFAULT_OVERLAP, show_default=True, type=click.IntRange(min=0, max=128),
-    help="Pixels shared by neighbouring 256 px tiles, blended with a cosine ramp.")
+    "--overlap", default=DEFAULT_OVERLAP, show_default=True, type=int,
+    help="Pixels shared by neighbouring 256 px tiles (0 to 128), blended with a cosine ramp.")
 BANDS_OPTION = click.option(
-    "--bands", default=None, metavar="R,G,B",
+    "--bands", default=None, type=Bands(),
     help="1-based bands to use as R,G,B (or one band for grey). Default: from the colour interpretation, "
          "else the first three.")
 AOI_OPTION = click.option(
     "--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson",
     help="Only process windows touching this area (WGS84 GeoJSON unless it names a CRS); mask outside.")
 GSD_OPTION = click.option(
-    "--gsd", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES",
+    "--gsd", type=float, default=None, metavar="METRES",
     help="The scene's ground resolution, for scenes whose scale is wrong or missing.")
 UNGEO_OPTION = click.option(
     "--allow-ungeoreferenced", is_flag=True, help="Process a scene without CRS in pixel space.")
@@ -150,11 +180,12 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Folder mode: redo scenes whose output is complete and current.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
               help="Folder mode: spread scenes over this Dask cluster (one worker per GPU).")
-@click.option("--cluster", default=None, metavar="local:N", help="Folder mode: start a local Dask cluster of N workers.")
+@click.option("--cluster", default=None, type=LocalCluster(),
+              help="Folder mode: start a local Dask cluster of N workers.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the log to this file.")
 @MODEL_OPTION
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Tiles per batch.")
+@click.option("--batch-size", default=8, show_default=True, type=int, help="Tiles per batch.")
 @OVERLAP_OPTION
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="auto: CUDA when available, otherwise the CPU.")
@@ -163,21 +194,22 @@ def main() -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")
 @AOI_OPTION
 @click.option("--native-res", is_flag=True,
-              help="Keep the model's ground resolution in the output instead of the scene's grid.")
+              help="Keep the model's native ground resolution in the output instead of the scene's grid.")
 @GSD_OPTION
 @UNGEO_OPTION
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Also write a small PNG: input | output side by side.")
-@click.option("--overwrite", is_flag=True, help="Replace DST if it exists.")
+              help="Also write a small PNG: input | output side by side (single scene).")
+@click.option("--overwrite", is_flag=True, help="Replace DST if it exists (single scene).")
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
-def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool, list_file: Optional[str],
-        force: bool, scheduler: Optional[str], cluster: Optional[str], log_file: Optional[str],
-        model_path: Optional[str], batch_size: int, overlap: int, device: str,
-        bands: Optional[str], dropout: bool, seed: int, aoi: Optional[str], native_res: bool, gsd: Optional[float],
-        allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool, verbose: int,
-        quiet: bool) -> None:
+@click.pass_context
+def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool,
+        list_file: Optional[str], force: bool, scheduler: Optional[str], cluster: Optional[int],
+        log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
+        bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
+        gsd: Optional[float], allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool,
+        verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
@@ -204,41 +236,35 @@ def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool
     _setup_logging(verbose, quiet, log_file)
     if src is None and list_file is None:
         raise click.UsageError("give a scene or folder SRC, or --list FILE")
-    folder_mode = list_file is not None or os.path.isdir(src)
-    try:
-        if folder_mode and preview:
-            raise GeotransError("--preview takes a single scene, not a folder")
+    folder_mode = list_file is not None or Path(src).is_dir()
+    _refuse_flags(ctx, folder_mode)
+    with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, overwrite=overwrite,
-                             dropout_seed=seed if dropout else None, bands=parse_bands(bands), cog=cog,
-                             native_res=native_res, gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
-    except GeotransError as err:
-        raise click.ClickException(str(err)) from None
+                             dropout_seed=seed if dropout else None, bands=bands, cog=cog, native_res=native_res,
+                             gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
     if folder_mode:
-        _run_folder(src, dst, patterns, recursive, list_file, force, model_path, options, quiet, scheduler, cluster)
-        return
-    try:
-        generator, model_info = _load_model(model_path)
-        with _sigterm_as_interrupt(), tqdm(total=0, unit="tile", desc="tiles", dynamic_ncols=True,
-                                           disable=quiet or not sys.stderr.isatty()) as bar:
-            def progress(finished: int, total: int) -> None:
-                bar.total = total
-                bar.update(finished)
-
-            report = translate(src, dst, generator, options, model_info=model_info, progress=progress)
+        summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
+                              cluster, quiet, verbose)
+        click.echo(summary.table())
+        sys.exit(1 if summary.failed else 0)
+    with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
+        generator, model_info = load_generator(model_path)
+        plan = plan_run(src, options, model_info)
+        with _tile_bar(quiet) as bar:
+            report = translate(plan, dst, generator, progress=_follow(bar))
         if preview:
-            write_preview(inspect_scene(src, options.bands, allow_ungeoreferenced=allow_ungeoreferenced, aoi_path=aoi),
-                          report.dst, preview)
+            write_preview(plan, report.dst, preview)
             log.info("wrote preview %s", preview)
-    except GeotransError as err:
-        raise click.ClickException(str(err)) from None
-    except KeyboardInterrupt:
-        click.echo(f"geotrans: interrupted; nothing was written to {dst}", err=True)
-        sys.exit(130)
-    except Exception as err:  # unexpected: one line unless -v asks for the traceback
-        if verbose:
-            raise
-        raise click.ClickException(f"internal error: {type(err).__name__}: {one_line(err)} "
-                                   "(run with -v for the traceback)") from None
+
+
+def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler, cluster, quiet,
+                verbose) -> BatchSummary:
+    hidden = quiet or not sys.stderr.isatty()
+    with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}"), \
+            tqdm(total=0, unit="scene", desc="scenes", disable=hidden) as scenes, _tile_bar(quiet, 1) as tiles:
+        return run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
+                          cluster, on_jobs=scenes.reset, on_scene=lambda result: scenes.update(1),
+                          tile_progress=_follow(tiles))
 
 
 @main.command()
@@ -249,7 +275,7 @@ def run(src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool
 @GSD_OPTION
 @AOI_OPTION
 @UNGEO_OPTION
-def info(src: str, model_path: Optional[str], bands: Optional[str], overlap: int, gsd: Optional[float],
+def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float],
          aoi: Optional[str], allow_ungeoreferenced: bool) -> None:
     """Say what `geotrans run` would do with SRC, without running the model.
 
@@ -262,13 +288,21 @@ def info(src: str, model_path: Optional[str], bands: Optional[str], overlap: int
       geotrans info sample_tiles/landsat_rgb_nodata_utm.tif
     """
     _setup_logging(0, True)
-    try:
-        _, model_info = _load_model(model_path, required=model_path is not None)
-        options = RunOptions(overlap=overlap, bands=parse_bands(bands), gsd=gsd, aoi=aoi,
+    with error_boundary():
+        model_info = _model_info_or_none(model_path)
+        options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
-        for line in plan_scene(src, options, model_info).lines():
+        for line in describe(plan_run(src, options, model_info)):
             click.echo(line)
-        if model_info is None:
-            click.echo("model        none installed; ground resolution not compared")
-    except GeotransError as err:
-        raise click.ClickException(str(err)) from None
+
+
+def _model_info_or_none(model_path: Optional[str]):
+    """The model's header (no generator is built); None when no model is installed and none was named."""
+    from geotrans.errors import NoModelError
+
+    try:
+        return read_model_info(model_path)
+    except NoModelError:
+        if model_path is not None:
+            raise
+        return None

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene
-from geotrans.errors import GeotransError
-from geotrans.pipeline import RunOptions
+from geotrans.errors import GeotransError, InputError
+from geotrans.options import RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise GeotransError("--scheduler and --cluster need Dask: pip install 'geotrans[dask]'") from None
+        raise GeotransError("running on a Dask cluster needs Dask", hint="pip install 'geotrans[dask]'") from None
     return distributed
 
 
@@ -32,7 +32,7 @@ def parse_cluster(spec: str) -> int:
     """'local:N' -> N worker processes."""
     kind, _, count = spec.partition(":")
     if kind != "local" or not count.isdigit() or int(count) < 1:
-        raise GeotransError(f"--cluster takes local:N (N worker processes), not {spec!r}")
+        raise InputError(f"a local cluster is local:N (N worker processes), not {spec!r}")
     return int(count)
 
 
@@ -95,7 +95,7 @@ def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: Run
                     i = index[future.key]
                     try:
                         results[i] = future.result()
-                    except Exception as err:  # noqa: BLE001 - a worker lost or killed: isolate the scene
+                    except (distributed.KilledWorker, OSError) as err:  # a worker lost: isolate the scene
                         results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", f"worker error: {err}")
                     summary.results = [results[k] for k in sorted(results)]
                     summary.write(out_dir)

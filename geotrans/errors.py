@@ -1,4 +1,11 @@
-"""Errors a user can act on. Each message is one line; the CLI prints it without a traceback."""
+"""Errors a user can act on. Each message is one line; the CLI prints it without a traceback.
+
+Messages say what is wrong in the library's terms; ``hint`` (optional) says what
+to do, and may name a command-line flag, which the CLI prints after the message.
+"""
+from __future__ import annotations
+
+from typing import Optional
 
 
 def one_line(err: BaseException) -> str:
@@ -9,9 +16,13 @@ def one_line(err: BaseException) -> str:
 class GeotransError(Exception):
     """Base class: bad input, bad model, refused output."""
 
+    def __init__(self, message: str, hint: Optional[str] = None):
+        super().__init__(message)
+        self.hint = hint
 
-class InputError(GeotransError):
-    """The source scene cannot be read or is not supported."""
+
+class InputError(GeotransError, ValueError):
+    """The source scene or an option cannot be used (a ValueError, as rasterio's input errors are)."""
 
 
 class ModelError(GeotransError):
@@ -22,5 +33,5 @@ class NoModelError(ModelError):
     """No trained model is installed and none was given."""
 
 
-class OutputError(GeotransError):
-    """The output path is refused (exists, is the input, or cannot be written)."""
+class OutputError(GeotransError, OSError):
+    """The output path is refused or cannot be written (an OSError, as rasterio's write errors are)."""

@@ -1,61 +1,41 @@
-"""What `geotrans run` would do with a scene, worked out without running the model."""
+"""What `geotrans run` would do with a scene: a RunPlan, formatted, without running the model."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Optional
 
-from geotrans.pipeline import RunOptions
-from geotrans.scene import inspect_scene
-from geotrans.tiler import TileGrid
-from geotrans.weights import ModelInfo
+from geotrans.plan import RunPlan
 
 # Measured by bench/pipeline.py: 10.3 tiles/s for ngf 64 on 2 CPU cores. Compute grows with ngf squared.
 CPU_TILES_PER_CORE_NGF64 = 5.1
 
 
-@dataclass(frozen=True)
-class ScenePlan:
-    path: str
-    width: int
-    height: int
-    dtype: str
-    crs: str
-    scene_gsd_m: Optional[float]
-    model_gsd_m: Optional[float]
-    processing: str
-    bands: str
-    valid_fraction: float
-    windows_total: int
-    windows_to_run: int
-    estimated_cpu_seconds: Optional[float]
-
-    def lines(self) -> list[str]:
-        est = (f"~{self.estimated_cpu_seconds:.0f} s on this machine's {os.cpu_count()} CPU cores (rough; a GPU is "
-               "far faster)" if self.estimated_cpu_seconds is not None else "unknown (no model width)")
-        return [
-            f"scene        {self.path}",
-            f"size         {self.width} x {self.height} px, {self.dtype}, {self.crs}",
-            f"resolution   {self.processing}",
-            f"bands        {self.bands}",
-            f"valid        {self.valid_fraction:.1%} of the processing grid",
-            f"windows      {self.windows_to_run} to run, {self.windows_total - self.windows_to_run} to skip "
-            f"(of {self.windows_total})",
-            f"estimate     {est}",
-        ]
+def estimate_cpu_seconds(plan: RunPlan) -> Optional[float]:
+    """A rough time for the plan's windows on this machine's CPU cores; None without a model."""
+    if plan.model_info is None:
+        return None
+    rate = CPU_TILES_PER_CORE_NGF64 * (os.cpu_count() or 1) * (64 / plan.model_info.ngf) ** 2
+    return plan.tiles_to_run / rate
 
 
-def plan_scene(path: str, options: RunOptions, model_info: Optional[ModelInfo]) -> ScenePlan:
-    model_gsd = model_info.card.get("native_resolution_m") if model_info else None
-    scene = inspect_scene(path, options.bands, model_gsd, options.gsd, options.allow_ungeoreferenced, options.aoi)
-    grid = TileGrid(scene.height, scene.width, options.tile_size, options.overlap)
-    to_run = sum(scene.touches(tile) for tile in grid)
-    profile = scene.profile
-    dtype, width, height = profile["dtype"], profile["width"], profile["height"]
+def describe(plan: RunPlan) -> list[str]:
+    """The plan as the lines `geotrans info` prints."""
+    scene, profile = plan.scene, plan.scene.profile
     crs = profile["crs"].to_string() if profile["crs"] else "no CRS"
-    seconds = None
-    if model_info is not None:
-        seconds = to_run / (CPU_TILES_PER_CORE_NGF64 * (os.cpu_count() or 1) * (64 / model_info.ngf) ** 2)
-    return ScenePlan(path, width, height, dtype, crs, scene.grid.scene_gsd_m, model_gsd, scene.grid.describe(),
-                     scene.plan.describe(), scene.footprint.area / (scene.width * scene.height), len(grid), to_run,
-                     seconds)
+    seconds = estimate_cpu_seconds(plan)
+    estimate = (f"~{seconds:.0f} s on this machine's {os.cpu_count()} CPU cores (rough; a GPU is far faster)"
+                if seconds is not None else "unknown (no model width)")
+    processing_pixels = scene.grid.width * scene.grid.height
+    lines = [
+        f"scene        {plan.src}",
+        f"size         {profile['width']} x {profile['height']} px, {profile['dtype']}, {crs}",
+        f"resolution   {scene.grid.describe()}",
+        f"bands        {scene.band_plan.describe()}",
+        f"valid        {scene.footprint.area / processing_pixels:.1%} of the processing grid",
+        f"windows      {plan.tiles_to_run} to run, {len(plan.tiles) - plan.tiles_to_run} to skip "
+        f"(of {len(plan.tiles)})",
+        f"estimate     {estimate}",
+    ]
+    if plan.model_info is None:
+        lines.append("model        none installed; ground resolution not compared")
+    return lines

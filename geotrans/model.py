@@ -15,8 +15,9 @@ size 1"), so a tile's output never depends on which tiles share its batch.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +25,20 @@ NORMS = ("instance", "batch", "none")
 NUM_DOWNS = 8  # 256 px input -> 1x1 bottleneck
 DROPOUT_BLOCKS = 3
 DROPOUT_P = 0.5
+
+
+Values = TypeVar("Values", np.ndarray, torch.Tensor)
+
+
+def to_model_range(values: Values) -> Values:
+    """0..255 pixel values (numpy or torch) to the generator's input range [-1, 1], as float32."""
+    values = values.astype(np.float32, copy=False) if isinstance(values, np.ndarray) else values.float()
+    return values / 127.5 - 1.0
+
+
+def from_model_range(values: np.ndarray) -> np.ndarray:
+    """The generator's output range [-1, 1] to 0..255 uint8 pixels (rounded, clipped)."""
+    return np.clip(np.rint((values + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

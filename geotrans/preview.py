@@ -10,18 +10,21 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
-from geotrans.scene import SceneInfo
+from geotrans.output import atomic_path
+from geotrans.plan import RunPlan
 
 GAP = 8
 
 
-def write_preview(scene: SceneInfo, output: str | os.PathLike, png: str | os.PathLike, max_side: int = 512) -> Path:
-    """Write ``png``: the scene (bands and stretch as the model saw them) beside its map, decimated
-    from overviews to at most ``max_side`` px per panel; invalid pixels are white."""
-    scale = min(1.0, max_side / max(scene.width, scene.height))
-    shape = (max(1, round(scene.height * scale)), max(1, round(scene.width * scale)))
+def write_preview(plan: RunPlan, output: str | os.PathLike, png: str | os.PathLike, max_side: int = 512) -> Path:
+    """Write ``png``: the plan's scene (bands and stretch as the model saw them) beside its map at
+    ``output``, decimated from overviews to at most ``max_side`` px per panel; invalid pixels are white."""
+    scene, grid = plan.scene, plan.scene.grid
+    scale = min(1.0, max_side / max(grid.width, grid.height))
+    shape = (max(1, round(grid.height * scale)), max(1, round(grid.width * scale)))
     with rasterio.open(scene.path) as src:
-        photo = scene.plan.to_uint8_range(src.read(scene.bands, out_shape=(3, *shape), resampling=Resampling.average))
+        photo = scene.band_plan.to_uint8_range(src.read(scene.bands, out_shape=(3, *shape),
+                                                        resampling=Resampling.average))
         photo_valid = src.dataset_mask(out_shape=shape) > 0
     with rasterio.open(output) as out:
         drawn = out.read(out_shape=(3, *shape), resampling=Resampling.average).astype(np.float32)
@@ -33,17 +36,10 @@ def write_preview(scene: SceneInfo, output: str | os.PathLike, png: str | os.Pat
         panels.append(panel)
     gap = np.full((3, shape[0], GAP), 255, np.uint8)
     image = np.concatenate([panels[0], gap, panels[1]], axis=2)
-    png = Path(png)
-    tmp = png.with_name(f".{png.name}.part")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG quick look has no georeferencing
-            _write_png(tmp, image)
-        os.replace(tmp, png)
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".aux.xml").unlink(missing_ok=True)
-    return png
+    with atomic_path(png) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG quick look has no georeferencing
+        _write_png(tmp, image)
+    return Path(png)
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:

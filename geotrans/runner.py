@@ -1,15 +1,22 @@
-"""Batch runner: pushes batches of tiles through the generator on the chosen device."""
+"""Batch runner: forms batches of tiles and pushes them through the generator on the chosen device.
+
+``batched`` is the batching policy, a plain generator. ``run_stages`` runs the
+stages at once: reading (a background thread with its own rasterio handle), the
+generator (a second thread), and whatever the caller does with each result
+(blending and writing, in the calling thread), with bounded queues between.
+"""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import torch
 from torch import nn
 
-from geotrans.errors import GeotransError
+from geotrans.background import background
+from geotrans.errors import InputError
 from geotrans.tiler import Tile
 
 log = logging.getLogger(__name__)
@@ -17,13 +24,18 @@ log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 
 
+QUEUE_DEPTH = 2  # batches in flight between stages
+
+
 @dataclass
 class Batch:
-    """Tiles and their model input: pixels (n, 3, T, T) float32 in [-1, 1], validity per tile."""
+    """Tiles and their model input: pixels (n, 3, T, T) float32 in the model's range, validity per tile;
+    ``skipped`` counts the tiles left out since the previous batch (for progress)."""
 
     tiles: list[Tile] = field(default_factory=list)
     pixels: list[np.ndarray] = field(default_factory=list)
     valid: list[np.ndarray] = field(default_factory=list)
+    skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.tiles)
@@ -37,9 +49,9 @@ class Batch:
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when available and otherwise the CPU, saying so once."""
     if name not in DEVICES:
-        raise GeotransError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
+        raise InputError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
     if name == "cuda" and not torch.cuda.is_available():
-        raise GeotransError("--device cuda was asked for, but torch sees no CUDA device")
+        raise InputError("the CUDA device asked for is not there: torch sees no CUDA device")
     if name == "auto":
         if torch.cuda.is_available():
             name = "cuda"
@@ -84,3 +96,30 @@ class BatchRunner:
             out = self.generator(stacked, dropout_seeds=seeds) if seeds is not None else self.generator(stacked)
         self.tiles_run += len(batch)
         return out.float().cpu().numpy()
+
+
+def batched(reads: Iterable[tuple[Tile, Optional[tuple[np.ndarray, np.ndarray]]]], batch_size: int) -> Iterator[Batch]:
+    """Batches of up to ``batch_size`` tiles from (tile, (pixels, valid)) pairs; a pair whose read is
+    None is a skipped tile, counted in the next batch (a last batch may hold only skipped tiles)."""
+    batch = Batch()
+    for tile, read in reads:
+        if read is None:
+            batch.skipped += 1
+            continue
+        batch.append(tile, *read)
+        if len(batch) == batch_size:
+            yield batch
+            batch = Batch()
+    if len(batch) or batch.skipped:
+        yield batch
+
+
+def run_stages(batches: Iterator[Batch], runner: BatchRunner,
+               depth: int = QUEUE_DEPTH) -> Iterator[tuple[Batch, Optional[np.ndarray]]]:
+    """(batch, generator output) pairs, with ``batches`` produced in one background thread and the
+    generator run in another, so reading, compute and the caller's work overlap."""
+    def generate() -> Iterator[tuple[Batch, Optional[np.ndarray]]]:
+        for batch in background(batches, depth, name="geotrans-reader"):
+            yield batch, runner.run(batch) if len(batch) else None
+
+    return background(generate(), depth, name="geotrans-model")

@@ -1,4 +1,4 @@
-"""Reading a source scene: validation, band choice, and tiles as model input."""
+"""Reading a source scene: validation, band choice, validity, and tiles as model input."""
 from __future__ import annotations
 
 import logging
@@ -19,8 +19,9 @@ from shapely.geometry import box
 from geotrans.bands import BandPlan, plan_bands
 from geotrans.errors import InputError, one_line
 from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
+from geotrans.model import to_model_range
 from geotrans.resolution import ProcessingGrid, processing_grid
-from geotrans.tiler import Tile
+from geotrans.tiler import Tile, TileGrid
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ class SceneInfo:
     """What the pipeline needs to know about a source scene, read once."""
 
     path: str
-    plan: BandPlan  # bands used as R, G, B and their scaling to 8 bits
+    band_plan: BandPlan  # bands used as R, G, B and their scaling to 8 bits
     has_mask: bool  # False when every pixel is valid
-    profile: dict  # the source's own grid: crs, transform, width, height
+    floating: bool  # float bands: NaN and infinities are invalid too
+    profile: dict  # the source's own profile and grid: crs, transform, width, height
     grid: ProcessingGrid  # the grid the model reads (the source's, or resampled to the model's resolution)
     footprint: shapely.Geometry  # what to process (valid pixels, within the AOI), in processing-grid pixels
     aoi: Optional[shapely.Geometry] = None  # the area of interest in the scene's CRS
@@ -43,21 +45,15 @@ class SceneInfo:
 
     @property
     def bands(self) -> tuple[int, int, int]:
-        return self.plan.bands
+        return self.band_plan.bands
 
-    @property
-    def width(self) -> int:
-        return self.grid.width
-
-    @property
-    def height(self) -> int:
-        return self.grid.height
-
-    def grid_profile(self, native: bool) -> dict:
-        """crs/transform/width/height of the output: the processing grid (``native``) or the source's."""
-        if not native:
-            return self.profile
-        return {**self.profile, "transform": self.grid.transform, "width": self.grid.width, "height": self.grid.height}
+    def output_grid(self, model_grid: bool) -> dict:
+        """crs/transform/width/height of the map: the scene's own grid, or the grid the model reads."""
+        keys = ("crs", "transform", "width", "height")
+        if not model_grid:
+            return {k: self.profile[k] for k in keys}
+        return {"crs": self.profile["crs"], "transform": self.grid.transform, "width": self.grid.width,
+                "height": self.grid.height}
 
 
 def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None, model_gsd_m: Optional[float] = None,
@@ -80,16 +76,16 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
                 raise InputError(f"{path}: is georeferenced only by ground control points; warp it onto a map grid "
                                  "first (gdalwarp)")
             if not georeferenced and not allow_ungeoreferenced:
-                raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map; "
-                                 "--allow-ungeoreferenced processes it in pixel space")
+                raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map",
+                                 hint="--allow-ungeoreferenced processes it in pixel space")
             if georeferenced:
                 grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m)
             else:
                 log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
                 grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
-            plan = plan_bands(ds, bands)
-            floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in plan.bands)
-            has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in plan.bands)
+            band_plan = plan_bands(ds, bands)
+            floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in band_plan.bands)
+            has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in band_plan.bands)
             with processing_view(ds, grid) as view:
                 footprint = valid_footprint(view)
             if footprint.is_empty:
@@ -97,7 +93,7 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             aoi = None
             if aoi_path is not None:
                 if not georeferenced:
-                    raise InputError(f"{path}: --aoi needs a georeferenced scene")
+                    raise InputError(f"{path}: an area of interest needs a georeferenced scene")
                 aoi = read_aoi(aoi_path, ds.crs)
                 aoi_pixels = to_pixels(aoi, grid.transform)
                 if not aoi_pixels.intersects(box(0, 0, grid.width, grid.height)):
@@ -107,9 +103,9 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
                     raise InputError(f"{aoi_path}: the area of interest covers only nodata in {path}")
                 has_mask = True
             shapely.prepare(footprint)
-            log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, plan.describe(),
+            log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
                      grid.describe(), 100 * footprint.area / (grid.width * grid.height))
-            return SceneInfo(path, plan, has_mask, dict(ds.profile), grid, footprint, aoi)
+            return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
     except RasterioError as err:
         raise InputError(f"{path}: not a readable raster ({one_line(err)})") from None
 
@@ -129,6 +125,7 @@ class SceneReader:
     """Reads tiles of one scene as model input. Each thread must use its own reader."""
 
     def __init__(self, scene: SceneInfo, tile_size: int):
+        """``tile_size``: pixels per side of the model's input, to which small scenes are padded."""
         self.scene = scene
         self.tile_size = tile_size
         self._ds = None  # the source, or a WarpedVRT of it at the processing grid
@@ -143,26 +140,45 @@ class SceneReader:
         self._stack.close()
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-        """Pixels in [-1, 1] as (3, T, T) float32, and validity as (h, w) bool for the in-scene part.
+        """Pixels in the model's range as (3, T, T) float32, and validity as (h, w) bool for the in-scene part.
 
         Tiles of scenes smaller than the tile size are padded by reflection.
         """
         try:
             data = self._ds.read(self.scene.bands, window=tile.window)
-            valid = self._ds.dataset_mask(window=tile.window) > 0 if self.scene.has_mask else None
+            valid = valid_pixels(self._ds, self.scene, tile.window, data)
         except RasterioError as err:
             raise InputError(f"{self.scene.path}: read failed at {tile.window} ({one_line(err)})") from None
-        if valid is None:
-            valid = np.ones(data.shape[1:], dtype=bool)
-        if np.issubdtype(data.dtype, np.floating):
-            valid &= np.isfinite(data).all(axis=0)
-        in_aoi = inside_mask(self.scene.aoi, self._ds.transform, tile.window, valid.shape)
-        if in_aoi is not None:
-            valid &= in_aoi
-        values = self.scene.plan.to_uint8_range(data)
+        values = self.scene.band_plan.to_uint8_range(data)
         if valid.any() and not valid.all():
             values = fill_invalid(values, valid)
         return to_model_input(values, self.tile_size), valid
+
+
+def valid_pixels(ds, scene: SceneInfo, window, data: Optional[np.ndarray] = None) -> np.ndarray:
+    """The one validity rule, for reading tiles and for warping maps back: (h, w) bool, True where ``ds``
+    (the scene, or a view of it) has a valid pixel in ``window``: unmasked, finite, and inside the AOI.
+    ``data`` is the window's scene bands when already read (float scenes need them for NaN)."""
+    shape = (int(window.height), int(window.width))
+    valid = ds.dataset_mask(window=window) > 0 if scene.has_mask else np.ones(shape, dtype=bool)
+    if scene.floating:
+        data = ds.read(scene.bands, window=window) if data is None else data
+        valid &= np.isfinite(data).all(axis=0)
+    in_aoi = inside_mask(scene.aoi, ds.transform, window, valid.shape)
+    if in_aoi is not None:
+        valid &= in_aoi
+    return valid
+
+
+def tile_reads(scene: SceneInfo, tiles: TileGrid, reader: SceneReader) -> Iterator[tuple[Tile, Optional[tuple]]]:
+    """The skip policy: each tile with (pixels, valid), or with None when it is skipped: outside the
+    footprint (never read) or without a valid pixel."""
+    for tile in tiles:
+        if not scene.touches(tile):
+            yield tile, None
+            continue
+        pixels, valid = reader.read(tile)
+        yield tile, ((pixels, valid) if valid.any() else None)
 
 
 def fill_invalid(values: np.ndarray, valid: np.ndarray, search_px: int = 64) -> np.ndarray:
@@ -182,4 +198,4 @@ def to_model_input(data: np.ndarray, tile_size: int) -> np.ndarray:
     pad_rows, pad_cols = tile_size - data.shape[1], tile_size - data.shape[2]
     if pad_rows or pad_cols:
         data = np.pad(data, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect" if min(data.shape[1:]) > 1 else "edge")
-    return data.astype(np.float32) / 127.5 - 1.0
+    return to_model_range(data)

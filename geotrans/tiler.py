@@ -12,11 +12,19 @@ from typing import Iterator
 
 from rasterio.windows import Window
 
+from geotrans.errors import InputError
+
 DEFAULT_TILE = 256
 # 64 px (a quarter tile): the generator is least reliable near tile borders, where its
 # receptive field meets zero padding, and GAN textures differ from tile to tile; a
 # 64 px cosine ramp hides both. Costs (256/192)^2 = 1.78x the tiles of no overlap.
 DEFAULT_OVERLAP = 64
+
+
+def check_overlap(overlap: int, tile_size: int) -> None:
+    """The one rule for overlaps: 0 up to half a tile (beyond that, three windows would share pixels)."""
+    if not 0 <= overlap <= tile_size // 2:
+        raise InputError(f"overlap must be between 0 and {tile_size // 2} pixels, not {overlap}")
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,7 @@ class TileGrid:
     def __post_init__(self) -> None:
         if self.height < 1 or self.width < 1:
             raise ValueError("scene must have at least one pixel")
-        if not 0 <= self.overlap < self.tile:
-            raise ValueError(f"overlap must be in [0, {self.tile}), got {self.overlap}")
+        check_overlap(self.overlap, self.tile)
 
     @property
     def row_starts(self) -> list[int]:

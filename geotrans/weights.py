@@ -13,9 +13,11 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Optional
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
 from geotrans.errors import ModelError, NoModelError, one_line
@@ -38,15 +40,20 @@ class ModelInfo:
     sha256: str
     card: dict
 
+    @property
+    def resolution_m(self) -> Optional[float]:
+        """The ground resolution the model was trained at (its card's ``native_resolution_m``), if stated."""
+        value = self.card.get("native_resolution_m")
+        return None if value is None else float(value)
+
 
 def default_model_path() -> Path:
     """The model shipped with geotrans; raises NoModelError when none is installed."""
     path = Path(str(resources.files("geotrans") / "default_model" / DEFAULT_MODEL_FILE))
     if not path.is_file():
         raise NoModelError(
-            "no trained model is installed with geotrans (its package data is missing); "
-            "give one with --model PATH (a .safetensors generator exported by training/)"
-        )
+            "no trained model is installed with geotrans (its package data is missing)",
+            hint="give one with --model PATH (a .safetensors generator exported by training/)")
     return path
 
 
@@ -59,29 +66,62 @@ def save_generator(net: UnetGenerator, path: str | os.PathLike, name: str, card:
     save_file(tensors, os.fspath(path), metadata={"geotrans": json.dumps(config)})
 
 
+def read_model_info(path: str | os.PathLike | None = None) -> ModelInfo:
+    """What the model at ``path`` (default: the shipped model) is, from its header: no generator is built."""
+    path, data = _read(path)
+    return _model_info(path, data, _header(path, data))
+
+
 def load_generator(path: str | os.PathLike | None = None) -> tuple[UnetGenerator, ModelInfo]:
-    """Build the generator stored at ``path`` (default: the shipped model), in float32, eval mode."""
+    """Build the generator stored at ``path`` (default: the shipped model), in float32, eval mode.
+
+    The file is read once: its hash, header and weights all come from the same bytes.
+    """
+    path, data = _read(path)
+    info = _model_info(path, data, _header(path, data))
+    try:
+        tensors = load_safetensors(data)
+    except (SafetensorError, ValueError) as err:
+        raise ModelError(f"{path}: not a safetensors model file ({one_line(err)})") from None
+    net = UnetGenerator(ngf=info.ngf, norm=info.norm)
+    try:
+        net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    except RuntimeError:
+        raise ModelError(f"{path}: weights do not match a U-Net with ngf={info.ngf}") from None
+    log.info("model %s (ngf=%d, %s norm, sha256 %s)", info.name, info.ngf, info.norm, info.sha256[:12])
+    return net.eval(), info
+
+
+def _read(path: str | os.PathLike | None) -> tuple[Path, bytes]:
     path = Path(path) if path is not None else default_model_path()
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     try:
-        with safe_open(os.fspath(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError) as err:
+        return path, path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read the model file ({err.strerror})") from None
+
+
+def _header(path: Path, data: bytes) -> dict:
+    """The geotrans configuration in a safetensors header (8-byte little-endian length, then JSON)."""
+    try:
+        length = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or length > len(data) - 8:
+            raise ValueError("truncated header")
+        header = json.loads(data[8 : 8 + length])
+        if not isinstance(header, dict):
+            raise ValueError("header is not a JSON object")
+    except (ValueError, UnicodeDecodeError) as err:
         raise ModelError(f"{path}: not a safetensors model file ({one_line(err)})") from None
     try:
-        config = json.loads(metadata["geotrans"])
-        if config.get("format") != FORMAT or config.get("norm") not in NORMS:
+        config = json.loads((header.get("__metadata__") or {})["geotrans"])
+        if config.get("format") != FORMAT or config.get("norm") not in NORMS or int(config["ngf"]) < 1:
             raise ValueError(config.get("format"))
-        net = UnetGenerator(ngf=int(config["ngf"]), norm=config["norm"])
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, AttributeError):
         raise ModelError(f"{path}: safetensors file without a geotrans generator header") from None
-    try:
-        net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
-    except RuntimeError:
-        raise ModelError(f"{path}: weights do not match a U-Net with ngf={config['ngf']}") from None
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    info = ModelInfo(os.fspath(path), config.get("name", path.stem), net.ngf, net.norm, digest, config.get("card", {}))
-    log.info("model %s (ngf=%d, %s norm, sha256 %s)", info.name, info.ngf, info.norm, digest[:12])
-    return net.eval(), info
+    return config
+
+
+def _model_info(path: Path, data: bytes, config: dict) -> ModelInfo:
+    return ModelInfo(os.fspath(path), config.get("name", path.stem), int(config["ngf"]), config["norm"],
+                     hashlib.sha256(data).hexdigest(), config.get("card", {}))

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import ATLANTA, KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS
+from helpers import ATLANTA, KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS, run_scene
 from geotrans.bands import BandPlan
-from geotrans.pipeline import RunOptions, translate
+from geotrans.options import RunOptions
 from geotrans.scene import inspect_scene
 
 
 def test_rgb_uint8_is_used_as_is():
-    plan = inspect_scene(KOREA).plan
+    plan = inspect_scene(KOREA).band_plan
     assert plan == BandPlan((1, 2, 3), None)
 
 
@@ -39,7 +39,7 @@ def test_uint16_stretch_comes_from_scene_percentiles():
     with rasterio.open(ATLANTA) as ds:
         full = ds.read(1, masked=True).compressed()
     low, high = np.percentile(full, [2, 98])
-    (s_low, s_high), = set(scene.plan.stretch)
+    (s_low, s_high), = set(scene.band_plan.stretch)
     assert s_low == pytest.approx(low, rel=0.02) and s_high == pytest.approx(high, rel=0.02)
 
 
@@ -54,10 +54,10 @@ def test_float_scene_with_nan_stretches_valid_pixels_and_masks_nan(tmp_path, ide
         out.write(data)
     scene = inspect_scene(tmp_path / "nan.tif")
     valid = np.isfinite(data).all(axis=0)
-    for i, (low, high) in enumerate(scene.plan.stretch):
+    for i, (low, high) in enumerate(scene.band_plan.stretch):
         assert np.isfinite([low, high]).all() and high < 1e11
         assert low == pytest.approx(np.percentile(data[i][valid], 2), rel=0.05)
-    translate(tmp_path / "nan.tif", tmp_path / "out.tif", identity)
+    run_scene(tmp_path / "nan.tif", tmp_path / "out.tif", identity)
     with rasterio.open(tmp_path / "out.tif") as out:
         out_valid = out.dataset_mask() > 0
         pixels = out.read()
@@ -73,7 +73,7 @@ def test_every_kind_runs_on_the_right_grid_keeps_masks_and_is_not_blank(tmp_path
 
     out = tmp_path / "out.tif"
     model = None if mode == "own-resolution" else model_at(0.9)
-    translate(scene, out, identity, RunOptions(overlap=32, native_res=mode == "native-res"), model_info=model)
+    run_scene(scene, out, identity, RunOptions(overlap=32, native_res=mode == "native-res"), model_info=model)
     with rasterio.open(scene) as src, rasterio.open(out) as dst:
         src_valid = src.dataset_mask() > 0
         pixels, valid = dst.read(), dst.dataset_mask() > 0
@@ -90,7 +90,7 @@ def test_every_kind_runs_on_the_right_grid_keeps_masks_and_is_not_blank(tmp_path
             assert valid[src_valid].mean() > 0.98
     assert pixels[:, valid].std() > 10  # not blank where the input is valid
     assert pixels[:, ~valid].max(initial=0) == 0
-    if mode == "own-resolution" and inspect_scene(scene).plan.stretch:  # 2-98 % stretch clips only the tails
+    if mode == "own-resolution" and inspect_scene(scene).band_plan.stretch:  # 2-98 % stretch clips only the tails
         assert 0.01 < (pixels[:, valid] == 255).mean() < 0.1
 
 
@@ -100,7 +100,7 @@ def test_nodata_in_model_input_is_filled_from_valid_neighbours():
 
     scene = inspect_scene(LANDSAT)
     with SceneReader(scene, 256) as reader, rasterio.open(LANDSAT) as ds:
-        tile = next(t for t in TileGrid(scene.height, scene.width) if t.row == 0 and t.col == 0)
+        tile = next(t for t in TileGrid(scene.grid.height, scene.grid.width) if t.row == 0 and t.col == 0)
         pixels, valid = reader.read(tile)
         raw = ds.read(window=tile.window).astype(np.float32) / 127.5 - 1
     assert 0.3 < valid.mean() < 0.7

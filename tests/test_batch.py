@@ -10,7 +10,7 @@ from pathlib import Path
 
 import rasterio
 
-from conftest import KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS
+from helpers import KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS
 from geotrans.batch import SUMMARY, plan_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,9 +163,9 @@ def test_bad_cluster_spec_is_a_one_line_error(tmp_path, narrow_model_file):
 def test_gpu_out_of_memory_retries_with_half_the_batch(tmp_path):
     import torch
 
-    from conftest import IdentityGenerator
+    from helpers import IdentityGenerator
     from geotrans.batch import SceneJob, process_scene
-    from geotrans.pipeline import RunOptions
+    from geotrans.options import RunOptions
 
     class SmallGpu(IdentityGenerator):
         """Runs out of memory above 2 tiles a batch, as a GPU would."""

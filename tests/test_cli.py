@@ -9,7 +9,7 @@ import rasterio
 import torch
 from click.testing import CliRunner
 
-from conftest import KOREA, LANDSAT, NAIP, VEGAS
+from helpers import KOREA, LANDSAT, NAIP, VEGAS
 from geotrans import __version__
 from geotrans.cli import main
 from geotrans.model import build_generator

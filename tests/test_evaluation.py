@@ -9,9 +9,9 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from conftest import KOREA, crop
+from helpers import KOREA, crop, run_scene
 from geotrans.model import build_generator
-from geotrans.pipeline import RunOptions, translate
+from geotrans.options import RunOptions
 from geotrans.weights import default_model_path, load_generator
 from training.data import PairSet, read_aligned
 from training.evaluate import evaluate, resize_bilinear
@@ -86,7 +86,7 @@ def test_shipped_model_turns_a_real_photo_into_map_colours(tmp_path):
     for key in ("architecture", "input", "training", "native_resolution_m", "val_metrics"):
         assert key in info.card, key
     src = crop(KOREA, Window(0, 0, 512, 512), tmp_path / "photo.tif")
-    translate(src, tmp_path / "map.tif", generator, RunOptions(device="cpu"))
+    run_scene(src, tmp_path / "map.tif", generator, RunOptions(device="cpu"))
     with rasterio.open(src) as ds:
         photo = ds.read().transpose(1, 2, 0)
     with rasterio.open(tmp_path / "map.tif") as ds:

@@ -7,9 +7,9 @@ import rasterio
 from rasterio.warp import transform_geom
 from shapely.geometry import box, mapping
 
-from conftest import KOREA, LANDSAT
+from helpers import KOREA, LANDSAT, run_scene
 from geotrans.errors import InputError
-from geotrans.pipeline import RunOptions, translate
+from geotrans.options import RunOptions
 from geotrans.scene import inspect_scene
 
 
@@ -35,7 +35,7 @@ def scene_box(scene, col0, row0, col1, row1):
 def test_aoi_limits_windows_and_masks_outside(tmp_path, identity, crs_member):
     aoi = write_aoi(tmp_path / "aoi.geojson", scene_box(KOREA, 100, 150, 400, 380), crs_member=crs_member)
     out = tmp_path / "out.tif"
-    report = translate(KOREA, out, identity, RunOptions(aoi=str(aoi)))
+    report = run_scene(KOREA, out, identity, RunOptions(aoi=str(aoi)))
     # Window starts 0, 192, 384, 576, 768: columns 100-400 touch 3 of them, rows 150-380 touch 2.
     assert report.tiles_total == 25 and report.tiles_run == 3 * 2 and report.tiles_skipped == 19
     with rasterio.open(KOREA) as src, rasterio.open(out) as dst:
@@ -51,7 +51,7 @@ def test_aoi_outside_the_scene_is_refused(tmp_path, identity):
     aoi = tmp_path / "far.geojson"
     aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [[[2, 48], [3, 48], [3, 49], [2, 49], [2, 48]]]}))
     with pytest.raises(InputError, match="does not intersect"):
-        translate(KOREA, tmp_path / "out.tif", identity, RunOptions(aoi=str(aoi)))
+        run_scene(KOREA, tmp_path / "out.tif", identity, RunOptions(aoi=str(aoi)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["far.geojson"]
 
 
@@ -59,7 +59,7 @@ def test_aoi_that_is_not_geojson_is_refused(tmp_path, identity):
     bad = tmp_path / "aoi.geojson"
     bad.write_text("not json")
     with pytest.raises(InputError, match="not a readable GeoJSON"):
-        translate(KOREA, tmp_path / "out.tif", identity, RunOptions(aoi=str(bad)))
+        run_scene(KOREA, tmp_path / "out.tif", identity, RunOptions(aoi=str(bad)))
 
 
 def test_footprint_follows_the_nodata_border():
@@ -75,5 +75,5 @@ def test_all_nodata_scene_is_refused(tmp_path, identity):
     with rasterio.open(tmp_path / "empty.tif", "w", **profile) as out:
         out.write(np.zeros((3, profile["height"], profile["width"]), np.uint8))
     with pytest.raises(InputError, match="no valid pixels"):
-        translate(tmp_path / "empty.tif", tmp_path / "out.tif", identity)
+        run_scene(tmp_path / "empty.tif", tmp_path / "out.tif", identity)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.tif"]

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import KOREA, LANDSAT
-from geotrans.mosaic import StreamingMosaic, blend_ramp, overview_factors
+from helpers import KOREA, LANDSAT
+from geotrans.mosaic import StreamingMosaic, blend_ramp
 from geotrans.scene import SceneReader, inspect_scene
 from geotrans.tiler import TileGrid
 
@@ -44,9 +44,9 @@ def test_streams_rows_as_they_finish_with_a_bounded_buffer():
     """Structural: on a real scene, rows reach the sink while tiles still arrive, and the
     accumulator never holds more than tile + stride rows."""
     scene = inspect_scene(KOREA)
-    grid = TileGrid(scene.height, scene.width, 256, 64)
+    grid = TileGrid(scene.grid.height, scene.grid.width, 256, 64)
     sink = RecordingSink()
-    mosaic = StreamingMosaic(scene.height, scene.width, 256, 64, sink)
+    mosaic = StreamingMosaic(scene.grid.height, scene.grid.width, 256, 64, sink)
     held = []
     with SceneReader(scene, 256) as reader:
         tiles = list(grid)
@@ -56,20 +56,20 @@ def test_streams_rows_as_they_finish_with_a_bounded_buffer():
             held.append((n, mosaic.rows_flushed))
     mosaic.close()
     assert mosaic.capacity == 256 + 192
-    assert mosaic._values.shape == (3, 256 + 192, scene.width)
+    assert mosaic.buffer_shape == (3, 256 + 192, scene.grid.width)
     # Rows were written long before the last tile came in.
     first_flush = next(n for n, flushed in held if flushed > 0)
     assert first_flush < len(tiles) // 2
     rows = [(row, values.shape[1]) for row, values, _ in sink.calls]
     assert rows[0][0] == 0 and all(r + n == r2 for (r, n), (r2, _) in zip(rows, rows[1:]))
-    assert sum(n for _, n in rows) == scene.height
+    assert sum(n for _, n in rows) == scene.grid.height
 
 
 def test_buffer_does_not_grow_with_scene_height():
     short = StreamingMosaic(2048, 2048, 256, 64, RecordingSink())
     tall = StreamingMosaic(40000, 2048, 256, 64, RecordingSink())
-    assert tall._values.nbytes == short._values.nbytes
-    assert tall._values.shape[1] == 448
+    assert tall.buffer_shape == short.buffer_shape
+    assert tall.buffer_shape[1] == 448
 
 
 def test_tiles_out_of_order_are_refused():
@@ -83,18 +83,11 @@ def test_tiles_out_of_order_are_refused():
 def test_invalid_pixels_get_no_weight_and_stay_uncovered():
     scene = inspect_scene(LANDSAT)
     sink = RecordingSink()
-    mosaic = StreamingMosaic(scene.height, scene.width, 256, 64, sink)
+    mosaic = StreamingMosaic(scene.grid.height, scene.grid.width, 256, 64, sink)
     with SceneReader(scene, 256) as reader:
-        for tile in TileGrid(scene.height, scene.width, 256, 64):
+        for tile in TileGrid(scene.grid.height, scene.grid.width, 256, 64):
             mosaic.add(tile, *reader.read(tile))
     mosaic.close()
     covered = np.concatenate([valid for _, _, valid in sink.calls])
     with rasterio.open(LANDSAT) as ds:
         np.testing.assert_array_equal(covered, ds.dataset_mask() > 0)
-
-
-def test_overviews_reach_down_to_about_one_tile():
-    assert overview_factors(1024, 1024) == [2, 4]
-    assert overview_factors(40000, 2048) == [2, 4, 8, 16, 32, 64, 128, 256]
-    assert overview_factors(200, 300) == [2]
-    assert overview_factors(200, 256) == []

@@ -1,14 +1,14 @@
-"""translate() end to end on real scenes: exact placement, georeferencing, output layout, atomicity."""
+"""run_scene() end to end on real scenes: exact placement, georeferencing, output layout, atomicity."""
 import numpy as np
 import pytest
 import rasterio
 import torch
 from rasterio.windows import Window
 
-from conftest import KOREA, LANDSAT, VEGAS, IdentityGenerator, crop
+from helpers import KOREA, LANDSAT, VEGAS, IdentityGenerator, crop, run_scene
 from geotrans.errors import OutputError
 from geotrans.model import build_generator
-from geotrans.pipeline import RunOptions, translate
+from geotrans.options import RunOptions
 
 
 def read_rgb(path):
@@ -19,7 +19,7 @@ def read_rgb(path):
 @pytest.mark.parametrize("overlap", [0, 32, 64, 128])
 def test_identity_round_trip_reproduces_a_real_scene(tmp_path, identity, overlap):
     out = tmp_path / "out.tif"
-    report = translate(KOREA, out, identity, RunOptions(overlap=overlap, batch_size=5))
+    report = run_scene(KOREA, out, identity, RunOptions(overlap=overlap, batch_size=5))
     src, _ = read_rgb(KOREA)
     dst, _ = read_rgb(out)
     assert np.abs(src.astype(int) - dst.astype(int)).max() <= 1
@@ -36,7 +36,7 @@ def test_identity_round_trip_reproduces_a_real_scene(tmp_path, identity, overlap
 def test_identity_round_trip_on_crops_of_any_size(tmp_path, identity, window):
     src = crop(KOREA, window, tmp_path / "crop.tif")
     out = tmp_path / "out.tif"
-    translate(src, out, identity, RunOptions(overlap=48, batch_size=3))
+    run_scene(src, out, identity, RunOptions(overlap=48, batch_size=3))
     a, _ = read_rgb(src)
     b, _ = read_rgb(out)
     assert a.shape == b.shape
@@ -45,7 +45,7 @@ def test_identity_round_trip_on_crops_of_any_size(tmp_path, identity, window):
 
 def test_identity_round_trip_keeps_nodata_masked(tmp_path, identity):
     out = tmp_path / "out.tif"
-    translate(LANDSAT, out, identity)
+    run_scene(LANDSAT, out, identity)
     src, src_valid = read_rgb(LANDSAT)
     dst, dst_valid = read_rgb(out)
     assert 0.5 < src_valid.mean() < 0.9  # the scene really has a nodata border
@@ -56,7 +56,7 @@ def test_identity_round_trip_keeps_nodata_masked(tmp_path, identity):
 
 def test_rgba_scene_in_geographic_crs(tmp_path, identity):
     out = tmp_path / "out.tif"
-    translate(VEGAS, out, identity)
+    run_scene(VEGAS, out, identity)
     a, _ = read_rgb(VEGAS)
     b, _ = read_rgb(out)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
@@ -65,7 +65,7 @@ def test_rgba_scene_in_geographic_crs(tmp_path, identity):
 @pytest.mark.parametrize("scene", [KOREA, LANDSAT, VEGAS])
 def test_output_lies_on_the_input_grid(tmp_path, identity, scene):
     out = tmp_path / "out.tif"
-    translate(scene, out, identity)
+    run_scene(scene, out, identity)
     with rasterio.open(scene) as src, rasterio.open(out) as dst:
         assert dst.crs == src.crs
         assert dst.transform == src.transform
@@ -74,7 +74,7 @@ def test_output_lies_on_the_input_grid(tmp_path, identity, scene):
 
 def test_output_is_a_tiled_compressed_rgb_geotiff_with_overviews(tmp_path, identity):
     out = tmp_path / "out.tif"
-    translate(KOREA, out, identity)
+    run_scene(KOREA, out, identity)
     with rasterio.open(out) as ds:
         assert ds.count == 3 and ds.dtypes == ("uint8",) * 3
         assert ds.colorinterp == (rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
@@ -90,8 +90,8 @@ def test_batch_composition_does_not_change_the_map(tmp_path):
     torch.manual_seed(0)
     net = build_generator(ngf=8)
     src = crop(KOREA, Window(0, 0, 600, 420), tmp_path / "crop.tif")
-    translate(src, tmp_path / "b1.tif", net, RunOptions(batch_size=1))
-    translate(src, tmp_path / "b5.tif", net, RunOptions(batch_size=5))
+    run_scene(src, tmp_path / "b1.tif", net, RunOptions(batch_size=1))
+    run_scene(src, tmp_path / "b5.tif", net, RunOptions(batch_size=5))
     a, _ = read_rgb(tmp_path / "b1.tif")
     b, _ = read_rgb(tmp_path / "b5.tif")
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
@@ -105,7 +105,7 @@ def test_seeded_dropout_repeats_and_differs_from_deterministic(tmp_path):
     runs = {}
     for name, options in {"a": RunOptions(dropout_seed=3), "b": RunOptions(dropout_seed=3, batch_size=1),
                           "plain": RunOptions()}.items():
-        translate(src, tmp_path / f"{name}.tif", net, options)
+        run_scene(src, tmp_path / f"{name}.tif", net, options)
         runs[name] = read_rgb(tmp_path / f"{name}.tif")[0].astype(int)
     assert np.abs(runs["a"] - runs["b"]).max() <= 1
     assert np.abs(runs["a"] - runs["plain"]).mean() > 0.5
@@ -128,17 +128,18 @@ class ExplodingGenerator(IdentityGenerator):
 def test_failed_run_leaves_nothing_at_or_beside_the_output(tmp_path):
     out = tmp_path / "out.tif"
     with pytest.raises(RuntimeError, match="boom"):
-        translate(KOREA, out, ExplodingGenerator(), RunOptions(batch_size=4))
+        run_scene(KOREA, out, ExplodingGenerator(), RunOptions(batch_size=4))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_existing_output_is_refused_without_overwrite(tmp_path, identity):
     out = tmp_path / "out.tif"
     out.write_bytes(b"keep me")
-    with pytest.raises(OutputError, match="--overwrite"):
-        translate(KOREA, out, identity)
+    with pytest.raises(OutputError, match="already exists") as refused:
+        run_scene(KOREA, out, identity)
+    assert "--overwrite" in refused.value.hint  # the CLI prints the hint after the message
     assert out.read_bytes() == b"keep me"
-    translate(KOREA, out, identity, RunOptions(overwrite=True))
+    run_scene(KOREA, out, identity, RunOptions(overwrite=True))
     assert read_rgb(out)[0].shape == (3, 1024, 1024)
 
 
@@ -146,7 +147,7 @@ def test_input_is_never_overwritten(tmp_path, identity):
     src = crop(KOREA, Window(0, 0, 300, 300), tmp_path / "scene.tif")
     before = src.read_bytes()
     with pytest.raises(OutputError, match="never overwrites its input"):
-        translate(src, src, identity, RunOptions(overwrite=True))
+        run_scene(src, src, identity, RunOptions(overwrite=True))
     assert src.read_bytes() == before
 
 
@@ -157,7 +158,7 @@ def test_in_memory_path_matches_the_file_path(tmp_path):
     torch.manual_seed(0)
     net = build_generator(ngf=8)
     src = crop(KOREA, Window(5, 9, 600, 600), tmp_path / "crop.tif")
-    translate(src, tmp_path / "out.tif", net)
+    run_scene(src, tmp_path / "out.tif", net)
     image, _ = read_rgb(src)
     in_memory = translate_array(image, BatchRunner(net, torch.device("cpu")))
     on_disk, _ = read_rgb(tmp_path / "out.tif")
@@ -171,7 +172,7 @@ def test_cog_output_validates(tmp_path, identity, scene):
     from rio_cogeo.cogeo import cog_validate
 
     out = tmp_path / "out.tif"
-    translate(scene, out, identity, RunOptions(cog=True))
+    run_scene(scene, out, identity, RunOptions(cog=True))
     is_valid, errors, _ = cog_validate(str(out), strict=True)
     assert is_valid, errors
     a, a_valid = read_rgb(scene)

@@ -6,9 +6,9 @@ import pytest
 import rasterio
 from affine import Affine
 
-from conftest import KOREA, LANDSAT, VEGAS
+from helpers import KOREA, LANDSAT, VEGAS, run_scene
 from geotrans.errors import InputError
-from geotrans.pipeline import RunOptions, translate
+from geotrans.options import RunOptions
 from geotrans.resolution import ground_resolution_m, metres_per_degree, processing_grid
 from geotrans.scene import inspect_scene
 from geotrans.weights import ModelInfo
@@ -67,7 +67,7 @@ def test_grid_choice():
 
 def test_scene_is_read_at_the_model_resolution_and_written_back_on_its_own_grid(tmp_path, identity):
     out = tmp_path / "out.tif"
-    report = translate(KOREA, out, identity, RunOptions(), model_info=model_at(0.9))
+    report = run_scene(KOREA, out, identity, RunOptions(), model_info=model_at(0.9))
     assert report.tiles_total == 9  # 538 x 538 px at 0.9 m, not 1024 x 1024 at 0.47 m (25 tiles)
     with rasterio.open(KOREA) as src, rasterio.open(out) as dst:
         assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)
@@ -79,7 +79,7 @@ def test_scene_is_read_at_the_model_resolution_and_written_back_on_its_own_grid(
 
 def test_native_res_keeps_the_model_grid_with_a_correct_transform(tmp_path, identity):
     out = tmp_path / "out.tif"
-    translate(KOREA, out, identity, RunOptions(native_res=True), model_info=model_at(0.9))
+    run_scene(KOREA, out, identity, RunOptions(native_res=True), model_info=model_at(0.9))
     with rasterio.open(KOREA) as src, rasterio.open(out) as dst:
         assert dst.crs == src.crs and dst.shape == (538, 538)
         assert dst.transform.c == src.transform.c and dst.transform.f == src.transform.f  # same origin
@@ -91,7 +91,7 @@ def test_native_res_keeps_the_model_grid_with_a_correct_transform(tmp_path, iden
 
 def test_nodata_stays_masked_through_resampling(tmp_path, identity):
     out = tmp_path / "out.tif"
-    translate(LANDSAT, out, identity, RunOptions(), model_info=model_at(100.0))
+    run_scene(LANDSAT, out, identity, RunOptions(), model_info=model_at(100.0))
     with rasterio.open(LANDSAT) as src, rasterio.open(out) as dst:
         src_valid, dst_valid = src.dataset_mask() > 0, dst.dataset_mask() > 0
         pixels = dst.read()
@@ -101,7 +101,7 @@ def test_nodata_stays_masked_through_resampling(tmp_path, identity):
 
 
 def test_gsd_override_decides_the_grid(tmp_path, identity):
-    report = translate(KOREA, tmp_path / "o.tif", identity, RunOptions(gsd=0.9), model_info=model_at(0.9))
+    report = run_scene(KOREA, tmp_path / "o.tif", identity, RunOptions(gsd=0.9), model_info=model_at(0.9))
     assert report.tiles_total == 25 and report.width == 1024  # taken at its word: already at the model's resolution
 
 
@@ -123,10 +123,11 @@ def ungeoreferenced(tmp_path, gcps=False):
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_missing_crs_is_refused_unless_allowed(tmp_path, identity):
     src = ungeoreferenced(tmp_path)
-    with pytest.raises(InputError, match="--allow-ungeoreferenced"):
-        translate(src, tmp_path / "o.tif", identity)
+    with pytest.raises(InputError, match="no CRS") as refused:
+        run_scene(src, tmp_path / "o.tif", identity)
+    assert "--allow-ungeoreferenced" in refused.value.hint
     assert not (tmp_path / "o.tif").exists()
-    translate(src, tmp_path / "o.tif", identity, RunOptions(allow_ungeoreferenced=True), model_info=model_at(0.9))
+    run_scene(src, tmp_path / "o.tif", identity, RunOptions(allow_ungeoreferenced=True), model_info=model_at(0.9))
     with rasterio.open(src) as a, rasterio.open(tmp_path / "o.tif") as b:
         assert b.crs is None and b.shape == a.shape
         assert np.abs(a.read().astype(int) - b.read().astype(int)).max() <= 1  # pixel space, no resampling

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import VEGAS
+from helpers import VEGAS
 from geotrans.resolution import pixel_size_m
 from training.roads import evaluate_roads, label_raster, road_pixels, road_scores, shifted
 

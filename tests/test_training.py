@@ -123,7 +123,7 @@ def test_lr_is_constant_then_decays_linearly():
 def test_geotiff_pairs_use_the_tiler(tmp_path):
     import rasterio
 
-    from conftest import KOREA
+    from helpers import KOREA
 
     with rasterio.open(KOREA) as ds:
         profile = ds.profile

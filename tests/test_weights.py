@@ -42,7 +42,7 @@ def test_default_model_is_package_data_or_a_clear_refusal():
     try:
         path = default_model_path()
     except NoModelError as err:
-        assert "--model" in str(err)
+        assert "--model" in err.hint
     else:
         net, info = load_generator(path)
         assert path.stat().st_size <= 50 * 2**20 and info.sha256

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from geotrans.background import background
+from geotrans.model import to_model_range
 from geotrans.tiler import TileGrid
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class PairSet:
             photo = jitter_colours(photo, factors)
         if grey:
             photo = grey_of(photo)
-        return photo / 127.5 - 1, rendering / 127.5 - 1
+        return to_model_range(photo), to_model_range(rendering)
 
     def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,
                 world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -28,7 +28,9 @@ from rasterio.warp import transform_geom
 from scipy.ndimage import distance_transform_edt
 from torch import nn
 
-from geotrans.pipeline import RunOptions, translate
+from geotrans.options import RunOptions
+from geotrans.pipeline import translate
+from geotrans.plan import plan_run
 from geotrans.resolution import pixel_size_m
 from geotrans.weights import ModelInfo
 
@@ -94,7 +96,7 @@ def evaluate_roads(generator: nn.Module, scene: str | Path, labels_geojson: str 
     also scores the floor (the same map shifted by a block)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "map.tif"
-        translate(scene, out, generator, options, model_info=model_info)
+        translate(plan_run(scene, options, model_info), out, generator)
         with rasterio.open(out) as ds:
             rgb, valid = ds.read(), ds.dataset_mask() > 0
             crs, transform, shape = ds.crs, ds.transform, (ds.height, ds.width)

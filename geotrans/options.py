@@ -1,0 +1,50 @@
+"""How to run one scene, as data.
+
+Every field declares whether it is part of the job's identity: whether a
+different value can give a different output file. Identity fields are recorded
+in the output's provenance tags and in the fingerprint that folder runs resume
+by, both through :meth:`RunOptions.identity`, so a new option is added here, and
+in the CLI that sets it, and nowhere else.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+from geotrans.errors import InputError
+from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
+
+IDENTITY = {"identity": True}  # changes the output file
+RUNTIME = {"identity": False}  # changes only how (or whether) it is computed
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run one scene; each field has a CLI option of the same name."""
+
+    batch_size: int = field(default=8, metadata=RUNTIME)  # outputs never depend on batching (per-sample norm)
+    overlap: int = field(default=DEFAULT_OVERLAP, metadata=IDENTITY)
+    tile_size: int = field(default=DEFAULT_TILE, metadata=IDENTITY)
+    device: str = field(default="auto", metadata=RUNTIME)
+    overwrite: bool = field(default=False, metadata=RUNTIME)
+    dropout_seed: Optional[int] = field(default=None, metadata=IDENTITY)  # None: deterministic, dropout off
+    bands: Optional[tuple[int, ...]] = field(default=None, metadata=IDENTITY)  # 1-based R,G,B or one grey band
+    cog: bool = field(default=False, metadata=IDENTITY)  # a Cloud Optimized GeoTIFF
+    native_res: bool = field(default=False, metadata=IDENTITY)  # keep the model's native grid, not the scene's
+    gsd: Optional[float] = field(default=None, metadata=IDENTITY)  # the scene's ground resolution in metres
+    allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
+    aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # GeoJSON: only windows touching it; mask outside
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InputError("batch size must be at least 1")
+        if self.tile_size < 256 or self.tile_size % 256:
+            raise InputError("tile size must be a multiple of 256")
+        check_overlap(self.overlap, self.tile_size)
+        if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):
+            raise InputError(f"ground resolution must be a positive number of metres, not {self.gsd}")
+
+    def identity(self) -> dict:
+        """The fields that make an output what it is, by name: for provenance tags and resume fingerprints."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["identity"]}

@@ -1,0 +1,73 @@
+"""Plan, then execute: everything decided about a run before any pixel is translated.
+
+``plan_run`` inspects the scene once and returns a frozen ``RunPlan``: the scene's
+facts, the tile grid on the processing grid, the map's grid, whether the map is
+warped back onto the scene's grid, the provenance tags and the job's identity.
+``geotrans.pipeline.translate`` executes a plan, ``geotrans info`` formats one,
+and ``--preview``, provenance and folder resume read the same plan.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Optional
+
+import rasterio
+
+from geotrans import __version__
+from geotrans.options import RunOptions
+from geotrans.scene import SceneInfo, inspect_scene
+from geotrans.tiler import TileGrid
+from geotrans.weights import ModelInfo
+
+INSPECT_GDAL_CACHE = 64 * 2**20  # decimated reads for statistics touch every block; don't let them fill RAM
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One scene's run, decided: what ``translate`` executes and ``info`` shows."""
+
+    options: RunOptions
+    scene: SceneInfo
+    tiles: TileGrid  # the windows the model reads, on the processing grid
+    map_grid: dict  # crs, transform, width, height of the map written
+    warp_back: bool  # mosaicked on the model's grid first, then warped onto the scene's
+    tags: dict  # provenance written into the map
+    model_info: Optional[ModelInfo] = None
+
+    @property
+    def src(self) -> str:
+        return self.scene.path
+
+    @cached_property
+    def tiles_to_run(self) -> int:
+        """Windows that touch the footprint (an upper bound: a touching window may still hold no valid pixel)."""
+        return sum(self.scene.touches(tile) for tile in self.tiles)
+
+    def job_identity(self) -> dict:
+        """What makes the output what it is: the options' identity fields and the model's hash."""
+        return {"params": self.options.identity(),
+                "model": self.model_info.sha256 if self.model_info is not None else None}
+
+
+def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
+             model_info: Optional[ModelInfo] = None) -> RunPlan:
+    """Inspect ``src`` (once) and decide how to translate it; raises InputError for scenes geotrans can't use."""
+    with rasterio.Env(GDAL_CACHEMAX=INSPECT_GDAL_CACHE):
+        scene = inspect_scene(src, options.bands, model_info.resolution_m if model_info else None, options.gsd,
+                              options.allow_ungeoreferenced, options.aoi)
+    tiles = TileGrid(scene.grid.height, scene.grid.width, options.tile_size, options.overlap)
+    return RunPlan(options=options, scene=scene, tiles=tiles, map_grid=scene.output_grid(model_grid=options.native_res),
+                   warp_back=scene.grid.resampled and not options.native_res,
+                   tags=provenance_tags(scene, options, model_info), model_info=model_info)
+
+
+def provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:
+    """GEOTRANS_* tags: version, source, the options' identity fields, and the model."""
+    tags = {"GEOTRANS_VERSION": __version__, "GEOTRANS_SOURCE": os.path.basename(scene.path),
+            "GEOTRANS_PARAMS": json.dumps(options.identity(), sort_keys=True)}
+    if model_info is not None:
+        tags.update(GEOTRANS_MODEL=model_info.name, GEOTRANS_MODEL_SHA256=model_info.sha256)
+    return tags

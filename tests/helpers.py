@@ -1,0 +1,51 @@
+"""Shared test helpers: the real sample scenes, crops of them, small stand-in generators, and a
+one-call scene run. Tests import these from here, never from another test module."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import rasterio
+import torch
+from rasterio.windows import Window
+from torch import nn
+
+from geotrans.options import RunOptions
+from geotrans.pipeline import RunReport, translate
+from geotrans.plan import plan_run
+from geotrans.weights import ModelInfo
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_tiles"
+KOREA = SAMPLES / "korea_rgb_jpeg_3857.tif"  # RGB JPEG COG, EPSG:3857, 1024 x 1024
+LANDSAT = SAMPLES / "landsat_rgb_nodata_utm.tif"  # RGB with a nodata border, UTM, 791 x 718
+VEGAS = SAMPLES / "vegas_rgba_4326.tif"  # RGBA, EPSG:4326, 640 x 480
+ATLANTA = SAMPLES / "atlanta_pan_uint16_utm.tif"  # 1 band uint16, UTM, 512 x 512
+ROTTERDAM = SAMPLES / "rotterdam_ms_float64_utm.tif"  # 4 bands float64, UTM, 200 x 200
+NAIP = SAMPLES / "dakota_naip_rgbn_nodata.tif"  # 4 bands uint8 R,G,B,NIR without colour interpretation
+DATA = Path(__file__).resolve().parent / "data"
+
+
+class IdentityGenerator(nn.Module):
+    """Returns its input: makes any change by tiling, blending or placement visible."""
+
+    def forward(self, x: torch.Tensor, dropout_seeds=None) -> torch.Tensor:
+        return x.clone()
+
+
+def crop(src: Path, window: Window, dst: Path) -> Path:
+    """Write ``window`` of the real scene ``src`` to ``dst``, georeferenced, lossless."""
+    with rasterio.open(src) as ds:
+        profile = ds.profile
+        profile.update(width=window.width, height=window.height, transform=ds.window_transform(window),
+                       driver="GTiff", compress="deflate", photometric=None, tiled=False, blockysize=8)
+        profile.pop("blockxsize", None)
+        with rasterio.open(dst, "w", **profile) as out:
+            out.write(ds.read(window=window))
+            out.colorinterp = ds.colorinterp
+    return dst
+
+
+def run_scene(src, dst, generator: nn.Module, options: RunOptions = RunOptions(),
+              model_info: Optional[ModelInfo] = None, **kwargs) -> RunReport:
+    """Plan, then translate: what ``geotrans run`` does for one scene."""
+    return translate(plan_run(src, options, model_info), dst, generator, **kwargs)
