@@ -95,12 +95,7 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
                 if not georeferenced:
                     raise InputError(f"{path}: an area of interest needs a georeferenced scene")
                 aoi = read_aoi(aoi_path, ds.crs)
-                aoi_pixels = to_pixels(aoi, grid.transform)
-                if not aoi_pixels.intersects(box(0, 0, grid.width, grid.height)):
-                    raise InputError(f"{aoi_path}: the area of interest does not intersect {path}")
-                footprint = footprint.intersection(aoi_pixels)
-                if footprint.is_empty:
-                    raise InputError(f"{aoi_path}: the area of interest covers only nodata in {path}")
+                footprint = _clip_to_aoi(footprint, aoi, grid, path, aoi_path)
                 has_mask = True
             shapely.prepare(footprint)
             log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
@@ -108,6 +103,18 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
     except RasterioError as err:
         raise InputError(f"{path}: not a readable raster ({one_line(err)})") from None
+
+
+def _clip_to_aoi(footprint: shapely.Geometry, aoi: shapely.Geometry, grid: ProcessingGrid, path: str,
+                 aoi_path) -> shapely.Geometry:
+    """The footprint within the AOI (in processing-grid pixels); refuses an AOI off the scene or on nodata."""
+    aoi_pixels = to_pixels(aoi, grid.transform)
+    if not aoi_pixels.intersects(box(0, 0, grid.width, grid.height)):
+        raise InputError(f"{aoi_path}: the area of interest does not intersect {path}")
+    footprint = footprint.intersection(aoi_pixels)
+    if footprint.is_empty:
+        raise InputError(f"{aoi_path}: the area of interest covers only nodata in {path}")
+    return footprint
 
 
 @contextmanager

@@ -1,9 +1,9 @@
 """Run two versions of geotrans on every sample scene and compare their outputs file by file.
 
-    python tests/compare_versions.py BASELINE_REF [--model M] [--keep DIR]
+    python tests/compare_versions.py BASELINE_REF [--after REF] [--model M] [--keep DIR]
 
-BASELINE_REF is a git commit; it is checked out into a temporary worktree and
-run with the same Python. Each sample scene is translated in several modes
+BASELINE_REF (and --after, default: this working tree) are git commits, checked
+out into temporary worktrees and run with the same Python. Each sample scene is translated in several modes
 (plain, --native-res, --cog, --preview, --aoi) and the sample folder in folder
 mode, by both versions. A pair of files is reported "identical" when its bytes
 are, else "same data" when every pixel, mask, overview level, georeferencing
@@ -87,18 +87,25 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT / "geotrans" / "default_model" / "generator.safetensors"))
     parser.add_argument("--expect-tag-change", action="append", default=[], metavar="TAG",
                         help="a tag whose change is intended (repeatable)")
+    parser.add_argument("--after", default=None, help="git commit to compare (default: this working tree)")
     parser.add_argument("--keep", default=None, help="keep outputs in this folder")
     args = parser.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="geotrans-compare-"))
-    baseline = work / "baseline-tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(baseline), args.baseline],
-                   check=True, capture_output=True)
+    trees = {"before": (work / "before-tree", args.baseline), "after": (work / "after-tree", args.after)}
     try:
         runs = cases(SAMPLES, work)
-        run_version(baseline, work / "before", args.model, runs)
-        run_version(ROOT, work / "after", args.model, runs)
+        for side, (tree, ref) in trees.items():
+            if ref is None:
+                tree = ROOT
+            else:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(tree), ref],
+                               check=True, capture_output=True)
+            run_version(tree, work / side, args.model, runs)
     finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
+        for tree, ref in trees.values():
+            if ref is not None:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                               capture_output=True)
     before = sorted(p.relative_to(work / "before") for p in (work / "before").rglob("*") if p.is_file())
     after = sorted(p.relative_to(work / "after") for p in (work / "after").rglob("*") if p.is_file())
     skip = {"folder/geotrans-summary.json"}  # holds timings

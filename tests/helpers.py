@@ -2,12 +2,15 @@
 one-call scene run. Tests import these from here, never from another test module."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import rasterio
 import torch
+from rasterio.warp import transform_geom
 from rasterio.windows import Window
+from shapely.geometry import box, mapping
 from torch import nn
 
 from geotrans.options import RunOptions
@@ -49,3 +52,21 @@ def run_scene(src, dst, generator: nn.Module, options: RunOptions = RunOptions()
               model_info: Optional[ModelInfo] = None, **kwargs) -> RunReport:
     """Plan, then translate: what ``geotrans run`` does for one scene."""
     return translate(plan_run(src, options, model_info), dst, generator, **kwargs)
+
+
+def write_aoi(path, polygon_in_scene_crs, scene=KOREA, crs_member=None):
+    """A user's AOI: a polygon drawn on the real scene, saved as WGS84 GeoJSON (or in ``crs_member``)."""
+    with rasterio.open(scene) as ds:
+        target = crs_member or "EPSG:4326"
+        geometry = transform_geom(ds.crs, target, mapping(polygon_in_scene_crs))
+    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": geometry}]}
+    if crs_member:
+        doc["crs"] = {"type": "name", "properties": {"name": crs_member}}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def scene_box(scene, col0, row0, col1, row1):
+    with rasterio.open(scene) as ds:
+        (x0, y0), (x1, y1) = ds.transform * (col0, row0), ds.transform * (col1, row1)
+    return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))

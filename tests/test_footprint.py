@@ -7,28 +7,10 @@ import rasterio
 from rasterio.warp import transform_geom
 from shapely.geometry import box, mapping
 
-from helpers import KOREA, LANDSAT, run_scene
+from helpers import KOREA, LANDSAT, run_scene, scene_box, write_aoi
 from geotrans.errors import InputError
 from geotrans.options import RunOptions
 from geotrans.scene import inspect_scene
-
-
-def write_aoi(path, polygon_in_scene_crs, scene=KOREA, crs_member=None):
-    """A user's AOI: a polygon drawn on the real scene, saved as WGS84 GeoJSON (or in ``crs_member``)."""
-    with rasterio.open(scene) as ds:
-        target = crs_member or "EPSG:4326"
-        geometry = transform_geom(ds.crs, target, mapping(polygon_in_scene_crs))
-    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": geometry}]}
-    if crs_member:
-        doc["crs"] = {"type": "name", "properties": {"name": crs_member}}
-    path.write_text(json.dumps(doc))
-    return path
-
-
-def scene_box(scene, col0, row0, col1, row1):
-    with rasterio.open(scene) as ds:
-        (x0, y0), (x1, y1) = ds.transform * (col0, row0), ds.transform * (col1, row1)
-    return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
 @pytest.mark.parametrize("crs_member", [None, "EPSG:3857"])

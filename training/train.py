@@ -42,6 +42,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from geotrans.model import UnetGenerator, build_generator
+from geotrans.output import atomic_path
 from geotrans.pipeline import translate_array
 from geotrans.precision import PRECISIONS, Precision, resolve_precision
 from geotrans.runner import BatchRunner
@@ -228,9 +229,8 @@ def save_checkpoint(path: Path, model: Pix2Pix, progress: dict) -> None:
     state.update(progress=progress, config=json.dumps(asdict(model.config)), torch_rng=torch.get_rng_state())
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -1,0 +1,39 @@
+"""Options as data: one identity feeds provenance and resume; one overlap rule."""
+import json
+
+import pytest
+
+from geotrans.batch import SceneJob, job_fingerprint
+from geotrans.errors import InputError
+from geotrans.options import RunOptions
+from geotrans.plan import plan_run
+from geotrans.tiler import TileGrid
+from helpers import KOREA
+
+
+def test_identity_leaves_out_what_cannot_change_the_output():
+    identity = RunOptions(batch_size=3, device="cpu", overwrite=True, cog=True).identity()
+    assert "batch_size" not in identity and "device" not in identity and "overwrite" not in identity
+    assert identity["cog"] is True and identity["overlap"] == 64
+
+
+def test_provenance_and_resume_read_the_same_identity(tmp_path):
+    options = RunOptions(overlap=32, batch_size=2, cog=True)
+    plan = plan_run(KOREA, options)
+    fingerprint = json.loads(job_fingerprint(SceneJob(str(KOREA), str(tmp_path / "o.tif")), options, None))
+    assert json.loads(plan.tags["GEOTRANS_PARAMS"]) == fingerprint["params"] == json.loads(
+        json.dumps(options.identity()))
+
+
+@pytest.mark.parametrize("overlap", [-1, 129, 256])
+def test_one_overlap_rule_for_options_and_the_tiler(overlap):
+    with pytest.raises(InputError, match="between 0 and 128"):
+        RunOptions(overlap=overlap)
+    with pytest.raises(InputError, match="between 0 and 128"):
+        TileGrid(500, 500, 256, overlap)
+
+
+@pytest.mark.parametrize("gsd", [0.0, -1.0, float("nan"), float("inf")])
+def test_ground_resolution_must_be_a_positive_number(gsd):
+    with pytest.raises(InputError, match="positive number"):
+        RunOptions(gsd=gsd)

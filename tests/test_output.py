@@ -1,0 +1,65 @@
+"""Writing outputs: creation profiles reach the file, atomic replace, refusals, overviews."""
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from geotrans.errors import OutputError
+from geotrans.output import MAP_PROFILE, GeoTiffSink, atomic_path, check_output, overview_factors
+from helpers import KOREA
+
+GRID = {"crs": "EPSG:32618", "transform": from_origin(500000, 4000000, 1, 1), "width": 600, "height": 300}
+
+
+def test_the_map_profile_reaches_the_file(tmp_path):
+    sink = GeoTiffSink(tmp_path / "map.tif", GRID, write_mask=True, tags={"GEOTRANS_X": "1"})
+    pixels = np.full((3, 300, 600), 77, np.float32) / 127.5 - 1
+    valid = np.ones((300, 600), bool)
+    valid[:10] = False
+    sink(0, pixels, valid)
+    sink.commit()
+    with rasterio.open(tmp_path / "map.tif") as ds:
+        assert ds.profile["compress"] == MAP_PROFILE["compress"] and ds.profile["blockxsize"] == 256
+        assert ds.tags(ns="IMAGE_STRUCTURE") == {"COMPRESSION": "DEFLATE", "INTERLEAVE": "PIXEL", "PREDICTOR": "2"}
+        assert ds.tags()["GEOTRANS_X"] == "1" and ds.overviews(1) == overview_factors(300, 600) == [2, 4]
+        assert ds.read(1)[20, 20] == 77 and (ds.dataset_mask()[:10] == 0).all()
+
+
+def test_discard_leaves_nothing(tmp_path):
+    sink = GeoTiffSink(tmp_path / "map.tif", GRID, write_mask=True)
+    sink.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "summary.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk gone")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
+
+
+def test_outputs_that_are_refused(tmp_path):
+    with pytest.raises(OutputError, match="is the input"):
+        check_output(KOREA, KOREA, overwrite=True)
+    with pytest.raises(OutputError, match="does not exist"):
+        check_output(KOREA, tmp_path / "missing" / "o.tif", overwrite=False)
+    with pytest.raises(OutputError, match="is a directory"):
+        check_output(KOREA, tmp_path, overwrite=False)
+    (tmp_path / "o.tif").write_bytes(b"x")
+    with pytest.raises(OutputError, match="already exists") as refused:
+        check_output(KOREA, tmp_path / "o.tif", overwrite=False)
+    assert "--overwrite" in refused.value.hint
+    assert isinstance(refused.value, OSError)
+
+
+def test_overviews_reach_down_to_about_one_tile():
+    assert overview_factors(1024, 1024) == [2, 4]
+    assert overview_factors(40000, 2048) == [2, 4, 8, 16, 32, 64, 128, 256]
+    assert overview_factors(200, 300) == [2]
+    assert overview_factors(200, 256) == []
