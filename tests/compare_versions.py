@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="keep outputs in this folder")
     args = parser.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="geotrans-compare-"))
+    work.mkdir(parents=True, exist_ok=True)
     trees = {"before": (work / "before-tree", args.baseline), "after": (work / "after-tree", args.after)}
     try:
         runs = cases(SAMPLES, work)
