@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import rasterio
 
 from helpers import KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS
@@ -48,6 +49,7 @@ def test_plan_keeps_relative_paths_and_patterns(tmp_path):
     assert [Path(j.dst).name for j in jobs] == [VEGAS.name, ROTTERDAM.name]
 
 
+@pytest.mark.slow
 def test_mixed_folder_maps_the_good_and_lists_the_broken(tmp_path, narrow_model_file):
     folder = scene_folder(tmp_path)
     out = tmp_path / "maps"
@@ -69,6 +71,7 @@ def test_mixed_folder_maps_the_good_and_lists_the_broken(tmp_path, narrow_model_
     assert "failed" in result.stdout and "broken.tif" in result.stdout  # the table
 
 
+@pytest.mark.slow
 def test_changed_parameters_redo_and_force_redoes(tmp_path, narrow_model_file):
     folder = scene_folder(tmp_path, broken=False)
     out = tmp_path / "maps"
@@ -87,6 +90,7 @@ def test_changed_parameters_redo_and_force_redoes(tmp_path, narrow_model_file):
     assert statuses() == {"done"}
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_redoing_finished_scenes(tmp_path, narrow_model_file):
     folder = scene_folder(tmp_path, broken=False)
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
@@ -114,6 +118,7 @@ def test_killed_run_resumes_without_redoing_finished_scenes(tmp_path, narrow_mod
     assert not list(resumed.glob(".*.part"))
 
 
+@pytest.mark.slow
 def test_sigterm_leaves_no_temporary_file(tmp_path, narrow_model_file):
     folder = tmp_path / "scenes"
     folder.mkdir()
@@ -135,6 +140,7 @@ def test_sigterm_leaves_no_temporary_file(tmp_path, narrow_model_file):
     assert summary["totals"]["interrupted"] is True
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_serial_outputs(tmp_path, narrow_model_file):
     folder = scene_folder(tmp_path)
     serial, spread = tmp_path / "serial", tmp_path / "dask"
@@ -154,6 +160,7 @@ def test_dask_local_cluster_gives_the_serial_outputs(tmp_path, narrow_model_file
     assert statuses.count("skipped") == 4 and statuses.count("failed") == 2
 
 
+@pytest.mark.slow
 def test_bad_cluster_spec_is_a_one_line_error(tmp_path, narrow_model_file):
     folder = scene_folder(tmp_path, broken=False)
     result = geotrans("run", folder, "--out", tmp_path / "maps", "--model", narrow_model_file, "--cluster", "big")
@@ -197,6 +204,7 @@ def test_gpu_out_of_memory_retries_with_half_the_batch(tmp_path):
     assert not (tmp_path / "b.tif").exists()
 
 
+@pytest.mark.slow
 def test_folder_mode_option_errors_are_one_line(tmp_path, narrow_model_file):
     folder = scene_folder(tmp_path, broken=False)
     for args, message in ((["--bands", "9,9"], "three bands"), (["--preview", tmp_path / "p.png"], "single scene")):

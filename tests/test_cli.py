@@ -147,6 +147,7 @@ def slow_model_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_interrupted_run_leaves_nothing(tmp_path, slow_model_file, signum):
     out = tmp_path / "map.tif"
@@ -167,6 +168,7 @@ def test_interrupted_run_leaves_nothing(tmp_path, slow_model_file, signum):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_python_dash_m_works():
     result = subprocess.run([sys.executable, "-m", "geotrans", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and __version__ in result.stdout

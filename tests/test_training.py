@@ -86,6 +86,7 @@ def test_generator_step_leaves_discriminator_weights_to_the_discriminator_step(t
         assert torch.equal(v, d_before[k])
 
 
+@pytest.mark.slow
 def test_a_few_steps_on_two_pairs_reduce_l1(tmp_path):
     model = Pix2Pix(tiny_config(tmp_path, lr=1e-3), torch.device("cpu"))
     pairs = tiny_pairs()
@@ -96,6 +97,7 @@ def test_a_few_steps_on_two_pairs_reduce_l1(tmp_path):
     assert last < 0.7 * first
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted_training(tmp_path):
     pairs = tiny_pairs(seed=5)
     straight = train(tiny_config(tmp_path / "a", epochs=3), torch.device("cpu"), train_set=pairs)
@@ -135,6 +137,7 @@ def test_geotiff_pairs_use_the_tiler(tmp_path):
     assert np.array_equal(pairs.targets[0], 255 - pairs.sources[0])
 
 
+@pytest.mark.slow
 def test_distributed_data_parallel_under_torchrun(tmp_path):
     """Two CPU processes (gloo) under torchrun: each takes half the pairs, rank 0 writes the run."""
     import subprocess
@@ -167,6 +170,7 @@ NEW_RECIPE = dict(lambda_fm=10.0, lambda_grad=100.0, rotations=True, jitter=0.2,
                   precision="auto")
 
 
+@pytest.mark.slow
 def test_resume_is_exact_under_the_new_recipe(tmp_path):
     """bf16 where native, batch 2, feature matching, gradient loss, rotations, jitter, grey: still bit for bit."""
     config = dict(NEW_RECIPE)

@@ -1,12 +1,12 @@
 """Paired training data: pix2pix aligned images and co-registered GeoTIFF pairs.
 
-Augmentation (``Augment``): random 256 px crops at the imagery's native
+Augmentation (``Augment``): random 256 px crops at the imagery's own
 resolution, random horizontal flips and, optionally, 90 degree rotations (maps
 are rotation-equivariant in the plane), colour jitter and grey photos (pan
 scenes arrive as grey). Rotations and flips apply to photo and map alike;
 jitter and grey only to the photo. pix2pix resizes its 600 px photos to 286 px
 before cropping, which halves the ground resolution; geotrans applies the model
-to scenes at their own pixel size, so training keeps native resolution and the
+to scenes at their own pixel size, so training keeps the imagery's own resolution and the
 model card records it.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     python -m training.evaluate --model M --data DIR [--limit N] [--json OUT] [--seed S] [--roads SCENE LABELS]
 
-Each photo is translated at its native resolution through geotrans's own path
+Each photo is translated at its own resolution through geotrans's own path
 (tiler, batch runner, blending mosaicker); the result and the real map are both
 resized to 256 x 256 (bilinear) and compared there, the convention in published
 pix2pix maps results. Reports deterministic inference and seeded-dropout inference.

@@ -35,7 +35,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
                   "tile": 256},
         "output": {"bands": "R, G, B map rendering", "normalization": "(y + 1) * 127.5"},
         "training": {"data": f"{config.data}/train ({pairs} aligned pairs)",
-                     "crops": f"random {config.crop} px crops at native resolution, {config.augment.describe()}",
+                     "crops": f"random {config.crop} px crops at the imagery's own resolution, {config.augment.describe()}",
                      "epochs": round(progress["epoch"] + progress["batch"] / max(1, pairs // config.batch_size), 2),
                      "steps": progress["step"], "batch_size": config.batch_size, "lr": config.lr,
                      "beta1": config.beta1, "lambda_l1": config.lambda_l1, "lambda_fm": config.lambda_fm,

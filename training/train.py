@@ -79,7 +79,7 @@ class TrainConfig:
     rotations: bool = False  # 90 degree rotations besides horizontal flips
     jitter: float = 0.0  # colour jitter strength of the photo
     grey: float = 0.0  # probability of a grey photo
-    precision: str = "auto"  # autocast: auto (bf16 where native), fp32, bf16, fp16 (CUDA)
+    precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
     channels_last: bool = False
     compile: bool = False  # torch.compile the generator and discriminator
     max_steps: Optional[int] = None  # stop (with a checkpoint) after this many steps in total
