@@ -214,3 +214,24 @@ def test_folder_mode_option_errors_are_one_line(tmp_path, narrow_model_file):
     empty.mkdir()
     result = geotrans("run", empty, "--out", tmp_path / "maps", "--model", narrow_model_file)
     assert result.returncode != 0 and "no scenes matching" in result.stderr
+
+
+def test_a_bug_stops_a_folder_run_instead_of_failing_the_scene(tmp_path):
+    """Our errors and I/O errors fail one scene; anything else is a bug and must surface."""
+    from geotrans.batch import SceneJob, process_scene
+    from geotrans.options import RunOptions
+    from helpers import IdentityGenerator
+
+    class Buggy(IdentityGenerator):
+        def forward(self, x, dropout_seeds=None):
+            raise ZeroDivisionError("a bug")
+
+    job = SceneJob(str(KOREA), str(tmp_path / "map.tif"))
+    with pytest.raises(ZeroDivisionError):
+        process_scene(job, Buggy(), None, RunOptions(device="cpu"))
+    assert list(tmp_path.iterdir()) == []
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"not a tiff")
+    result = process_scene(SceneJob(str(broken), str(tmp_path / "out.tif")), IdentityGenerator(), None,
+                           RunOptions(device="cpu"))
+    assert result.status == "failed" and "not a readable raster" in result.error

@@ -236,3 +236,19 @@ def test_run_uses_the_shipped_model_by_default(tmp_path):
     with rasterio.open(tmp_path / "map.tif") as ds, rasterio.open(VEGAS) as src:
         assert ds.tags()["GEOTRANS_MODEL"] == "geotrans-maps-ngf32"
         assert (ds.crs, ds.transform, ds.shape) == (src.crs, src.transform, src.shape)
+
+
+@pytest.mark.parametrize("mode,flag", [("single", ["--force"]), ("single", ["--recursive"]),
+                                       ("single", ["--cluster", "local:2"]), ("folder", ["--overwrite"])])
+def test_flags_that_do_not_apply_are_refused_not_ignored(tmp_path, narrow_model_file, mode, flag):
+    src = KOREA if mode == "single" else KOREA.parent
+    out = tmp_path / ("o.tif" if mode == "single" else "maps")
+    result = run_cli("run", src, "--out", out, "--model", narrow_model_file, *flag)
+    assert_one_line_error(result, flag[0], "applies to")
+    assert not out.exists()
+
+
+def test_library_hints_follow_the_message(tmp_path, narrow_model_file):
+    (tmp_path / "o.tif").write_bytes(b"x")
+    result = run_cli("run", KOREA, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+    assert_one_line_error(result, "already exists; pass --overwrite to replace it")
