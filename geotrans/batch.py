@@ -21,7 +21,7 @@ import torch
 from rasterio.errors import RasterioError
 from torch import nn
 
-from geotrans.errors import GeotransError, InputError, OutputError, one_line
+from geotrans.errors import DiskFullError, GeotransError, InputError, OutputError, one_line
 from geotrans.options import RunOptions
 from geotrans.output import atomic_path
 from geotrans.pipeline import translate
@@ -79,6 +79,13 @@ class BatchSummary:
             tmp.write_text(json.dumps({"totals": self.totals(), "scenes": [asdict(r) for r in self.results]},
                                       indent=2))
         return path
+
+    def write_if_possible(self, out_dir: Path) -> None:
+        """Write the summary unless the disk refuses it too (the caller is already failing for that)."""
+        try:
+            self.write(out_dir)
+        except OutputError as err:
+            log.warning("%s", err)
 
     def table(self) -> str:
         rows = [f"{'status':8} {'tiles':>7} {'skipped':>7} {'seconds':>8} {'Mpx/s':>7}  scene"]
@@ -151,6 +158,8 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
         report = _translate_with_oom_retry(plan, job, generator, progress, {JOB_TAG: fingerprint})
     except MemoryError:
         return SceneResult(job.src, job.dst, "failed", "out of memory")
+    except DiskFullError:
+        raise  # every following scene would fail too: the run stops
     except (GeotransError, RasterioError, OSError) as err:  # the scene's fault or the disk's; bugs propagate
         if _interrupted(err):  # Ctrl-C/SIGTERM that a library call wrapped into its own error
             raise KeyboardInterrupt from err
@@ -193,7 +202,12 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
     try:
         for job in jobs:
             started = time.perf_counter()
-            result = process_scene(job, generator, model_info, options, force, tile_progress)
+            try:
+                result = process_scene(job, generator, model_info, options, force, tile_progress)
+            except DiskFullError as err:
+                summary.results.append(SceneResult(job.src, job.dst, "failed", one_line(err)))
+                summary.write_if_possible(out_dir)
+                raise
             log.info("%s: %s in %.1f s%s", job.src, result.status, time.perf_counter() - started,
                      f" ({result.error})" if result.error else "")
             summary.results.append(result)
@@ -202,7 +216,7 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
                 on_scene(result)
     except KeyboardInterrupt:
         summary.interrupted = True
-        summary.write(out_dir)
+        summary.write_if_possible(out_dir)
         raise
     return summary
 

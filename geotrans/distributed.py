@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene
-from geotrans.errors import GeotransError, InputError
+from geotrans.errors import DiskFullError, GeotransError, InputError, one_line
 from geotrans.options import RunOptions
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,12 @@ def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: Run
                     i = index[future.key]
                     try:
                         results[i] = future.result()
+                    except DiskFullError as err:  # every following scene would fail too
+                        results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", one_line(err))
+                        summary.results = [results[k] for k in sorted(results)]
+                        summary.write_if_possible(out_dir)
+                        client.cancel(futures)
+                        raise
                     except (distributed.KilledWorker, OSError) as err:  # a worker lost: isolate the scene
                         results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", f"worker error: {err}")
                     summary.results = [results[k] for k in sorted(results)]
@@ -104,7 +110,7 @@ def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: Run
             except KeyboardInterrupt:
                 client.cancel(futures)
                 summary.interrupted = True
-                summary.write(out_dir)
+                summary.write_if_possible(out_dir)
                 raise
     finally:
         if cluster is not None:

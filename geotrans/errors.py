@@ -35,3 +35,7 @@ class NoModelError(ModelError):
 
 class OutputError(GeotransError, OSError):
     """The output path is refused or cannot be written (an OSError, as rasterio's write errors are)."""
+
+
+class DiskFullError(OutputError):
+    """The disk filled up while writing: every following write there would fail too."""

@@ -7,8 +7,11 @@ and renamed over it only when complete, so a target never holds a partial file.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +21,10 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 from rasterio.enums import ColorInterp, Resampling
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from geotrans.errors import OutputError
+from geotrans.errors import DiskFullError, OutputError, one_line
 from geotrans.model import from_model_range
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,61 @@ COG_OPTIONS = {"driver": "COG", "compress": "DEFLATE", "predictor": "YES", "bloc
                "overview_resampling": "AVERAGE", "bigtiff": "IF_SAFER"}
 OVERVIEW_RESAMPLING = Resampling.average
 SIDECARS = (".msk", ".aux.xml")  # files GDAL may write beside a temporary file
+FULL_BELOW_BYTES = 1 << 20  # a write that fails with less free space than this failed for want of space
+GDAL_ERROR_LOGGER = "rasterio._env"  # where rasterio logs the errors GDAL signals (some are never raised)
+
+
+class _GdalErrors(logging.Handler):
+    """Collects the errors GDAL signals in one thread: GDAL reports some write failures (when flushing,
+    closing or building overviews) only this way, without an exception."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.thread == self.thread and "signalled an error" in message:
+            self.messages.append(message.split("msg=", 1)[-1].strip("'\""))
+
+
+@contextmanager
+def checked_gdal(path: Path, action: str) -> Iterator[None]:
+    """Run GDAL calls that write ``path``; any error GDAL raises or merely signals becomes an OutputError
+    (a DiskFullError when the disk is full)."""
+    logger = logging.getLogger(GDAL_ERROR_LOGGER)
+    handler, level = _GdalErrors(), logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    except (RasterioError, OSError) as err:
+        raise write_error(path, action, [*handler.messages, one_line(err)], err) from None
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    if handler.messages:
+        raise write_error(path, action, handler.messages)
+
+
+def write_error(path: Path, action: str, messages: list[str], err: Optional[BaseException] = None) -> OutputError:
+    """The one-line error for a failed write: a DiskFullError when the disk is full."""
+    full = isinstance(err, OSError) and err.errno == errno.ENOSPC or \
+        any("No space left" in m for m in messages) or _free_bytes(path.parent) < FULL_BELOW_BYTES
+    if full:
+        return DiskFullError(f"{path}: the disk is full ({_free_bytes(path.parent) // 1024} KiB left) while "
+                             f"{action}; nothing was written there", hint="free some space and run again")
+    reason = next((m for m in messages if "See previous" not in m), messages[-1] if messages else "unknown")
+    return OutputError(f"{path}: {action} failed ({one_line(Exception(reason))})")
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
 
 
 def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool) -> Path:
@@ -75,11 +134,17 @@ def remove_temporary(tmp: Path) -> None:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path``, on any error it is removed."""
+    """Yield a temporary path to write; on success it replaces ``path``, on any error it is removed
+    (``path`` keeps what it held). An OSError while writing becomes an OutputError (DiskFullError)."""
+    path = Path(path)
     tmp = temporary_path(path)
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if isinstance(err, OutputError):
+            raise
+        raise write_error(path, "writing", [one_line(err)], err) from None
     finally:
         remove_temporary(tmp)
 
@@ -94,10 +159,12 @@ def overview_factors(height: int, width: int, smallest: int = 256) -> list[int]:
 
 
 class GeoTiffSink:
-    """Streams rows into a new 3-band RGB GeoTIFF on a given grid, written atomically.
+    """Streams rows into a new 3-band RGB GeoTIFF on a given grid, written atomically and checked.
 
-    Writes to a hidden temporary file beside ``path``; ``commit`` builds overviews
-    and renames it into place, ``discard`` removes it.
+    Writes to a hidden temporary file beside ``path``. ``commit`` builds overviews,
+    verifies the file (it reopens; its last block, mask and overviews read back)
+    and only then renames it over ``path``; ``discard`` removes it. Every GDAL
+    error while writing, raised or only signalled, fails the write.
     """
 
     def __init__(self, path: str | os.PathLike, grid: dict, write_mask: bool, tags: Optional[dict] = None,
@@ -110,13 +177,17 @@ class GeoTiffSink:
         profile = {**MAP_PROFILE, "width": grid["width"], "height": grid["height"], "crs": grid["crs"],
                    "transform": grid["transform"]}
         self._ds = None
+        self._env = None
+        if _free_bytes(self.path.parent) < FULL_BELOW_BYTES:  # GDAL can crash closing a file it never could write
+            raise write_error(self.path, "creating the map", [])
         self._env = rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)
         self._env.__enter__()
         try:
-            self._ds = rasterio.open(self.tmp_path, "w", **profile)
-            self._ds.colorinterp = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
-            if tags:
-                self._ds.update_tags(**tags)
+            with checked_gdal(self.path, "creating the map"):
+                self._ds = rasterio.open(self.tmp_path, "w", **profile)
+                self._ds.colorinterp = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+                if tags:
+                    self._ds.update_tags(**tags)
         except BaseException:  # an interrupt during creation must not leave the file behind
             self.discard()
             raise
@@ -129,42 +200,75 @@ class GeoTiffSink:
         """uint8 (3, n, width) rows starting at ``row``; invalid pixels are zeroed (in place) and masked."""
         pixels[:, ~valid] = 0
         window = Window(0, row, pixels.shape[2], pixels.shape[1])
-        self._ds.write(pixels, window=window)
-        if self.write_mask:
-            self._ds.write_mask(valid.astype(np.uint8) * 255, window=window)
+        with checked_gdal(self.path, "writing the map"):
+            self._ds.write(pixels, window=window)
+            if self.write_mask:
+                self._ds.write_mask(valid.astype(np.uint8) * 255, window=window)
 
     def finish(self, overviews: bool = True) -> Path:
-        """Close the temporary file, with internal overviews (average) or as a COG; returns its path."""
-        if self.cog:
-            self._close()
-            options = {k: v for k, v in COG_OPTIONS.items() if k != "driver"}
-            rasterio.shutil.copy(self.tmp_path, self.cog_path, driver=COG_OPTIONS["driver"], **options)
-            os.replace(self.cog_path, self.tmp_path)
-            return self.tmp_path
-        factors = overview_factors(self._ds.height, self._ds.width) if overviews else []
-        if factors:
-            self._ds.build_overviews(factors, OVERVIEW_RESAMPLING)
-            self._ds.update_tags(ns="rio_overview", resampling=OVERVIEW_RESAMPLING.name)
-        self._close()
+        """Close the temporary file, with internal overviews (average) or as a COG, and verify it;
+        returns its path."""
+        with checked_gdal(self.path, "finishing the map"):
+            if self.cog:
+                self._close()
+                options = {k: v for k, v in COG_OPTIONS.items() if k != "driver"}
+                rasterio.shutil.copy(self.tmp_path, self.cog_path, driver=COG_OPTIONS["driver"], **options)
+                os.replace(self.cog_path, self.tmp_path)
+            else:
+                factors = overview_factors(self._ds.height, self._ds.width) if overviews else []
+                self._close()  # flushes every block now, so a full disk fails here, not inside GDAL's overviews
+        if not self.cog and factors:
+            with checked_gdal(self.path, "building overviews"), \
+                    rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(self.tmp_path, "r+") as ds:
+                ds.build_overviews(factors, OVERVIEW_RESAMPLING)
+                ds.update_tags(ns="rio_overview", resampling=OVERVIEW_RESAMPLING.name)
+        verify_readable(self.tmp_path, self.path)
         return self.tmp_path
 
     def commit(self) -> None:
-        """Finish and rename over ``path``: only now does anything appear there."""
+        """Finish, verify and rename over ``path``: only now does anything appear there."""
         self.finish()
-        os.replace(self.tmp_path, self.path)
+        try:
+            os.replace(self.tmp_path, self.path)
+        except OSError as err:
+            raise write_error(self.path, "renaming the finished map into place", [one_line(err)], err) from None
         log.info("wrote %s", self.path)
 
     def discard(self) -> None:
         """Close and delete the temporary file; nothing is left at ``path``."""
         try:
             self._close()
+        except (RasterioError, OSError):  # a file being discarded may fail to flush; it goes anyway
+            pass
         finally:
             remove_temporary(self.tmp_path)
             self.cog_path.unlink(missing_ok=True)
 
     def _close(self) -> None:
-        if self._ds is not None and not self._ds.closed:
-            self._ds.close()
-        if self._env is not None:
-            self._env.__exit__(None, None, None)
-            self._env = None
+        try:
+            if self._ds is not None and not self._ds.closed:
+                self._ds.close()
+        finally:
+            if self._env is not None:
+                self._env.__exit__(None, None, None)
+                self._env = None
+
+
+def verify_readable(tmp: Path, target: Path) -> None:
+    """Reopen a finished map and read back its last block, its mask there, and each overview's last block;
+    raises OutputError if any of it is unreadable."""
+    with checked_gdal(target, "checking the finished map"):
+        with rasterio.open(tmp) as ds:
+            levels = ds.overviews(1)
+            _read_last_block(ds)
+        for level in range(len(levels)):
+            with rasterio.open(tmp, overview_level=level) as overview:
+                _read_last_block(overview)
+
+
+def _read_last_block(ds) -> None:
+    height, width = ds.block_shapes[0]
+    window = Window(((ds.width - 1) // width) * width, ((ds.height - 1) // height) * height, width, height)
+    window = window.intersection(Window(0, 0, ds.width, ds.height))
+    ds.read(window=window)
+    ds.dataset_mask(window=window)
