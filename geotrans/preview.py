@@ -19,9 +19,10 @@ GAP = 8
 def write_preview(plan: RunPlan, output: str | os.PathLike, png: str | os.PathLike, max_side: int = 512) -> Path:
     """Write ``png``: the plan's scene (bands and stretch as the model saw them) beside its map at
     ``output``, decimated from overviews to at most ``max_side`` px per panel; invalid pixels are white."""
-    scene, grid = plan.scene, plan.scene.grid
-    scale = min(1.0, max_side / max(grid.width, grid.height))
-    shape = (max(1, round(grid.height * scale)), max(1, round(grid.width * scale)))
+    scene = plan.scene
+    width, height = scene.profile["width"], scene.profile["height"]  # the scene's own grid
+    scale = min(1.0, max_side / max(width, height))
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
     with rasterio.open(scene.path) as src:
         photo = scene.band_plan.to_uint8_range(src.read(scene.bands, out_shape=(3, *shape),
                                                         resampling=Resampling.average))
