@@ -21,9 +21,9 @@ import torch
 from rasterio.errors import RasterioError
 from torch import nn
 
-from geotrans.errors import DiskFullError, GeotransError, InputError, OutputError, one_line
+from geotrans.errors import DiskFullError, GeotransError, InputError, OutputBusyError, OutputError, one_line
 from geotrans.options import RunOptions
-from geotrans.output import atomic_path
+from geotrans.output import atomic_path, output_lock
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.runner import resolve_device
@@ -48,7 +48,7 @@ class SceneJob:
 class SceneResult:
     src: str
     dst: str
-    status: str  # "done", "skipped" (already complete and current) or "failed"
+    status: str  # "done", "skipped" (already complete and current), "busy" (another run has it) or "failed"
     error: str = ""
     tiles_run: int = 0
     tiles_skipped: int = 0
@@ -66,18 +66,23 @@ class BatchSummary:
         return [r for r in self.results if r.status == "failed"]
 
     def totals(self) -> dict:
-        counts = {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "failed")}
+        counts = {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "busy", "failed")}
         return {"scenes": len(self.results), **counts,
                 "tiles_run": sum(r.tiles_run for r in self.results),
                 "tiles_skipped": sum(r.tiles_skipped for r in self.results),
                 "seconds": round(sum(r.seconds for r in self.results), 2), "interrupted": self.interrupted}
 
     def write(self, out_dir: Path) -> Path:
-        """Write ``geotrans-summary.json`` atomically in ``out_dir``."""
+        """Write ``geotrans-summary.json`` atomically in ``out_dir``, merged with what other runs into the
+        same folder wrote there: this run's results replace theirs, except scenes it left to them (busy)."""
         path = out_dir / SUMMARY
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps({"totals": self.totals(), "scenes": [asdict(r) for r in self.results]},
-                                      indent=2))
+        with output_lock(path, clean=False, wait_s=10):
+            merged = {r.src: r for r in _read_summary(path)}
+            merged.update({r.src: r for r in self.results if r.status != "busy" or r.src not in merged})
+            combined = BatchSummary(list(merged.values()), self.interrupted)
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps({"totals": combined.totals(),
+                                           "scenes": [asdict(r) for r in combined.results]}, indent=2))
         return path
 
     def write_if_possible(self, out_dir: Path) -> None:
@@ -93,9 +98,17 @@ class BatchSummary:
             rows.append(f"{r.status:8} {r.tiles_run:7d} {r.tiles_skipped:7d} {r.seconds:8.1f} "
                         f"{r.megapixels_per_second:7.2f}  {r.src}" + (f"  ({r.error})" if r.error else ""))
         t = self.totals()
-        rows.append(f"{t['scenes']} scenes: {t['done']} done, {t['skipped']} skipped, {t['failed']} failed"
+        rows.append(f"{t['scenes']} scenes: {t['done']} done, {t['skipped']} skipped, {t['busy']} left to "
+                    f"another run, {t['failed']} failed"
                     + (" (interrupted)" if self.interrupted else ""))
         return "\n".join(rows)
+
+
+def _read_summary(path: Path) -> list[SceneResult]:
+    try:
+        return [SceneResult(**scene) for scene in json.loads(path.read_text())["scenes"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patterns: Iterable[str] = (),
@@ -150,9 +163,14 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
         fingerprint = job_fingerprint(job, options, model_info)
     except OSError as err:
         return SceneResult(job.src, job.dst, "failed", f"{job.src}: {err.strerror}")
-    if not force and is_current(job, fingerprint):
-        return SceneResult(job.src, job.dst, "skipped")
     Path(job.dst).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with output_lock(job.dst):  # also clears what a killed run left for this output
+            current = not force and is_current(job, fingerprint)
+    except OutputBusyError as err:
+        return SceneResult(job.src, job.dst, "busy", one_line(err))
+    if current:
+        return SceneResult(job.src, job.dst, "skipped")
     try:
         plan = plan_run(job.src, replace(options, overwrite=True), model_info)
         report = _translate_with_oom_retry(plan, job, generator, progress, {JOB_TAG: fingerprint})
@@ -160,6 +178,8 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
         return SceneResult(job.src, job.dst, "failed", "out of memory")
     except DiskFullError:
         raise  # every following scene would fail too: the run stops
+    except OutputBusyError as err:  # another run took it since we looked
+        return SceneResult(job.src, job.dst, "busy", one_line(err))
     except (GeotransError, RasterioError, OSError) as err:  # the scene's fault or the disk's; bugs propagate
         if _interrupted(err):  # Ctrl-C/SIGTERM that a library call wrapped into its own error
             raise KeyboardInterrupt from err

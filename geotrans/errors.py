@@ -39,3 +39,7 @@ class OutputError(GeotransError, OSError):
 
 class DiskFullError(OutputError):
     """The disk filled up while writing: every following write there would fail too."""
+
+
+class OutputBusyError(OutputError):
+    """Another live run holds the output's lock."""

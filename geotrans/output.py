@@ -8,10 +8,14 @@ and renamed over it only when complete, so a target never holds a partial file.
 from __future__ import annotations
 
 import errno
+import fcntl
+import json
 import logging
 import os
 import shutil
+import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +28,7 @@ from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from geotrans.errors import DiskFullError, OutputError, one_line
+from geotrans.errors import DiskFullError, OutputBusyError, OutputError, one_line
 from geotrans.model import from_model_range
 
 log = logging.getLogger(__name__)
@@ -147,6 +151,86 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise write_error(path, "writing", [one_line(err)], err) from None
     finally:
         remove_temporary(tmp)
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def output_lock(path: str | os.PathLike, clean: bool = True, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold an advisory lock on ``path`` (a lock file beside it recording host and PID) while writing it.
+
+    Another run holding it raises OutputBusyError naming the holder. A lock whose holder died is free
+    (the kernel drops it with the process), and on taking it the dead run's temporary files for
+    ``path`` are removed (``clean``). The lock file goes when the lock is released. With ``wait_s``,
+    a busy lock is retried for that long first.
+    """
+    path = Path(path)
+    lock = lock_path(path)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise write_error(path, "locking the output", [one_line(err)], err) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise OutputBusyError(f"{path}: is being written by another run ({holder})",
+                                  hint="wait for it, or choose another output") from None
+        if _same_file(fd, lock):  # not a lock file that its holder removed while we waited
+            break
+        os.close(fd)
+    try:
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode())
+        except OSError as err:
+            raise write_error(path, "locking the output", [one_line(err)], err) from None
+        if clean:
+            remove_stale_temporaries(path)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still held, so no one takes a lock on a file about to vanish
+        os.close(fd)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files a killed run left for ``path``; call only while holding its lock."""
+    stale = [p for p in path.parent.glob(f".{glob_escape(path.name)}.*") if p != lock_path(path)]
+    for leftover in stale:
+        leftover.unlink(missing_ok=True)
+    if stale:
+        log.info("%s: removed %d temporary file(s) left by a run that was killed", path, len(stale))
+    return stale
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _holder(fd: int) -> str:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"host {holder['host']}, pid {holder['pid']}"
+    except (ValueError, KeyError, OSError):
+        return "holder unknown"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
 def overview_factors(height: int, width: int, smallest: int = 256) -> list[int]:

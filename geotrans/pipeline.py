@@ -22,7 +22,7 @@ from torch import nn
 from geotrans.mosaic import StreamingMosaic
 from geotrans.model import from_model_range
 from geotrans.options import RunOptions
-from geotrans.output import GeoTiffSink, check_output
+from geotrans.output import GeoTiffSink, check_output, output_lock
 from geotrans.plan import RunPlan, plan_run
 from geotrans.runner import Batch, BatchRunner, batched, resolve_device, run_stages
 from geotrans.scene import SceneReader, tile_reads, to_model_input, valid_pixels
@@ -82,7 +82,8 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
     log.info("%s: %d tiles of %d px with %d px overlap, on %s", plan.src, len(plan.tiles), plan.tiles.tile,
              plan.tiles.overlap, runner.device)
     tags = {**plan.tags, **(extra_tags or {})}
-    with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(plan.scene.grid.width, plan.tiles.tile)):
+    with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(plan.scene.grid.width, plan.tiles.tile)):
+        check_output(plan.src, dst, plan.options.overwrite)  # again: a run that just finished may have made it
         final = GeoTiffSink(dst, plan.map_grid, write_mask=plan.scene.has_mask, tags=tags, cog=plan.options.cog)
         try:
             skipped = _mosaic_into(plan, runner, final, progress)
@@ -102,7 +103,7 @@ def _mosaic_into(plan: RunPlan, runner: BatchRunner, final: GeoTiffSink, progres
     if not plan.warp_back:
         return _blend(plan, runner, final, progress)
     model_grid = plan.scene.output_grid(model_grid=True)
-    native = GeoTiffSink(final.path.with_name(f".{final.path.name}.model-grid"), model_grid, write_mask=True)
+    native = GeoTiffSink(final.path.with_name(f"{final.path.name}.model-grid"), model_grid, write_mask=True)
     try:
         skipped = _blend(plan, runner, native, progress)
         warp_back(native.finish(overviews=False), plan, final)

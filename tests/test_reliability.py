@@ -134,3 +134,79 @@ def test_a_file_size_limit_fails_cleanly_for_any_user(tmp_path, narrow_model_fil
     assert result.returncode == 1 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "failed" in errors[0] or "disk is full" in errors[0]
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_a_second_run_for_the_same_output_is_refused_naming_the_holder(tmp_path, narrow_model_file):
+    import socket
+
+    from geotrans.output import output_lock
+
+    out = tmp_path / "map.tif"
+    with output_lock(out):  # another live run, as far as the CLI can tell (a lock of its own)
+        result = run_cli("run", KOREA, "--out", out, "--model", narrow_model_file, "-q", "--overwrite")
+    assert result.exit_code == 1 and "being written by another run" in result.output
+    assert f"host {socket.gethostname()}, pid {os.getpid()}" in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+    assert run_cli("run", KOREA, "--out", out, "--model", narrow_model_file, "-q").exit_code == 0
+
+
+def test_a_killed_runs_lock_is_taken_over_and_its_temporary_files_removed(tmp_path, narrow_model_file):
+    import signal
+    import time
+
+    out = tmp_path / "map.tif"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from geotrans.output import output_lock\n"
+        f"out = Path({str(out)!r})\n"
+        "with output_lock(out):\n"
+        "    (out.parent / ('.' + out.name + '.0badf00d.part')).write_bytes(b'half a map' * 1000)\n"
+        "    print('holding', flush=True); time.sleep(60)\n")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    busy = run_cli("run", KOREA, "--out", out, "--model", narrow_model_file, "-q")
+    assert busy.exit_code == 1 and f"pid {holder.pid}" in busy.output
+    assert (tmp_path / ".map.tif.0badf00d.part").exists()  # a live run's files are never touched
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    time.sleep(0.1)
+    assert run_cli("run", KOREA, "--out", out, "--model", narrow_model_file, "-q").exit_code == 0
+    assert readable(out) and leftovers(tmp_path) == []
+
+
+def test_two_folder_runs_share_the_work_and_the_summary(tmp_path, narrow_model_file):
+    import json
+
+    from geotrans.batch import SUMMARY
+    from geotrans.output import output_lock
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for name, src in (("a.tif", VEGAS), ("b.tif", LANDSAT)):
+        (scenes / name).write_bytes(src.read_bytes())
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    other = {"src": str(scenes / "b.tif"), "dst": str(maps / "b.tif"), "status": "done", "error": "",
+             "tiles_run": 9, "tiles_skipped": 0, "seconds": 1.0, "megapixels_per_second": 1.0}
+    (maps / SUMMARY).write_text(json.dumps({"totals": {}, "scenes": [other]}))  # the other run finished b.tif
+    with output_lock(maps / "b.tif"):  # ... or is still writing it
+        (maps / ".b.tif.0badf00d.part").write_bytes(b"its partial map")
+        result = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q")
+        assert (maps / ".b.tif.0badf00d.part").exists()
+    assert result.exit_code == 0, result.output
+    summary = json.loads((maps / SUMMARY).read_text())
+    by_src = {s["src"]: s for s in summary["scenes"]}
+    assert by_src[str(scenes / "a.tif")]["status"] == "done"
+    assert by_src[str(scenes / "b.tif")] == other  # left to the other run, whose record stays
+    assert not (maps / "b.tif").exists() and readable(maps / "a.tif")
+    assert summary["totals"]["scenes"] == 2
+
+
+@needs_tmpfs
+def test_a_read_only_filesystem_is_a_one_line_error(tmp_path, narrow_model_file):
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)], check=True)
+    try:
+        result = run_cli("run", KOREA, "--out", mount / "map.tif", "--model", narrow_model_file, "-q")
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    assert result.exit_code == 1 and "Read-only file system" in result.output and "internal error" not in result.output
