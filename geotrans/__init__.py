@@ -8,9 +8,15 @@ thin click layer over them.
 """
 __version__ = "0.1.0"
 
-from geotrans.errors import GeotransError  # noqa: E402
-from geotrans.options import RunOptions  # noqa: E402
-from geotrans.pipeline import RunReport, translate  # noqa: E402
-from geotrans.plan import RunPlan, plan_run  # noqa: E402
-
 __all__ = ["GeotransError", "RunOptions", "RunPlan", "RunReport", "plan_run", "translate", "__version__"]
+_EXPORTS = {"GeotransError": "geotrans.errors", "RunOptions": "geotrans.options", "RunPlan": "geotrans.plan",
+            "plan_run": "geotrans.plan", "RunReport": "geotrans.pipeline", "translate": "geotrans.pipeline"}
+
+
+def __getattr__(name: str):
+    """The library API, imported on first use: ``import geotrans`` stays light (no torch) for the CLI's start."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'geotrans' has no attribute {name!r}")

@@ -1,3 +1,23 @@
-from geotrans.cli import main
+"""``python -m geotrans`` and the ``geotrans`` command.
 
-main(prog_name="geotrans")
+The entry point imports the CLI (and with it torch, which takes a second or
+two) inside a guard, so Ctrl-C at any moment exits 130 without a traceback.
+"""
+import os
+import sys
+
+
+def entry() -> None:
+    try:
+        from geotrans.cli import main
+    except KeyboardInterrupt:
+        # Nothing is written yet. Exit at once: an import cut short can make Python's own shutdown
+        # re-raise the interrupt (exit by SIGINT instead of 130).
+        sys.stderr.write("geotrans: interrupted\n")
+        sys.stderr.flush()
+        os._exit(130)
+    main(prog_name="geotrans")
+
+
+if __name__ == "__main__":
+    entry()

@@ -57,6 +57,9 @@ def choose_bands(ds, requested: Optional[Sequence[int]] = None) -> tuple[int, in
         for band in requested:
             if not 1 <= band <= ds.count:
                 raise InputError(f"{ds.name}: band {band} is out of range; the scene has {ds.count} band(s)")
+            if ds.colorinterp[band - 1] == ColorInterp.alpha:
+                raise InputError(f"{ds.name}: band {band} is the alpha (transparency) band, not image data; "
+                                 "choose image bands")
         return tuple(requested) * 3 if len(requested) == 1 else tuple(requested)
     interp = list(ds.colorinterp)
     if ds.count == 1:

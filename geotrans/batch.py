@@ -132,7 +132,10 @@ def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patt
         raise InputError(f"{root}: not a folder")
     walk = root.rglob("*") if recursive else root.glob("*")
     sources = sorted(p for p in walk if p.is_file() and any(fnmatch.fnmatch(p.name, pat) for pat in patterns))
-    if out_dir.resolve() == root.resolve() or root.resolve() in out_dir.resolve().parents:
+    if out_dir.resolve() == root.resolve():
+        raise InputError(f"{out_dir}: is the input folder; the maps need a folder of their own",
+                         hint="give another --out")
+    if root.resolve() in out_dir.resolve().parents:
         sources = [s for s in sources if out_dir.resolve() not in s.resolve().parents]
     return [SceneJob(os.fspath(s), os.fspath(out_dir / s.relative_to(root))) for s in sources]
 

@@ -101,7 +101,10 @@ def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None) ->
     handler.setFormatter(logging.Formatter("geotrans: %(message)s"))
     log.handlers[:] = [handler]
     if log_file:
-        to_file = logging.FileHandler(log_file)
+        try:
+            to_file = logging.FileHandler(log_file)
+        except OSError as err:
+            raise click.ClickException(f"{log_file}: cannot write the log there ({err.strerror})") from None
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         to_file.setLevel(logging.DEBUG if verbose else logging.INFO)
         log.addHandler(to_file)
@@ -247,6 +250,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
                               cluster, quiet, verbose)
         click.echo(summary.table())
         sys.exit(1 if summary.failed else 0)
+    if preview and not Path(preview).resolve().parent.is_dir():
+        raise click.ClickException(f"{preview}: its folder does not exist; nothing was run")
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         generator, model_info = load_generator(model_path)
         plan = plan_run(src, options, model_info)

@@ -69,9 +69,15 @@ def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
     if "CRS84" in aoi_crs:
         aoi_crs = "EPSG:4326"
     try:
-        return unary_union([shape(transform_geom(aoi_crs, scene_crs, g)) for g in geometries])
+        parts = [shape(transform_geom(aoi_crs, scene_crs, g)) for g in geometries]
     except Exception as err:  # noqa: BLE001 - GDAL/PROJ errors come in several types
         raise InputError(f"{path}: cannot reproject the area to the scene's CRS ({err})") from None
+    invalid = [p for p in parts if not p.is_valid]
+    if invalid:
+        log.warning("%s: the area of interest is not a valid polygon (%s); repaired with make_valid", path,
+                    shapely.is_valid_reason(invalid[0]))
+        parts = [shapely.make_valid(p) if not p.is_valid else p for p in parts]
+    return unary_union(parts)
 
 
 def to_pixels(geometry: shapely.Geometry, transform: Affine) -> shapely.Geometry:

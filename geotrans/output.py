@@ -118,7 +118,8 @@ def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool
         raise OutputError(f"{dst}: is a directory; give an output file name")
     if not dst.parent.is_dir():
         raise OutputError(f"{dst.parent}: output folder does not exist")
-    if dst.exists() and os.path.samefile(src, dst) or Path(src).resolve() == dst.resolve():
+    local_src = os.path.exists(src)  # False for /vsi paths and URLs, which are never the local output
+    if local_src and (dst.exists() and os.path.samefile(src, dst) or Path(src).resolve() == dst.resolve()):
         raise OutputError(f"{dst}: is the input scene; geotrans never overwrites its input")
     if dst.exists() and not overwrite:
         raise OutputError(f"{dst}: already exists", hint="pass --overwrite to replace it")

@@ -24,6 +24,8 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import transform as transform_coords
 
+from geotrans.errors import InputError
+
 log = logging.getLogger(__name__)
 
 WGS84_A = 6378137.0
@@ -109,6 +111,10 @@ def processing_grid(crs, transform: Affine, width: int, height: int, model_gsd_m
     if scene_gsd is None or model_gsd_m is None or abs(scene_gsd / model_gsd_m - 1) <= TOLERANCE:
         return ProcessingGrid(width, height, transform, scene_gsd, model_gsd_m)
     scale = model_gsd_m / scene_gsd  # > 1: the model's pixels are bigger, so fewer of them
+    if width / scale < 1 or height / scale < 1:
+        raise InputError(f"at {scene_gsd:.3g} m per pixel the scene is {width * scene_gsd:.3g} x "
+                         f"{height * scene_gsd:.3g} m, smaller than one {model_gsd_m:.3g} m pixel of the model; "
+                         "check the ground resolution")
     if scale < 1 / MAX_UPSAMPLE:
         log.warning("scene pixels (%.3g m) are %.0fx the model's (%.3g m); upsampling is capped at %gx, so the "
                     "map will not look like the model's training imagery", scene_gsd, 1 / scale, model_gsd_m,

@@ -26,6 +26,11 @@ from geotrans.tiler import Tile, TileGrid
 log = logging.getLogger(__name__)
 
 
+def is_gdal_path(path: str) -> bool:
+    """A path only GDAL can resolve: a virtual file system (/vsizip/, /vsicurl/, ...) or a URL (https://, s3://)."""
+    return path.startswith("/vsi") or "://" in path
+
+
 @dataclass(frozen=True)
 class SceneInfo:
     """What the pipeline needs to know about a source scene, read once."""
@@ -65,10 +70,11 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
     ``gsd_m`` overrides the scene's own.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
+    if not is_gdal_path(path):
+        if not os.path.exists(path):
+            raise InputError(f"{path}: no such file")
+        if os.path.isdir(path):
+            raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
     try:
         with rasterio.open(path) as ds:
             georeferenced = ds.crs is not None and not ds.transform.is_identity
@@ -83,6 +89,10 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             else:
                 log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
                 grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
+            complex_bands = [i + 1 for i, dtype in enumerate(ds.dtypes) if np.issubdtype(np.dtype(dtype), np.complexfloating)]
+            if complex_bands:
+                raise InputError(f"{path}: complex-valued data ({ds.dtypes[complex_bands[0] - 1]}), such as SAR "
+                                 "phase, is not imagery geotrans can translate; convert it to amplitude first")
             band_plan = plan_bands(ds, bands)
             floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in band_plan.bands)
             has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in band_plan.bands)
@@ -102,6 +112,8 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
                      grid.describe(), 100 * footprint.area / (grid.width * grid.height))
             return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
     except RasterioError as err:
+        if is_gdal_path(path):
+            raise InputError(f"{path}: GDAL cannot open it ({one_line(err)})") from None
         raise InputError(f"{path}: not a readable raster ({one_line(err)})") from None
 
 

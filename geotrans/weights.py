@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import logging
 import os
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from geotrans.model import NORMS, UnetGenerator
 log = logging.getLogger(__name__)
 
 FORMAT = "geotrans-generator/1"
+MIN_NGF, MAX_NGF = 1, 256  # ngf 256 is 870 M parameters, already far beyond any sensible map model
 DEFAULT_MODEL_FILE = "generator.safetensors"
 
 
@@ -78,11 +80,16 @@ def load_generator(path: str | os.PathLike | None = None) -> tuple[UnetGenerator
     The file is read once: its hash, header and weights all come from the same bytes.
     """
     path, data = _read(path)
-    info = _model_info(path, data, _header(path, data))
+    header = _header(path, data)
+    info = _model_info(path, data, header)
+    _check_shapes(path, data, info)  # before anything the size of the model is allocated
     try:
         tensors = load_safetensors(data)
     except (SafetensorError, ValueError) as err:
         raise ModelError(f"{path}: not a safetensors model file ({one_line(err)})") from None
+    bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise ModelError(f"{path}: weight {bad} holds NaN or infinite values; the model is broken")
     net = UnetGenerator(ngf=info.ngf, norm=info.norm)
     try:
         net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
@@ -115,11 +122,31 @@ def _header(path: Path, data: bytes) -> dict:
         raise ModelError(f"{path}: not a safetensors model file ({one_line(err)})") from None
     try:
         config = json.loads((header.get("__metadata__") or {})["geotrans"])
-        if config.get("format") != FORMAT or config.get("norm") not in NORMS or int(config["ngf"]) < 1:
+        if config.get("format") != FORMAT or config.get("norm") not in NORMS:
             raise ValueError(config.get("format"))
+        ngf = int(config["ngf"])
     except (KeyError, ValueError, TypeError, AttributeError):
         raise ModelError(f"{path}: safetensors file without a geotrans generator header") from None
+    if not MIN_NGF <= ngf <= MAX_NGF:
+        raise ModelError(f"{path}: its header claims a U-Net of width ngf={ngf}; geotrans takes {MIN_NGF} to "
+                         f"{MAX_NGF}")
+    resolution = config.get("card", {}).get("native_resolution_m") if isinstance(config.get("card"), dict) else None
+    if resolution is not None and not (isinstance(resolution, (int, float)) and math.isfinite(resolution)
+                                       and resolution > 0):
+        raise ModelError(f"{path}: its model card gives a ground resolution of {resolution!r}; it must be a "
+                         "positive number of metres")
     return config
+
+
+def _check_shapes(path: Path, data: bytes, info: ModelInfo) -> None:
+    """The header's tensor shapes must be the architecture's: checked on torch's meta device, where
+    building the network allocates nothing."""
+    length = int.from_bytes(data[:8], "little")
+    stored = {k: v.get("shape") for k, v in json.loads(data[8 : 8 + length]).items() if k != "__metadata__"}
+    with torch.device("meta"):
+        expected = {k: list(v.shape) for k, v in UnetGenerator(ngf=info.ngf, norm=info.norm).state_dict().items()}
+    if stored != expected:
+        raise ModelError(f"{path}: weights do not match a U-Net with ngf={info.ngf}")
 
 
 def _model_info(path: Path, data: bytes, config: dict) -> ModelInfo:

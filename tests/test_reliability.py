@@ -210,3 +210,80 @@ def test_a_read_only_filesystem_is_a_one_line_error(tmp_path, narrow_model_file)
     finally:
         subprocess.run(["umount", str(mount)], check=True)
     assert result.exit_code == 1 and "Read-only file system" in result.output and "internal error" not in result.output
+
+
+def test_a_complex_raster_is_refused(tmp_path, narrow_model_file):
+    import numpy as np
+
+    with rasterio.open(VEGAS) as ds:
+        profile, data = ds.profile, ds.read(1).astype(np.complex64)
+    profile.update(count=1, dtype="complex64", photometric=None, compress="deflate")
+    profile.pop("nodata", None)
+    with rasterio.open(tmp_path / "sar.tif", "w", **profile) as out:
+        out.write(data * (1 + 1j), 1)
+    result = run_cli("run", tmp_path / "sar.tif", "--out", tmp_path / "o.tif", "--model", narrow_model_file)
+    assert result.exit_code == 1 and "complex-valued" in result.output and not (tmp_path / "o.tif").exists()
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_bands_naming_the_alpha_band_are_refused(tmp_path, narrow_model_file):
+    result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--bands", "4,4,4")
+    assert result.exit_code == 1 and "band 4 is the alpha" in result.output
+
+
+def test_a_gsd_that_shrinks_the_scene_below_one_pixel_says_so(tmp_path):
+    # The shipped model states its resolution (0.9 m), so the scene would be read at 0.9 m per pixel.
+    result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--gsd", "0.0001")
+    assert result.exit_code == 1 and "smaller than one" in result.output and "nodata" not in result.output
+
+
+@pytest.mark.parametrize("gsd", ["nan", "inf", "0", "-2"])
+def test_a_gsd_that_is_not_a_positive_number_is_refused(tmp_path, narrow_model_file, gsd):
+    result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--gsd", gsd)
+    assert result.exit_code == 1 and "positive number" in result.output and "internal error" not in result.output
+
+
+def test_a_self_intersecting_aoi_is_repaired_with_a_warning(tmp_path, narrow_model_file, caplog):
+    import json
+
+    from helpers import scene_box
+    from rasterio.warp import transform_geom
+
+    x0, y0, x1, y1 = scene_box(KOREA, 100, 150, 400, 380).bounds
+    bowtie = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y1], [x1, y0], [x0, y1], [x0, y0]]]}
+    with rasterio.open(KOREA) as ds:
+        geometry = transform_geom(ds.crs, "EPSG:4326", bowtie)
+    (tmp_path / "bowtie.geojson").write_text(json.dumps(geometry))
+    result = run_cli("run", KOREA, "--out", tmp_path / "o.tif", "--model", narrow_model_file,
+                     "--aoi", tmp_path / "bowtie.geojson")
+    assert result.exit_code == 0, result.output
+    assert "repaired with make_valid" in result.output and readable(tmp_path / "o.tif")
+
+
+def test_an_output_folder_that_is_the_input_folder_says_so(tmp_path, narrow_model_file):
+    (tmp_path / "a.tif").write_bytes(VEGAS.read_bytes())
+    result = run_cli("run", tmp_path, "--out", tmp_path, "--model", narrow_model_file)
+    assert result.exit_code == 1 and "is the input folder" in result.output
+
+
+@pytest.mark.parametrize("flag", ["--log", "--preview"])
+def test_log_or_preview_into_a_missing_folder_fails_before_running(tmp_path, narrow_model_file, flag):
+    out = tmp_path / "o.tif"
+    result = run_cli("run", VEGAS, "--out", out, "--model", narrow_model_file, flag, tmp_path / "no" / "such.x")
+    assert result.exit_code == 1 and "Traceback" not in result.output and not out.exists()
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])  # from 0.3 s: before that the interpreter itself is starting
+def test_ctrl_c_at_any_moment_of_start_up_exits_130_without_a_traceback(tmp_path, narrow_model_file, delay):
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "geotrans", "run", str(KOREA), "--out", str(tmp_path / "o.tif"),
+                             "--model", str(narrow_model_file)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 0) and "Traceback" not in err, err  # 0: it finished first
+    assert leftovers(tmp_path) == [] and (proc.returncode == 0 or not (tmp_path / "o.tif").exists())

@@ -46,3 +46,54 @@ def test_default_model_is_package_data_or_a_clear_refusal():
     else:
         net, info = load_generator(path)
         assert path.stat().st_size <= 50 * 2**20 and info.sha256
+
+
+def _retag(tmp_path, name, edit_config=None, edit_tensors=None):
+    """A real exported ngf=8 generator, with its header config or tensors changed."""
+    import json
+
+    from safetensors import safe_open
+
+    save_generator(build_generator(ngf=8), tmp_path / "g.safetensors", name="x", card={"native_resolution_m": 0.9})
+    with safe_open(str(tmp_path / "g.safetensors"), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        config = json.loads(f.metadata()["geotrans"])
+    if edit_config:
+        edit_config(config)
+    if edit_tensors:
+        edit_tensors(tensors)
+    save_file(tensors, tmp_path / name, metadata={"geotrans": json.dumps(config)})
+    return tmp_path / name
+
+
+def test_an_absurd_width_is_refused_before_anything_is_allocated(tmp_path, monkeypatch):
+    import geotrans.weights
+
+    huge = _retag(tmp_path, "huge.safetensors", edit_config=lambda c: c.update(ngf=4096))
+    with pytest.raises(ModelError, match="ngf=4096"):
+        load_generator(huge)
+    lying = _retag(tmp_path, "lying16.safetensors", edit_config=lambda c: c.update(ngf=16))
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("weights were loaded before the shapes were checked")
+
+    monkeypatch.setattr(geotrans.weights, "load_safetensors", no_loading)
+    with pytest.raises(ModelError, match="do not match a U-Net with ngf=16"):
+        load_generator(lying)
+
+
+def test_nan_or_infinite_weights_are_refused(tmp_path):
+    def poison(tensors):
+        key = next(k for k, v in tensors.items() if v.is_floating_point())
+        tensors[key] = tensors[key].clone()
+        tensors[key].view(-1)[3] = float("nan")
+
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        load_generator(_retag(tmp_path, "nan.safetensors", edit_tensors=poison))
+
+
+@pytest.mark.parametrize("resolution", [0, -1, "fine", float("nan")])
+def test_a_card_resolution_that_is_not_a_positive_number_is_refused(tmp_path, resolution):
+    edit = lambda c: c["card"].update(native_resolution_m=resolution)  # noqa: E731
+    with pytest.raises(ModelError, match="positive number of metres"):
+        load_generator(_retag(tmp_path, "card.safetensors", edit_config=edit))

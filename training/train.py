@@ -281,7 +281,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         writer = csv.DictWriter(csv_file, LOSS_COLUMNS)
         if csv_file.tell() == 0:
             writer.writeheader()
-        while progress["epoch"] < config.epochs:
+        while progress["epoch"] < config.epochs and not budget.spent(progress):
             epoch = progress["epoch"]
             model.set_lr(lr_at(config, epoch))
             batches = train_set.prefetched(epoch, config.batch_size, skip=progress["batch"], rank=rank, world=world)

@@ -1,0 +1,57 @@
+"""Any path or URL that rasterio opens is accepted as input: /vsizip/, /vsimem/, /vsicurl/ over HTTP."""
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from geotrans.cli import main
+from helpers import VEGAS
+
+
+@pytest.fixture
+def served(tmp_path):
+    """tests/range_server.py serving tmp_path on the loopback address, in a process of its own (GDAL holds the
+    GIL while it reads, so a server thread in this process would never answer)."""
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("range_server.py")), str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline().split()[-1])
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def same_map(a, b):
+    with rasterio.open(a) as x, rasterio.open(b) as y:
+        return np.array_equal(x.read(), y.read()) and x.transform == y.transform
+
+
+def test_zip_http_and_url_inputs_give_the_local_map(tmp_path, served, narrow_model_file):
+    local = tmp_path / "local.tif"
+    assert run_cli("run", VEGAS, "--out", local, "--model", narrow_model_file, "-q").exit_code == 0
+    with zipfile.ZipFile(tmp_path / "scenes.zip", "w") as z:
+        z.write(VEGAS, "vegas.tif")
+    (tmp_path / "vegas.tif").write_bytes(VEGAS.read_bytes())
+    for i, src in enumerate([f"/vsizip/{tmp_path / 'scenes.zip'}/vegas.tif", f"/vsicurl/{served}/vegas.tif",
+                             f"{served}/vegas.tif"]):
+        out = tmp_path / f"out{i}.tif"
+        result = run_cli("run", src, "--out", out, "--model", narrow_model_file, "-q")
+        assert result.exit_code == 0, (src, result.output)
+        assert same_map(local, out), src
+
+
+def test_a_gdal_path_that_does_not_open_says_what_gdal_said(tmp_path, served, narrow_model_file):
+    result = run_cli("run", f"/vsicurl/{served}/missing.tif", "--out", tmp_path / "o.tif", "--model",
+                     narrow_model_file)
+    assert result.exit_code == 1 and "GDAL cannot open it" in result.output and "internal error" not in result.output
+    assert not (tmp_path / "o.tif").exists()
