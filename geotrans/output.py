@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import socket
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from geotrans.errors import DiskFullError, OutputBusyError, OutputError, one_line
+from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.model import from_model_range
 
 log = logging.getLogger(__name__)
@@ -55,42 +55,19 @@ COG_OPTIONS = {"driver": "COG", "compress": "DEFLATE", "predictor": "YES", "bloc
 OVERVIEW_RESAMPLING = Resampling.average
 SIDECARS = (".msk", ".aux.xml")  # files GDAL may write beside a temporary file
 FULL_BELOW_BYTES = 1 << 20  # a write that fails with less free space than this failed for want of space
-GDAL_ERROR_LOGGER = "rasterio._env"  # where rasterio logs the errors GDAL signals (some are never raised)
-
-
-class _GdalErrors(logging.Handler):
-    """Collects the errors GDAL signals in one thread: GDAL reports some write failures (when flushing,
-    closing or building overviews) only this way, without an exception."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.thread = threading.get_ident()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if record.thread == self.thread and "signalled an error" in message:
-            self.messages.append(message.split("msg=", 1)[-1].strip("'\""))
 
 
 @contextmanager
 def checked_gdal(path: Path, action: str) -> Iterator[None]:
     """Run GDAL calls that write ``path``; any error GDAL raises or merely signals becomes an OutputError
     (a DiskFullError when the disk is full)."""
-    logger = logging.getLogger(GDAL_ERROR_LOGGER)
-    handler, level = _GdalErrors(), logger.level
-    logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
-    try:
-        yield
-    except (RasterioError, OSError) as err:
-        raise write_error(path, action, [*handler.messages, one_line(err)], err) from None
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    if handler.messages:
-        raise write_error(path, action, handler.messages)
+    with gdal_messages() as messages:
+        try:
+            yield
+        except (RasterioError, OSError) as err:
+            raise write_error(path, action, [*messages, one_line(err)], err) from None
+    if messages:
+        raise write_error(path, action, messages)
 
 
 def write_error(path: Path, action: str, messages: list[str], err: Optional[BaseException] = None) -> OutputError:
@@ -100,8 +77,7 @@ def write_error(path: Path, action: str, messages: list[str], err: Optional[Base
     if full:
         return DiskFullError(f"{path}: the disk is full ({_free_bytes(path.parent) // 1024} KiB left) while "
                              f"{action}; nothing was written there", hint="free some space and run again")
-    reason = next((m for m in messages if "See previous" not in m), messages[-1] if messages else "unknown")
-    return OutputError(f"{path}: {action} failed ({one_line(Exception(reason))})")
+    return OutputError(f"{path}: {action} failed ({one_line(Exception(reason(messages, 'unknown')))})")
 
 
 def _free_bytes(folder: Path) -> int:

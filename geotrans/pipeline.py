@@ -79,8 +79,7 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
     started = time.perf_counter()
     dst = check_output(plan.src, dst, plan.options.overwrite)
     runner = BatchRunner(generator, resolve_device(plan.options.device), plan.options.dropout_seed)
-    log.info("%s: %d tiles of %d px with %d px overlap, on %s", plan.src, len(plan.tiles), plan.tiles.tile,
-             plan.tiles.overlap, runner.device)
+    announce(plan, runner)
     tags = {**plan.tags, **(extra_tags or {})}
     with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(plan.scene.grid.width, plan.tiles.tile)):
         check_output(plan.src, dst, plan.options.overwrite)  # again: a run that just finished may have made it
@@ -96,6 +95,19 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
     log.info("%s: %d tiles run, %d skipped (no valid pixels), %.1f s, %.2f Mpx/s",
              dst, report.tiles_run, report.tiles_skipped, report.seconds, report.megapixels_per_second)
     return report
+
+
+HUGE_JOB_TILES = 100_000
+
+
+def announce(plan: RunPlan, runner: BatchRunner) -> None:
+    """Say what is about to run before it starts, loudly when the job is huge (a sparse file's header can
+    claim any size)."""
+    profile = plan.scene.profile
+    level = logging.WARNING if plan.tiles_to_run > HUGE_JOB_TILES else logging.INFO
+    log.log(level, "%s: %d x %d px; %d of %d windows of %d px (overlap %d) to run on %s", plan.src,
+            profile["width"], profile["height"], plan.tiles_to_run, len(plan.tiles), plan.tiles.tile,
+            plan.tiles.overlap, runner.device)
 
 
 def _mosaic_into(plan: RunPlan, runner: BatchRunner, final: GeoTiffSink, progress: Optional[Progress]) -> int:
@@ -116,10 +128,14 @@ def _blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Opti
     """Run the stages and blend every result into ``sink``; returns tiles skipped."""
     tiles = plan.tiles
     mosaic = StreamingMosaic(tiles.height, tiles.width, tiles.tile, tiles.overlap, sink)
-    skipped = 0
+    skipped, started = 0, time.perf_counter()
     for batch, outputs in run_stages(read_batches(plan), runner):
         for tile, output, valid in zip(batch.tiles, outputs if outputs is not None else (), batch.valid):
             mosaic.add(tile, output, valid)
+        if outputs is not None and runner.tiles_run == len(batch):  # the first batch: now the rate is known
+            rate = len(batch) / max(time.perf_counter() - started, 1e-9)
+            log.info("%s: first batch at %.1f tiles/s; about %.0f s for the %d windows", plan.src, rate,
+                     plan.tiles_to_run / rate, plan.tiles_to_run)
         skipped += batch.skipped
         if progress is not None:
             progress(len(batch) + batch.skipped, len(tiles))

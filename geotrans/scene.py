@@ -18,6 +18,7 @@ from shapely.geometry import box
 
 from geotrans.bands import BandPlan, plan_bands
 from geotrans.errors import InputError, one_line
+from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
 from geotrans.model import to_model_range
 from geotrans.resolution import ProcessingGrid, processing_grid
@@ -75,46 +76,65 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             raise InputError(f"{path}: no such file")
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
-    try:
-        with rasterio.open(path) as ds:
-            georeferenced = ds.crs is not None and not ds.transform.is_identity
-            if not georeferenced and ds.gcps[0]:
-                raise InputError(f"{path}: is georeferenced only by ground control points; warp it onto a map grid "
-                                 "first (gdalwarp)")
-            if not georeferenced and not allow_ungeoreferenced:
-                raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map",
-                                 hint="--allow-ungeoreferenced processes it in pixel space")
-            if georeferenced:
-                grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m)
-            else:
-                log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
-                grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
-            complex_bands = [i + 1 for i, dtype in enumerate(ds.dtypes) if np.issubdtype(np.dtype(dtype), np.complexfloating)]
-            if complex_bands:
-                raise InputError(f"{path}: complex-valued data ({ds.dtypes[complex_bands[0] - 1]}), such as SAR "
-                                 "phase, is not imagery geotrans can translate; convert it to amplitude first")
-            band_plan = plan_bands(ds, bands)
-            floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in band_plan.bands)
-            has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in band_plan.bands)
-            with processing_view(ds, grid) as view:
-                footprint = valid_footprint(view)
-            if footprint.is_empty:
-                raise InputError(f"{path}: no valid pixels (all nodata); nothing to translate")
-            aoi = None
-            if aoi_path is not None:
-                if not georeferenced:
-                    raise InputError(f"{path}: an area of interest needs a georeferenced scene")
-                aoi = read_aoi(aoi_path, ds.crs)
-                footprint = _clip_to_aoi(footprint, aoi, grid, path, aoi_path)
-                has_mask = True
-            shapely.prepare(footprint)
-            log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
-                     grid.describe(), 100 * footprint.area / (grid.width * grid.height))
-            return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
-    except RasterioError as err:
-        if is_gdal_path(path):
-            raise InputError(f"{path}: GDAL cannot open it ({one_line(err)})") from None
-        raise InputError(f"{path}: not a readable raster ({one_line(err)})") from None
+    with gdal_messages() as messages:
+        try:
+            return _inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path)
+        except RasterioError as err:
+            detail = reason(messages, one_line(err), err)
+            if is_gdal_path(path):
+                raise InputError(f"{path}: GDAL cannot open it ({detail})") from None
+            raise InputError(f"{path}: not a readable raster, truncated or damaged ({detail})") from None
+
+
+def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path) -> SceneInfo:
+    with rasterio.open(path) as ds:
+        georeferenced = ds.crs is not None and not ds.transform.is_identity
+        if not georeferenced and ds.gcps[0]:
+            raise InputError(f"{path}: is georeferenced only by ground control points; warp it onto a map grid "
+                             "first (gdalwarp)")
+        if not georeferenced and not allow_ungeoreferenced:
+            raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map",
+                             hint="--allow-ungeoreferenced processes it in pixel space")
+        if georeferenced:
+            grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m)
+        else:
+            log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
+            grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
+        complex_bands = [i + 1 for i, dtype in enumerate(ds.dtypes) if np.issubdtype(np.dtype(dtype), np.complexfloating)]
+        if complex_bands:
+            raise InputError(f"{path}: complex-valued data ({ds.dtypes[complex_bands[0] - 1]}), such as SAR "
+                             "phase, is not imagery geotrans can translate; convert it to amplitude first")
+        band_plan = plan_bands(ds, bands)
+        floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in band_plan.bands)
+        has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in band_plan.bands)
+        with processing_view(ds, grid) as view:
+            footprint = valid_footprint(view)
+        if footprint.is_empty:
+            raise InputError(f"{path}: no valid pixels (all nodata); nothing to translate")
+        aoi = None
+        if aoi_path is not None:
+            if not georeferenced:
+                raise InputError(f"{path}: an area of interest needs a georeferenced scene")
+            aoi = read_aoi(aoi_path, ds.crs)
+            footprint = _clip_to_aoi(footprint, aoi, grid, path, aoi_path)
+            has_mask = True
+        shapely.prepare(footprint)
+        log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
+                 grid.describe(), 100 * footprint.area / (grid.width * grid.height))
+        return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
+
+
+def check_readable(ds, bands, side: int = 256) -> None:
+    """A decimated read of the bands (through the overviews where there are some) that touches the whole
+    scene, and a read of its last block, so a truncated or damaged file fails here, when planning, not
+    halfway through a run."""
+    factor = max(1, -(-max(ds.width, ds.height) // side))
+    unique = sorted(set(bands))
+    ds.read(unique, out_shape=(len(unique), max(1, ds.height // factor), max(1, ds.width // factor)))
+    block_h, block_w = ds.block_shapes[0]  # and the last full-resolution block: a COG keeps it at the end
+    ds.read(unique, window=rasterio.windows.Window((ds.width - 1) // block_w * block_w,
+                                                   (ds.height - 1) // block_h * block_h, block_w, block_h)
+            .intersection(rasterio.windows.Window(0, 0, ds.width, ds.height)))
 
 
 def _clip_to_aoi(footprint: shapely.Geometry, aoi: shapely.Geometry, grid: ProcessingGrid, path: str,
@@ -167,7 +187,8 @@ class SceneReader:
             data = self._ds.read(self.scene.bands, window=tile.window)
             valid = valid_pixels(self._ds, self.scene, tile.window, data)
         except RasterioError as err:
-            raise InputError(f"{self.scene.path}: read failed at {tile.window} ({one_line(err)})") from None
+            raise InputError(f"{self.scene.path}: read failed at {tile.window}, truncated or damaged "
+                             f"({reason([], one_line(err), err)})") from None
         values = self.scene.band_plan.to_uint8_range(data)
         if valid.any() and not valid.all():
             values = fill_invalid(values, valid)

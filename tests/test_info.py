@@ -2,7 +2,7 @@
 import pytest
 
 import geotrans.model
-from geotrans.info import describe, estimate_cpu_seconds
+from geotrans.info import describe, estimate_seconds, measure_tiles_per_second
 from geotrans.options import RunOptions
 from geotrans.plan import plan_run
 from geotrans.weights import read_model_info
@@ -11,10 +11,10 @@ from helpers import KOREA, LANDSAT, scene_box, write_aoi
 
 def test_describe_formats_the_plan(narrow_model_file):
     plan = plan_run(LANDSAT, RunOptions(), read_model_info(narrow_model_file))
-    text = "\n".join(describe(plan))
+    text = "\n".join(describe(plan, 20.0))
     assert f"size         791 x 718 px, uint8, {plan.scene.profile['crs'].to_string()}" in text
     assert f"windows      {plan.tiles_to_run} to run, {len(plan.tiles) - plan.tiles_to_run} to skip" in text
-    assert "estimate     ~" in text
+    assert f"estimate     ~{plan.tiles_to_run / 20:.0f} s at 20.0 tiles/s" in text
 
 
 def test_skipped_windows_follow_the_aoi(tmp_path):
@@ -33,9 +33,27 @@ def test_reading_the_model_header_builds_no_generator(narrow_model_file, monkeyp
     assert (info.name, info.ngf, len(info.sha256)) == ("random-ngf8-test", 8, 64)
 
 
-def test_estimate_needs_a_model_and_grows_with_its_width(narrow_model_file):
-    assert estimate_cpu_seconds(plan_run(KOREA)) is None
-    narrow = estimate_cpu_seconds(plan_run(KOREA, RunOptions(), read_model_info(narrow_model_file)))
-    wide_info = read_model_info(narrow_model_file)
-    wide = estimate_cpu_seconds(plan_run(KOREA, RunOptions(), type(wide_info)(**{**wide_info.__dict__, "ngf": 64})))
-    assert narrow is not None and wide == pytest.approx(narrow * 64, rel=1e-6)
+def test_the_estimate_is_measured_and_wider_models_are_slower():
+    plan = plan_run(KOREA)
+    assert estimate_seconds(plan, None) is None
+    narrow, wide = measure_tiles_per_second(8, "cpu"), measure_tiles_per_second(32, "cpu")
+    assert narrow > wide > 0
+    assert estimate_seconds(plan, wide) == pytest.approx(plan.tiles_to_run / wide)
+
+
+@pytest.mark.slow
+def test_the_estimate_is_within_a_factor_of_two_of_a_real_run(tmp_path, narrow_model_file):
+    """The old constant was 2-7x too low on the Landsat and NAIP samples."""
+    import time
+
+    from geotrans.weights import load_generator
+    from helpers import NAIP, run_scene
+
+    generator, info = load_generator(narrow_model_file)
+    for scene in (LANDSAT, NAIP):
+        plan = plan_run(scene, RunOptions(), info)
+        estimate = estimate_seconds(plan, measure_tiles_per_second(info.ngf, "cpu"))
+        started = time.perf_counter()
+        run_scene(scene, tmp_path / f"{scene.stem}.tif", generator, RunOptions(), info)
+        actual = time.perf_counter() - started
+        assert actual / 2 < estimate < actual * 2, (scene.name, estimate, actual)

@@ -287,3 +287,11 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_without_a_traceback(tmp_path
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (130, 0) and "Traceback" not in err, err  # 0: it finished first
     assert leftovers(tmp_path) == [] and (proc.returncode == 0 or not (tmp_path / "o.tif").exists())
+
+
+def test_info_fails_on_a_truncated_file_with_gdals_reason(tmp_path):
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(LANDSAT.read_bytes()[:200_000])
+    result = CliRunner().invoke(main, ["info", str(cut)])
+    assert result.exit_code == 1 and "truncated or damaged" in result.output and "Read error" in result.output
+    assert "See previous" not in result.output
