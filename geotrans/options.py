@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Optional
 
 from geotrans.errors import InputError
+from geotrans.precision import PRECISIONS
 from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
 
 IDENTITY = {"identity": True}  # changes the output file
@@ -27,6 +28,7 @@ class RunOptions:
     overlap: int = field(default=DEFAULT_OVERLAP, metadata=IDENTITY)
     tile_size: int = field(default=DEFAULT_TILE, metadata=IDENTITY)
     device: str = field(default="auto", metadata=RUNTIME)
+    precision: str = field(default="auto", metadata=IDENTITY)  # auto, fp32, bf16, fp16: results differ slightly
     overwrite: bool = field(default=False, metadata=RUNTIME)
     dropout_seed: Optional[int] = field(default=None, metadata=IDENTITY)  # None: deterministic, dropout off
     bands: Optional[tuple[int, ...]] = field(default=None, metadata=IDENTITY)  # 1-based R,G,B or one grey band
@@ -42,6 +44,8 @@ class RunOptions:
         if self.tile_size < 256 or self.tile_size % 256:
             raise InputError("tile size must be a multiple of 256")
         check_overlap(self.overlap, self.tile_size)
+        if self.precision not in PRECISIONS:
+            raise InputError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):
             raise InputError(f"ground resolution must be a positive number of metres, not {self.gsd}")
 

@@ -78,7 +78,8 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
     """
     started = time.perf_counter()
     dst = check_output(plan.src, dst, plan.options.overwrite)
-    runner = BatchRunner(generator, resolve_device(plan.options.device), plan.options.dropout_seed)
+    runner = BatchRunner(generator, resolve_device(plan.options.device), plan.options.dropout_seed,
+                         plan.options.precision)
     announce(plan, runner)
     tags = {**plan.tags, **(extra_tags or {})}
     with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(plan.scene.grid.width, plan.tiles.tile)):

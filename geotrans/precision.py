@@ -17,6 +17,9 @@ import torch
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Whether ``auto`` takes bf16 on CPUs with native bf16 for inference; set by measuring the shipped model's
+# val metrics in both (README, "Precision"): bf16 must not cost more than 0.1 dB PSNR.
+CPU_INFERENCE_BF16 = False
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -52,11 +55,12 @@ class Precision:
 
 
 def resolve_precision(requested: str, device: torch.device,
-                      native_bf16: Optional[Callable[[], bool]] = None) -> Precision:
+                      native_bf16: Optional[Callable[[], bool]] = None, cpu_bf16: bool = True) -> Precision:
     """The precision to run on ``device`` for ``requested`` (one of ``PRECISIONS``).
 
     ``native_bf16`` answers whether the CPU has native bf16 (for tests); it
-    defaults to ``cpu_has_native_bf16``.
+    defaults to ``cpu_has_native_bf16``. ``cpu_bf16`` False keeps ``auto`` at
+    fp32 on every CPU.
     """
     if requested not in PRECISIONS:
         raise ValueError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISIONS)}")
@@ -64,7 +68,7 @@ def resolve_precision(requested: str, device: torch.device,
     if requested == "auto":
         if device_type == "cuda":
             requested = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        elif device_type == "cpu" and (native_bf16 or cpu_has_native_bf16)():
+        elif device_type == "cpu" and cpu_bf16 and (native_bf16 or cpu_has_native_bf16)():
             requested = "bf16"
         else:
             requested = "fp32"

@@ -17,6 +17,7 @@ from torch import nn
 
 from geotrans.background import background
 from geotrans.errors import InputError
+from geotrans.precision import CPU_INFERENCE_BF16, resolve_precision
 from geotrans.tiler import Tile
 
 log = logging.getLogger(__name__)
@@ -67,22 +68,25 @@ def tile_seed(seed: int, tile: Tile) -> int:
 
 
 class BatchRunner:
-    """Runs the generator under ``inference_mode``, with mixed precision on CUDA.
+    """Runs the generator under ``inference_mode`` in the resolved precision (``geotrans.precision``).
 
     With ``dropout_seed`` set, the generator keeps the paper's test-time dropout,
     seeded per tile so that runs repeat; otherwise inference is deterministic.
     """
 
-    def __init__(self, generator: nn.Module, device: torch.device, dropout_seed: Optional[int] = None):
+    def __init__(self, generator: nn.Module, device: torch.device, dropout_seed: Optional[int] = None,
+                 precision: str = "auto"):
         self.device = device
         self.generator = generator.to(device).eval()
         self.dropout_seed = dropout_seed
         self.tiles_run = 0
+        try:
+            self.precision = resolve_precision(precision, device, cpu_bf16=CPU_INFERENCE_BF16)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        log.info("running the generator in %s on %s", self.precision.name, device)
         if device.type == "cuda":
             self.generator = self.generator.to(memory_format=torch.channels_last)
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        else:
-            self.amp_dtype = None
 
     def run(self, batch: Batch) -> np.ndarray:
         """Generator output for ``batch`` as (n, 3, T, T) float32 in [-1, 1]."""
@@ -90,9 +94,7 @@ class BatchRunner:
         if self.device.type == "cuda":
             stacked = stacked.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         seeds = [tile_seed(self.dropout_seed, t) for t in batch.tiles] if self.dropout_seed is not None else None
-        with torch.inference_mode(), torch.autocast(
-            self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
-        ):
+        with torch.inference_mode(), self.precision.autocast():
             out = self.generator(stacked, dropout_seeds=seeds) if seeds is not None else self.generator(stacked)
         self.tiles_run += len(batch)
         return out.float().cpu().numpy()

@@ -15,6 +15,7 @@ def test_identity_leaves_out_what_cannot_change_the_output():
     identity = RunOptions(batch_size=3, device="cpu", overwrite=True, cog=True).identity()
     assert "batch_size" not in identity and "device" not in identity and "overwrite" not in identity
     assert identity["cog"] is True and identity["overlap"] == 64
+    assert RunOptions(precision="bf16").identity()["precision"] == "bf16"  # a folder run in bf16 redoes fp32 maps
 
 
 def test_provenance_and_resume_read_the_same_identity(tmp_path):

@@ -1,4 +1,5 @@
 """Precision: bf16 only where the hardware has it natively, fp32 on request."""
+import numpy as np
 import pytest
 import torch
 
@@ -32,3 +33,50 @@ def test_autocast_runs_convolutions_in_the_chosen_dtype():
 
 def test_native_bf16_detection_answers_a_bool():
     assert isinstance(cpu_has_native_bf16(), bool)
+
+
+def test_auto_on_the_cpu_follows_the_measured_switch():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu, native_bf16=lambda: True, cpu_bf16=False).name == "fp32"
+    assert resolve_precision("auto", cpu, native_bf16=lambda: True, cpu_bf16=True).name == "bf16"
+    assert resolve_precision("bf16", cpu, native_bf16=lambda: False, cpu_bf16=False).name == "bf16"
+
+
+def test_fp32_inference_equals_a_plain_forward_pass(tmp_path):
+    """One 256 px tile of a real scene: the map must be exactly the generator's fp32 output, rounded."""
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    from geotrans.model import build_generator, from_model_range, to_model_range
+    from geotrans.options import RunOptions
+    from helpers import KOREA, crop, run_scene
+
+    src = crop(KOREA, Window(300, 300, 256, 256), tmp_path / "tile.tif")
+    torch.manual_seed(1)
+    net = build_generator(ngf=8).eval()
+    run_scene(src, tmp_path / "map.tif", net, RunOptions(precision="fp32", device="cpu"))
+    with rasterio.open(src) as ds:
+        pixels = ds.read()
+    with torch.no_grad():
+        expected = from_model_range(net(torch.from_numpy(to_model_range(pixels))[None])[0].numpy())
+    with rasterio.open(tmp_path / "map.tif") as out:
+        assert np.array_equal(out.read(), expected)
+
+
+def test_the_runner_runs_the_model_in_the_resolved_dtype(monkeypatch):
+    import geotrans.runner
+    from geotrans.model import build_generator
+    from geotrans.runner import Batch, BatchRunner
+    from geotrans.tiler import Tile
+
+    seen = []
+    net = build_generator(ngf=8)
+    net.head.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    batch = Batch()
+    batch.append(Tile(0, 0, 256, 256), np.zeros((3, 256, 256), np.float32), np.ones((256, 256), bool))
+    BatchRunner(net, torch.device("cpu"), precision="fp32").run(batch)
+    BatchRunner(net, torch.device("cpu"), precision="bf16").run(batch)
+    assert seen == [torch.float32, torch.bfloat16]
+    monkeypatch.setattr(geotrans.runner, "CPU_INFERENCE_BF16", False)
+    assert BatchRunner(net, torch.device("cpu")).precision.name == "fp32"

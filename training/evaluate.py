@@ -28,6 +28,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from geotrans.pipeline import translate_array
+from geotrans.precision import PRECISIONS
 from geotrans.runner import BatchRunner, resolve_device
 from geotrans.weights import load_generator
 from training.data import list_pairs, read_aligned
@@ -44,9 +45,10 @@ def resize_bilinear(image_chw: np.ndarray, size: int = COMPARE_SIZE) -> np.ndarr
 
 
 def evaluate(generator: torch.nn.Module, folder: str | Path, limit: Optional[int] = None,
-             dropout_seed: Optional[int] = None, device: str = "auto", batch_size: int = 8) -> dict:
+             dropout_seed: Optional[int] = None, device: str = "auto", batch_size: int = 8,
+             precision: str = "auto") -> dict:
     """Mean metrics over the pairs in ``folder`` (first ``limit``)."""
-    runner = BatchRunner(generator, resolve_device(device), dropout_seed)
+    runner = BatchRunner(generator, resolve_device(device), dropout_seed, precision)
     rows = []
     paths = list_pairs(folder)[:limit]
     for path in tqdm(paths, desc="evaluating", unit="pair", disable=not os.isatty(2)):
@@ -80,6 +82,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the dropout run")
     parser.add_argument("--no-dropout-run", action="store_true", help="skip the seeded-dropout run")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", nargs="+", default=["auto"], choices=PRECISIONS,
+                        help="evaluate in each of these precisions (e.g. fp32 bf16)")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the results here")
     parser.add_argument("--roads", nargs=2, metavar=("SCENE", "LABELS"), default=None,
                         help="also score the map of SCENE against road centre lines (GeoJSON)")
@@ -87,9 +91,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     generator, info = load_generator(args.model)
     started = time.perf_counter()
-    results = {"deterministic": evaluate(generator, args.data, args.limit, None, args.device)}
-    if not args.no_dropout_run:
-        results[f"dropout (seed {args.seed})"] = evaluate(generator, args.data, args.limit, args.seed, args.device)
+    results = {}
+    for precision in args.precision:
+        suffix = "" if args.precision == ["auto"] else f", {precision}"
+        results[f"deterministic{suffix}"] = evaluate(generator, args.data, args.limit, None, args.device,
+                                                     precision=precision)
+        if not args.no_dropout_run:
+            results[f"dropout (seed {args.seed}){suffix}"] = evaluate(generator, args.data, args.limit, args.seed,
+                                                                      args.device, precision=precision)
     print(format_table(results))
     report = {"model": info.name, "sha256": info.sha256, "data": str(args.data), "compare_size": COMPARE_SIZE,
               "results": results}
