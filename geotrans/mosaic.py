@@ -41,8 +41,11 @@ def blend_window(size: int, overlap: int) -> np.ndarray:
 class StreamingMosaic:
     """Weighted accumulator over the open band of rows of a ``height`` x ``width`` scene."""
 
-    def __init__(self, height: int, width: int, tile_size: int, overlap: int, sink: RowSink, bands: int = 3):
+    def __init__(self, height: int, width: int, tile_size: int, overlap: int, sink: RowSink, bands: int = 3,
+                 first_col: int = 0):
+        """A mosaic of ``width`` columns starting at scene column ``first_col`` (a band of a wider scene)."""
         self.height, self.width, self.bands = height, width, bands
+        self.first_col = first_col
         self.sink = sink
         self.window = blend_window(tile_size, overlap)
         # Consecutive row starts are at most one stride apart, so the open rows
@@ -63,12 +66,14 @@ class StreamingMosaic:
         if tile.row < self.top:
             raise ValueError(f"tile at row {tile.row} arrived after rows up to {self.top} were written")
         self.flush_until(tile.row)
-        r0, h, w = tile.row - self.top, tile.height, tile.width
+        r0, h, w, c0 = tile.row - self.top, tile.height, tile.width, tile.col - self.first_col
         if r0 + h > self.capacity:
             raise ValueError("tile does not fit the open band of rows; tiles must come from one TileGrid in order")
+        if c0 < 0 or c0 + w > self.width:
+            raise ValueError("tile lies outside the mosaic's columns")
         weight = self.window[:h, :w] * valid
-        self._values[:, r0 : r0 + h, tile.col : tile.col + w] += pixels[:, :h, :w] * weight
-        self._weights[r0 : r0 + h, tile.col : tile.col + w] += weight
+        self._values[:, r0 : r0 + h, c0 : c0 + w] += pixels[:, :h, :w] * weight
+        self._weights[r0 : r0 + h, c0 : c0 + w] += weight
 
     def flush_until(self, row: int) -> None:
         """Hand every row above ``row`` to the sink and drop it from the buffer."""

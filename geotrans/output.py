@@ -253,14 +253,14 @@ class GeoTiffSink:
             self.discard()
             raise
 
-    def __call__(self, row: int, values: np.ndarray, valid: np.ndarray) -> None:
-        """Mosaicker rows (values in the model's range) starting at ``row``."""
-        self.write_pixels(row, from_model_range(values), valid)
+    def __call__(self, row: int, values: np.ndarray, valid: np.ndarray, col: int = 0) -> None:
+        """Mosaicker rows (values in the model's range) starting at ``row`` (and column ``col``)."""
+        self.write_pixels(row, from_model_range(values), valid, col)
 
-    def write_pixels(self, row: int, pixels: np.ndarray, valid: np.ndarray) -> None:
-        """uint8 (3, n, width) rows starting at ``row``; invalid pixels are zeroed (in place) and masked."""
+    def write_pixels(self, row: int, pixels: np.ndarray, valid: np.ndarray, col: int = 0) -> None:
+        """uint8 (3, n, w) pixels at ``row``, ``col``; invalid pixels are zeroed (in place) and masked."""
         pixels[:, ~valid] = 0
-        window = Window(0, row, pixels.shape[2], pixels.shape[1])
+        window = Window(col, row, pixels.shape[2], pixels.shape[1])
         with checked_gdal(self.path, "writing the map"):
             self._ds.write(pixels, window=window)
             if self.write_mask:

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 import rasterio
@@ -26,7 +26,7 @@ from geotrans.output import GeoTiffSink, check_output, output_lock
 from geotrans.plan import RunPlan, plan_run
 from geotrans.runner import Batch, BatchRunner, batched, resolve_device, run_stages
 from geotrans.scene import SceneReader, tile_reads, to_model_input, valid_pixels
-from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, TileGrid
+from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, MAX_BAND_WIDTH, ColumnBand, Tile, TileGrid, column_bands
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
                          plan.options.precision)
     announce(plan, runner)
     tags = {**plan.tags, **(extra_tags or {})}
-    with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(plan.scene.grid.width, plan.tiles.tile)):
+    band_width = min(plan.scene.grid.width, MAX_BAND_WIDTH + 2 * plan.tiles.tile)
+    with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(band_width, plan.tiles.tile)):
         check_output(plan.src, dst, plan.options.overwrite)  # again: a run that just finished may have made it
         final = GeoTiffSink(dst, plan.map_grid, write_mask=plan.scene.has_mask, tags=tags, cog=plan.options.cog)
         try:
@@ -126,28 +127,44 @@ def _mosaic_into(plan: RunPlan, runner: BatchRunner, final: GeoTiffSink, progres
 
 
 def _blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Optional[Progress]) -> int:
-    """Run the stages and blend every result into ``sink``; returns tiles skipped."""
+    """Run the stages and blend every result into ``sink``, a band of columns at a time (one band unless the
+    scene is very wide); returns tiles skipped."""
     tiles = plan.tiles
-    mosaic = StreamingMosaic(tiles.height, tiles.width, tiles.tile, tiles.overlap, sink)
+    bands = column_bands(tiles, MAX_BAND_WIDTH)
+    work = len(tiles) if len(bands) == 1 else sum(sum(1 for _ in band.tiles(tiles)) for band in bands)
+    if len(bands) > 1:
+        log.info("%s: %d columns, blended in %d bands of up to %d columns (%d windows at the seams run twice)",
+                 plan.src, tiles.width, len(bands), MAX_BAND_WIDTH, work - len(tiles))
     skipped, started = 0, time.perf_counter()
-    for batch, outputs in run_stages(read_batches(plan), runner):
-        for tile, output, valid in zip(batch.tiles, outputs if outputs is not None else (), batch.valid):
-            mosaic.add(tile, output, valid)
-        if outputs is not None and runner.tiles_run == len(batch):  # the first batch: now the rate is known
-            rate = len(batch) / max(time.perf_counter() - started, 1e-9)
-            log.info("%s: first batch at %.1f tiles/s; about %.0f s for the %d windows", plan.src, rate,
-                     plan.tiles_to_run / rate, plan.tiles_to_run)
-        skipped += batch.skipped
-        if progress is not None:
-            progress(len(batch) + batch.skipped, len(tiles))
-    mosaic.close()
+    for band in bands:
+        mosaic = StreamingMosaic(tiles.height, band.last - band.first, tiles.tile, tiles.overlap,
+                                 _band_sink(sink, band), first_col=band.first)
+        for batch, outputs in run_stages(read_batches(plan, band.tiles(tiles)), runner):
+            for tile, output, valid in zip(batch.tiles, outputs if outputs is not None else (), batch.valid):
+                mosaic.add(tile, output, valid)
+            if outputs is not None and runner.tiles_run == len(batch):  # the first batch: the rate is known
+                rate = len(batch) / max(time.perf_counter() - started, 1e-9)
+                log.info("%s: first batch at %.1f tiles/s; about %.0f s for the %d windows", plan.src, rate,
+                         plan.tiles_to_run / rate, plan.tiles_to_run)
+            skipped += batch.skipped
+            if progress is not None:
+                progress(len(batch) + batch.skipped, work)
+        mosaic.close()
     return skipped
 
 
-def read_batches(plan: RunPlan) -> Iterator[Batch]:
-    """The plan's batches, read through a handle of their own (so this may run in another thread)."""
+def _band_sink(sink: GeoTiffSink, band: ColumnBand):
+    """The band's finished rows, cropped to the columns it owns, written where they lie in the scene."""
+    own = slice(band.start - band.first, band.stop - band.first)
+    return lambda row, values, valid: sink(row, values[:, :, own], valid[:, own], band.start)
+
+
+def read_batches(plan: RunPlan, tiles: Optional[Iterable[Tile]] = None) -> Iterator[Batch]:
+    """Batches of the plan's tiles (or of ``tiles``), read through a handle of their own (so this may run in
+    another thread)."""
     with SceneReader(plan.scene, plan.tiles.tile) as reader:
-        yield from batched(tile_reads(plan.scene, plan.tiles, reader), plan.options.batch_size)
+        yield from batched(tile_reads(plan.scene, plan.tiles if tiles is None else tiles, reader),
+                           plan.options.batch_size)
 
 
 def warp_back(model_grid_map: str | os.PathLike, plan: RunPlan, sink: GeoTiffSink, rows: int = 256) -> None:
@@ -161,9 +178,10 @@ def warp_back(model_grid_map: str | os.PathLike, plan: RunPlan, sink: GeoTiffSin
                       height=grid["height"], resampling=scene.grid.back_resampling) as warped, \
             rasterio.open(scene.path) as source:
         for row in range(0, grid["height"], rows):
-            window = Window(0, row, grid["width"], min(rows, grid["height"] - row))
-            valid = (warped.dataset_mask(window=window) > 0) & valid_pixels(source, scene, window)
-            sink.write_pixels(row, warped.read(window=window), valid)
+            for col in range(0, grid["width"], MAX_BAND_WIDTH):  # one strip unless the scene is very wide
+                window = Window(col, row, min(MAX_BAND_WIDTH, grid["width"] - col), min(rows, grid["height"] - row))
+                valid = (warped.dataset_mask(window=window) > 0) & valid_pixels(source, scene, window)
+                sink.write_pixels(row, warped.read(window=window), valid, col)
 
 
 def gdal_cache_bytes(width: int, tile_size: int) -> int:

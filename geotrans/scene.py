@@ -5,7 +5,7 @@ import logging
 import os
 from dataclasses import dataclass
 from contextlib import ExitStack, contextmanager
-from typing import Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import rasterio
@@ -22,7 +22,7 @@ from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
 from geotrans.model import to_model_range
 from geotrans.resolution import ProcessingGrid, processing_grid
-from geotrans.tiler import Tile, TileGrid
+from geotrans.tiler import Tile
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def valid_pixels(ds, scene: SceneInfo, window, data: Optional[np.ndarray] = None
     return valid
 
 
-def tile_reads(scene: SceneInfo, tiles: TileGrid, reader: SceneReader) -> Iterator[tuple[Tile, Optional[tuple]]]:
+def tile_reads(scene: SceneInfo, tiles: Iterable[Tile], reader: SceneReader) -> Iterator[tuple[Tile, Optional[tuple]]]:
     """The skip policy: each tile with (pixels, valid), or with None when it is skipped: outside the
     footprint (never read) or without a valid pixel."""
     for tile in tiles:

@@ -95,3 +95,34 @@ class TileGrid:
             for col in self.col_starts:
                 yield Tile(row, col, min(self.tile, self.height - row), min(self.tile, self.width - col), index)
                 index += 1
+
+
+MAX_BAND_WIDTH = 8192  # columns blended at once: the mosaic's memory no longer grows with the scene's width
+
+
+@dataclass(frozen=True)
+class ColumnBand:
+    """The output columns [start, stop) that one pass over the tile grid blends and writes, and the
+    columns [first, last) its tiles cover (a neighbouring band recomputes the tiles at the seam)."""
+
+    start: int
+    stop: int
+    first: int
+    last: int
+
+    def tiles(self, grid: TileGrid) -> Iterator[Tile]:
+        """The grid's tiles that touch this band's columns, in row-major order."""
+        return (t for t in grid if t.col < self.stop and t.col_stop > self.start)
+
+
+def column_bands(grid: TileGrid, max_width: int = MAX_BAND_WIDTH) -> list[ColumnBand]:
+    """Bands of at most ``max_width`` output columns (a multiple of 256: each output block is written by
+    one band), covering the scene; one band when it is no wider than that."""
+    if max_width < 256 or max_width % 256:
+        raise ValueError("band width must be a positive multiple of 256")
+    bands = []
+    for start in range(0, grid.width, max_width):
+        stop = min(grid.width, start + max_width)
+        cols = [(c, min(c + grid.tile, grid.width)) for c in grid.col_starts if c < stop and c + grid.tile > start]
+        bands.append(ColumnBand(start, stop, min(c for c, _ in cols), max(e for _, e in cols)))
+    return bands

@@ -295,3 +295,37 @@ def test_info_fails_on_a_truncated_file_with_gdals_reason(tmp_path):
     result = CliRunner().invoke(main, ["info", str(cut)])
     assert result.exit_code == 1 and "truncated or damaged" in result.output and "Read error" in result.output
     assert "See previous" not in result.output
+
+
+def test_column_bands_cover_each_column_once_and_bound_the_accumulator():
+    from geotrans.tiler import MAX_BAND_WIDTH, TileGrid, column_bands
+
+    grid = TileGrid(300, 3_000_000, 256, 64)
+    bands = column_bands(grid)
+    assert bands[0].start == 0 and bands[-1].stop == 3_000_000
+    assert all(a.stop == b.start and a.start % 256 == 0 for a, b in zip(bands, bands[1:]))
+    widest = max(b.last - b.first for b in bands)
+    assert widest <= MAX_BAND_WIDTH + 2 * 256  # the mosaic holds this many columns, whatever the scene's width
+    small = column_bands(TileGrid(300, 20_000, 256, 64))
+    assert max(b.last - b.first for b in small) == widest  # the same memory as a 20 000 px scene
+    one = column_bands(TileGrid(300, 5000, 256, 64))
+    assert [(b.start, b.stop, b.first, b.last) for b in one] == [(0, 5000, 0, 5000)]
+
+
+@pytest.mark.parametrize("scene", [KOREA, VEGAS])  # VEGAS is read resampled and warped back in strips
+def test_a_scene_blended_in_column_bands_is_the_same_map(tmp_path, monkeypatch, scene, narrow_model_file):
+    import numpy as np
+
+    import geotrans.pipeline
+    from geotrans.options import RunOptions
+    from geotrans.weights import load_generator
+    from helpers import run_scene
+
+    generator, info = load_generator(narrow_model_file)  # random weights: every tile differs, so seams show
+    info = type(info)(**{**info.__dict__, "card": {"native_resolution_m": 0.9}})
+    run_scene(scene, tmp_path / "whole.tif", generator, RunOptions(device="cpu"), info)
+    monkeypatch.setattr(geotrans.pipeline, "MAX_BAND_WIDTH", 256)
+    run_scene(scene, tmp_path / "bands.tif", generator, RunOptions(device="cpu"), info)
+    with rasterio.open(tmp_path / "whole.tif") as a, rasterio.open(tmp_path / "bands.tif") as b:
+        assert np.array_equal(a.read(), b.read()) and np.array_equal(a.dataset_mask(), b.dataset_mask())
+        assert a.width > 256 * 2
