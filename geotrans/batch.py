@@ -79,7 +79,7 @@ class BatchSummary:
         with output_lock(path, clean=False, wait_s=10):
             merged = {r.src: r for r in _read_summary(path)}
             merged.update({r.src: r for r in self.results if r.status != "busy" or r.src not in merged})
-            combined = BatchSummary(list(merged.values()), self.interrupted)
+            combined = BatchSummary(sorted(merged.values(), key=lambda r: r.src), self.interrupted)
             with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps({"totals": combined.totals(),
                                            "scenes": [asdict(r) for r in combined.results]}, indent=2))
