@@ -70,3 +70,12 @@ def scene_box(scene, col0, row0, col1, row1):
     with rasterio.open(scene) as ds:
         (x0, y0), (x1, y1) = ds.transform * (col0, row0), ds.transform * (col1, row1)
     return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def run_cli(*args):
+    """``geotrans ARGS`` in this process (click's runner), every argument as a string."""
+    from click.testing import CliRunner
+
+    from geotrans.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])

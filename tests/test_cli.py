@@ -9,15 +9,12 @@ import rasterio
 import torch
 from click.testing import CliRunner
 
-from helpers import KOREA, LANDSAT, NAIP, VEGAS
+from helpers import KOREA, LANDSAT, NAIP, VEGAS, run_cli
 from geotrans import __version__
 from geotrans.cli import main
 from geotrans.model import build_generator
 from geotrans.weights import save_generator
 
-
-def run_cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def assert_one_line_error(result, *fragments):

@@ -10,7 +10,7 @@ import rasterio
 from click.testing import CliRunner
 
 from geotrans.cli import main
-from helpers import VEGAS
+from helpers import VEGAS, run_cli
 
 
 @pytest.fixture
@@ -26,9 +26,6 @@ def served(tmp_path):
         server.kill()
         server.wait()
 
-
-def run_cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def same_map(a, b):

@@ -10,7 +10,7 @@ import rasterio
 from click.testing import CliRunner
 
 from geotrans.cli import main
-from helpers import KOREA, LANDSAT, VEGAS
+from helpers import KOREA, LANDSAT, VEGAS, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,9 +47,6 @@ def small_disk(tmp_path):
     finally:
         subprocess.run(["umount", str(mount)], check=True)
 
-
-def run_cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def readable(path: Path) -> bool:
