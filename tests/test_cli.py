@@ -7,11 +7,9 @@ import time
 import pytest
 import rasterio
 import torch
-from click.testing import CliRunner
 
 from helpers import KOREA, LANDSAT, NAIP, VEGAS, run_cli
 from geotrans import __version__
-from geotrans.cli import main
 from geotrans.model import build_generator
 from geotrans.weights import save_generator
 

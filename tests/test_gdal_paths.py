@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from click.testing import CliRunner
 
-from geotrans.cli import main
 from helpers import VEGAS, run_cli
 
 
