@@ -19,7 +19,7 @@ from geotrans import __version__
 from geotrans.batch import SUMMARY, BatchSummary, run_folder
 from geotrans.distributed import parse_cluster
 from geotrans.errors import GeotransError, one_line
-from geotrans.info import describe, measure_tiles_per_second
+from geotrans.info import describe, measure_rates
 from geotrans.options import RunOptions
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
@@ -303,8 +303,8 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
         options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
         plan = plan_run(src, options, model_info)
-        rate = measure_tiles_per_second(model_info.ngf) if model_info is not None else None
-        for line in describe(plan, rate):
+        rates = measure_rates(plan, model_info.ngf) if model_info is not None else None
+        for line in describe(plan, rates):
             click.echo(line)
 
 
