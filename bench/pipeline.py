@@ -1,19 +1,20 @@
-"""Speed and memory of `geotrans run`, against baselines measured in the same run.
+"""Speed and memory of `geotrans run` with the shipped model, against baselines measured in the same run.
 
 Prints:
-  1. end-to-end tiles/s (translate: read thread + generator + blend/write thread)
-     against the generator alone on the same tiles, already in memory;
-  2. peak RSS of a tall scene (2048 x 40000) against a short one (2048 x 2048);
-  3. the naive way for comparison: whole scene in memory, one tile at a time,
-     full-size accumulators.
+  1. for fp32 and for the auto precision (bf16 where the CPU has it): the
+     generator alone on the scene's tiles already in memory, and `translate`
+     end to end (read thread + generator thread + blend/write), in tiles/s, the
+     ratio end to end / generator alone, and megapixels of input scene per second;
+  2. peak RSS of a tall scene (2048 x 40000) against a short one (2048 x 2048),
+     with the shipped model in the auto precision, each in a fresh process;
+  3. with --naive, the naive way for comparison: whole scene in memory, one tile
+     at a time, full-size accumulators.
 
-Large scenes are built from the real Korea sample (1024 x 1024, EPSG:3857) by
-mirroring it into a mosaic, so the content is real imagery. Peak RSS runs use an
-identity model (the generator's own memory is the same for every scene); speed
-runs use a randomly initialised U-Net at the chosen width (speed does not depend
-on the weights). Each memory figure comes from a fresh subprocess.
+Scenes are built from the real Korea sample (1024 x 1024, EPSG:3857) by
+mirroring it into a mosaic, so the content is real imagery. They are declared at
+the model's ground resolution (--gsd), so they are processed at their own pixels.
 
-Usage: python bench/pipeline.py [--ngf 64] [--batch-size 8] [--tall-rows 40000] [--device auto]
+Usage: python bench/pipeline.py [--model PATH] [--batch-size 8] [--tall-rows 40000] [--device auto]
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geotrans.model import build_generator, from_model_range, to_model_range  # noqa: E402
+from geotrans.model import from_model_range, to_model_range  # noqa: E402
 from geotrans.mosaic import blend_window  # noqa: E402
 from geotrans.options import RunOptions  # noqa: E402
 from geotrans.pipeline import translate  # noqa: E402
@@ -41,14 +42,10 @@ from geotrans.plan import plan_run  # noqa: E402
 from geotrans.runner import Batch, BatchRunner, resolve_device  # noqa: E402
 from geotrans.scene import SceneReader, inspect_scene  # noqa: E402
 from geotrans.tiler import TileGrid  # noqa: E402
+from geotrans.weights import load_generator  # noqa: E402
 
 KOREA = ROOT / "sample_tiles" / "korea_rgb_jpeg_3857.tif"
 log = logging.getLogger("bench")
-
-
-class Identity(torch.nn.Module):
-    def forward(self, x, dropout_seeds=None):
-        return x.clone()
 
 
 def mirrored_mosaic(dst: Path, width: int, height: int) -> Path:
@@ -89,12 +86,12 @@ def naive(src: Path, dst: Path, generator: torch.nn.Module, tile: int = 256, ove
     return len(grid)
 
 
-def measure_rss(mode: str, src: Path, dst: Path) -> dict:
+def measure_rss(mode: str, src: Path, dst: Path, model: str | None) -> dict:
     """Run one memory measurement in a fresh process; returns its peak RSS and time."""
     # VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork+exec.
     code = (f"import sys, json, time; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r});"
             "import pipeline as b; t = time.perf_counter();"
-            f"b.run_mode({mode!r}, {str(src)!r}, {str(dst)!r});"
+            f"b.run_mode({mode!r}, {str(src)!r}, {str(dst)!r}, {model!r});"
             "print(json.dumps({'seconds': time.perf_counter() - t, 'peak_rss_mib': b.peak_rss_mib()}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -108,11 +105,13 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def run_mode(mode: str, src: str, dst: str) -> None:
+def run_mode(mode: str, src: str, dst: str, model: str | None) -> None:
+    generator, info = load_generator(model)
+    options = RunOptions(device="cpu", overwrite=True, gsd=info.resolution_m)
     if mode == "streaming":
-        translate(plan_run(src, RunOptions(device="cpu", overwrite=True)), dst, Identity())
+        translate(plan_run(src, options, info), dst, generator)
     else:
-        naive(Path(src), Path(dst), Identity())
+        naive(Path(src), Path(dst), generator)
 
 
 def generator_alone(src: Path, runner: BatchRunner, batch_size: int) -> tuple[int, float]:
@@ -135,48 +134,64 @@ def generator_alone(src: Path, runner: BatchRunner, batch_size: int) -> tuple[in
     return len(grid), time.perf_counter() - start
 
 
+def speed(src: Path, tmp: Path, generator, info, precision: str, args) -> dict:
+    """Generator alone and end to end on ``src`` in ``precision``; tiles/s, ratio and input Mpx/s."""
+    device = resolve_device(args.device)
+    runner = BatchRunner(generator, device, precision=precision)
+    n, alone = generator_alone(src, runner, args.batch_size)
+    options = RunOptions(batch_size=args.batch_size, device=args.device, precision=precision,
+                         gsd=info.resolution_m, overwrite=True)
+    plan = plan_run(src, options, info)
+    translate(plan, tmp / "warm.tif", generator)  # first-use costs (oneDNN kernels, GDAL) out of the timing
+    report = translate(plan, tmp / "out.tif", generator)
+    pixels = plan.scene.profile["width"] * plan.scene.profile["height"]
+    return {"precision": runner.precision.name, "tiles": n, "alone": n / alone,
+            "end_to_end": report.tiles_run / report.seconds, "mpx_s": pixels / 1e6 / report.seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--model", default=None, help="a model file (default: the shipped model)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--tall-rows", type=int, default=40000)
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"])
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--naive", action="store_true", help="also time and measure the naive way")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
+    generator, info = load_generator(args.model)
+    args.device = resolve_device(args.device).type  # said once
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         square = mirrored_mosaic(tmp / "square.tif", args.width, args.width)
         print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
               f"cuda={torch.cuda.is_available()}")
+        print(f"model: {info.name} (ngf={info.ngf}, sha256 {info.sha256[:12]})")
 
-        # 1. Speed: end to end vs generator alone, same tiles, same run.
-        torch.manual_seed(0)
-        generator = build_generator(ngf=args.ngf)
-        device = resolve_device(args.device)
-        runner = BatchRunner(generator, device)
-        n, alone = generator_alone(square, runner, args.batch_size)
-        report = translate(plan_run(square, RunOptions(batch_size=args.batch_size, device=args.device)),
-                           tmp / "out.tif", generator)
-        torch.manual_seed(0)
-        naive_start = time.perf_counter()
-        naive(square, tmp / "naive.tif", generator.to("cpu"))
-        naive_s = time.perf_counter() - naive_start
-        print(f"\n[speed] {args.width}x{args.width} scene, {n} tiles of 256 px (overlap 64), ngf={args.ngf}, "
-              f"batch {args.batch_size}, {device}")
-        print(f"  generator alone      : {n / alone:7.2f} tiles/s")
-        print(f"  geotrans end to end  : {report.tiles_run / report.seconds:7.2f} tiles/s   "
-              f"ratio to generator alone {alone / report.seconds:.2f}")
-        print(f"  naive (1 tile/pass)  : {n / naive_s:7.2f} tiles/s   ratio to generator alone {alone / naive_s:.2f}")
+        # 1. Speed: end to end vs generator alone, same tiles, same run, per precision.
+        print(f"\n[speed] {args.width}x{args.width} scene, tiles of 256 px (overlap 64), batch {args.batch_size}")
+        for precision in args.precisions:
+            r = speed(square, tmp, generator, info, precision, args)
+            print(f"  {precision:>4s} -> {r['precision']:4s}  generator alone {r['alone']:6.2f} tiles/s   "
+                  f"end to end {r['end_to_end']:6.2f} tiles/s   ratio {r['end_to_end'] / r['alone']:.2f}   "
+                  f"{r['mpx_s']:.3f} Mpx/s of input ({r['tiles']} tiles)")
+        if args.naive:
+            naive_start = time.perf_counter()
+            n = naive(square, tmp / "naive.tif", generator.to("cpu"))
+            print(f"  naive fp32 (1 tile/pass): {n / (time.perf_counter() - naive_start):6.2f} tiles/s")
+        if args.skip_memory:
+            return
 
-        # 2 and 3. Peak memory, tall vs short, streaming vs naive (identity model, fresh processes).
+        # 2 and 3. Peak memory, tall vs short (shipped model, fresh processes).
         tall = mirrored_mosaic(tmp / "tall.tif", args.width, args.tall_rows)
-        print("\n[memory] identity model, peak RSS (VmHWM) of a fresh process, torch import included")
+        print("\n[memory] shipped model, auto precision, peak RSS (VmHWM) of a fresh process, torch import included")
         rows = {}
-        for mode in ("streaming", "naive"):
+        for mode in ("streaming", "naive") if args.naive else ("streaming",):
             for name, src in (("short", square), ("tall", tall)):
-                rows[mode, name] = measure_rss(mode, src, tmp / f"{mode}-{name}.tif")
+                rows[mode, name] = measure_rss(mode, src, tmp / f"{mode}-{name}.tif", args.model)
                 r = rows[mode, name]
                 print(f"  {mode:9s} {name:5s} ({args.width}x{args.width if name == 'short' else args.tall_rows}): "
                       f"{r['peak_rss_mib']:8.0f} MiB  {r['seconds']:6.1f} s")

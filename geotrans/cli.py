@@ -25,14 +25,15 @@ from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.precision import PRECISIONS
 from geotrans.preview import write_preview
+from geotrans.split import splits, translate_split
 from geotrans.runner import DEVICES
 from geotrans.tiler import DEFAULT_OVERLAP
 from geotrans.weights import load_generator, read_model_info
 
 log = logging.getLogger("geotrans")
 
-FOLDER_ONLY = ("patterns", "recursive", "force", "scheduler", "cluster")
-SINGLE_ONLY = ("overwrite", "preview")
+FOLDER_ONLY = ("patterns", "recursive", "force")
+SINGLE_ONLY = ("overwrite", "preview", "strip_rows")
 
 
 class OneLineParam(click.ParamType):
@@ -183,9 +184,13 @@ def main() -> None:
               help="Translate the scenes listed in this file (one path a line) into the --out folder.")
 @click.option("--force", is_flag=True, help="Folder mode: redo scenes whose output is complete and current.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
-              help="Folder mode: spread scenes over this Dask cluster (one worker per GPU).")
+              help="Spread the folder's scenes, or one scene's strips of rows, over this Dask cluster "
+                   "(one worker per GPU).")
 @click.option("--cluster", default=None, type=LocalCluster(),
-              help="Folder mode: start a local Dask cluster of N workers.")
+              help="Start a local Dask cluster of N workers for the folder's scenes or one scene's strips.")
+@click.option("--strip-rows", default=None, type=int, metavar="ROWS",
+              help="One scene on a cluster: rows per strip, a multiple of 256 (default: about 4 strips per "
+                   "worker, 1024 to 8192 rows).")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the log to this file.")
 @MODEL_OPTION
@@ -212,7 +217,7 @@ def main() -> None:
 @click.pass_context
 def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool,
         list_file: Optional[str], force: bool, scheduler: Optional[str], cluster: Optional[int],
-        log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
+        strip_rows: Optional[int], log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
         precision: str,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
         gsd: Optional[float], allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool,
@@ -249,7 +254,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, precision=precision,
                              overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=bands, cog=cog, native_res=native_res,
-                             gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi)
+                             gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi, strip_rows=strip_rows)
     if folder_mode:
         summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
                               cluster, quiet, verbose)
@@ -258,10 +263,18 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     if preview and not Path(preview).resolve().parent.is_dir():
         raise click.ClickException(f"{preview}: its folder does not exist; nothing was run")
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
-        generator, model_info = load_generator(model_path)
+        if strip_rows is not None and scheduler is None and cluster is None:
+            raise click.ClickException("--strip-rows applies to a scene split across a cluster "
+                                       "(--cluster or --scheduler)")
+        on_cluster = scheduler is not None or cluster is not None
+        generator, model_info = (None, read_model_info(model_path)) if on_cluster else load_generator(model_path)
         plan = plan_run(src, options, model_info)
         with _tile_bar(quiet) as bar:
-            report = translate(plan, dst, generator, progress=_follow(bar))
+            if on_cluster and splits(plan):  # the workers load the model
+                report = translate_split(plan, dst, model_path, scheduler, cluster, progress=_follow(bar))
+            else:
+                generator = generator or load_generator(model_path)[0]
+                report = translate(plan, dst, generator, progress=_follow(bar))
         if preview:
             write_preview(plan, report.dst, preview)
             log.info("wrote preview %s", preview)

@@ -1,17 +1,19 @@
-"""Scale-out of folder runs on Dask distributed: scenes are the units of work.
+"""Scale-out on Dask distributed: scenes of a folder, or strips of one scene (``geotrans.split``).
 
-Each worker loads the model once (a WorkerPlugin) and keeps it. Every scene runs
-through the same :func:`geotrans.batch.process_scene` as a serial run, so resume,
-fault isolation and the summary behave the same. Workers must see the input and
-output paths (a shared filesystem) and, for ``--model``, the model file.
+Each worker loads the model once (a WorkerPlugin) and keeps it. In a folder run
+every scene runs through the same :func:`geotrans.batch.process_scene` as a
+serial run, so resume, fault isolation and the summary behave the same. Workers
+must see the input and output paths (a shared filesystem) and, for ``--model``,
+the model file.
 """
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene
 from geotrans.errors import DiskFullError, GeotransError, InputError, one_line
@@ -59,13 +61,40 @@ def _model_plugin(model_path: Optional[str], torch_threads: Optional[int]):
     return ModelPlugin()
 
 
-def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool) -> SceneResult:
+def worker_model():
+    """(generator, model info, device name) loaded on the Dask worker running the calling task."""
     from distributed import get_worker
 
     worker = get_worker()
-    generator, model_info = worker.geotrans_model
+    return (*worker.geotrans_model, worker.geotrans_device)
+
+
+@contextmanager
+def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
+                local_workers: Optional[int] = None) -> Iterator:
+    """A Client of an existing cluster (``scheduler``) or of a LocalCluster of ``local_workers`` processes
+    (closed on exit), with the model loaded on every worker."""
+    distributed = _distributed()
+    cluster = None
+    torch_threads = None
+    if scheduler is None:
+        torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
+        cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+    try:
+        with distributed.Client(scheduler or cluster) as client:
+            client.register_plugin(_model_plugin(model_path, torch_threads))
+            log.info("dask: %d workers at %s", len(client.scheduler_info()["workers"]), client.scheduler.address)
+            yield client
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool) -> SceneResult:
+    generator, model_info, device = worker_model()
     if options.device == "auto":
-        options = replace(options, device=worker.geotrans_device)
+        options = replace(options, device=device)
     return process_scene(job, generator, model_info, options, force)
 
 
@@ -76,43 +105,31 @@ def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: Run
     distributed = _distributed()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cluster = None
-    torch_threads = None
-    if scheduler is None:
-        torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
-        cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
     results: dict[int, SceneResult] = {}
     summary = BatchSummary()
-    try:
-        with distributed.Client(scheduler or cluster) as client:
-            client.register_plugin(_model_plugin(model_path, torch_threads))
-            log.info("dask: %d workers at %s", len(client.scheduler_info()["workers"]), client.scheduler.address)
-            futures = client.map(_scene_on_worker, jobs, options=options, force=force, pure=False)
-            index = {future.key: i for i, future in enumerate(futures)}
-            try:
-                for future in distributed.as_completed(futures):
-                    i = index[future.key]
-                    try:
-                        results[i] = future.result()
-                    except DiskFullError as err:  # every following scene would fail too
-                        results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", one_line(err))
-                        summary.results = [results[k] for k in sorted(results)]
-                        summary.write_if_possible(out_dir)
-                        client.cancel(futures)
-                        raise
-                    except (distributed.KilledWorker, OSError) as err:  # a worker lost: isolate the scene
-                        results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", f"worker error: {err}")
+    with dask_client(model_path, scheduler, local_workers) as client:
+        futures = client.map(_scene_on_worker, jobs, options=options, force=force, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in distributed.as_completed(futures):
+                i = index[future.key]
+                try:
+                    results[i] = future.result()
+                except DiskFullError as err:  # every following scene would fail too
+                    results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", one_line(err))
                     summary.results = [results[k] for k in sorted(results)]
-                    summary.write(out_dir)
-                    if on_scene:
-                        on_scene(results[i])
-            except KeyboardInterrupt:
-                client.cancel(futures)
-                summary.interrupted = True
-                summary.write_if_possible(out_dir)
-                raise
-    finally:
-        if cluster is not None:
-            cluster.close()
+                    summary.write_if_possible(out_dir)
+                    client.cancel(futures)
+                    raise
+                except (distributed.KilledWorker, OSError) as err:  # a worker lost: isolate the scene
+                    results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", f"worker error: {err}")
+                summary.results = [results[k] for k in sorted(results)]
+                summary.write(out_dir)
+                if on_scene:
+                    on_scene(results[i])
+        except KeyboardInterrupt:
+            client.cancel(futures)
+            summary.interrupted = True
+            summary.write_if_possible(out_dir)
+            raise
     return summary

@@ -42,8 +42,9 @@ class StreamingMosaic:
     """Weighted accumulator over the open band of rows of a ``height`` x ``width`` scene."""
 
     def __init__(self, height: int, width: int, tile_size: int, overlap: int, sink: RowSink, bands: int = 3,
-                 first_col: int = 0):
-        """A mosaic of ``width`` columns starting at scene column ``first_col`` (a band of a wider scene)."""
+                 first_col: int = 0, first_row: int = 0):
+        """A mosaic of ``height`` rows and ``width`` columns starting at scene row ``first_row`` and column
+        ``first_col`` (a strip or band of a larger scene)."""
         self.height, self.width, self.bands = height, width, bands
         self.first_col = first_col
         self.sink = sink
@@ -53,7 +54,8 @@ class StreamingMosaic:
         self.capacity = min(height, tile_size + (tile_size - overlap))
         self._values = np.zeros((bands, self.capacity, width), dtype=np.float32)
         self._weights = np.zeros((self.capacity, width), dtype=np.float32)
-        self.top = 0  # scene row held in buffer row 0
+        self.top = first_row  # scene row held in buffer row 0
+        self.bottom = first_row + height
         self.rows_flushed = 0
 
     @property
@@ -77,7 +79,7 @@ class StreamingMosaic:
 
     def flush_until(self, row: int) -> None:
         """Hand every row above ``row`` to the sink and drop it from the buffer."""
-        row = min(row, self.height)
+        row = min(row, self.bottom)
         while self.top < row:
             n = min(row - self.top, self.capacity)
             weights = self._weights[:n]
@@ -93,4 +95,4 @@ class StreamingMosaic:
 
     def close(self) -> None:
         """Flush the remaining rows; after this every scene row has reached the sink once."""
-        self.flush_until(self.height)
+        self.flush_until(self.bottom)

@@ -37,6 +37,7 @@ class RunOptions:
     gsd: Optional[float] = field(default=None, metadata=IDENTITY)  # the scene's ground resolution in metres
     allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
     aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # GeoJSON: only windows touching it; mask outside
+    strip_rows: Optional[int] = field(default=None, metadata=RUNTIME)  # on a cluster; None: from the worker count
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -46,6 +47,8 @@ class RunOptions:
         check_overlap(self.overlap, self.tile_size)
         if self.precision not in PRECISIONS:
             raise InputError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.strip_rows is not None and (self.strip_rows < 256 or self.strip_rows % 256):
+            raise InputError(f"strip rows must be a multiple of 256, not {self.strip_rows}")
         if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):
             raise InputError(f"ground resolution must be a positive number of metres, not {self.gsd}")
 

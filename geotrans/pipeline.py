@@ -26,7 +26,8 @@ from geotrans.output import GeoTiffSink, check_output, output_lock
 from geotrans.plan import RunPlan, plan_run
 from geotrans.runner import Batch, BatchRunner, batched, resolve_device, run_stages
 from geotrans.scene import SceneReader, tile_reads, to_model_input, valid_pixels
-from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, MAX_BAND_WIDTH, ColumnBand, Tile, TileGrid, column_bands
+from geotrans.tiler import (DEFAULT_OVERLAP, DEFAULT_TILE, MAX_BAND_WIDTH, ColumnBand, RowStrip, Tile, TileGrid,
+                            column_bands)
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +77,39 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
     ``extra_tags`` are added to the output's metadata. Nothing appears at ``dst``
     unless the whole scene was written.
     """
-    started = time.perf_counter()
-    dst = check_output(plan.src, dst, plan.options.overwrite)
     runner = BatchRunner(generator, resolve_device(plan.options.device), plan.options.dropout_seed,
                          plan.options.precision)
-    announce(plan, runner)
+
+    def fill(sink: GeoTiffSink) -> tuple[int, int]:
+        skipped = blend(plan, runner, sink, progress)
+        return runner.tiles_run, skipped
+
+    return write_map(plan, dst, fill, str(runner.device), extra_tags)
+
+
+Fill = Callable[[GeoTiffSink], "tuple[int, int]"]
+"""Blends the whole plan into a sink on the processing grid; returns (tiles run, tiles skipped)."""
+
+
+def write_map(plan: RunPlan, dst: str | os.PathLike, fill: Fill, device: str,
+              extra_tags: Optional[dict] = None) -> RunReport:
+    """The map at ``dst``, made by ``fill`` (here, or on a cluster), warped back when the plan says so, and
+    written atomically under the output's lock."""
+    started = time.perf_counter()
+    dst = check_output(plan.src, dst, plan.options.overwrite)
+    announce(plan, device)
     tags = {**plan.tags, **(extra_tags or {})}
     band_width = min(plan.scene.grid.width, MAX_BAND_WIDTH + 2 * plan.tiles.tile)
     with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(band_width, plan.tiles.tile)):
         check_output(plan.src, dst, plan.options.overwrite)  # again: a run that just finished may have made it
         final = GeoTiffSink(dst, plan.map_grid, write_mask=plan.scene.has_mask, tags=tags, cog=plan.options.cog)
         try:
-            skipped = _mosaic_into(plan, runner, final, progress)
+            tiles_run, skipped = _mosaic_into(plan, final, fill)
             final.commit()
         except BaseException:
             final.discard()
             raise
-    report = RunReport(plan, os.fspath(dst), runner.tiles_run, skipped, time.perf_counter() - started,
-                       str(runner.device))
+    report = RunReport(plan, os.fspath(dst), tiles_run, skipped, time.perf_counter() - started, device)
     log.info("%s: %d tiles run, %d skipped (no valid pixels), %.1f s, %.2f Mpx/s",
              dst, report.tiles_run, report.tiles_skipped, report.seconds, report.megapixels_per_second)
     return report
@@ -102,50 +118,57 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
 HUGE_JOB_TILES = 100_000
 
 
-def announce(plan: RunPlan, runner: BatchRunner) -> None:
+def announce(plan: RunPlan, device: str) -> None:
     """Say what is about to run before it starts, loudly when the job is huge (a sparse file's header can
     claim any size)."""
     profile = plan.scene.profile
     level = logging.WARNING if plan.tiles_to_run > HUGE_JOB_TILES else logging.INFO
     log.log(level, "%s: %d x %d px; %d of %d windows of %d px (overlap %d) to run on %s", plan.src,
             profile["width"], profile["height"], plan.tiles_to_run, len(plan.tiles), plan.tiles.tile,
-            plan.tiles.overlap, runner.device)
+            plan.tiles.overlap, device)
 
 
-def _mosaic_into(plan: RunPlan, runner: BatchRunner, final: GeoTiffSink, progress: Optional[Progress]) -> int:
-    """Blend the plan's tiles into ``final`` (through the model's grid when warped back); returns tiles skipped."""
+def _mosaic_into(plan: RunPlan, final: GeoTiffSink, fill: Fill) -> tuple[int, int]:
+    """``fill`` into ``final`` (through the model's grid when warped back); returns (tiles run, skipped)."""
     if not plan.warp_back:
-        return _blend(plan, runner, final, progress)
+        return fill(final)
     model_grid = plan.scene.output_grid(model_grid=True)
     native = GeoTiffSink(final.path.with_name(f"{final.path.name}.model-grid"), model_grid, write_mask=True)
     try:
-        skipped = _blend(plan, runner, native, progress)
+        counts = fill(native)
         warp_back(native.finish(overviews=False), plan, final)
-        return skipped
+        return counts
     finally:
         native.discard()
 
 
-def _blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Optional[Progress]) -> int:
+def blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Optional[Progress] = None,
+          strip: Optional[RowStrip] = None) -> int:
     """Run the stages and blend every result into ``sink``, a band of columns at a time (one band unless the
-    scene is very wide); returns tiles skipped."""
+    scene is very wide); returns tiles skipped.
+
+    With ``strip``, only that strip's rows are made (from every tile that touches them) and written to
+    ``sink`` from its row 0: one worker's part of a scene split across a cluster.
+    """
     tiles = plan.tiles
+    strip = strip or RowStrip(0, tiles.height, 0, tiles.height)
     bands = column_bands(tiles, MAX_BAND_WIDTH)
-    work = len(tiles) if len(bands) == 1 else sum(sum(1 for _ in band.tiles(tiles)) for band in bands)
+    held = [[t for t in band.tiles(tiles) if strip.holds(t)] for band in bands]
+    work = sum(map(len, held))
     if len(bands) > 1:
         log.info("%s: %d columns, blended in %d bands of up to %d columns (%d windows at the seams run twice)",
-                 plan.src, tiles.width, len(bands), MAX_BAND_WIDTH, work - len(tiles))
+                 plan.src, tiles.width, len(bands), MAX_BAND_WIDTH, work - sum(1 for t in tiles if strip.holds(t)))
     skipped, started = 0, time.perf_counter()
-    for band in bands:
-        mosaic = StreamingMosaic(tiles.height, band.last - band.first, tiles.tile, tiles.overlap,
-                                 _band_sink(sink, band), first_col=band.first)
-        for batch, outputs in run_stages(read_batches(plan, band.tiles(tiles)), runner):
+    for band, band_tiles in zip(bands, held):
+        mosaic = StreamingMosaic(strip.last - strip.first, band.last - band.first, tiles.tile, tiles.overlap,
+                                 _span_sink(sink, band, strip), first_col=band.first, first_row=strip.first)
+        for batch, outputs in run_stages(read_batches(plan, band_tiles), runner):
             for tile, output, valid in zip(batch.tiles, outputs if outputs is not None else (), batch.valid):
                 mosaic.add(tile, output, valid)
             if outputs is not None and runner.tiles_run == len(batch):  # the first batch: the rate is known
                 rate = len(batch) / max(time.perf_counter() - started, 1e-9)
                 log.info("%s: first batch at %.1f tiles/s; about %.0f s for the %d windows", plan.src, rate,
-                         plan.tiles_to_run / rate, plan.tiles_to_run)
+                         work / rate, work)
             skipped += batch.skipped
             if progress is not None:
                 progress(len(batch) + batch.skipped, work)
@@ -153,10 +176,18 @@ def _blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Opti
     return skipped
 
 
-def _band_sink(sink: GeoTiffSink, band: ColumnBand):
-    """The band's finished rows, cropped to the columns it owns, written where they lie in the scene."""
+def _span_sink(sink: GeoTiffSink, band: ColumnBand, strip: RowStrip):
+    """The finished rows, cropped to the columns of ``band`` and the rows of ``strip`` (which they own), written
+    where they lie in the scene (in the strip)."""
     own = slice(band.start - band.first, band.stop - band.first)
-    return lambda row, values, valid: sink(row, values[:, :, own], valid[:, own], band.start)
+
+    def write(row: int, values: np.ndarray, valid: np.ndarray) -> None:
+        top, bottom = max(row, strip.start), min(row + values.shape[1], strip.stop)
+        if top < bottom:
+            rows = slice(top - row, bottom - row)
+            sink(top - strip.start, values[:, rows, own], valid[rows, own], band.start)
+
+    return write
 
 
 def read_batches(plan: RunPlan, tiles: Optional[Iterable[Tile]] = None) -> Iterator[Batch]:

@@ -98,31 +98,64 @@ class TileGrid:
 
 
 MAX_BAND_WIDTH = 8192  # columns blended at once: the mosaic's memory no longer grows with the scene's width
+BLOCK = 256  # the map's block size: spans are multiples of it, so each output block is written by one span
 
 
 @dataclass(frozen=True)
-class ColumnBand:
-    """The output columns [start, stop) that one pass over the tile grid blends and writes, and the
-    columns [first, last) its tiles cover (a neighbouring band recomputes the tiles at the seam)."""
+class Span:
+    """The output pixels [start, stop) along one axis that one pass over the tile grid blends and writes,
+    and the pixels [first, last) its tiles cover (the neighbouring span recomputes the tiles at the seam)."""
 
     start: int
     stop: int
     first: int
     last: int
 
+
+def spans(starts: list[int], length: int, tile: int, size: int) -> list[Span]:
+    """Spans of at most ``size`` pixels (a multiple of the block size) covering ``length`` pixels, for windows
+    starting at ``starts``; one span when the axis is no longer than that."""
+    if size < BLOCK or size % BLOCK:
+        raise ValueError(f"a span must be a positive multiple of {BLOCK} pixels, not {size}")
+    result = []
+    for start in range(0, length, size):
+        stop = min(length, start + size)
+        touching = [(s, min(s + tile, length)) for s in starts if s < stop and s + tile > start]
+        result.append(Span(start, stop, min(s for s, _ in touching), max(e for _, e in touching)))
+    return result
+
+
+@dataclass(frozen=True)
+class ColumnBand(Span):
+    """Output columns blended at once (a very wide scene is blended band by band)."""
+
+    def holds(self, tile: Tile) -> bool:
+        """Whether ``tile`` touches this band's columns."""
+        return tile.col < self.stop and tile.col_stop > self.start
+
     def tiles(self, grid: TileGrid) -> Iterator[Tile]:
         """The grid's tiles that touch this band's columns, in row-major order."""
-        return (t for t in grid if t.col < self.stop and t.col_stop > self.start)
+        return filter(self.holds, grid)
+
+
+@dataclass(frozen=True)
+class RowStrip(Span):
+    """Output rows that one worker computes and writes (one scene split across a cluster)."""
+
+    def holds(self, tile: Tile) -> bool:
+        """Whether ``tile`` touches this strip's rows."""
+        return tile.row < self.stop and tile.row_stop > self.start
+
+    def tiles(self, grid: TileGrid) -> Iterator[Tile]:
+        """The grid's tiles that touch this strip's rows, in row-major order."""
+        return filter(self.holds, grid)
 
 
 def column_bands(grid: TileGrid, max_width: int = MAX_BAND_WIDTH) -> list[ColumnBand]:
-    """Bands of at most ``max_width`` output columns (a multiple of 256: each output block is written by
-    one band), covering the scene; one band when it is no wider than that."""
-    if max_width < 256 or max_width % 256:
-        raise ValueError("band width must be a positive multiple of 256")
-    bands = []
-    for start in range(0, grid.width, max_width):
-        stop = min(grid.width, start + max_width)
-        cols = [(c, min(c + grid.tile, grid.width)) for c in grid.col_starts if c < stop and c + grid.tile > start]
-        bands.append(ColumnBand(start, stop, min(c for c, _ in cols), max(e for _, e in cols)))
-    return bands
+    """Bands of at most ``max_width`` output columns covering the scene; one when it is no wider than that."""
+    return [ColumnBand(**vars(s)) for s in spans(grid.col_starts, grid.width, grid.tile, max_width)]
+
+
+def row_strips(grid: TileGrid, rows: int) -> list[RowStrip]:
+    """Strips of at most ``rows`` output rows covering the scene; one when it is no taller than that."""
+    return [RowStrip(**vars(s)) for s in spans(grid.row_starts, grid.height, grid.tile, rows)]

@@ -234,13 +234,22 @@ def test_run_uses_the_shipped_model_by_default(tmp_path):
 
 
 @pytest.mark.parametrize("mode,flag", [("single", ["--force"]), ("single", ["--recursive"]),
-                                       ("single", ["--cluster", "local:2"]), ("folder", ["--overwrite"])])
+                                       ("folder", ["--strip-rows", "512"]), ("folder", ["--overwrite"])])
 def test_flags_that_do_not_apply_are_refused_not_ignored(tmp_path, narrow_model_file, mode, flag):
     src = KOREA if mode == "single" else KOREA.parent
     out = tmp_path / ("o.tif" if mode == "single" else "maps")
     result = run_cli("run", src, "--out", out, "--model", narrow_model_file, *flag)
     assert_one_line_error(result, flag[0], "applies to")
     assert not out.exists()
+
+
+def test_strip_rows_without_a_cluster_are_refused(tmp_path, narrow_model_file):
+    result = run_cli("run", KOREA, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--strip-rows", "512")
+    assert_one_line_error(result, "--strip-rows applies to a scene split across a cluster")
+    result = run_cli("run", KOREA, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--strip-rows", "300",
+                     "--cluster", "local:2")
+    assert_one_line_error(result, "strip rows must be a multiple of 256")
+    assert not (tmp_path / "o.tif").exists()
 
 
 def test_library_hints_follow_the_message(tmp_path, narrow_model_file):
