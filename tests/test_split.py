@@ -95,3 +95,31 @@ def test_the_cli_splits_one_scene_across_a_local_cluster(tmp_path, narrow_model_
     a, b = _read(serial), _read(out)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[3] == b[3]
     assert b[4]["driver"] == "GTiff" and b[2]["GEOTRANS_SOURCE"] == LANDSAT.name
+
+
+@pytest.mark.slow
+def test_a_strip_whose_worker_is_killed_runs_again_elsewhere(tmp_path, narrow_model_file):
+    """A worker is killed (SIGKILL) while strips are in flight; Dask reruns its strip and the map is still
+    the serial one."""
+    import os
+    import signal
+
+    from distributed import LocalCluster
+
+    generator, info = load_generator(narrow_model_file)
+    plan = plan_run(LANDSAT, RunOptions(precision="fp32", strip_rows=256), info)
+    serial = translate(plan, tmp_path / "serial.tif", generator)
+    killed = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        def kill_a_worker(done, total):
+            if not killed:
+                nanny = next(iter(cluster.workers.values()))
+                killed.append(nanny.process.process.pid)
+                os.kill(killed[0], signal.SIGKILL)
+
+        split = translate_split(plan, tmp_path / "split.tif", str(narrow_model_file),
+                                scheduler=cluster.scheduler_address, progress=kill_a_worker)
+    assert killed
+    assert np.array_equal(_read(serial.dst)[0], _read(split.dst)[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serial.tif", "split.tif"]
