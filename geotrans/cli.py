@@ -190,7 +190,7 @@ def main() -> None:
               help="Start a local Dask cluster of N workers for the folder's scenes or one scene's strips.")
 @click.option("--strip-rows", default=None, type=int, metavar="ROWS",
               help="One scene on a cluster: rows per strip, a multiple of 256 (default: about 4 strips per "
-                   "worker, 1024 to 8192 rows).")
+                   "worker, 2048 to 8192 rows).")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the log to this file.")
 @MODEL_OPTION

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -75,6 +76,7 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
     """A Client of an existing cluster (``scheduler``) or of a LocalCluster of ``local_workers`` processes
     (closed on exit), with the model loaded on every worker."""
     distributed = _distributed()
+    started = time.perf_counter()
     cluster = None
     torch_threads = None
     if scheduler is None:
@@ -84,7 +86,8 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
     try:
         with distributed.Client(scheduler or cluster) as client:
             client.register_plugin(_model_plugin(model_path, torch_threads))
-            log.info("dask: %d workers at %s", len(client.scheduler_info()["workers"]), client.scheduler.address)
+            log.info("dask: %d workers at %s, ready in %.1f s", len(client.scheduler_info()["workers"]),
+                     client.scheduler.address, time.perf_counter() - started)
             yield client
     finally:
         if cluster is not None:

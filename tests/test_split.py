@@ -31,7 +31,7 @@ def test_strips_cover_each_row_once_and_hold_every_tile_touching_them():
 
 
 def test_strip_rows_follow_the_worker_count_within_bounds():
-    assert strip_rows_for(100_000, 32) == 1024  # 782 rows a strip would be too thin: seams would cost too much
+    assert strip_rows_for(100_000, 32) == 2048  # 782 rows a strip would be too thin: seams would cost too much
     assert strip_rows_for(100_000, 2) == 8192  # capped: a strip never holds more than 8192 rows
     assert strip_rows_for(40_000, 4) == 2560  # 4 strips per worker, rounded up to whole blocks
     assert strip_rows_for(40_000, 4, requested=512) == 512
@@ -123,3 +123,12 @@ def test_a_strip_whose_worker_is_killed_runs_again_elsewhere(tmp_path, narrow_mo
     assert killed
     assert np.array_equal(_read(serial.dst)[0], _read(split.dst)[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serial.tif", "split.tif"]
+
+
+def test_a_scene_smaller_than_two_strips_runs_as_today(tmp_path, narrow_model_file):
+    """Landsat's 718 rows make one strip at the default size: no cluster is started for it."""
+    result = run_cli("run", LANDSAT, "--out", tmp_path / "map.tif", "--model", narrow_model_file,
+                     "--cluster", "local:2")
+    assert result.exit_code == 0, result.output
+    assert "dask:" not in result.output and "strips" not in result.output
+    assert (tmp_path / "map.tif").exists()
