@@ -26,7 +26,7 @@ from geotrans.options import RunOptions
 from geotrans.output import atomic_path, output_lock
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
-from geotrans.runner import resolve_device
+from geotrans.runner import resolved
 from geotrans.weights import ModelInfo, load_generator
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
     """Process ``jobs`` one after another; the summary is rewritten after every scene."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    options = replace(options, device=resolve_device(options.device).type)  # decided (and logged) once
+    options = resolved(options)  # device and precision decided (and logged) once
     summary = BatchSummary()
     try:
         for job in jobs:

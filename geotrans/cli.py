@@ -26,7 +26,7 @@ from geotrans.plan import plan_run
 from geotrans.precision import PRECISIONS
 from geotrans.preview import write_preview
 from geotrans.split import splits, translate_split
-from geotrans.runner import DEVICES
+from geotrans.runner import DEVICES, resolved
 from geotrans.tiler import DEFAULT_OVERLAP
 from geotrans.weights import load_generator, read_model_info
 
@@ -267,6 +267,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
             raise click.ClickException("--strip-rows applies to a scene split across a cluster "
                                        "(--cluster or --scheduler)")
         on_cluster = scheduler is not None or cluster is not None
+        if not on_cluster:  # a cluster's workers decide for themselves
+            options = resolved(options)
         generator, model_info = (None, read_model_info(model_path)) if on_cluster else load_generator(model_path)
         plan = plan_run(src, options, model_info)
         with _tile_bar(quiet) as bar:

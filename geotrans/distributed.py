@@ -19,6 +19,7 @@ from typing import Callable, Iterator, Optional
 from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene
 from geotrans.errors import DiskFullError, GeotransError, InputError, one_line
 from geotrans.options import RunOptions
+from geotrans.runner import resolved
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,7 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
 
 def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool) -> SceneResult:
     generator, model_info, device = worker_model()
-    if options.device == "auto":
-        options = replace(options, device=device)
+    options = resolved(replace(options, device=device) if options.device == "auto" else options)
     return process_scene(job, generator, model_info, options, force)
 
 

@@ -38,7 +38,11 @@ def to_model_range(values: Values) -> Values:
 
 def from_model_range(values: np.ndarray) -> np.ndarray:
     """The generator's output range [-1, 1] to 0..255 uint8 pixels (rounded, clipped)."""
-    return np.clip(np.rint((values + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    scaled = values + 1.0  # the one temporary; the steps below work in place
+    scaled *= 127.5
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

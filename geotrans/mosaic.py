@@ -73,8 +73,9 @@ class StreamingMosaic:
             raise ValueError("tile does not fit the open band of rows; tiles must come from one TileGrid in order")
         if c0 < 0 or c0 + w > self.width:
             raise ValueError("tile lies outside the mosaic's columns")
-        weight = self.window[:h, :w] * valid
-        self._values[:, r0 : r0 + h, c0 : c0 + w] += pixels[:, :h, :w] * weight
+        weight = self.window[:h, :w] if valid.all() else self.window[:h, :w] * valid
+        contribution = pixels[:, :h, :w] * weight
+        self._values[:, r0 : r0 + h, c0 : c0 + w] += contribution
         self._weights[r0 : r0 + h, c0 : c0 + w] += weight
 
     def flush_until(self, row: int) -> None:

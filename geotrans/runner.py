@@ -8,7 +8,7 @@ generator (a second thread), and whatever the caller does with each result
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Optional
 
 import numpy as np
@@ -17,6 +17,7 @@ from torch import nn
 
 from geotrans.background import background
 from geotrans.errors import InputError
+from geotrans.options import RunOptions
 from geotrans.precision import CPU_INFERENCE_BF16, resolve_precision
 from geotrans.tiler import Tile
 
@@ -60,6 +61,17 @@ def resolve_device(name: str = "auto") -> torch.device:
             log.warning("no CUDA device found; running on the CPU")
             name = "cpu"
     return torch.device(name)
+
+
+def resolved(options: RunOptions) -> RunOptions:
+    """``options`` with the device and the precision decided for this machine (each said once), so that the
+    map's tags and a folder run's resume fingerprints record what ran, not "auto"."""
+    device = resolve_device(options.device)
+    try:
+        precision = resolve_precision(options.precision, device, cpu_bf16=CPU_INFERENCE_BF16)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    return replace(options, device=device.type, precision=precision.name)
 
 
 def tile_seed(seed: int, tile: Tile) -> int:
