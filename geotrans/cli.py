@@ -24,6 +24,7 @@ from geotrans.options import RunOptions
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.precision import PRECISIONS
+from geotrans.palette import PALETTES
 from geotrans.preview import write_preview
 from geotrans.split import splits, translate_split
 from geotrans.runner import DEVICES, resolved
@@ -200,6 +201,9 @@ def main() -> None:
               help="auto: CUDA when available, otherwise the CPU.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="Arithmetic of the generator: auto takes bf16 where it is measured to be as good and faster.")
+@click.option("--palette", type=click.Choice(PALETTES), default="auto", show_default=True,
+              help="auto: snap pixels close to one of the map style's colours (from the model card) onto it.")
+@click.option("--tta", is_flag=True, help="Average each tile over its 8 flips and rotations (8x the work).")
 @BANDS_OPTION
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout at inference (the paper's noise).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")
@@ -218,7 +222,7 @@ def main() -> None:
 def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool,
         list_file: Optional[str], force: bool, scheduler: Optional[str], cluster: Optional[int],
         strip_rows: Optional[int], log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
-        precision: str,
+        precision: str, palette: str, tta: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
         gsd: Optional[float], allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool,
         verbose: int, quiet: bool) -> None:
@@ -252,7 +256,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     _refuse_flags(ctx, folder_mode)
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, precision=precision,
-                             overwrite=overwrite,
+                             palette=palette, tta=tta, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=bands, cog=cog, native_res=native_res,
                              gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi, strip_rows=strip_rows)
     if folder_mode:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Optional
 
 from geotrans.errors import InputError
+from geotrans.palette import PALETTES
 from geotrans.precision import PRECISIONS
 from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
 
@@ -37,6 +38,8 @@ class RunOptions:
     gsd: Optional[float] = field(default=None, metadata=IDENTITY)  # the scene's ground resolution in metres
     allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
     aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # GeoJSON: only windows touching it; mask outside
+    palette: str = field(default="auto", metadata=IDENTITY)  # auto: snap to the model card's palette, if any
+    tta: bool = field(default=False, metadata=IDENTITY)  # mean over the 8 flips and rotations of each tile
     strip_rows: Optional[int] = field(default=None, metadata=RUNTIME)  # on a cluster; None: from the worker count
 
     def __post_init__(self) -> None:
@@ -47,6 +50,8 @@ class RunOptions:
         check_overlap(self.overlap, self.tile_size)
         if self.precision not in PRECISIONS:
             raise InputError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.palette not in PALETTES:
+            raise InputError(f"unknown palette choice {self.palette!r}; choose one of {', '.join(PALETTES)}")
         if self.strip_rows is not None and (self.strip_rows < 256 or self.strip_rows % 256):
             raise InputError(f"strip rows must be a multiple of 256, not {self.strip_rows}")
         if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):

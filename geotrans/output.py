@@ -30,6 +30,7 @@ from rasterio.windows import Window
 from geotrans.errors import DiskFullError, OutputBusyError, OutputError, one_line
 from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.model import from_model_range
+from geotrans.palette import Palette, snap
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +234,10 @@ class GeoTiffSink:
     """
 
     def __init__(self, path: str | os.PathLike, grid: dict, write_mask: bool, tags: Optional[dict] = None,
-                 cog: bool = False):
+                 cog: bool = False, palette: Optional[Palette] = None):
+        """``palette``: snap the pixels written to it (``geotrans.palette``), for the final map only."""
         self.path = Path(path)
+        self.palette = palette
         self.tmp_path = temporary_path(self.path)
         self.cog_path = self.tmp_path.with_name(self.tmp_path.name + ".cog")
         self.write_mask = write_mask
@@ -262,7 +265,10 @@ class GeoTiffSink:
         self.write_pixels(row, from_model_range(values), valid, col)
 
     def write_pixels(self, row: int, pixels: np.ndarray, valid: np.ndarray, col: int = 0) -> None:
-        """uint8 (3, n, w) pixels at ``row``, ``col``; invalid pixels are zeroed (in place) and masked."""
+        """uint8 (3, n, w) pixels at ``row``, ``col``, snapped to the palette if there is one; invalid pixels are
+        zeroed (in place) and masked."""
+        if self.palette is not None:
+            pixels = snap(pixels, self.palette)
         pixels[:, ~valid] = 0
         window = Window(col, row, pixels.shape[2], pixels.shape[1])
         with checked_gdal(self.path, "writing the map"):

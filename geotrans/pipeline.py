@@ -78,7 +78,7 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
     unless the whole scene was written.
     """
     runner = BatchRunner(generator, resolve_device(plan.options.device), plan.options.dropout_seed,
-                         plan.options.precision)
+                         plan.options.precision, plan.options.tta)
 
     def fill(sink: GeoTiffSink) -> tuple[int, int]:
         skipped = blend(plan, runner, sink, progress)
@@ -102,7 +102,8 @@ def write_map(plan: RunPlan, dst: str | os.PathLike, fill: Fill, device: str,
     band_width = min(plan.scene.grid.width, MAX_BAND_WIDTH + 2 * plan.tiles.tile)
     with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(band_width, plan.tiles.tile)):
         check_output(plan.src, dst, plan.options.overwrite)  # again: a run that just finished may have made it
-        final = GeoTiffSink(dst, plan.map_grid, write_mask=plan.scene.has_mask, tags=tags, cog=plan.options.cog)
+        final = GeoTiffSink(dst, plan.map_grid, write_mask=plan.scene.has_mask, tags=tags, cog=plan.options.cog,
+                            palette=plan.palette)
         try:
             tiles_run, skipped = _mosaic_into(plan, final, fill)
             final.commit()

@@ -18,6 +18,7 @@ import rasterio
 
 from geotrans import __version__
 from geotrans.options import RunOptions
+from geotrans.palette import Palette
 from geotrans.scene import SceneInfo, inspect_scene
 from geotrans.tiler import TileGrid
 from geotrans.weights import ModelInfo
@@ -36,6 +37,7 @@ class RunPlan:
     warp_back: bool  # mosaicked on the model's grid first, then warped onto the scene's
     tags: dict  # provenance written into the map
     model_info: Optional[ModelInfo] = None
+    palette: Optional[Palette] = None  # the colours the map's pixels snap to, if any
 
     @property
     def src(self) -> str:
@@ -61,7 +63,8 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
     tiles = TileGrid(scene.grid.height, scene.grid.width, options.tile_size, options.overlap)
     return RunPlan(options=options, scene=scene, tiles=tiles, map_grid=scene.output_grid(model_grid=options.native_res),
                    warp_back=scene.grid.resampled and not options.native_res,
-                   tags=provenance_tags(scene, options, model_info), model_info=model_info)
+                   tags=provenance_tags(scene, options, model_info), model_info=model_info,
+                   palette=Palette.from_card(model_info.card) if model_info and options.palette == "auto" else None)
 
 
 def provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:

@@ -79,18 +79,35 @@ def tile_seed(seed: int, tile: Tile) -> int:
     return (seed * 1_000_003 + tile.row) * 1_000_003 + tile.col & (2**62 - 1)
 
 
+D4 = tuple((flip, turns) for flip in (False, True) for turns in range(4))  # the 8 flips and rotations
+
+
+def d4(images: torch.Tensor, flip: bool, turns: int) -> torch.Tensor:
+    """(n, c, T, T) images mirrored left-right (if ``flip``), then turned ``turns`` quarter turns."""
+    return torch.rot90(images.flip(-1) if flip else images, turns, dims=(-2, -1))
+
+
+def d4_inverse(images: torch.Tensor, flip: bool, turns: int) -> torch.Tensor:
+    """Undoes :func:`d4` with the same arguments."""
+    turned = torch.rot90(images, -turns, dims=(-2, -1))
+    return turned.flip(-1) if flip else turned
+
+
 class BatchRunner:
     """Runs the generator under ``inference_mode`` in the resolved precision (``geotrans.precision``).
 
     With ``dropout_seed`` set, the generator keeps the paper's test-time dropout,
     seeded per tile so that runs repeat; otherwise inference is deterministic.
+    With ``tta``, each tile's output is the mean over the 8 flips and rotations of
+    the tile (each output turned back first): 8 times the generator's work.
     """
 
     def __init__(self, generator: nn.Module, device: torch.device, dropout_seed: Optional[int] = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", tta: bool = False):
         self.device = device
         self.generator = generator.to(device).eval()
         self.dropout_seed = dropout_seed
+        self.tta = tta
         self.tiles_run = 0
         try:
             self.precision = resolve_precision(precision, device, cpu_bf16=CPU_INFERENCE_BF16)
@@ -107,9 +124,15 @@ class BatchRunner:
             stacked = stacked.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         seeds = [tile_seed(self.dropout_seed, t) for t in batch.tiles] if self.dropout_seed is not None else None
         with torch.inference_mode(), self.precision.autocast():
-            out = self.generator(stacked, dropout_seeds=seeds) if seeds is not None else self.generator(stacked)
+            if self.tta:
+                out = sum(d4_inverse(self._forward(d4(stacked, *t), seeds).float(), *t) for t in D4) / len(D4)
+            else:
+                out = self._forward(stacked, seeds)
         self.tiles_run += len(batch)
         return out.float().cpu().numpy()
+
+    def _forward(self, images: torch.Tensor, seeds: Optional[list[int]]) -> torch.Tensor:
+        return self.generator(images, dropout_seeds=seeds) if seeds is not None else self.generator(images)
 
 
 def batched(reads: Iterable[tuple[Tile, Optional[tuple[np.ndarray, np.ndarray]]]], batch_size: int) -> Iterator[Batch]:

@@ -19,6 +19,7 @@ import json
 import os
 import logging
 import time
+import zlib
 from pathlib import Path
 from typing import Optional
 
@@ -27,6 +28,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from geotrans.palette import Palette, snap
 from geotrans.pipeline import translate_array
 from geotrans.precision import PRECISIONS
 from geotrans.runner import BatchRunner, resolve_device
@@ -46,23 +48,34 @@ def resize_bilinear(image_chw: np.ndarray, size: int = COMPARE_SIZE) -> np.ndarr
 
 def evaluate(generator: torch.nn.Module, folder: str | Path, limit: Optional[int] = None,
              dropout_seed: Optional[int] = None, device: str = "auto", batch_size: int = 8,
-             precision: str = "auto") -> dict:
-    """Mean metrics over the pairs in ``folder`` (first ``limit``)."""
-    runner = BatchRunner(generator, resolve_device(device), dropout_seed, precision)
-    rows = []
+             precision: str = "auto", palette: Optional[Palette] = None, tta: bool = False) -> dict:
+    """Mean metrics over the pairs in ``folder`` (first ``limit``), with the output snapped to ``palette``
+    and averaged over the 8 flips and rotations (``tta``) when asked, as ``geotrans run`` does."""
+    runner = BatchRunner(generator, resolve_device(device), dropout_seed, precision, tta)
+    rows, sizes = [], []
     paths = list_pairs(folder)[:limit]
+    started = time.perf_counter()
     for path in tqdm(paths, desc="evaluating", unit="pair", disable=not os.isatty(2)):
         source, target = read_aligned(path)
         generated = translate_array(source, runner, batch_size=batch_size)
+        if palette is not None:
+            generated = snap(generated, palette)
+        sizes.append(len(zlib.compress(generated.tobytes(), 6)) / generated.size)
         rows.append(image_metrics(resize_bilinear(generated), resize_bilinear(target)))
-    return {"pairs": len(rows), **mean_metrics(rows)}
+    return {"pairs": len(rows), **mean_metrics(rows), "deflate_bytes_per_value": float(np.mean(sizes)),
+            "tiles_per_second": runner.tiles_run / (time.perf_counter() - started)}
+
+
+VARIANTS = {"default": (False, False), "palette": (True, False), "tta": (False, True), "palette+tta": (True, True)}
 
 
 def format_table(results: dict) -> str:
-    header = f"{'inference':<22}" + "".join(f"{k:>12}" for k in METRICS)
+    columns = (*METRICS, "deflate_bytes_per_value", "tiles_per_second")
+    labels = {"deflate_bytes_per_value": "bytes/value", "tiles_per_second": "tiles/s"}
+    header = f"{'inference':<22}" + "".join(f"{labels.get(k, k):>12}" for k in columns)
     lines = [header, "-" * len(header)]
     for name, r in results.items():
-        lines.append(f"{name:<22}" + "".join(f"{r[k]:>12.3f}" for k in METRICS))
+        lines.append(f"{name:<22}" + "".join(f"{r[k]:>12.3f}" for k in columns))
     return "\n".join(lines)
 
 
@@ -84,6 +97,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", nargs="+", default=["auto"], choices=PRECISIONS,
                         help="evaluate in each of these precisions (e.g. fp32 bf16)")
+    parser.add_argument("--variants", nargs="+", default=["default"], choices=list(VARIANTS),
+                        help="post-processing variants to score: palette snapping, test-time augmentation, both")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the results here")
     parser.add_argument("--roads", nargs=2, metavar=("SCENE", "LABELS"), default=None,
                         help="also score the map of SCENE against road centre lines (GeoJSON)")
@@ -92,10 +107,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     generator, info = load_generator(args.model)
     started = time.perf_counter()
     results = {}
+    palette = Palette.from_card(info.card)
     for precision in args.precision:
         suffix = "" if args.precision == ["auto"] else f", {precision}"
-        results[f"deterministic{suffix}"] = evaluate(generator, args.data, args.limit, None, args.device,
-                                                     precision=precision)
+        for variant in args.variants:
+            snapped, tta = VARIANTS[variant]
+            if snapped and palette is None:
+                log.warning("%s has no palette in its card; variant %s left out", info.name, variant)
+                continue
+            name = "deterministic" if variant == "default" else variant
+            results[f"{name}{suffix}"] = evaluate(generator, args.data, args.limit, None, args.device,
+                                                  precision=precision, palette=palette if snapped else None, tta=tta)
         if not args.no_dropout_run:
             results[f"dropout (seed {args.seed}){suffix}"] = evaluate(generator, args.data, args.limit, args.seed,
                                                                       args.device, precision=precision)

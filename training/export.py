@@ -1,6 +1,7 @@
 """Export a run's generator as a geotrans model: fp16 safetensors plus a JSON model card beside it.
 
-    python -m training.export --run RUN_DIR --out geotrans/default_model/generator.safetensors [--eval EVAL.json] [--card extra.json]
+    python -m training.export --run RUN_DIR --out geotrans/default_model/generator.safetensors [--card extra.json]
+    python -m training.export --model M --out M --card palette.json      # add to an exported model's card
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from geotrans.model import UnetGenerator
-from geotrans.weights import save_generator
+from geotrans.weights import load_generator, save_generator
 from training.train import CHECKPOINT, TrainConfig, load_checkpoint
 
 log = logging.getLogger("training.export")
@@ -50,9 +51,22 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
     return card
 
 
+def recard(model: str | Path, out: str | Path, card_extra: dict) -> dict:
+    """Write the exported model ``model`` again at ``out`` with ``card_extra`` merged into its card; the
+    weights are unchanged (fp16 in, fp16 out)."""
+    net, info = load_generator(model)
+    card = {**info.card, **card_extra}
+    save_generator(net, out, name=info.name, card=card)
+    Path(out).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    log.info("wrote %s with %s added to its card", out, ", ".join(card_extra))
+    return card
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, help="run folder with checkpoint.pt")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="run folder with checkpoint.pt")
+    source.add_argument("--model", help="an exported model, written again with --card merged into its card")
     parser.add_argument("--out", required=True, help="output .safetensors (the card goes beside it as .json)")
     parser.add_argument("--name", default=None, help="model name (default: the run folder's name)")
     parser.add_argument("--card", action="append", default=[], help="JSON file merged into the card (repeatable)")
@@ -61,7 +75,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     extra = {}
     for path in args.card:
         extra.update(json.loads(Path(path).read_text()))
-    export(args.run, args.out, args.name or Path(args.run).name, extra)
+    if args.model:
+        recard(args.model, args.out, extra)
+    else:
+        export(args.run, args.out, args.name or Path(args.run).name, extra)
 
 
 if __name__ == "__main__":

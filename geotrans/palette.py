@@ -1,0 +1,90 @@
+"""Palette snapping: output pixels close to one of the map style's colours become exactly that colour.
+
+The palette is learnt from the training maps (k-means in CIELAB, ``learn_palette``)
+and stored in the model card with the snapping distance (``palette`` and
+``palette_max_delta_e``). ``snap`` is a per-pixel function of the final 8-bit
+pixels, applied in the map's sink after blending (and after warping back), so it
+commutes with tiling, strips and bands. A pixel farther than the distance from
+every palette colour is left as it is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+# sRGB (D65) -> CIE XYZ, and the D65 white point: the standard constants.
+_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                        [0.2126729, 0.7151522, 0.0721750],
+                        [0.0193339, 0.1191920, 0.9503041]], dtype=np.float64)
+_WHITE = np.array([0.95047, 1.0, 1.08883])
+_LINEAR = np.where(np.arange(256) / 255 <= 0.04045, np.arange(256) / 255 / 12.92,
+                   ((np.arange(256) / 255 + 0.055) / 1.055) ** 2.4)  # sRGB decoding, one entry per 8-bit value
+PALETTES = ("auto", "off")
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The map style's colours (k, 3) as 8-bit sRGB, and how close (CIE76 delta E) a pixel must be to snap."""
+
+    colours: tuple[tuple[int, int, int], ...]
+    max_delta_e: float
+
+    @classmethod
+    def from_card(cls, card: dict) -> Optional["Palette"]:
+        """The palette stated in a model card, or None (models without one keep working)."""
+        if not card.get("palette"):
+            return None
+        return cls(tuple(tuple(int(c) for c in colour) for colour in card["palette"]),
+                   float(card["palette_max_delta_e"]))
+
+    def to_card(self) -> dict:
+        return {"palette": [list(c) for c in self.colours], "palette_max_delta_e": self.max_delta_e}
+
+    @property
+    def lab(self) -> np.ndarray:
+        return srgb_to_lab(np.array(self.colours, dtype=np.uint8))
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """8-bit sRGB values (..., 3) to CIELAB (..., 3), float32."""
+    xyz = _LINEAR[rgb] @ _RGB_TO_XYZ.T / _WHITE
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    lab = np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+    return lab.astype(np.float32)
+
+
+def snap(pixels: np.ndarray, palette: Palette) -> np.ndarray:
+    """uint8 (3, h, w) pixels with each one within ``palette.max_delta_e`` of a palette colour replaced by
+    the nearest such colour; the others unchanged. Returns a new array."""
+    rgb = np.moveaxis(pixels, 0, -1)
+    lab = srgb_to_lab(rgb)
+    centres = palette.lab
+    distance = np.linalg.norm(lab[..., None, :] - centres, axis=-1)  # (h, w, k)
+    nearest = distance.argmin(axis=-1)
+    close = np.take_along_axis(distance, nearest[..., None], axis=-1)[..., 0] <= palette.max_delta_e
+    colours = np.array(palette.colours, dtype=np.uint8)
+    snapped = np.where(close[..., None], colours[nearest], rgb)
+    return np.ascontiguousarray(np.moveaxis(snapped, -1, 0))
+
+
+def learn_palette(pixels: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> np.ndarray:
+    """k colours (k, 3) uint8 of ``pixels`` (n, 3) uint8: k-means in CIELAB (k-means++ start), the centres
+    converted back to the nearest 8-bit sRGB colour present among the pixels."""
+    rng = np.random.default_rng(seed)
+    lab = srgb_to_lab(pixels).astype(np.float64)
+    centres = [lab[rng.integers(len(lab))]]
+    for _ in range(1, k):  # k-means++: far points are likelier starts
+        d2 = np.min([np.sum((lab - c) ** 2, axis=1) for c in centres], axis=0)
+        centres.append(lab[rng.choice(len(lab), p=d2 / d2.sum())])
+    centres = np.array(centres)
+    for _ in range(iterations):
+        labels = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        moved = np.array([lab[labels == j].mean(axis=0) if np.any(labels == j) else centres[j] for j in range(k)])
+        if np.allclose(moved, centres, atol=1e-3):
+            break
+        centres = moved
+    # Each centre as the pixel colour closest to it, so the palette holds colours the maps really use.
+    nearest = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(-1), axis=0)
+    return pixels[nearest]
