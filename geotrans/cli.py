@@ -5,6 +5,7 @@ with exit 1, and an interrupt into exit 130; nothing else is decided here.
 """
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -19,7 +20,7 @@ from geotrans import __version__
 from geotrans.batch import SUMMARY, BatchSummary, run_folder
 from geotrans.distributed import parse_cluster
 from geotrans.errors import GeotransError, one_line
-from geotrans.info import describe, measure_rates
+from geotrans.info import describe, facts, measure_rates
 from geotrans.options import RunOptions
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
@@ -304,8 +305,11 @@ def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, f
 @GSD_OPTION
 @AOI_OPTION
 @UNGEO_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object, for scripts.")
+@click.option("-v", "--verbose", count=True, help="Log what is done on the way (and tracebacks of internal errors).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr, no warnings.")
 def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float],
-         aoi: Optional[str], allow_ungeoreferenced: bool) -> None:
+         aoi: Optional[str], allow_ungeoreferenced: bool, as_json: bool, verbose: int, quiet: bool) -> None:
     """Say what `geotrans run` would do with SRC, without running the model.
 
     \b
@@ -313,18 +317,24 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
     scaling; the valid fraction; the windows to run and to skip; a time estimate.
 
     \b
-    Example:
+    Examples:
       geotrans info sample_tiles/landsat_rgb_nodata_utm.tif
+      geotrans info scene.tif --json | jq .windows.to_run
     """
-    _setup_logging(0, True)
-    with error_boundary():
+    _setup_logging(verbose, not verbose)
+    if quiet:
+        log.setLevel(logging.ERROR)
+    with error_boundary(verbose):
         model_info = _model_info_or_none(model_path)
         options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
         plan = plan_run(src, options, model_info)
         rates = measure_rates(plan, model_info.ngf) if model_info is not None else None
-        for line in describe(plan, rates):
-            click.echo(line)
+        if as_json:
+            click.echo(json.dumps(facts(plan, rates)))
+        else:
+            for line in describe(plan, rates):
+                click.echo(line)
 
 
 def _model_info_or_none(model_path: Optional[str]):

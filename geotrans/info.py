@@ -109,26 +109,50 @@ def estimate_seconds(plan: RunPlan, rates: Optional[Rates]) -> Optional[float]:
     return None if rates is None else rates.start_seconds + plan.tiles_to_run * rates.seconds_per_tile
 
 
-def describe(plan: RunPlan, rates: Optional[Rates] = None) -> list[str]:
-    """The plan as the lines `geotrans info` prints."""
-    scene, profile = plan.scene, plan.scene.profile
-    crs = profile["crs"].to_string() if profile["crs"] else "no CRS"
+def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
+    """What `geotrans info` reports, as data (``--json`` prints it; ``describe`` formats it)."""
+    scene, profile, grid = plan.scene, plan.scene.profile, plan.scene.grid
     seconds = estimate_seconds(plan, rates)
-    estimate = (f"~{seconds:.0f} s: the generator at {rates.tiles_per_second:.1f} tiles/s and "
-                f"{rates.read_seconds * 1000:.0f} ms to read a window, measured on this machine "
-                f"({os.cpu_count()} CPU cores or its GPU) with the model's width"
-                if seconds is not None else "unknown (no model)")
-    processing_pixels = scene.grid.width * scene.grid.height
+    model = plan.model_info
+    return {
+        "scene": plan.src,
+        "width": profile["width"], "height": profile["height"], "dtype": profile["dtype"],
+        "crs": profile["crs"].to_string() if profile["crs"] else None,
+        "resolution": {"scene_m": grid.scene_gsd_m, "model_m": grid.model_gsd_m, "processing_m": grid.gsd_m,
+                       "resampling": grid.resampling.name if grid.resampled else None,
+                       "processing_width": grid.width, "processing_height": grid.height},
+        "bands": list(scene.band_plan.bands),
+        "stretch": [list(pair) for pair in scene.band_plan.stretch] if scene.band_plan.stretch else None,
+        "valid_fraction": scene.footprint.area / (grid.width * grid.height),
+        "windows": {"to_run": plan.tiles_to_run, "to_skip": len(plan.tiles) - plan.tiles_to_run,
+                    "total": len(plan.tiles), "size": plan.tiles.tile, "overlap": plan.tiles.overlap},
+        "estimate": None if seconds is None else {
+            "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
+            "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
+            "cpu_cores": os.cpu_count()},
+        "model": None if model is None else {"name": model.name, "sha256": model.sha256, "ngf": model.ngf,
+                                             "palette_colours": len(plan.palette.colours) if plan.palette else 0},
+    }
+
+
+def describe(plan: RunPlan, rates: Optional[Rates] = None) -> list[str]:
+    """The plan as the lines `geotrans info` prints (the same facts as ``facts``)."""
+    f = facts(plan, rates)
+    estimate = f["estimate"]
+    estimate_text = (f"~{estimate['seconds']:.0f} s: the generator at {estimate['generator_tiles_per_second']:.1f} "
+                     f"tiles/s and {estimate['read_seconds_per_window'] * 1000:.0f} ms to read a window, measured "
+                     f"on this machine ({estimate['cpu_cores']} CPU cores or its GPU) with the model's width"
+                     if estimate else "unknown (no model)")
+    windows = f["windows"]
     lines = [
-        f"scene        {plan.src}",
-        f"size         {profile['width']} x {profile['height']} px, {profile['dtype']}, {crs}",
-        f"resolution   {scene.grid.describe()}",
-        f"bands        {scene.band_plan.describe()}",
-        f"valid        {scene.footprint.area / processing_pixels:.1%} of the processing grid",
-        f"windows      {plan.tiles_to_run} to run, {len(plan.tiles) - plan.tiles_to_run} to skip "
-        f"(of {len(plan.tiles)})",
-        f"estimate     {estimate}",
+        f"scene        {f['scene']}",
+        f"size         {f['width']} x {f['height']} px, {f['dtype']}, {f['crs'] or 'no CRS'}",
+        f"resolution   {plan.scene.grid.describe()}",
+        f"bands        {plan.scene.band_plan.describe()}",
+        f"valid        {f['valid_fraction']:.1%} of the processing grid",
+        f"windows      {windows['to_run']} to run, {windows['to_skip']} to skip (of {windows['total']})",
+        f"estimate     {estimate_text}",
     ]
-    if plan.model_info is None:
+    if f["model"] is None:
         lines.append("model        none installed; ground resolution not compared")
     return lines

@@ -58,7 +58,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         if torch.cuda.is_available():
             name = "cuda"
         else:
-            log.warning("no CUDA device found; running on the CPU")
+            log.info("no CUDA device found; running on the CPU")
             name = "cpu"
     return torch.device(name)
 

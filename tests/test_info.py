@@ -68,3 +68,21 @@ def test_the_estimate_is_within_a_factor_of_two_of_a_real_run(tmp_path):
         run_scene(scene, tmp_path / f"{scene.stem}.tif", generator, RunOptions(), info)
         actual = time.perf_counter() - started
         assert actual / 2 < estimate < actual * 2, (scene.name, estimate, actual)
+
+
+def test_info_json_parses_and_agrees_with_the_text(narrow_model_file):
+    import json
+
+    from helpers import run_cli
+
+    args = ("info", LANDSAT, "--model", narrow_model_file)
+    text = run_cli(*args).output
+    result = run_cli(*args, "--json", "-q")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert f"size         {facts['width']} x {facts['height']} px, {facts['dtype']}, {facts['crs']}" in text
+    windows = facts["windows"]
+    assert f"windows      {windows['to_run']} to run, {windows['to_skip']} to skip (of {windows['total']})" in text
+    assert f"valid        {facts['valid_fraction']:.1%}" in text
+    assert facts["model"]["name"] == "random-ngf8-test" and facts["estimate"]["seconds"] > 0
+    assert facts["bands"] == [1, 2, 3] and facts["resolution"]["model_m"] is None

@@ -80,3 +80,26 @@ def test_the_runner_runs_the_model_in_the_resolved_dtype(monkeypatch):
     assert seen == [torch.float32, torch.bfloat16]
     monkeypatch.setattr(geotrans.runner, "CPU_INFERENCE_BF16", False)
     assert BatchRunner(net, torch.device("cpu")).precision.name == "fp32"
+
+
+def test_a_tile_s_bf16_output_does_not_depend_on_its_batch_companions():
+    """Real Korea tiles, the shipped model: one batch of 5 against five batches of 1, bit for bit. With this,
+    a split run (strips batch tiles differently) equals a serial run in bf16 too."""
+    from geotrans.pipeline import read_batches
+    from geotrans.plan import plan_run
+    from geotrans.runner import Batch, BatchRunner
+    from geotrans.weights import load_generator
+    from helpers import KOREA
+
+    generator, info = load_generator()
+    tiles = [t for batch in read_batches(plan_run(KOREA)) for t in zip(batch.tiles, batch.pixels, batch.valid)][:5]
+    runner = BatchRunner(generator, torch.device("cpu"), precision="bf16")
+    together = Batch()
+    for tile in tiles:
+        together.append(*tile)
+    alone = []
+    for tile in tiles:
+        single = Batch()
+        single.append(*tile)
+        alone.append(runner.run(single)[0])
+    assert np.array_equal(runner.run(together), np.stack(alone))

@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
+from rasterio.windows import Window
 
 from geotrans.cli import main
+from geotrans.plan import plan_run
 from helpers import KOREA, LANDSAT, VEGAS, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -326,3 +329,27 @@ def test_a_scene_blended_in_column_bands_is_the_same_map(tmp_path, monkeypatch, 
     with rasterio.open(tmp_path / "whole.tif") as a, rasterio.open(tmp_path / "bands.tif") as b:
         assert np.array_equal(a.read(), b.read()) and np.array_equal(a.dataset_mask(), b.dataset_mask())
         assert a.width > 256 * 2
+
+
+@pytest.mark.slow
+def test_a_sparse_file_claiming_a_huge_scene_is_announced_loudly(tmp_path, caplog):
+    """70 000 x 70 000 pixels in a 0.5 MB sparse GeoTIFF: the run says how many windows it is about to run,
+    as a warning, before the first one."""
+    import logging
+
+    from rasterio.transform import from_origin
+
+    from geotrans.pipeline import HUGE_JOB_TILES, announce
+
+    path = tmp_path / "sparse.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=70_000, height=70_000, count=3, dtype="uint8", tiled=True,
+                       blockxsize=512, blockysize=512, compress="deflate", sparse_ok=True, bigtiff="YES",
+                       crs="EPSG:32611", transform=from_origin(600000, 4000000, 0.5, 0.5)) as ds:
+        ds.write(np.full((3, 512, 512), 120, np.uint8), window=Window(0, 0, 512, 512))
+    assert path.stat().st_size < 2**20
+    plan = plan_run(path)
+    assert plan.tiles_to_run > HUGE_JOB_TILES
+    with caplog.at_level(logging.INFO, logger="geotrans"):
+        announce(plan, "cpu")
+    warning = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning and f"70000 x 70000 px; {plan.tiles_to_run} of {len(plan.tiles)} windows" in warning[0].message
