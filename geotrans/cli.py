@@ -128,8 +128,36 @@ def _refuse_flags(ctx: click.Context, folder_mode: bool) -> None:
             raise click.ClickException(f"{option.opts[0]} applies to {applies_to}, not to {mode}")
 
 
-def _tile_bar(quiet: bool, position: int = 0) -> tqdm:
-    return tqdm(total=0, unit="tile", desc="tiles", position=position, leave=position == 0, dynamic_ncols=True,
+class JsonProgress:
+    """tqdm's ``reset``/``update`` as one JSON line per update on stderr (``--progress json``), for programs
+    such as a QGIS provider: {"progress": "tiles", "done": 12, "total": 25}."""
+
+    def __init__(self, unit: str):
+        self.unit, self.n, self.total = unit, 0, 0
+
+    def __enter__(self) -> "JsonProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def reset(self, total: Optional[int] = None) -> None:
+        self.n, self.total = 0, total or 0
+        self._emit()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._emit()
+
+    def _emit(self) -> None:
+        click.echo(json.dumps({"progress": self.unit, "done": self.n, "total": self.total}), err=True)
+
+
+def _bar(unit: str, desc: str, quiet: bool, progress: str = "bar", position: int = 0):
+    """The progress display: a tqdm bar on a terminal (none with -q), or JSON lines with ``--progress json``."""
+    if progress == "json":
+        return JsonProgress(unit)
+    return tqdm(total=0, unit=unit, desc=desc, position=position, leave=position == 0, dynamic_ncols=True,
                 disable=quiet or not sys.stderr.isatty())
 
 
@@ -217,6 +245,8 @@ def main() -> None:
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a small PNG: input | output side by side (single scene).")
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists (single scene).")
+@click.option("--progress", "progress_mode", type=click.Choice(("bar", "json")), default="bar", show_default=True,
+              help="bar: a progress bar on a terminal; json: one JSON line per update on stderr, for programs.")
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 @click.pass_context
@@ -226,7 +256,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         precision: str, palette: str, tta: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
         gsd: Optional[float], allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool,
-        verbose: int, quiet: bool) -> None:
+        progress_mode: str, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
@@ -262,7 +292,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
                              gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi, strip_rows=strip_rows)
     if folder_mode:
         summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
-                              cluster, quiet, verbose)
+                              cluster, quiet, verbose, progress_mode)
         click.echo(summary.table())
         sys.exit(1 if summary.failed else 0)
     if preview and not Path(preview).resolve().parent.is_dir():
@@ -276,7 +306,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
             options = resolved(options)
         generator, model_info = (None, read_model_info(model_path)) if on_cluster else load_generator(model_path)
         plan = plan_run(src, options, model_info)
-        with _tile_bar(quiet) as bar:
+        with _bar("tiles", "tiles", quiet, progress_mode) as bar:
             if on_cluster and splits(plan):  # the workers load the model
                 report = translate_split(plan, dst, model_path, scheduler, cluster, progress=_follow(bar))
             else:
@@ -288,10 +318,10 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
 
 
 def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler, cluster, quiet,
-                verbose) -> BatchSummary:
-    hidden = quiet or not sys.stderr.isatty()
+                verbose, progress_mode) -> BatchSummary:
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}"), \
-            tqdm(total=0, unit="scene", desc="scenes", disable=hidden) as scenes, _tile_bar(quiet, 1) as tiles:
+            _bar("scenes", "scenes", quiet, progress_mode) as scenes, \
+            _bar("tiles", "tiles", quiet, progress_mode, position=1) as tiles:
         return run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
                           cluster, on_jobs=scenes.reset, on_scene=lambda result: scenes.update(1),
                           tile_progress=_follow(tiles))

@@ -256,3 +256,24 @@ def test_library_hints_follow_the_message(tmp_path, narrow_model_file):
     (tmp_path / "o.tif").write_bytes(b"x")
     result = run_cli("run", KOREA, "--out", tmp_path / "o.tif", "--model", narrow_model_file)
     assert_one_line_error(result, "already exists; pass --overwrite to replace it")
+
+
+def test_progress_json_gives_one_parseable_line_per_update(tmp_path, narrow_model_file):
+    """For programs (the QGIS provider): JSON lines on stderr, counting up to the total."""
+    import json
+
+    result = run_cli("run", KOREA, "--out", tmp_path / "map.tif", "--model", narrow_model_file, "--progress", "json")
+    assert result.exit_code == 0, result.output
+    updates = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    tiles = [u for u in updates if u["progress"] == "tiles"]
+    assert len(tiles) >= 2 and tiles[-1]["done"] == tiles[-1]["total"] == 25
+    assert [u["done"] for u in tiles] == sorted(u["done"] for u in tiles)
+
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for name in ("a.tif", "b.tif"):
+        (folder / name).write_bytes(KOREA.read_bytes())
+    result = run_cli("run", folder, "--out", tmp_path / "maps", "--model", narrow_model_file, "--progress", "json")
+    assert result.exit_code == 0, result.output
+    scenes = [json.loads(line) for line in result.output.splitlines() if line.startswith('{"progress": "scenes"')]
+    assert scenes[-1]["done"] == scenes[-1]["total"] == 2
