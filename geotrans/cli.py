@@ -21,7 +21,7 @@ from geotrans.batch import SUMMARY, BatchSummary, run_folder
 from geotrans.distributed import parse_cluster
 from geotrans.errors import GeotransError, one_line
 from geotrans.info import describe, facts, measure_rates
-from geotrans.options import RunOptions
+from geotrans.options import COMPRESSION_NAMES, RunOptions
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.precision import PRECISIONS
@@ -58,6 +58,18 @@ class Bands(OneLineParam):
         if len(bands) not in (1, 3):
             self.fail_one_line(f"--bands takes three bands (R,G,B) or one (grey), not {len(bands)}")
         return bands
+
+
+class CreationOption(OneLineParam):
+    name = "KEY=VALUE"
+
+    def convert(self, value, param, ctx) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, option = str(value).partition("=")
+        if not sep or not key.strip() or not option.strip():
+            self.fail_one_line(f"--co takes a GDAL creation option as KEY=VALUE (e.g. ZLEVEL=9), not {value!r}")
+        return key.strip().upper(), option.strip()
 
 
 class LocalCluster(OneLineParam):
@@ -242,6 +254,10 @@ def main() -> None:
 @GSD_OPTION
 @UNGEO_OPTION
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
+@click.option("--compress", type=click.Choice(COMPRESSION_NAMES), default="deflate", show_default=True,
+              help="The map's compression; jpeg and webp are lossy (the mask stays a mask).")
+@click.option("--co", "creation_options", multiple=True, type=CreationOption(),
+              help="A GDAL creation option for the map, KEY=VALUE (repeatable), as in rio.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a small PNG: input | output side by side (single scene).")
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists (single scene).")
@@ -255,7 +271,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         strip_rows: Optional[int], log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
         precision: str, palette: str, tta: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
-        gsd: Optional[float], allow_ungeoreferenced: bool, cog: bool, preview: Optional[str], overwrite: bool,
+        gsd: Optional[float], allow_ungeoreferenced: bool, cog: bool, compress: str,
+        creation_options: tuple[tuple[str, str], ...], preview: Optional[str], overwrite: bool,
         progress_mode: str, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
 
@@ -288,7 +305,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, precision=precision,
                              palette=palette, tta=tta, overwrite=overwrite,
-                             dropout_seed=seed if dropout else None, bands=bands, cog=cog, native_res=native_res,
+                             dropout_seed=seed if dropout else None, bands=bands, cog=cog, compress=compress,
+                             creation_options=tuple(creation_options), native_res=native_res,
                              gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi, strip_rows=strip_rows)
     if folder_mode:
         summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,

@@ -17,6 +17,7 @@ from geotrans.palette import PALETTES
 from geotrans.precision import PRECISIONS
 from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
 
+COMPRESSION_NAMES = ("deflate", "zstd", "lzw", "jpeg", "webp")  # output.COMPRESSIONS holds their options
 IDENTITY = {"identity": True}  # changes the output file
 RUNTIME = {"identity": False}  # changes only how (or whether) it is computed
 
@@ -34,6 +35,8 @@ class RunOptions:
     dropout_seed: Optional[int] = field(default=None, metadata=IDENTITY)  # None: deterministic, dropout off
     bands: Optional[tuple[int, ...]] = field(default=None, metadata=IDENTITY)  # 1-based R,G,B or one grey band
     cog: bool = field(default=False, metadata=IDENTITY)  # a Cloud Optimized GeoTIFF
+    compress: str = field(default="deflate", metadata=IDENTITY)  # a key of output.COMPRESSIONS
+    creation_options: tuple[tuple[str, str], ...] = field(default=(), metadata=IDENTITY)  # GDAL's, as in rio --co
     native_res: bool = field(default=False, metadata=IDENTITY)  # keep the model's native grid, not the scene's
     gsd: Optional[float] = field(default=None, metadata=IDENTITY)  # the scene's ground resolution in metres
     allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
@@ -50,6 +53,8 @@ class RunOptions:
         check_overlap(self.overlap, self.tile_size)
         if self.precision not in PRECISIONS:
             raise InputError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.compress not in COMPRESSION_NAMES:
+            raise InputError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSION_NAMES)}")
         if self.palette not in PALETTES:
             raise InputError(f"unknown palette choice {self.palette!r}; choose one of {', '.join(PALETTES)}")
         if self.strip_rows is not None and (self.strip_rows < 256 or self.strip_rows % 256):

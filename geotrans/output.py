@@ -17,6 +17,7 @@ import socket
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -34,9 +35,7 @@ from geotrans.palette import Palette, snap
 
 log = logging.getLogger(__name__)
 
-# The map: tiled RGB, lossless DEFLATE with horizontal differencing, BigTIFF when needed. Level 1, not 6:
-# on a 2048 x 2048 map it encodes 3x faster for 3.5% more bytes (bench/pipeline.py, README "Benchmarks"),
-# and encoding runs on every core while the map is closed (the generator is done by then).
+# The map: tiled RGB, BigTIFF when needed, compressed on every core (the generator is done by then).
 MAP_PROFILE = {
     "driver": "GTiff",
     "count": 3,
@@ -45,19 +44,50 @@ MAP_PROFILE = {
     "tiled": True,
     "blockxsize": 256,
     "blockysize": 256,
-    "compress": "deflate",
-    "predictor": 2,
-    "zlevel": 1,
     "num_threads": "ALL_CPUS",
     "photometric": "RGB",
     "interleave": "pixel",
     "bigtiff": "IF_SAFER",
 }
-# GDAL's COG driver, when --cog is asked for.
-COG_OPTIONS = {"driver": "COG", "compress": "DEFLATE", "level": 1, "predictor": "YES", "blocksize": 256,
-               "overview_resampling": "AVERAGE", "bigtiff": "IF_SAFER", "num_threads": "ALL_CPUS"}
+# --compress: the creation options of each choice. DEFLATE (the default) at level 1, not 6: on a 2048 x 2048
+# map it encodes 3x faster for 3.5% more bytes (README "Benchmarks"). JPEG and WebP are lossy: the mask stays
+# an internal mask, never black pixels.
+COMPRESSIONS = {
+    "deflate": {"compress": "deflate", "predictor": 2, "zlevel": 1},
+    "zstd": {"compress": "zstd", "predictor": 2, "zstd_level": 9},
+    "lzw": {"compress": "lzw", "predictor": 2},
+    "jpeg": {"compress": "jpeg", "jpeg_quality": 90, "photometric": "ycbcr"},
+    "webp": {"compress": "webp", "webp_level": 90},
+}
+# GDAL's COG driver, when --cog is asked for (its compression comes from COMPRESSIONS, renamed).
+COG_OPTIONS = {"driver": "COG", "blocksize": 256, "overview_resampling": "AVERAGE", "bigtiff": "IF_SAFER",
+               "num_threads": "ALL_CPUS"}
+_COG_NAMES = {"zlevel": "level", "zstd_level": "level", "jpeg_quality": "quality", "webp_level": "quality"}
 OVERVIEW_ENV = {"GDAL_TIFF_INTERNAL_MASK": True, "GDAL_NUM_THREADS": "ALL_CPUS", "ZLEVEL_OVERVIEW": 1}
 OVERVIEW_RESAMPLING = Resampling.average
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a map file is encoded: a ``COMPRESSIONS`` choice and the user's own creation options (KEY, VALUE),
+    which come last and so win."""
+
+    compress: str = "deflate"
+    creation_options: tuple[tuple[str, str], ...] = ()
+
+    def gtiff(self) -> dict:
+        """Creation options for the GTiff driver."""
+        return {**COMPRESSIONS[self.compress], **{k.lower(): v for k, v in self.creation_options}}
+
+    def cog(self) -> dict:
+        """Creation options for the COG driver (without the driver)."""
+        options = {k: v for k, v in COG_OPTIONS.items() if k != "driver"}
+        for key, value in COMPRESSIONS[self.compress].items():
+            if key == "predictor":
+                options["predictor"] = "YES"
+            elif key != "photometric":
+                options[_COG_NAMES.get(key, key)] = value.upper() if key == "compress" else value
+        return {**options, **{k.lower(): v for k, v in self.creation_options}}
 SIDECARS = (".msk", ".aux.xml")  # files GDAL may write beside a temporary file
 FULL_BELOW_BYTES = 1 << 20  # a write that fails with less free space than this failed for want of space
 
@@ -234,16 +264,18 @@ class GeoTiffSink:
     """
 
     def __init__(self, path: str | os.PathLike, grid: dict, write_mask: bool, tags: Optional[dict] = None,
-                 cog: bool = False, palette: Optional[Palette] = None):
-        """``palette``: snap the pixels written to it (``geotrans.palette``), for the final map only."""
+                 cog: bool = False, palette: Optional[Palette] = None, encoding: Encoding = Encoding()):
+        """``palette``: snap the pixels written to it (``geotrans.palette``); ``encoding``: the file's
+        compression. Both are for the final map; intermediate files stay lossless and unsnapped."""
         self.path = Path(path)
         self.palette = palette
+        self.encoding = encoding
         self.tmp_path = temporary_path(self.path)
         self.cog_path = self.tmp_path.with_name(self.tmp_path.name + ".cog")
         self.write_mask = write_mask
         self.cog = cog
-        profile = {**MAP_PROFILE, "width": grid["width"], "height": grid["height"], "crs": grid["crs"],
-                   "transform": grid["transform"]}
+        profile = {**MAP_PROFILE, **(COMPRESSIONS["deflate"] if cog else encoding.gtiff()), "width": grid["width"],
+                   "height": grid["height"], "crs": grid["crs"], "transform": grid["transform"]}
         self._ds = None
         self._env = None
         if _free_bytes(self.path.parent) < FULL_BELOW_BYTES:  # GDAL can crash closing a file it never could write
@@ -282,8 +314,7 @@ class GeoTiffSink:
         with checked_gdal(self.path, "finishing the map"):
             if self.cog:
                 self._close()
-                options = {k: v for k, v in COG_OPTIONS.items() if k != "driver"}
-                rasterio.shutil.copy(self.tmp_path, self.cog_path, driver=COG_OPTIONS["driver"], **options)
+                rasterio.shutil.copy(self.tmp_path, self.cog_path, driver=COG_OPTIONS["driver"], **self.encoding.cog())
                 os.replace(self.cog_path, self.tmp_path)
             else:
                 factors = overview_factors(self._ds.height, self._ds.width) if overviews else []

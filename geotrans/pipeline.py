@@ -22,7 +22,7 @@ from torch import nn
 from geotrans.mosaic import StreamingMosaic
 from geotrans.model import from_model_range
 from geotrans.options import RunOptions
-from geotrans.output import GeoTiffSink, check_output, output_lock
+from geotrans.output import Encoding, GeoTiffSink, check_output, output_lock
 from geotrans.plan import RunPlan, plan_run
 from geotrans.runner import Batch, BatchRunner, batched, resolve_device, run_stages
 from geotrans.scene import SceneReader, tile_reads, to_model_input, valid_pixels
@@ -103,7 +103,8 @@ def write_map(plan: RunPlan, dst: str | os.PathLike, fill: Fill, device: str,
     with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(band_width, plan.tiles.tile)):
         check_output(plan.src, dst, plan.options.overwrite)  # again: a run that just finished may have made it
         final = GeoTiffSink(dst, plan.map_grid, write_mask=plan.scene.has_mask, tags=tags, cog=plan.options.cog,
-                            palette=plan.palette)
+                            palette=plan.palette,
+                            encoding=Encoding(plan.options.compress, plan.options.creation_options))
         try:
             tiles_run, skipped = _mosaic_into(plan, final, fill)
             final.commit()

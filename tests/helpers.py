@@ -79,3 +79,13 @@ def run_cli(*args):
     from geotrans.cli import main
 
     return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    """A failed CLI run that printed exactly one line (besides log lines), holding each fragment."""
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("geotrans: ")]
+    assert len(lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in lines[0]

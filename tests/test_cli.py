@@ -8,20 +8,12 @@ import pytest
 import rasterio
 import torch
 
-from helpers import KOREA, LANDSAT, NAIP, VEGAS, run_cli
+from helpers import KOREA, LANDSAT, NAIP, VEGAS, assert_one_line_error, run_cli
 from geotrans import __version__
 from geotrans.model import build_generator
 from geotrans.weights import save_generator
 
 
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("geotrans: ")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_version_and_help_with_examples():

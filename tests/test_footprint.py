@@ -4,8 +4,6 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from rasterio.warp import transform_geom
-from shapely.geometry import box, mapping
 
 from helpers import KOREA, LANDSAT, run_scene, scene_box, write_aoi
 from geotrans.errors import InputError
