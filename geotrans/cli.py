@@ -28,6 +28,7 @@ from geotrans.precision import PRECISIONS
 from geotrans.palette import PALETTES
 from geotrans.preview import write_preview
 from geotrans.split import splits, translate_split
+from geotrans.resolution import RESAMPLINGS
 from geotrans.runner import DEVICES, resolved
 from geotrans.tiler import DEFAULT_OVERLAP
 from geotrans.weights import load_generator, read_model_info
@@ -199,6 +200,10 @@ AOI_OPTION = click.option(
 GSD_OPTION = click.option(
     "--gsd", type=float, default=None, metavar="METRES",
     help="The scene's ground resolution, for scenes whose scale is wrong or missing.")
+RESAMPLING_OPTION = click.option(
+    "--resampling", type=click.Choice(RESAMPLINGS), default="auto", show_default=True,
+    help="How the scene is read at the model's resolution; auto: average when the scene is finer, bilinear "
+         "when it is coarser.")
 UNGEO_OPTION = click.option(
     "--allow-ungeoreferenced", is_flag=True, help="Process a scene without CRS in pixel space.")
 
@@ -252,6 +257,7 @@ def main() -> None:
 @click.option("--native-res", is_flag=True,
               help="Keep the model's native ground resolution in the output instead of the scene's grid.")
 @GSD_OPTION
+@RESAMPLING_OPTION
 @UNGEO_OPTION
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
 @click.option("--compress", type=click.Choice(COMPRESSION_NAMES), default="deflate", show_default=True,
@@ -271,7 +277,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         strip_rows: Optional[int], log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
         precision: str, palette: str, tta: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
-        gsd: Optional[float], allow_ungeoreferenced: bool, cog: bool, compress: str,
+        gsd: Optional[float], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
         creation_options: tuple[tuple[str, str], ...], preview: Optional[str], overwrite: bool,
         progress_mode: str, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
@@ -307,7 +313,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
                              palette=palette, tta=tta, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=bands, cog=cog, compress=compress,
                              creation_options=tuple(creation_options), native_res=native_res,
-                             gsd=gsd, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi, strip_rows=strip_rows)
+                             gsd=gsd, resampling=resampling, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
+                             strip_rows=strip_rows)
     if folder_mode:
         summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
                               cluster, quiet, verbose, progress_mode)
@@ -351,13 +358,14 @@ def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, f
 @BANDS_OPTION
 @OVERLAP_OPTION
 @GSD_OPTION
+@RESAMPLING_OPTION
 @AOI_OPTION
 @UNGEO_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object, for scripts.")
 @click.option("-v", "--verbose", count=True, help="Log what is done on the way (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr, no warnings.")
 def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float],
-         aoi: Optional[str], allow_ungeoreferenced: bool, as_json: bool, verbose: int, quiet: bool) -> None:
+         resampling: str, aoi: Optional[str], allow_ungeoreferenced: bool, as_json: bool, verbose: int, quiet: bool) -> None:
     """Say what `geotrans run` would do with SRC, without running the model.
 
     \b
@@ -374,7 +382,7 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
         log.setLevel(logging.ERROR)
     with error_boundary(verbose):
         model_info = _model_info_or_none(model_path)
-        options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, aoi=aoi,
+        options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, resampling=resampling, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
         plan = plan_run(src, options, model_info)
         rates = measure_rates(plan, model_info.ngf) if model_info is not None else None

@@ -15,6 +15,7 @@ from typing import Optional
 from geotrans.errors import InputError
 from geotrans.palette import PALETTES
 from geotrans.precision import PRECISIONS
+from geotrans.resolution import RESAMPLINGS
 from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
 
 COMPRESSION_NAMES = ("deflate", "zstd", "lzw", "jpeg", "webp")  # output.COMPRESSIONS holds their options
@@ -39,6 +40,7 @@ class RunOptions:
     creation_options: tuple[tuple[str, str], ...] = field(default=(), metadata=IDENTITY)  # GDAL's, as in rio --co
     native_res: bool = field(default=False, metadata=IDENTITY)  # keep the model's native grid, not the scene's
     gsd: Optional[float] = field(default=None, metadata=IDENTITY)  # the scene's ground resolution in metres
+    resampling: str = field(default="auto", metadata=IDENTITY)  # reading at the model's resolution (RESAMPLINGS)
     allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
     aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # GeoJSON: only windows touching it; mask outside
     palette: str = field(default="auto", metadata=IDENTITY)  # auto: snap to the model card's palette, if any
@@ -53,6 +55,8 @@ class RunOptions:
         check_overlap(self.overlap, self.tile_size)
         if self.precision not in PRECISIONS:
             raise InputError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.resampling not in RESAMPLINGS:
+            raise InputError(f"unknown resampling {self.resampling!r}; choose one of {', '.join(RESAMPLINGS)}")
         if self.compress not in COMPRESSION_NAMES:
             raise InputError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSION_NAMES)}")
         if self.palette not in PALETTES:

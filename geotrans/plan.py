@@ -59,7 +59,7 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
     """Inspect ``src`` (once) and decide how to translate it; raises InputError for scenes geotrans can't use."""
     with rasterio.Env(GDAL_CACHEMAX=INSPECT_GDAL_CACHE):
         scene = inspect_scene(src, options.bands, model_info.resolution_m if model_info else None, options.gsd,
-                              options.allow_ungeoreferenced, options.aoi)
+                              options.allow_ungeoreferenced, options.aoi, options.resampling)
     tiles = TileGrid(scene.grid.height, scene.grid.width, options.tile_size, options.overlap)
     return RunPlan(options=options, scene=scene, tiles=tiles, map_grid=scene.output_grid(model_grid=options.native_res),
                    warp_back=scene.grid.resampled and not options.native_res,

@@ -80,8 +80,9 @@ class ProcessingGrid:
 
     @property
     def back_resampling(self) -> Resampling:
-        """Resampling from the model's grid back onto the scene's."""
-        return Resampling.average if self.resampling == Resampling.bilinear else Resampling.bilinear
+        """Resampling from the model's grid back onto the scene's: averaging where the model's pixels are the
+        smaller ones, bilinear where they are bigger."""
+        return Resampling.average if self.scale < 1 else Resampling.bilinear
 
     def describe(self) -> str:
         if self.scene_gsd_m is None:
@@ -99,9 +100,13 @@ class ProcessingGrid:
         """Ground size of the pixels the model reads."""
         return None if self.scene_gsd_m is None else self.scene_gsd_m * self.scale
 
+RESAMPLINGS = ("auto", "nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average")
+
+
 def processing_grid(crs, transform: Affine, width: int, height: int, model_gsd_m: Optional[float],
-                    gsd_override_m: Optional[float] = None) -> ProcessingGrid:
-    """Where the model reads the scene: resampled to ``model_gsd_m`` unless within tolerance."""
+                    gsd_override_m: Optional[float] = None, resampling: str = "auto") -> ProcessingGrid:
+    """Where the model reads the scene: resampled to ``model_gsd_m`` unless within tolerance, with
+    ``resampling`` (auto: average when the scene is finer than the model, bilinear when it is coarser)."""
     if gsd_override_m is not None:
         scene_gsd = gsd_override_m
     elif crs is None:
@@ -126,6 +131,7 @@ def processing_grid(crs, transform: Affine, width: int, height: int, model_gsd_m
         transform=transform * Affine.scale(scale),
         scene_gsd_m=scene_gsd,
         model_gsd_m=model_gsd_m,
-        resampling=Resampling.average if scale > 1 else Resampling.bilinear,
+        resampling=(Resampling.average if scale > 1 else Resampling.bilinear) if resampling == "auto"
+        else Resampling[resampling],
         scale=scale,
     )

@@ -64,11 +64,11 @@ class SceneInfo:
 
 def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None, model_gsd_m: Optional[float] = None,
                   gsd_m: Optional[float] = None, allow_ungeoreferenced: bool = False,
-                  aoi_path: Optional[str | os.PathLike] = None) -> SceneInfo:
+                  aoi_path: Optional[str | os.PathLike] = None, resampling: str = "auto") -> SceneInfo:
     """Open ``path`` and check that geotrans can translate it; raises InputError otherwise.
 
-    ``model_gsd_m`` is the model's ground resolution (the scene is read resampled to it),
-    ``gsd_m`` overrides the scene's own.
+    ``model_gsd_m`` is the model's ground resolution (the scene is read resampled to it, with
+    ``resampling``), ``gsd_m`` overrides the scene's own.
     """
     path = os.fspath(path)
     if not is_gdal_path(path):
@@ -78,7 +78,7 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
     with gdal_messages() as messages:
         try:
-            return _inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path)
+            return _inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
         except RasterioError as err:
             detail = reason(messages, one_line(err), err)
             if is_gdal_path(path):
@@ -86,7 +86,8 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             raise InputError(f"{path}: not a readable raster, truncated or damaged ({detail})") from None
 
 
-def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path) -> SceneInfo:
+def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path,
+             resampling: str = "auto") -> SceneInfo:
     with rasterio.open(path) as ds:
         georeferenced = ds.crs is not None and not ds.transform.is_identity
         if not georeferenced and ds.gcps[0]:
@@ -96,7 +97,7 @@ def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, 
             raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map",
                              hint="--allow-ungeoreferenced processes it in pixel space")
         if georeferenced:
-            grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m)
+            grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m, resampling)
         else:
             log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
             grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
