@@ -19,8 +19,9 @@ _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                         [0.2126729, 0.7151522, 0.0721750],
                         [0.0193339, 0.1191920, 0.9503041]], dtype=np.float64)
 _WHITE = np.array([0.95047, 1.0, 1.08883])
+_XYZ_OVER_WHITE = (_RGB_TO_XYZ / _WHITE[:, None]).T.astype(np.float32)  # [c, i]: linear channel c -> X/Xn, Y/Yn, Z/Zn
 _LINEAR = np.where(np.arange(256) / 255 <= 0.04045, np.arange(256) / 255 / 12.92,
-                   ((np.arange(256) / 255 + 0.055) / 1.055) ** 2.4)  # sRGB decoding, one entry per 8-bit value
+                   ((np.arange(256) / 255 + 0.055) / 1.055) ** 2.4).astype(np.float32)  # sRGB decoding per value
 PALETTES = ("auto", "off")
 
 
@@ -47,26 +48,32 @@ class Palette:
         return srgb_to_lab(np.array(self.colours, dtype=np.uint8))
 
 
+def _lab_planes(rgb: np.ndarray) -> np.ndarray:
+    """8-bit sRGB planes (3, ...) to CIELAB planes (3, ...), float32; per plane, so it runs at memory speed."""
+    linear = _LINEAR[rgb]
+    f = [sum(_XYZ_OVER_WHITE[c, i] * linear[c] for c in range(3)) for i in range(3)]
+    f = [np.where(v > (6 / 29) ** 3, np.cbrt(v), v * np.float32(1 / (3 * (6 / 29) ** 2)) + np.float32(4 / 29))
+         for v in f]
+    return np.stack([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """8-bit sRGB values (..., 3) to CIELAB (..., 3), float32."""
-    xyz = _LINEAR[rgb] @ _RGB_TO_XYZ.T / _WHITE
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    lab = np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
-    return lab.astype(np.float32)
+    return np.moveaxis(_lab_planes(np.moveaxis(rgb, -1, 0)), 0, -1)
 
 
 def snap(pixels: np.ndarray, palette: Palette) -> np.ndarray:
     """uint8 (3, h, w) pixels with each one within ``palette.max_delta_e`` of a palette colour replaced by
     the nearest such colour; the others unchanged. Returns a new array."""
-    rgb = np.moveaxis(pixels, 0, -1)
-    lab = srgb_to_lab(rgb)
-    centres = palette.lab
-    distance = np.linalg.norm(lab[..., None, :] - centres, axis=-1)  # (h, w, k)
-    nearest = distance.argmin(axis=-1)
-    close = np.take_along_axis(distance, nearest[..., None], axis=-1)[..., 0] <= palette.max_delta_e
-    colours = np.array(palette.colours, dtype=np.uint8)
-    snapped = np.where(close[..., None], colours[nearest], rgb)
-    return np.ascontiguousarray(np.moveaxis(snapped, -1, 0))
+    lab = _lab_planes(pixels)
+    # |x - c|^2 = |x|^2 + (|c|^2 - 2 x.c): the nearest centre needs only the bracket, per centre
+    partial = np.stack([np.float32(c @ c) - 2 * (c[0] * lab[0] + c[1] * lab[1] + c[2] * lab[2])
+                        for c in palette.lab])  # (k, h, w)
+    nearest = partial.argmin(axis=0)
+    d2 = np.take_along_axis(partial, nearest[None], axis=0)[0] + (lab * lab).sum(axis=0)
+    close = d2 <= np.float32(palette.max_delta_e) ** 2
+    colours = np.array(palette.colours, dtype=np.uint8).T  # (3, k)
+    return np.where(close, colours[:, nearest], pixels)
 
 
 def learn_palette(pixels: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> np.ndarray:
