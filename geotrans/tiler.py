@@ -111,6 +111,14 @@ class Span:
     first: int
     last: int
 
+    def holds(self, tile: Tile) -> bool:
+        """Whether ``tile`` touches this span; each axis (``ColumnBand``, ``RowStrip``) says how."""
+        raise NotImplementedError
+
+    def tiles(self, grid: TileGrid) -> Iterator[Tile]:
+        """The grid's tiles that touch this span, in row-major order."""
+        return filter(self.holds, grid)
+
 
 def spans(starts: list[int], length: int, tile: int, size: int) -> list[Span]:
     """Spans of at most ``size`` pixels (a multiple of the block size) covering ``length`` pixels, for windows
@@ -133,10 +141,6 @@ class ColumnBand(Span):
         """Whether ``tile`` touches this band's columns."""
         return tile.col < self.stop and tile.col_stop > self.start
 
-    def tiles(self, grid: TileGrid) -> Iterator[Tile]:
-        """The grid's tiles that touch this band's columns, in row-major order."""
-        return filter(self.holds, grid)
-
 
 @dataclass(frozen=True)
 class RowStrip(Span):
@@ -145,10 +149,6 @@ class RowStrip(Span):
     def holds(self, tile: Tile) -> bool:
         """Whether ``tile`` touches this strip's rows."""
         return tile.row < self.stop and tile.row_stop > self.start
-
-    def tiles(self, grid: TileGrid) -> Iterator[Tile]:
-        """The grid's tiles that touch this strip's rows, in row-major order."""
-        return filter(self.holds, grid)
 
 
 def column_bands(grid: TileGrid, max_width: int = MAX_BAND_WIDTH) -> list[ColumnBand]:
