@@ -4,6 +4,7 @@ The entry point imports the CLI (and with it torch, which takes a second or
 two) inside a guard, so Ctrl-C at any moment exits 130 without a traceback.
 """
 import os
+import signal
 import sys
 
 
@@ -16,7 +17,13 @@ def entry() -> None:
         sys.stderr.write("geotrans: interrupted\n")
         sys.stderr.flush()
         os._exit(130)
-    main(prog_name="geotrans")
+    try:
+        main(prog_name="geotrans")
+    except SystemExit:
+        # The command has finished (or refused): its exit code stands. A Ctrl-C during Python's own
+        # shutdown would otherwise kill the process by SIGINT after a complete map was written.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise
 
 
 if __name__ == "__main__":
