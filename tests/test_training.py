@@ -166,6 +166,17 @@ def test_resume_keeps_the_paths_given_now_and_the_stored_architecture():
     assert config.ngf == 32
 
 
+def test_a_resume_changes_only_the_recipe_options_given_now():
+    from training.train import resumed_config
+
+    stored = TrainConfig(data="d", out="o", ngf=32, lambda_fm=10.0, jitter=0.0, grey=0.0, batch_size=4)
+    given = TrainConfig(data="d", out="o", ngf=64, batch_size=1)  # defaults everywhere else
+    config = resumed_config(stored, given, {"jitter": 0.2, "grey": 0.1, "ngf": 64, "batch_size": 1})
+    assert (config.jitter, config.grey) == (0.2, 0.1)
+    assert (config.lambda_fm, config.ngf, config.batch_size) == (10.0, 32, 4)  # not given, or not a recipe option
+    assert resumed_config(stored, given).jitter == 0.0
+
+
 NEW_RECIPE = dict(lambda_fm=10.0, lambda_grad=100.0, rotations=True, jitter=0.2, grey=0.5, batch_size=2,
                   precision="auto")
 

@@ -401,11 +401,18 @@ def write_loss_curve(csv_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
-def resumed_config(stored: TrainConfig, given: TrainConfig) -> TrainConfig:
-    """The stored run's architecture and optimiser settings, with this invocation's paths and schedule."""
+RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey")
+
+
+def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
+    """The stored run's architecture and optimiser settings, with this invocation's paths and schedule.
+
+    ``recipe`` holds the losses' weights and augmentations given explicitly now (a fine-tune); the rest stay stored.
+    """
     schedule = ("data", "out", "epochs", "decay_epochs", "max_steps", "max_minutes", "precision", "channels_last",
                 "compile")
-    return TrainConfig(**{**asdict(stored), **{k: getattr(given, k) for k in schedule}})
+    changes = {k: v for k, v in (recipe or {}).items() if k in RECIPE}
+    return TrainConfig(**{**asdict(stored), **{k: getattr(given, k) for k in schedule}, **changes})
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -418,14 +425,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--ngf", type=int, default=TrainConfig.ngf)
     parser.add_argument("--ndf", type=int, default=TrainConfig.ndf)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--lambda-l1", type=float, default=TrainConfig.lambda_l1)
-    parser.add_argument("--lambda-fm", type=float, default=TrainConfig.lambda_fm,
-                        help="weight of the discriminator feature-matching loss (0: off)")
-    parser.add_argument("--lambda-grad", type=float, default=TrainConfig.lambda_grad,
-                        help="weight of the image-gradient L1 loss (0: off)")
-    parser.add_argument("--rotations", action="store_true", help="add 90 degree rotations to the flips")
-    parser.add_argument("--jitter", type=float, default=TrainConfig.jitter, help="colour jitter strength (0: off)")
-    parser.add_argument("--grey", type=float, default=TrainConfig.grey, help="probability of a grey photo")
+    # The recipe's options default to None: with --resume, only those given change the stored run.
+    parser.add_argument("--lambda-l1", type=float, default=None, help=f"weight of the L1 loss ({TrainConfig.lambda_l1:g})")
+    parser.add_argument("--lambda-fm", type=float, default=None,
+                        help="weight of the discriminator feature-matching loss (0, off)")
+    parser.add_argument("--lambda-grad", type=float, default=None,
+                        help="weight of the image-gradient L1 loss (0, off)")
+    parser.add_argument("--rotations", action="store_true", default=None, help="add 90 degree rotations to the flips")
+    parser.add_argument("--jitter", type=float, default=None, help="colour jitter strength (0, off)")
+    parser.add_argument("--grey", type=float, default=None, help="probability of a grey photo (0)")
     parser.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                         help="autocast precision; auto takes bf16 where the CPU or GPU has it natively")
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory format")
@@ -442,15 +450,18 @@ def main(argv: Optional[list[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if not (Path(args.data) / "train").is_dir():
         parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
+    recipe = {k: getattr(args, k) for k in RECIPE if getattr(args, k) is not None}
     config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
-                         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr,
-                         lambda_l1=args.lambda_l1, lambda_fm=args.lambda_fm, lambda_grad=args.lambda_grad,
-                         rotations=args.rotations, jitter=args.jitter, grey=args.grey, precision=args.precision,
+                         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr, **recipe,
+                         precision=args.precision,
                          channels_last=args.channels_last, compile=args.compile, seed=args.seed,
                          train_limit=args.train_limit, max_steps=args.max_steps, max_minutes=args.max_minutes)
     if args.resume and (Path(args.out) / CHECKPOINT).exists():
         stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
-        config = resumed_config(stored, config)
+        config = resumed_config(stored, config, recipe)
+        for key in recipe:
+            if getattr(stored, key) != getattr(config, key):
+                log.info("fine-tune: %s %s -> %s from here on", key, getattr(stored, key), getattr(config, key))
     set_threads(args.threads)
     stop = StopRequest()
     with stop_on_signals(stop):
