@@ -27,6 +27,7 @@ from geotrans.plan import plan_run
 from geotrans.precision import PRECISIONS
 from geotrans.palette import PALETTES
 from geotrans.preview import write_preview
+from geotrans.qgis_install import PLUGIN_NAME, geotrans_command, install_plugin, uninstall_plugin
 from geotrans.split import splits, translate_split
 from geotrans.resolution import RESAMPLINGS
 from geotrans.runner import DEVICES, resolved
@@ -112,10 +113,17 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None) -> None:
+class JsonLogLine(logging.Formatter):
+    """A log record as one JSON line (``--progress json``): {"log": "warning", "message": "..."}."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"log": record.levelname.lower(), "message": record.getMessage()})
+
+
+def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None, json_lines: bool = False) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("geotrans: %(message)s"))
+    handler.setFormatter(JsonLogLine() if json_lines else logging.Formatter("geotrans: %(message)s"))
     log.handlers[:] = [handler]
     if log_file:
         try:
@@ -268,7 +276,8 @@ def main() -> None:
               help="Also write a small PNG: input | output side by side (single scene).")
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists (single scene).")
 @click.option("--progress", "progress_mode", type=click.Choice(("bar", "json")), default="bar", show_default=True,
-              help="bar: a progress bar on a terminal; json: one JSON line per update on stderr, for programs.")
+              help="bar: a progress bar on a terminal; json: one JSON line per update (and per log message) on stderr, "
+                   "for programs.")
 @click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 @click.pass_context
@@ -303,7 +312,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     non-zero when any scene failed. A re-run skips outputs that are complete and
     current (same source, model and parameters); --force redoes them.
     """
-    _setup_logging(verbose, quiet, log_file)
+    _setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json")
     if src is None and list_file is None:
         raise click.UsageError("give a scene or folder SRC, or --list FILE")
     folder_mode = list_file is not None or Path(src).is_dir()
@@ -391,6 +400,56 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
         else:
             for line in describe(plan, rates):
                 click.echo(line)
+
+
+@main.group()
+def qgis() -> None:
+    """The QGIS plugin: a Processing provider that runs this environment's geotrans.
+
+    \b
+    Examples:
+      geotrans qgis install                      # into QGIS's default profile
+      geotrans qgis install --profile work
+      geotrans qgis uninstall
+    """
+
+
+PROFILE_OPTION = click.option("--profile", default="default", show_default=True, help="The QGIS profile.")
+PROFILES_PATH_OPTION = click.option(
+    "--profiles-path", type=click.Path(file_okay=False, path_type=str), default=None,
+    help="QGIS's profiles folder (as QGIS's own --profiles-path). Default: this platform's.")
+
+
+@qgis.command("install")
+@PROFILE_OPTION
+@PROFILES_PATH_OPTION
+@click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def qgis_install(profile: str, profiles_path: Optional[str], verbose: int, quiet: bool) -> None:
+    """Copy the plugin into a QGIS profile (again: replace it) and record this geotrans to run."""
+    _setup_logging(verbose, quiet)
+    with error_boundary(verbose):
+        target = install_plugin(profile, profiles_path)
+    if not quiet:
+        click.echo(f"installed the geotrans plugin in {target}")
+        click.echo(f"it runs {' '.join(geotrans_command())}")
+        click.echo("enable it: QGIS > Plugins > Manage and Install Plugins > Installed > tick 'geotrans' "
+                   "(restart QGIS if it was open); the algorithms are in the Processing Toolbox under 'geotrans'")
+        click.echo(f"headless: qgis_process plugins enable {PLUGIN_NAME}")
+
+
+@qgis.command("uninstall")
+@PROFILE_OPTION
+@PROFILES_PATH_OPTION
+@click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def qgis_uninstall(profile: str, profiles_path: Optional[str], verbose: int, quiet: bool) -> None:
+    """Remove the plugin from a QGIS profile (nothing to do when it is not there)."""
+    _setup_logging(verbose, quiet)
+    with error_boundary(verbose):
+        removed = uninstall_plugin(profile, profiles_path)
+    if not quiet:
+        click.echo(f"removed {removed}" if removed else f"the geotrans plugin is not installed in profile {profile!r}")
 
 
 def _model_info_or_none(model_path: Optional[str]):

@@ -251,12 +251,18 @@ def test_library_hints_follow_the_message(tmp_path, narrow_model_file):
 
 
 def test_progress_json_gives_one_parseable_line_per_update(tmp_path, narrow_model_file):
-    """For programs (the QGIS provider): JSON lines on stderr, counting up to the total."""
+    """For programs (the QGIS provider): JSON lines on stderr, counting up to the total; the log's
+    messages are JSON lines too, with their level."""
     import json
 
     result = run_cli("run", KOREA, "--out", tmp_path / "map.tif", "--model", narrow_model_file, "--progress", "json")
     assert result.exit_code == 0, result.output
-    updates = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in result.output.splitlines()]  # every line parses
+    logs = [line for line in lines if "log" in line]
+    assert {"log": "info", "message": f"wrote {tmp_path / 'map.tif'}"} in logs
+    assert all(set(line) == {"log", "message"} for line in logs)
+    updates = [line for line in lines if "progress" in line]
+    assert len(updates) + len(logs) == len(lines)
     tiles = [u for u in updates if u["progress"] == "tiles"]
     assert len(tiles) >= 2 and tiles[-1]["done"] == tiles[-1]["total"] == 25
     assert [u["done"] for u in tiles] == sorted(u["done"] for u in tiles)

@@ -1,0 +1,401 @@
+"""geotrans inside QGIS: the plugin's command lines and runs (here), and the plugin in real QGIS.
+
+The QGIS half runs ``tests/qgis_session.py`` under the system ``python3`` that has PyQGIS
+(Debian's python3-qgis and qgis-providers; .ci/run installs them), in one subprocess: it
+installs the plugin with ``geotrans qgis install`` into a temporary profile, loads it the way
+QGIS does, and makes each Processing run on the real sample scenes. The files those runs
+write are checked here with rasterio. Without PyQGIS those tests are skipped, saying why.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.warp import transform_bounds
+
+from geotrans.qgis_install import PLUGIN_NAME, default_profiles_path, geotrans_command
+from geotrans.qgis_plugin import command
+from helpers import KOREA, LANDSAT, assert_one_line_error, run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+GEOTRANS = [sys.executable, "-m", "geotrans"]
+
+
+class Recorder(command.Feedback):
+    """A plain-Python stand-in for Processing's feedback; cancels at the first progress if asked."""
+
+    def __init__(self, cancel_on_progress: bool = False):
+        self.percents, self.infos, self.warnings = [], [], []
+        self.cancel_on_progress, self.cancelled = cancel_on_progress, False
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled
+
+    def progress(self, percent: float) -> None:
+        self.percents.append(percent)
+        self.cancelled = self.cancelled or (self.cancel_on_progress and 0 < percent < 100)
+
+    def info(self, line: str) -> None:
+        self.infos.append(line)
+
+    def warning(self, line: str) -> None:
+        self.warnings.append(line)
+
+
+def this_geotrans() -> command.Install:
+    return command.Install(tuple(geotrans_command()))
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# --- The command lines and the runs, without QGIS -------------------------------------------------------------
+
+def test_the_plugin_s_choices_agree_with_geotrans():
+    from geotrans.options import COMPRESSION_NAMES
+    from geotrans.precision import PRECISIONS
+    from geotrans.runner import DEVICES
+    from geotrans.tiler import DEFAULT_OVERLAP
+    from geotrans.cli import run
+
+    assert command.DEVICES == DEVICES and command.PRECISIONS == PRECISIONS
+    assert command.COMPRESSIONS == COMPRESSION_NAMES and command.DEFAULT_OVERLAP == DEFAULT_OVERLAP
+    assert command.DEFAULT_BATCH_SIZE == next(p.default for p in run.params if p.name == "batch_size")
+
+
+def test_the_plugin_s_command_lines_mean_what_it_asks_for():
+    """Each algorithm's arguments, parsed by geotrans's own command line."""
+    from geotrans.cli import info, run
+
+    ctx = run.make_context("run", command.scene_arguments(
+        "in.tif", "out.tif", model="m.safetensors", bands=(3, 2, 1), aoi="aoi.geojson", overlap=32, batch_size=4,
+        device="cpu", precision="fp32", cog=True, compress="zstd")[1:])
+    assert {k: ctx.params[k] for k in ("src", "dst", "model_path", "bands", "aoi", "overlap", "batch_size", "device",
+                                       "precision", "cog", "compress", "overwrite", "progress_mode")} == dict(
+        src="in.tif", dst="out.tif", model_path="m.safetensors", bands=(3, 2, 1), aoi="aoi.geojson", overlap=32,
+        batch_size=4, device="cpu", precision="fp32", cog=True, compress="zstd", overwrite=True, progress_mode="json")
+    ctx = run.make_context("run", command.folder_arguments(
+        "scenes", "maps", patterns=command.split_patterns("*.tif; *.jp2"), recursive=True, force=True)[1:])
+    assert (ctx.params["patterns"], ctx.params["recursive"], ctx.params["force"]) == (("*.tif", "*.jp2"), True, True)
+    assert ctx.params["model_path"] is None and ctx.params["cog"] is False
+    ctx = info.make_context("info", command.plan_arguments("in.tif", bands=(1,), overlap=0)[1:])
+    assert (ctx.params["src"], ctx.params["bands"], ctx.params["overlap"]) == ("in.tif", (1,), 0)
+
+
+def test_progress_counts_tiles_and_scenes_to_100():
+    progress = command.Progress()
+    assert progress.update({"progress": "tiles", "done": 5, "total": 10}) == 50.0
+    assert progress.update({"progress": "scenes", "done": 0, "total": 4}) == 0.0  # a folder run
+    assert progress.update({"progress": "tiles", "done": 5, "total": 10}) == pytest.approx(12.5)
+    assert progress.update({"progress": "scenes", "done": 1, "total": 4}) == 25.0
+    assert progress.update({"progress": "scenes", "done": 4, "total": 4}) == 100.0
+    assert progress.update({"log": "info", "message": "x"}) is None
+
+
+def test_the_child_gets_its_own_environment_not_qgis_s():
+    install = command.Install(("geotrans",), {"GDAL_DATA": "/venv/share/gdal", "HOME": "/ignored"})
+    qgis = {"PATH": "/usr/bin", "PYTHONHOME": "/qgis/apps/Python39", "PYTHONPATH": "/qgis/python",
+            "GDAL_DATA": "/qgis/share/gdal", "PROJ_LIB": "/qgis/share/proj"}
+    assert install.child_environment(qgis) == {"PATH": "/usr/bin", "GDAL_DATA": "/venv/share/gdal",
+                                               "PYTHONUNBUFFERED": "1"}
+
+
+def test_a_missing_or_stale_install_record_is_one_clear_line(tmp_path):
+    with pytest.raises(command.RunError, match="run `geotrans qgis install`"):
+        command.Install.read(tmp_path)
+    (tmp_path / command.INSTALL_RECORD).write_text(json.dumps({"command": [str(tmp_path / "gone" / "geotrans")]}))
+    with pytest.raises(command.RunError, match=r"geotrans executable .*gone.* run `geotrans qgis install` again"):
+        command.Install.read(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_run_reports_progress_and_log_and_writes_the_map(tmp_path, narrow_model_file):
+    feedback = Recorder()
+    outcome = command.run(this_geotrans(), command.scene_arguments(str(KOREA), str(tmp_path / "map.tif"),
+                                                                   model=str(narrow_model_file)), feedback)
+    assert outcome.ok, outcome.error
+    assert feedback.percents[-1] == 100.0 and feedback.percents == sorted(feedback.percents)
+    assert f"wrote {tmp_path / 'map.tif'}" in feedback.infos
+    with rasterio.open(tmp_path / "map.tif") as out, rasterio.open(KOREA) as src:
+        assert (out.crs, out.transform, out.shape) == (src.crs, src.transform, src.shape)
+
+
+@pytest.mark.slow
+def test_a_cancelled_run_stops_geotrans_and_leaves_nothing(tmp_path):
+    feedback = Recorder(cancel_on_progress=True)
+    outcome = command.run(this_geotrans(), command.scene_arguments(str(LANDSAT), str(tmp_path / "map.tif")),
+                          feedback)
+    assert outcome.cancelled and not outcome.ok
+    assert outcome.returncode == 130  # geotrans stopped itself (and cleaned up), it was not killed
+    assert max(feedback.percents) < 100
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_a_failed_run_carries_geotrans_s_one_line_message(tmp_path):
+    (tmp_path / "bad.safetensors").write_bytes(b"not a model")
+    arguments = command.scene_arguments(str(KOREA), str(tmp_path / "map.tif"), model=str(tmp_path / "bad.safetensors"))
+    outcome = command.run(this_geotrans(), arguments, Recorder())
+    cli = run_cli(*arguments)
+    plain = [line for line in cli.output.splitlines() if not line.startswith("{")]  # not progress or log
+    assert cli.exit_code == 1 and plain == [f"Error: {outcome.error}"] and "not a safetensors model" in plain[0]
+    assert not outcome.ok
+    assert leftovers(tmp_path) == ["bad.safetensors"]
+
+
+# --- geotrans qgis install / uninstall ------------------------------------------------------------------------
+
+def test_qgis_profiles_are_where_qgis_keeps_them():
+    env = {"HOME": "/home/ana", "APPDATA": r"C:\Users\ana\AppData\Roaming"}
+    assert default_profiles_path(env, "linux") == Path("/home/ana/.local/share/QGIS/QGIS3/profiles")
+    assert default_profiles_path({**env, "XDG_DATA_HOME": "/data"}, "linux") == Path("/data/QGIS/QGIS3/profiles")
+    assert default_profiles_path(env, "darwin") == Path("/home/ana/Library/Application Support/QGIS/QGIS3/profiles")
+    assert default_profiles_path(env, "win32") == Path(r"C:\Users\ana\AppData\Roaming") / "QGIS/QGIS3/profiles"
+
+
+def test_install_copies_the_plugin_records_this_geotrans_and_is_idempotent(tmp_path):
+    (tmp_path / "default").mkdir()
+    for _ in range(2):
+        result = run_cli("qgis", "install", "--profiles-path", tmp_path)
+        assert result.exit_code == 0, result.output
+    plugin = tmp_path / "default" / "python" / "plugins" / PLUGIN_NAME
+    assert str(plugin) in result.output and f"qgis_process plugins enable {PLUGIN_NAME}" in result.output
+    assert {"__init__.py", "metadata.txt", "command.py", "algorithms.py", "provider.py", "plugin.py",
+            "icon.svg", command.INSTALL_RECORD} <= set(leftovers(plugin))
+    assert leftovers(plugin.parent) == [PLUGIN_NAME]  # no staging folder left
+    install = command.Install.read(plugin)
+    version = subprocess.run([*install.command, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and "geotrans" in version.stdout
+
+
+def test_the_plugin_s_metadata_names_this_version():
+    import configparser
+
+    from geotrans import __version__
+    from geotrans.qgis_install import PLUGIN_SOURCE
+
+    metadata = configparser.ConfigParser()
+    metadata.read(PLUGIN_SOURCE / "metadata.txt")
+    assert metadata["general"]["version"] == __version__
+    assert metadata["general"]["hasProcessingProvider"] == "yes"
+    assert (PLUGIN_SOURCE / metadata["general"]["icon"]).is_file()
+
+
+def test_the_plugin_imports_neither_torch_nor_rasterio():
+    from geotrans.qgis_install import PLUGIN_SOURCE
+
+    for source in PLUGIN_SOURCE.glob("*.py"):
+        text = source.read_text()
+        for package in ("torch", "rasterio", "numpy", "geotrans."):
+            assert f"import {package}" not in text and f"from {package}" not in text, (source.name, package)
+
+
+def test_install_refuses_a_missing_profile_and_uninstall_is_idempotent(tmp_path):
+    (tmp_path / "default").mkdir()
+    assert_one_line_error(run_cli("qgis", "install", "--profile", "work", "--profiles-path", tmp_path),
+                          "QGIS profile 'work' not found", "(profiles there: default)", "start QGIS once")
+    assert not (tmp_path / "work").exists()
+    assert_one_line_error(run_cli("qgis", "uninstall", "--profile", "work", "--profiles-path", tmp_path),
+                          "QGIS profile 'work' not found")
+    assert run_cli("qgis", "install", "--profiles-path", tmp_path).exit_code == 0
+    for expected in ("removed", "not installed"):
+        result = run_cli("qgis", "uninstall", "--profiles-path", tmp_path)
+        assert result.exit_code == 0 and expected in result.output
+    assert leftovers(tmp_path / "default" / "python" / "plugins") == []
+
+
+# --- In QGIS --------------------------------------------------------------------------------------------------
+
+def qgis_python() -> str | None:
+    """A python3 that imports qgis.core (GEOTRANS_QGIS_PYTHON, else the system's)."""
+    for candidate in (os.environ.get("GEOTRANS_QGIS_PYTHON"), "/usr/bin/python3", shutil.which("python3")):
+        if candidate and Path(candidate).exists():
+            probe = subprocess.run([candidate, "-c", "import qgis.core, processing"], capture_output=True,
+                                   env=qgis_environment(), timeout=120, cwd="/")
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+def qgis_environment(home: Path | None = None) -> dict:
+    """Headless QGIS, outside this virtual environment, with its settings in ``home``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env.update(QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(Path("/usr/share/qgis/python/plugins")))
+    if home is not None:
+        env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
+                   XDG_RUNTIME_DIR=str(home))
+    return env
+
+
+@pytest.fixture(scope="module")
+def pyqgis() -> str:
+    python = qgis_python()
+    if python is None:
+        pytest.skip("no python3 with PyQGIS (qgis.core, processing): apt-get install python3-qgis qgis-providers")
+    return python
+
+
+@pytest.fixture(scope="module")
+def in_qgis(pyqgis, tmp_path_factory, narrow_model_file):
+    """Install the plugin into a fresh profile, then make every Processing run in one QGIS session."""
+    root = tmp_path_factory.mktemp("qgis")
+    (root / "profiles" / "default").mkdir(parents=True)
+    installed = subprocess.run([*GEOTRANS, "qgis", "install", "--profiles-path", str(root / "profiles")],
+                               capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    scenes, maps, out = root / "scenes", root / "maps", root / "out"
+    for folder in (scenes, out):
+        folder.mkdir()
+    shutil.copy(KOREA, scenes / "korea.tif")
+    (scenes / "broken.tif").write_bytes(b"II*\x00 this is not a GeoTIFF")
+    (root / "bad.safetensors").write_bytes(b"not a model")
+    with rasterio.open(KOREA) as ds:  # AOI: the scene's left half (a WGS84 layer); extent: its top half (3857)
+        left, bottom, right, top = ds.bounds
+    middle_x, middle_y = (left + right) / 2, (bottom + top) / 2
+    w, s, e, n = transform_bounds("EPSG:3857", "EPSG:4326", left - 100, bottom - 100, middle_x, top + 100)
+    (root / "left.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
+            [[w, s], [e, s], [e, n], [w, n], [w, s]]]}}]}))
+    narrow = str(narrow_model_file)
+    runs = [
+        dict(name="scene", algorithm="geotrans:translate_scene", parameters=dict(
+            INPUT=str(LANDSAT), BANDS=[3, 2, 1], MODEL=narrow, OUTPUT=str(out / "landsat_map.tif"))),
+        dict(name="shipped", algorithm="geotrans:translate_scene", parameters=dict(
+            INPUT=str(KOREA), COG=True, COMPRESS="zstd", OUTPUT=str(out / "korea_map.tif"))),
+        dict(name="area", algorithm="geotrans:translate_scene", parameters=dict(
+            INPUT=str(KOREA), MODEL=narrow, AOI=str(root / "left.geojson"),
+            EXTENT=f"{left - 100},{right + 100},{middle_y},{top + 100} [EPSG:3857]", OUTPUT=str(out / "area_map.tif"))),
+        dict(name="cancel", algorithm="geotrans:translate_scene", cancel_on_progress=True, parameters=dict(
+            INPUT=str(LANDSAT), OUTPUT=str(out / "cancelled_map.tif"))),
+        dict(name="bad_model", algorithm="geotrans:translate_scene", parameters=dict(
+            INPUT=str(KOREA), MODEL=str(root / "bad.safetensors"), OUTPUT=str(out / "bad_map.tif"))),
+        dict(name="no_file", algorithm="geotrans:translate_scene", parameters=dict(
+            INPUT={"xyz": "http://127.0.0.1:9/{z}/{x}/{y}.png"}, OUTPUT=str(out / "tiles_map.tif"))),
+        dict(name="folder", algorithm="geotrans:translate_folder", parameters=dict(
+            INPUT=str(scenes), MODEL=narrow, OUTPUT=str(maps))),
+        dict(name="plan", algorithm="geotrans:scene_plan", parameters=dict(INPUT=str(LANDSAT), MODEL=narrow)),
+    ]
+    spec = root / "spec.json"
+    spec.write_text(json.dumps({"plugins": str(root / "profiles" / "default" / "python" / "plugins"), "runs": runs}))
+    session = subprocess.run([pyqgis, str(REPO / "tests" / "qgis_session.py"), str(spec), str(root / "report.json")],
+                             capture_output=True, text=True, timeout=900, env=qgis_environment(root / "home"), cwd=root)
+    assert session.returncode == 0, session.stderr[-3000:]
+    report = json.loads((root / "report.json").read_text())
+    return dict(report=report, root=root, out=out, maps=maps, scenes=scenes)
+
+
+def shown_to_the_user(run: dict) -> str:
+    return "\n".join([*run["infos"], *run["warnings"], *run["errors"], run["exception"] or ""])
+
+
+@pytest.mark.slow
+def test_qgis_s_plugin_loader_accepts_the_installed_plugin(in_qgis):
+    loader = in_qgis["report"]["loader"]
+    assert loader["found"] and loader["loaded"] and loader["started"]
+    assert loader["metadata"]["name"] == "geotrans" and loader["metadata"]["hasProcessingProvider"] == "yes"
+    assert loader["class"] == "GeotransPlugin"
+    assert loader["manager_error"] == "" and loader["manager_name"] == "geotrans"  # the Plugin Manager's view
+    assert loader["algorithms"] == ["geotrans:scene_plan", "geotrans:translate_folder", "geotrans:translate_scene"]
+
+
+@pytest.mark.slow
+def test_in_qgis_a_scene_becomes_a_map_on_its_grid_masked_where_it_is(in_qgis):
+    run = in_qgis["report"]["runs"]["scene"]
+    assert run["exception"] is None, shown_to_the_user(run)
+    assert run["results"]["OUTPUT"] == str(in_qgis["out"] / "landsat_map.tif")
+    assert run["progress"][-1] == 100 and run["progress"] == sorted(run["progress"])
+    assert "--bands 3,2,1" in run["commands"][0]
+    with rasterio.open(LANDSAT) as src, rasterio.open(run["results"]["OUTPUT"]) as out:
+        assert (out.crs, out.transform, out.shape, out.count) == (src.crs, src.transform, src.shape, 3)
+        source_valid, map_valid = src.dataset_mask() > 0, out.dataset_mask() > 0
+    assert 0 < source_valid.mean() < 1  # the real scene has a nodata border
+    assert np.array_equal(map_valid, source_valid)
+
+
+@pytest.mark.slow
+def test_in_qgis_the_shipped_model_writes_the_chosen_file_kind(in_qgis):
+    from rio_cogeo.cogeo import cog_validate
+
+    run = in_qgis["report"]["runs"]["shipped"]
+    assert run["exception"] is None, shown_to_the_user(run)
+    path = run["results"]["OUTPUT"]
+    assert cog_validate(path, strict=True)[0]
+    with rasterio.open(path) as out:
+        assert out.compression.name.lower() == "zstd"
+    assert not run["warnings"]  # no "running on the CPU" warning: it is an info line
+
+
+@pytest.mark.slow
+def test_in_qgis_the_area_is_the_aoi_layer_cut_to_the_extent(in_qgis):
+    run = in_qgis["report"]["runs"]["area"]
+    assert run["exception"] is None, shown_to_the_user(run)
+    with rasterio.open(run["results"]["OUTPUT"]) as out:
+        valid = out.dataset_mask() > 0
+    h, w = valid.shape
+    margin = 8
+    assert valid[margin:h // 2 - margin, margin:w // 2 - margin].all()  # top left: inside both
+    for outside in (valid[h // 2 + margin:, :], valid[:, w // 2 + margin:]):  # bottom half, right half
+        assert not outside.any()
+
+
+@pytest.mark.slow
+def test_in_qgis_cancel_stops_geotrans_and_leaves_nothing(in_qgis):
+    run = in_qgis["report"]["runs"]["cancel"]
+    assert run["cancelled"]
+    assert "cancelled; nothing was written to" in run["exception"]
+    assert not (in_qgis["out"] / "cancelled_map.tif").exists()
+    assert not [name for name in leftovers(in_qgis["out"]) if "cancelled_map" in name]  # no temporary file either
+
+
+@pytest.mark.slow
+def test_in_qgis_a_geotrans_error_is_its_one_line_message_without_a_traceback(in_qgis, tmp_path):
+    run = in_qgis["report"]["runs"]["bad_model"]
+    cli = run_cli("run", KOREA, "--out", tmp_path / "map.tif", "--model", in_qgis["root"] / "bad.safetensors")
+    assert_one_line_error(cli)
+    message = cli.output.strip().splitlines()[-1].removeprefix("Error: ")
+    assert run["exception"] == f"QgsProcessingException: {message}"  # Processing logs its message, no more
+    assert "Traceback" not in shown_to_the_user(run)
+    assert not (in_qgis["out"] / "bad_map.tif").exists()
+
+
+@pytest.mark.slow
+def test_in_qgis_a_layer_without_a_file_is_refused_clearly(in_qgis):
+    run = in_qgis["report"]["runs"]["no_file"]
+    assert run["exception"] == ("QgsProcessingException: tiles: a wms layer has no file for geotrans to read; "
+                                "save it as a GeoTIFF first (Export > Save As)")
+    assert "Traceback" not in shown_to_the_user(run)
+
+
+@pytest.mark.slow
+def test_in_qgis_a_folder_run_reports_its_summary_and_failed_scenes(in_qgis):
+    run = in_qgis["report"]["runs"]["folder"]
+    assert run["exception"] is None, shown_to_the_user(run)
+    assert (run["results"]["DONE"], run["results"]["FAILED"], run["results"]["SKIPPED"]) == (1, 1, 0)
+    summary = json.loads(Path(run["results"]["SUMMARY"]).read_text())
+    assert summary["totals"]["done"] == 1
+    assert any(str(in_qgis["scenes"] / "broken.tif") in error for error in run["errors"])
+    assert any("1 of 2 scenes failed" in error for error in run["errors"])
+    with rasterio.open(in_qgis["maps"] / "korea.tif") as out, rasterio.open(KOREA) as src:
+        assert (out.crs, out.transform, out.shape) == (src.crs, src.transform, src.shape)
+
+
+@pytest.mark.slow
+def test_in_qgis_the_plan_is_geotrans_info_s_text(in_qgis, narrow_model_file):
+    run = in_qgis["report"]["runs"]["plan"]
+    assert run["exception"] is None, shown_to_the_user(run)
+    cli = run_cli("info", LANDSAT, "--model", narrow_model_file)
+    assert cli.exit_code == 0
+
+    def steady(text):  # the time estimate is measured afresh each time
+        return [line for line in text.splitlines() if not line.startswith(("estimate", "geotrans: "))]
+
+    assert steady(run["results"]["PLAN"]) == steady(cli.output) and len(steady(cli.output)) >= 5
+    assert all(line in run["infos"] for line in run["results"]["PLAN"].splitlines())
