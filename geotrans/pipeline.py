@@ -161,12 +161,15 @@ def blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Optio
         log.info("%s: %d columns, blended in %d bands of up to %d columns (%d windows at the seams run twice)",
                  plan.src, tiles.width, len(bands), MAX_BAND_WIDTH, work - sum(1 for t in tiles if strip.holds(t)))
     skipped, started = 0, time.perf_counter()
+    # On the model's grid, on the way back to the scene's, a run tile's every pixel is kept (inputs outside the
+    # valid area were filled from inside): the warp back then has true colours up to the scene-grid mask's edge.
+    coverage = plan.warp_back
     for band, band_tiles in zip(bands, held):
         mosaic = StreamingMosaic(strip.last - strip.first, band.last - band.first, tiles.tile, tiles.overlap,
                                  _span_sink(sink, band, strip), first_col=band.first, first_row=strip.first)
         for batch, outputs in run_stages(read_batches(plan, band_tiles), runner):
             for tile, output, valid in zip(batch.tiles, outputs if outputs is not None else (), batch.valid):
-                mosaic.add(tile, output, valid)
+                mosaic.add(tile, output, np.ones_like(valid) if coverage else valid)
             if outputs is not None and runner.tiles_run == len(batch):  # the first batch: the rate is known
                 rate = len(batch) / max(time.perf_counter() - started, 1e-9)
                 log.info("%s: first batch at %.1f tiles/s; about %.0f s for the %d windows", plan.src, rate,
@@ -203,18 +206,19 @@ def read_batches(plan: RunPlan, tiles: Optional[Iterable[Tile]] = None) -> Itera
 def warp_back(model_grid_map: str | os.PathLike, plan: RunPlan, sink: GeoTiffSink, rows: int = 256) -> None:
     """Warp the map made on the model's grid onto the scene's own grid, a strip of rows at a time.
 
-    A pixel is valid where the warped map is and the scene itself is (the same rule as reading).
+    A pixel is valid where the warped map is (its mask travels as an alpha band) and the scene itself is
+    (the same rule as reading).
     """
     grid, scene = plan.map_grid, plan.scene
     with rasterio.open(model_grid_map) as made, \
             WarpedVRT(made, crs=grid["crs"], transform=grid["transform"], width=grid["width"],
-                      height=grid["height"], resampling=scene.grid.back_resampling) as warped, \
+                      height=grid["height"], resampling=scene.grid.back_resampling, add_alpha=True) as warped, \
             rasterio.open(scene.path) as source:
         for row in range(0, grid["height"], rows):
             for col in range(0, grid["width"], MAX_BAND_WIDTH):  # one strip unless the scene is very wide
                 window = Window(col, row, min(MAX_BAND_WIDTH, grid["width"] - col), min(rows, grid["height"] - row))
                 valid = (warped.dataset_mask(window=window) > 0) & valid_pixels(source, scene, window)
-                sink.write_pixels(row, warped.read(window=window), valid, col)
+                sink.write_pixels(row, warped.read(indexes=list(range(1, made.count + 1)), window=window), valid, col)
 
 
 def gdal_cache_bytes(width: int, tile_size: int) -> int:

@@ -399,3 +399,43 @@ def test_in_qgis_the_plan_is_geotrans_info_s_text(in_qgis, narrow_model_file):
 
     assert steady(run["results"]["PLAN"]) == steady(cli.output) and len(steady(cli.output)) >= 5
     assert all(line in run["infos"] for line in run["results"]["PLAN"].splitlines())
+
+
+def readme_qgis_process_lines() -> list[str]:
+    from test_readme import bash_blocks
+
+    return [line.strip() for block in bash_blocks() for line in block.splitlines()
+            if line.strip().startswith("qgis_process ")]
+
+
+@pytest.mark.slow
+def test_the_readme_s_qgis_process_commands_run_headless(pyqgis, tmp_path):
+    """Install into a fresh QGIS home, then the README's qgis_process lines, verbatim, as a user runs them:
+    in a shell without this virtual environment (QGIS's embedded Python must not find its interpreter)."""
+    binary = next((b for b in ("/usr/bin/qgis_process.bin", shutil.which("qgis_process.bin") or "",
+                               shutil.which("qgis_process") or "") if b and Path(b).exists()), None)
+    if binary is None:
+        pytest.skip("qgis_process is not installed (Debian: apt-get install qgis)")
+    lines = readme_qgis_process_lines()
+    assert any(" run geotrans:translate_scene " in line for line in lines)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "XDG_RUNTIME_DIR": str(home),
+           "QT_QPA_PLATFORM": "offscreen", "LANG": "C.UTF-8"}
+    work = tmp_path / "work"
+    (work / "sample_tiles").mkdir(parents=True)
+    shutil.copy(KOREA, work / "sample_tiles" / KOREA.name)
+    first = subprocess.run([binary, "plugins"], capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]  # QGIS made its default profile
+    installed = subprocess.run([*GEOTRANS, "qgis", "install"], capture_output=True, text=True, timeout=300,
+                               env={**{k: v for k, v in os.environ.items() if k != "XDG_DATA_HOME"}, "HOME": str(home)})
+    assert installed.returncode == 0, installed.stderr
+    for line in lines:
+        result = subprocess.run([binary, *line.split()[1:]], capture_output=True, text=True, env=env, cwd=work,
+                                timeout=600)
+        assert result.returncode == 0, (line, result.stdout[-2000:], result.stderr[-2000:])
+    outputs = [word.split("=", 1)[1] for line in lines for word in line.split() if word.startswith("OUTPUT=")]
+    assert outputs
+    for output in outputs:
+        with rasterio.open(work / output) as out, rasterio.open(KOREA) as src:
+            assert (out.crs, out.transform, out.shape) == (src.crs, src.transform, src.shape)

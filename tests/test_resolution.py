@@ -6,7 +6,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from helpers import KOREA, LANDSAT, VEGAS, run_scene
+from helpers import KOREA, LANDSAT, VEGAS, run_scene, scene_box, write_aoi
 from geotrans.errors import InputError
 from geotrans.options import RunOptions
 from geotrans.resolution import ground_resolution_m, metres_per_degree, processing_grid
@@ -98,6 +98,31 @@ def test_nodata_stays_masked_through_resampling(tmp_path, identity):
     assert not (dst_valid & ~src_valid).any()  # masked input stays masked
     assert dst_valid[src_valid].mean() > 0.98  # valid input stays valid, but for the footprint's edge
     assert pixels[:, dst_valid].std() > 10 and pixels[:, ~dst_valid].max() == 0
+
+
+@pytest.mark.parametrize("scene, gsd, aoi", [(KOREA, 0.9, (300, 200, 800, 700)), (LANDSAT, 100.0, None)],
+                         ids=["korea-aoi-edge", "landsat-nodata-edge"])
+def test_the_map_s_edges_are_as_true_as_its_middle_after_the_warp_back(tmp_path, identity, scene, gsd, aoi):
+    """Where the map meets its mask (an AOI's edge, a nodata border), the mask is exactly the scene's own rule
+    on its own grid, and a valid pixel warped back from the model's grid has the colour of the pixels inside,
+    never a blend with the black outside."""
+    from rasterio.features import geometry_mask
+    from scipy.ndimage import binary_erosion
+
+    area = scene_box(scene, *aoi) if aoi else None
+    options = RunOptions(aoi=str(write_aoi(tmp_path / "aoi.geojson", area))) if aoi else RunOptions()
+    run_scene(scene, tmp_path / "out.tif", identity, options, model_info=model_at(gsd))
+    with rasterio.open(scene) as src, rasterio.open(tmp_path / "out.tif") as dst:
+        a, b, valid = src.read().astype(float), dst.read().astype(float), dst.dataset_mask() > 0
+        expected = src.dataset_mask() > 0
+        if area is not None:
+            expected &= geometry_mask([area], src.shape, src.transform, invert=True)
+    assert np.array_equal(valid, expected)
+    edge = valid & ~binary_erosion(valid, iterations=2)
+    assert edge.sum() > 500
+    darker = (a - b).mean(axis=0)  # identity: the map is the scene, a little softer
+    assert np.percentile(darker[edge], 99) < 40, np.sort(darker[edge])[-20:]
+    assert np.abs(darker[edge]).mean() < 3 * np.abs(darker[valid & ~edge]).mean() + 3
 
 
 def test_gsd_override_decides_the_grid(tmp_path, identity):
