@@ -37,6 +37,7 @@ from geotrans.weights import load_generator, read_model_info
 log = logging.getLogger("geotrans")
 
 FOLDER_ONLY = ("patterns", "recursive", "force")
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGBREAK") if hasattr(signal, name))
 SINGLE_ONLY = ("overwrite", "preview", "strip_rows")
 
 
@@ -90,7 +91,8 @@ class LocalCluster(OneLineParam):
 def error_boundary(verbose: int = 0, interrupted: str = "interrupted") -> Iterator[None]:
     """Library error -> one line and exit 1; Ctrl-C or SIGTERM -> ``interrupted`` and exit 130;
     anything else -> one line naming an internal error (its traceback with -v)."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM unwinds like Ctrl-C: temp files go
+    # SIGTERM (and Ctrl-Break on Windows, how the QGIS plugin cancels there) unwinds like Ctrl-C: temp files go.
+    previous = {stop: signal.signal(stop, _raise_interrupt) for stop in STOP_SIGNALS}
     try:
         yield
     except GeotransError as err:
@@ -106,7 +108,8 @@ def error_boundary(verbose: int = 0, interrupted: str = "interrupted") -> Iterat
         raise click.ClickException(f"internal error: {type(err).__name__}: {one_line(err)} "
                                    "(run with -v for the traceback)") from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
 
 
 def _raise_interrupt(signum, frame):
