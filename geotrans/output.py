@@ -31,7 +31,7 @@ from rasterio.windows import Window
 from geotrans.errors import DiskFullError, OutputBusyError, OutputError, one_line
 from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.model import from_model_range
-from geotrans.palette import Palette, snap
+from geotrans.palette import Palette, Snapper
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +269,7 @@ class GeoTiffSink:
         compression. Both are for the final map; intermediate files stay lossless and unsnapped."""
         self.path = Path(path)
         self.palette = palette
+        self.snap = Snapper(palette) if palette is not None else None
         self.encoding = encoding
         self.tmp_path = temporary_path(self.path)
         self.cog_path = self.tmp_path.with_name(self.tmp_path.name + ".cog")
@@ -299,8 +300,8 @@ class GeoTiffSink:
     def write_pixels(self, row: int, pixels: np.ndarray, valid: np.ndarray, col: int = 0) -> None:
         """uint8 (3, n, w) pixels at ``row``, ``col``, snapped to the palette if there is one; invalid pixels are
         zeroed (in place) and masked."""
-        if self.palette is not None:
-            pixels = snap(pixels, self.palette)
+        if self.snap is not None:
+            pixels = self.snap(pixels)
         pixels[:, ~valid] = 0
         window = Window(col, row, pixels.shape[2], pixels.shape[1])
         with checked_gdal(self.path, "writing the map"):

@@ -65,6 +65,13 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 def snap(pixels: np.ndarray, palette: Palette) -> np.ndarray:
     """uint8 (3, h, w) pixels with each one within ``palette.max_delta_e`` of a palette colour replaced by
     the nearest such colour; the others unchanged. Returns a new array."""
+    codes = snap_codes(pixels, palette)
+    colours = np.array(palette.colours, dtype=np.uint8).T  # (3, k)
+    return np.where(codes > 0, colours[:, codes.astype(np.intp) - 1], pixels)
+
+
+def snap_codes(pixels: np.ndarray, palette: Palette) -> np.ndarray:
+    """uint8 (h, w): for each pixel of (3, h, w), 1 + the index of the palette colour it snaps to, or 0."""
     lab = _lab_planes(pixels)
     # |x - c|^2 = |x|^2 + (|c|^2 - 2 x.c): the nearest centre needs only the bracket, per centre
     partial = np.stack([np.float32(c @ c) - 2 * (c[0] * lab[0] + c[1] * lab[1] + c[2] * lab[2])
@@ -72,8 +79,47 @@ def snap(pixels: np.ndarray, palette: Palette) -> np.ndarray:
     nearest = partial.argmin(axis=0)
     d2 = np.take_along_axis(partial, nearest[None], axis=0)[0] + (lab * lab).sum(axis=0)
     close = d2 <= np.float32(palette.max_delta_e) ** 2
-    colours = np.array(palette.colours, dtype=np.uint8).T  # (3, k)
-    return np.where(close, colours[:, nearest], pixels)
+    return np.where(close, nearest + 1, 0).astype(np.uint8)
+
+
+class Snapper:
+    """``snap`` through a table of every 8-bit colour's code (``snap_codes``), filled lazily a 16 x 16 x 16
+    brick of colours at a time as they appear: the same result, a lookup per pixel instead of a CIELAB
+    conversion. One per map (16 MiB), not shared."""
+
+    BRICK = 4  # bits of each channel's low part: a brick holds 16^3 colours
+
+    def __init__(self, palette: Palette):
+        self.palette = palette
+        self._codes = np.zeros(1 << 24, dtype=np.uint8)  # 0: leave the colour; j + 1: palette colour j
+        self._filled = np.zeros(1 << (3 * (8 - self.BRICK)), dtype=bool)
+        self._colours = np.array(palette.colours, dtype=np.uint8)
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        r, g, b = (pixels[c].astype(np.uint32) for c in range(3))
+        keys = (r << 16) | (g << 8) | b
+        high = 8 - self.BRICK
+        bricks = ((r >> self.BRICK) << (2 * high)) | ((g >> self.BRICK) << high) | (b >> self.BRICK)
+        missing = np.flatnonzero((np.bincount(bricks.ravel(), minlength=self._filled.size) > 0) & ~self._filled)
+        for start in range(0, missing.size, 64):  # 64 bricks (262144 colours) at a time: bounded memory
+            self._fill(missing[start:start + 64])
+        codes = self._codes[keys]
+        out = pixels.copy()
+        moved = codes > 0
+        out[:, moved] = self._colours[codes[moved] - 1].T
+        return out
+
+    def _fill(self, bricks: np.ndarray) -> None:
+        """Codes of every colour of ``bricks``, by ``snap`` itself."""
+        high, side = 8 - self.BRICK, 1 << self.BRICK
+        low = np.arange(side, dtype=np.uint32)
+        lr, lg, lb = (a.ravel() for a in np.meshgrid(low, low, low, indexing="ij"))
+        br, bg, bb = bricks >> (2 * high), (bricks >> high) & ((1 << high) - 1), bricks & ((1 << high) - 1)
+        rgb = np.stack([((br[:, None] << self.BRICK) | lr).ravel(), ((bg[:, None] << self.BRICK) | lg).ravel(),
+                        ((bb[:, None] << self.BRICK) | lb).ravel()]).astype(np.uint8)  # (3, n)
+        keys = (rgb[0].astype(np.uint32) << 16) | (rgb[1].astype(np.uint32) << 8) | rgb[2]
+        self._codes[keys] = snap_codes(rgb[:, None, :], self.palette)[0]
+        self._filled[bricks] = True
 
 
 def learn_palette(pixels: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> np.ndarray:

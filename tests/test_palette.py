@@ -7,7 +7,7 @@ import torch
 from geotrans.batch import SceneJob, job_fingerprint
 from geotrans.model import build_generator
 from geotrans.options import RunOptions
-from geotrans.palette import Palette, learn_palette, snap, srgb_to_lab
+from geotrans.palette import Palette, Snapper, learn_palette, snap, srgb_to_lab
 from geotrans.plan import plan_run
 from geotrans.runner import D4, Batch, BatchRunner, d4, d4_inverse
 from geotrans.tiler import Tile
@@ -36,6 +36,27 @@ def test_snap_moves_close_pixels_exactly_onto_the_palette_and_leaves_far_ones():
     assert snapped[:, 0, 2].tolist() == [255, 0, 0] and snapped[:, 0, 3].tolist() == [214, 224, 196]
     assert np.array_equal(snap(snapped, palette), snapped)  # snapping twice changes nothing
     assert np.array_equal(snap(pixels, Palette(MAP_COLOURS, 0.0)), pixels)
+
+
+def test_the_snapper_s_table_gives_snap_s_result_filling_only_the_colours_it_meets():
+    """The shipped palette on a real map made without it (Korea, shipped model), then on every 8-bit colour."""
+    palette = Palette.from_card(read_model_info(None).card)
+    from geotrans.pipeline import translate_array
+
+    generator, _ = load_generator(None)
+    with rasterio.open(KOREA) as ds:
+        image = ds.read(window=rasterio.windows.Window(0, 0, 512, 512))
+    runner = BatchRunner(generator, torch.device("cpu"), precision="fp32")
+    pixels = translate_array(image, runner)  # uint8 (3, 512, 512): the model's colours, unsnapped
+    table = Snapper(palette)
+    assert np.array_equal(table(pixels), snap(pixels, palette))
+    assert 0 < table._filled.sum() < table._filled.size / 4  # a map's colours lie in few bricks
+    assert (table(pixels) != pixels).any()
+    # Every brick of the colour cube, 64 random colours in each: the whole table gets filled.
+    corners = np.stack(np.meshgrid(*[np.arange(0, 256, 16)] * 3, indexing="ij")).reshape(3, -1, 1)
+    colours = (corners + np.random.default_rng(0).integers(0, 16, (3, corners.shape[1], 64))).astype(np.uint8)
+    assert np.array_equal(table(colours), snap(colours, palette))
+    assert table._filled.all()
 
 
 def test_learning_finds_the_colours_a_map_is_made_of():
