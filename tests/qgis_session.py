@@ -77,12 +77,46 @@ def input_layer(value):
     return value
 
 
+def in_task(run, parameters, feedback):
+    """As the algorithm dialog runs it: a QgsProcessingAlgRunnerTask on a worker thread, its output a layer
+    definition bound for the project; returns the task's results and the layers QGIS would load."""
+    import time
+
+    from qgis.core import (QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProcessingOutputLayerDefinition,
+                           QgsProject)
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById(run["algorithm"])
+    output = QgsProcessingOutputLayerDefinition(parameters["OUTPUT"], QgsProject.instance())
+    parameters = {**parameters, "OUTPUT": output}
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    task = QgsProcessingAlgRunnerTask(algorithm, parameters, context, feedback)
+    done = {}
+    task.executed.connect(lambda ok, results: done.update(ok=ok, results=results))
+    QgsApplication.taskManager().addTask(task)
+    started = time.monotonic()
+    while "ok" not in done and time.monotonic() - started < 600:
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    loaded = []
+    for path in context.layersToLoadOnCompletion():  # what the dialog then adds to the project
+        layer = QgsRasterLayer(path, "map")
+        loaded.append({"path": path, "valid": layer.isValid(), "crs": layer.crs().authid()})
+    return done.get("ok"), done.get("results") or {}, loaded
+
+
 def run_one(run):
     import processing
 
     feedback = Recorder(run.get("cancel_on_progress", False))
     parameters = {k: input_layer(v) for k, v in run["parameters"].items()}
     result = {"results": None, "exception": None, "traceback": None}
+    if run.get("task"):
+        ok, outputs, loaded = in_task(run, parameters, feedback)
+        result.update(feedback.log, ok=ok, loaded=loaded, cancelled=feedback.isCanceled(),
+                      results={k: str(v) for k, v in outputs.items()})
+        return result
     try:
         outputs = processing.run(run["algorithm"], parameters, feedback=feedback)
         result["results"] = {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)

@@ -282,6 +282,10 @@ def in_qgis(pyqgis, tmp_path_factory, narrow_model_file):
         dict(name="folder", algorithm="geotrans:translate_folder", parameters=dict(
             INPUT=str(scenes), MODEL=narrow, OUTPUT=str(maps))),
         dict(name="plan", algorithm="geotrans:scene_plan", parameters=dict(INPUT=str(LANDSAT), MODEL=narrow)),
+        dict(name="dialog", algorithm="geotrans:translate_scene", task=True, parameters=dict(
+            INPUT=str(KOREA), MODEL=narrow, OUTPUT=str(out / "dialog_map.tif"))),
+        dict(name="dialog_cancel", algorithm="geotrans:translate_scene", task=True, cancel_on_progress=True,
+             parameters=dict(INPUT=str(LANDSAT), OUTPUT=str(out / "dialog_cancelled_map.tif"))),
     ]
     spec = root / "spec.json"
     spec.write_text(json.dumps({"plugins": str(root / "profiles" / "default" / "python" / "plugins"), "runs": runs}))
@@ -439,3 +443,19 @@ def test_the_readme_s_qgis_process_commands_run_headless(pyqgis, tmp_path):
     for output in outputs:
         with rasterio.open(work / output) as out, rasterio.open(KOREA) as src:
             assert (out.crs, out.transform, out.shape) == (src.crs, src.transform, src.shape)
+
+
+@pytest.mark.slow
+def test_from_the_dialog_the_run_is_a_background_task_and_its_map_is_loaded(in_qgis):
+    """As the algorithm dialog runs it (a task on a worker thread), and as its Cancel button stops it."""
+    run = in_qgis["report"]["runs"]["dialog"]
+    assert run["ok"] is True, run["errors"]
+    path = str(in_qgis["out"] / "dialog_map.tif")
+    assert run["results"]["OUTPUT"] == path and run["progress"][-1] == 100
+    assert run["loaded"] == [{"path": path, "valid": True, "crs": "EPSG:3857"}]
+
+    cancelled = in_qgis["report"]["runs"]["dialog_cancel"]
+    assert cancelled["ok"] is False and cancelled["cancelled"]
+    assert any("cancelled; nothing was written to" in error for error in cancelled["errors"])
+    assert cancelled["loaded"] == []
+    assert not [name for name in leftovers(in_qgis["out"]) if "dialog_cancelled_map" in name]
