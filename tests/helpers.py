@@ -89,3 +89,22 @@ def assert_one_line_error(result, *fragments):
     assert len(lines) == 1, result.output
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def busy_elsewhere(seconds: float = 1.0) -> float:
+    """The fraction of the machine's CPU time other processes used over ``seconds`` while this one slept
+    (Linux /proc/stat; 0.0 where it cannot be read)."""
+    import os
+    import time
+
+    def ticks():
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+
+    try:
+        (total0, idle0), _ = ticks(), time.sleep(seconds)
+        total1, idle1 = ticks()
+    except OSError:
+        return 0.0
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)

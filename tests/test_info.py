@@ -66,8 +66,11 @@ def test_the_estimate_is_within_a_factor_of_two_of_a_real_run(tmp_path):
     import time
 
     from geotrans.weights import load_generator
-    from helpers import NAIP, run_scene
+    from helpers import NAIP, busy_elsewhere, run_scene
 
+    busy = busy_elsewhere()
+    if busy > 0.4:  # e.g. a training run: OpenMP threads then time the scheduler, not the work
+        pytest.skip(f"other processes keep {busy:.0%} of the CPUs busy; a timing comparison would measure them")
     generator, info = load_generator()
     for scene in (LANDSAT, NAIP):
         plan = plan_run(scene, RunOptions(), info)
