@@ -4,7 +4,8 @@ Prints:
   1. for fp32 and for the auto precision (bf16 where the CPU has it): the
      generator alone on the scene's tiles already in memory, and `translate`
      end to end (read thread + generator thread + blend/write), in tiles/s, the
-     ratio end to end / generator alone, and megapixels of input scene per second;
+     ratio end to end / generator alone, and megapixels of input scene per second:
+     medians of --repeat pairs, with the range of the ratios;
   2. peak RSS of a tall scene (2048 x 40000) against a short one (2048 x 2048),
      with the shipped model in the auto precision, each in a fresh process;
   3. with --naive, the naive way for comparison: whole scene in memory, one tile
@@ -14,7 +15,7 @@ Scenes are built from the real Korea sample (1024 x 1024, EPSG:3857) by
 mirroring it into a mosaic, so the content is real imagery. They are declared at
 the model's ground resolution (--gsd), so they are processed at their own pixels.
 
-Usage: python bench/pipeline.py [--model PATH] [--batch-size 8] [--tall-rows 40000] [--device auto]
+Usage: python bench/pipeline.py [--model PATH] [--batch-size 8] [--repeat 5] [--tall-rows 40000] [--device auto]
 """
 from __future__ import annotations
 
@@ -135,18 +136,27 @@ def generator_alone(src: Path, runner: BatchRunner, batch_size: int) -> tuple[in
 
 
 def speed(src: Path, tmp: Path, generator, info, precision: str, args) -> dict:
-    """Generator alone and end to end on ``src`` in ``precision``; tiles/s, ratio and input Mpx/s."""
+    """Generator alone and end to end on ``src`` in ``precision``, ``args.repeat`` times in pairs (this VM's
+    speed drifts by 10-20% between seconds): median tiles/s of each, the median and range of the pairs'
+    ratios, and input Mpx/s."""
     device = resolve_device(args.device)
     runner = BatchRunner(generator, device, precision=precision)
-    n, alone = generator_alone(src, runner, args.batch_size)
     options = RunOptions(batch_size=args.batch_size, device=args.device, precision=precision,
                          gsd=info.resolution_m, overwrite=True)
     plan = plan_run(src, options, info)
     translate(plan, tmp / "warm.tif", generator)  # first-use costs (oneDNN kernels, GDAL) out of the timing
-    report = translate(plan, tmp / "out.tif", generator)
+    alone, end_to_end = [], []
+    for _ in range(args.repeat):
+        n, seconds = generator_alone(src, runner, args.batch_size)
+        alone.append(n / seconds)
+        report = translate(plan, tmp / "out.tif", generator)
+        end_to_end.append(report.tiles_run / report.seconds)
+    ratios = [e / a for e, a in zip(end_to_end, alone)]
     pixels = plan.scene.profile["width"] * plan.scene.profile["height"]
-    return {"precision": runner.precision.name, "tiles": n, "alone": n / alone,
-            "end_to_end": report.tiles_run / report.seconds, "mpx_s": pixels / 1e6 / report.seconds}
+    median_e2e = float(np.median(end_to_end))
+    return {"precision": runner.precision.name, "tiles": n, "alone": float(np.median(alone)),
+            "end_to_end": median_e2e, "ratio": float(np.median(ratios)), "ratios": (min(ratios), max(ratios)),
+            "mpx_s": pixels / 1e6 / (report.tiles_run / median_e2e)}
 
 
 def main() -> None:
@@ -157,6 +167,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"])
+    parser.add_argument("--repeat", type=int, default=5, help="paired measurements per precision (medians)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--naive", action="store_true", help="also time and measure the naive way")
     args = parser.parse_args()
@@ -176,7 +187,8 @@ def main() -> None:
         for precision in args.precisions:
             r = speed(square, tmp, generator, info, precision, args)
             print(f"  {precision:>4s} -> {r['precision']:4s}  generator alone {r['alone']:6.2f} tiles/s   "
-                  f"end to end {r['end_to_end']:6.2f} tiles/s   ratio {r['end_to_end'] / r['alone']:.2f}   "
+                  f"end to end {r['end_to_end']:6.2f} tiles/s   ratio {r['ratio']:.2f} "
+                  f"({r['ratios'][0]:.2f}-{r['ratios'][1]:.2f} over {args.repeat} pairs)   "
                   f"{r['mpx_s']:.3f} Mpx/s of input ({r['tiles']} tiles)")
         if args.naive:
             naive_start = time.perf_counter()

@@ -88,38 +88,59 @@ class Snapper:
     conversion. One per map (16 MiB), not shared."""
 
     BRICK = 4  # bits of each channel's low part: a brick holds 16^3 colours
+    UNKNOWN = 255  # a code not computed yet (palettes have fewer than 255 colours)
 
     def __init__(self, palette: Palette):
+        if len(palette.colours) >= self.UNKNOWN:
+            raise ValueError(f"a palette of {len(palette.colours)} colours is too many to snap to")
         self.palette = palette
-        self._codes = np.zeros(1 << 24, dtype=np.uint8)  # 0: leave the colour; j + 1: palette colour j
-        self._filled = np.zeros(1 << (3 * (8 - self.BRICK)), dtype=bool)
-        self._colours = np.array(palette.colours, dtype=np.uint8)
+        self._codes = np.full(1 << 24, self.UNKNOWN, dtype=np.uint8)  # 0: leave the colour; j + 1: colour j
+        self._table = np.zeros((3, len(palette.colours) + 1), dtype=np.uint8)  # code -> colour (0 unused)
+        self._table[:, 1:] = np.array(palette.colours, dtype=np.uint8).T
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        r, g, b = (pixels[c].astype(np.uint32) for c in range(3))
-        keys = (r << 16) | (g << 8) | b
-        high = 8 - self.BRICK
-        bricks = ((r >> self.BRICK) << (2 * high)) | ((g >> self.BRICK) << high) | (b >> self.BRICK)
-        missing = np.flatnonzero((np.bincount(bricks.ravel(), minlength=self._filled.size) > 0) & ~self._filled)
-        for start in range(0, missing.size, 64):  # 64 bricks (262144 colours) at a time: bounded memory
-            self._fill(missing[start:start + 64])
+        keys = pixels[0].astype(np.uint32)
+        keys <<= 8
+        keys |= pixels[1]
+        keys <<= 8
+        keys |= pixels[2]
         codes = self._codes[keys]
-        out = pixels.copy()
+        unknown = codes == self.UNKNOWN
+        if unknown.any():
+            bricks = np.unique(_brick_of(keys[unknown], self.BRICK))
+            for start in range(0, bricks.size, 64):  # 64 bricks (262144 colours) at a time: bounded memory
+                self._fill(bricks[start:start + 64])
+            codes = self._codes[keys]
+        out = np.empty_like(pixels)
         moved = codes > 0
-        out[:, moved] = self._colours[codes[moved] - 1].T
+        for channel in range(3):
+            np.copyto(out[channel], pixels[channel])
+            np.copyto(out[channel], self._table[channel].take(codes), where=moved)
         return out
 
     def _fill(self, bricks: np.ndarray) -> None:
-        """Codes of every colour of ``bricks``, by ``snap`` itself."""
-        high, side = 8 - self.BRICK, 1 << self.BRICK
+        """Codes of every colour of ``bricks``, by ``snap_codes`` itself."""
+        side = 1 << self.BRICK
         low = np.arange(side, dtype=np.uint32)
-        lr, lg, lb = (a.ravel() for a in np.meshgrid(low, low, low, indexing="ij"))
-        br, bg, bb = bricks >> (2 * high), (bricks >> high) & ((1 << high) - 1), bricks & ((1 << high) - 1)
-        rgb = np.stack([((br[:, None] << self.BRICK) | lr).ravel(), ((bg[:, None] << self.BRICK) | lg).ravel(),
-                        ((bb[:, None] << self.BRICK) | lb).ravel()]).astype(np.uint8)  # (3, n)
-        keys = (rgb[0].astype(np.uint32) << 16) | (rgb[1].astype(np.uint32) << 8) | rgb[2]
+        offsets = ((low[:, None, None] << 16) | (low[None, :, None] << 8) | low[None, None, :]).ravel()
+        keys = (_brick_origin(bricks, self.BRICK)[:, None] | offsets[None]).ravel()
+        rgb = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255]).astype(np.uint8)  # (3, n)
         self._codes[keys] = snap_codes(rgb[:, None, :], self.palette)[0]
-        self._filled[bricks] = True
+
+
+def _brick_of(keys: np.ndarray, bits: int) -> np.ndarray:
+    """The brick (high bits of r, g, b) of 24-bit colour keys."""
+    high, mask = 8 - bits, (1 << (8 - bits)) - 1
+    return (((keys >> (16 + bits)) & mask) << (2 * high)) | (((keys >> (8 + bits)) & mask) << high) | \
+        ((keys >> bits) & mask)
+
+
+def _brick_origin(bricks: np.ndarray, bits: int) -> np.ndarray:
+    """The 24-bit key of each brick's first colour."""
+    high, mask = 8 - bits, (1 << (8 - bits)) - 1
+    bricks = bricks.astype(np.uint32)
+    return (((bricks >> (2 * high)) & mask) << (16 + bits)) | (((bricks >> high) & mask) << (8 + bits)) | \
+        ((bricks & mask) << bits)
 
 
 def learn_palette(pixels: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> np.ndarray:
