@@ -64,9 +64,10 @@ def test_the_plugin_s_choices_agree_with_geotrans():
     from geotrans.precision import PRECISIONS
     from geotrans.runner import DEVICES
     from geotrans.tiler import DEFAULT_OVERLAP
+    from geotrans.batch import SUMMARY
     from geotrans.cli import run
 
-    assert command.DEVICES == DEVICES and command.PRECISIONS == PRECISIONS
+    assert command.DEVICES == DEVICES and command.PRECISIONS == PRECISIONS and command.SUMMARY == SUMMARY
     assert command.COMPRESSIONS == COMPRESSION_NAMES and command.DEFAULT_OVERLAP == DEFAULT_OVERLAP
     assert command.DEFAULT_BATCH_SIZE == next(p.default for p in run.params if p.name == "batch_size")
 

@@ -22,7 +22,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 from . import command
 
 PLUGIN_FOLDER = Path(__file__).resolve().parent
-SUMMARY = "geotrans-summary.json"
+SUMMARY = command.SUMMARY
 WGS84 = "EPSG:4326"
 
 

@@ -31,6 +31,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPRESSIONS = ("deflate", "zstd", "lzw", "jpeg", "webp")
 DEFAULT_OVERLAP = 64
 DEFAULT_BATCH_SIZE = 8
+SUMMARY = "geotrans-summary.json"  # what a folder run writes in its output folder
 
 TERMINATE_GRACE_S = 30.0  # after a cancel, how long geotrans may take to remove its temporary files
 
