@@ -89,9 +89,7 @@ class GeotransAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             "DEVICE", "Device", options=list(command.DEVICES), defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterBoolean("COG", "Write a Cloud Optimized GeoTIFF", defaultValue=False))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            "OVERLAP", "Overlap between 256 px tiles (pixels)", QgsProcessingParameterNumber.Integer,
-            defaultValue=command.DEFAULT_OVERLAP, minValue=0, maxValue=128)))
+        self.add_overlap_parameter()
         self.addParameter(_advanced(QgsProcessingParameterNumber(
             "BATCH_SIZE", "Tiles per batch", QgsProcessingParameterNumber.Integer,
             defaultValue=command.DEFAULT_BATCH_SIZE, minValue=1)))
@@ -101,6 +99,25 @@ class GeotransAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterEnum(
             "COMPRESS", "Compression (jpeg and webp are lossy; the mask stays a mask)",
             options=list(command.COMPRESSIONS), defaultValue="deflate", usesStaticStrings=True)))
+
+    def add_overlap_parameter(self) -> None:
+        self.addParameter(_advanced(QgsProcessingParameterNumber(
+            "OVERLAP", "Overlap between 256 px tiles (pixels)", QgsProcessingParameterNumber.Integer,
+            defaultValue=command.DEFAULT_OVERLAP, minValue=0, maxValue=128)))
+
+    def add_scene_parameters(self) -> None:
+        """The scene and how it is read: INPUT, MODEL, BANDS, and the area (AOI layer, EXTENT)."""
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene (a raster layer with a file)"))
+        self.add_model_parameter()
+        self.addParameter(QgsProcessingParameterBand(
+            "BANDS", "Bands as R,G,B, or one band for grey (empty: from the scene)", parentLayerParameterName="INPUT",
+            optional=True, allowMultiple=True))
+        self.add_area_parameters()
+
+    def scene_options(self, parameters, context) -> dict:
+        """The scene parameters as ``command`` arguments (the AOI written to a GeoJSON file)."""
+        return dict(model=self.model(parameters, context), bands=self.parameterAsInts(parameters, "BANDS", context) or (),
+                    aoi=self.area_file(parameters, context), overlap=self.parameterAsInt(parameters, "OVERLAP", context))
 
     def engine_options(self, parameters, context) -> dict:
         return dict(batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
@@ -186,23 +203,15 @@ class TranslateScene(GeotransAlgorithm):
                 "as its own process (torch never enters QGIS); Cancel stops it and leaves no file behind.")
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene (a raster layer with a file)"))
-        self.add_model_parameter()
-        self.addParameter(QgsProcessingParameterBand(
-            "BANDS", "Bands as R,G,B, or one band for grey (empty: from the scene)", parentLayerParameterName="INPUT",
-            optional=True, allowMultiple=True))
-        self.add_area_parameters()
+        self.add_scene_parameters()
         self.add_engine_parameters()
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Map"))
 
     def processAlgorithm(self, parameters, context, feedback) -> dict:
         src = self.scene_path(parameters, context)
         dst = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        arguments = command.scene_arguments(
-            src, dst, model=self.model(parameters, context),
-            bands=self.parameterAsInts(parameters, "BANDS", context) or (),
-            aoi=self.area_file(parameters, context), overlap=self.parameterAsInt(parameters, "OVERLAP", context),
-            **self.engine_options(parameters, context))
+        arguments = command.scene_arguments(src, dst, **self.scene_options(parameters, context),
+                                            **self.engine_options(parameters, context))
         self.run_geotrans(arguments, feedback, f"nothing was written to {dst}")
         return {"OUTPUT": dst}
 
@@ -278,21 +287,11 @@ class ScenePlan(GeotransAlgorithm):
                 "skip, and a time estimate.")
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene (a raster layer with a file)"))
-        self.add_model_parameter()
-        self.addParameter(QgsProcessingParameterBand(
-            "BANDS", "Bands as R,G,B, or one band for grey (empty: from the scene)", parentLayerParameterName="INPUT",
-            optional=True, allowMultiple=True))
-        self.add_area_parameters()
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            "OVERLAP", "Overlap between 256 px tiles (pixels)", QgsProcessingParameterNumber.Integer,
-            defaultValue=command.DEFAULT_OVERLAP, minValue=0, maxValue=128)))
+        self.add_scene_parameters()
+        self.add_overlap_parameter()
         self.addOutput(QgsProcessingOutputString("PLAN", "Plan"))
 
     def processAlgorithm(self, parameters, context, feedback) -> dict:
-        arguments = command.plan_arguments(
-            self.scene_path(parameters, context), model=self.model(parameters, context),
-            bands=self.parameterAsInts(parameters, "BANDS", context) or (),
-            aoi=self.area_file(parameters, context), overlap=self.parameterAsInt(parameters, "OVERLAP", context))
+        arguments = command.plan_arguments(self.scene_path(parameters, context), **self.scene_options(parameters, context))
         outcome = self.run_geotrans(arguments, feedback, "nothing was run")
         return {"PLAN": "\n".join(outcome.stdout)}
