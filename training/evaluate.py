@@ -1,6 +1,7 @@
 """Evaluate an exported generator on aligned val pairs.
 
     python -m training.evaluate --model M --data DIR [--limit N] [--json OUT] [--seed S] [--roads SCENE LABELS]
+        [--water SCENE]
 
 Each photo is translated at its own resolution through geotrans's own path
 (tiler, batch runner, blending mosaicker); the result and the real map are both
@@ -11,6 +12,10 @@ pix2pix maps results. Reports deterministic inference and seeded-dropout inferen
 the scene goes through ``geotrans run``'s own path and the map's streets are
 scored against the road centre lines, beside the floor of the same map shifted
 by a block.
+
+``--water SCENE`` adds the real-scene water metric (``training.water``): the map's
+water against the water the scene's near-infrared band shows (NDWI), on a scene
+with R, G, B, NIR bands such as NAIP: are fields and forests drawn as water?
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from geotrans.weights import load_generator
 from training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
+from training.water import evaluate_water
 
 log = logging.getLogger("training.evaluate")
 COMPARE_SIZE = 256
@@ -87,6 +93,13 @@ def format_roads(roads: dict) -> str:
     return "\n".join(lines)
 
 
+def format_water(water: dict) -> str:
+    w = water["map"]
+    return (f"water on {water['scene']} (NDWI > {water['ndwi_min']:g})   precision  recall     iou  dry land as water\n"
+            f"  map{'':<39}{w['precision']:>9.3f}{w['recall']:>8.3f}{w['iou']:>8.3f}{w['dry_land_as_water']:>19.3f}\n"
+            f"  (water is {w['water_share']:.1%} of the scene; the map draws {w['map_water_share']:.1%})")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="exported generator (default: the shipped model)")
@@ -102,6 +115,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--json", dest="json_path", default=None, help="also write the results here")
     parser.add_argument("--roads", nargs=2, metavar=("SCENE", "LABELS"), default=None,
                         help="also score the map of SCENE against road centre lines (GeoJSON)")
+    parser.add_argument("--water", default=None, metavar="SCENE",
+                        help="also score the map's water against the NDWI of SCENE (bands R, G, B, NIR)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     generator, info = load_generator(args.model)
@@ -127,6 +142,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.roads:
         report["roads"] = evaluate_roads(generator, *args.roads, model_info=info)
         print(format_roads(report["roads"]))
+    if args.water:
+        report["water"] = evaluate_water(generator, args.water, model_info=info)
+        print(format_water(report["water"]))
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2))
