@@ -44,3 +44,18 @@ def test_evaluate_water_runs_geotrans_on_the_scene(identity):
     scores = report["map"]
     assert report["scene"] == NAIP.name and 0.01 < scores["water_share"] < 0.5
     assert scores["map_water_share"] < 0.01 and scores["recall"] < 0.05
+
+
+def test_evaluate_s_command_line_reports_the_water_scores(tmp_path, narrow_model_file, capsys):
+    import json
+    from pathlib import Path
+
+    from training.evaluate import main
+
+    val = Path(__file__).resolve().parent / "data" / "maps_val"
+    main(["--model", str(narrow_model_file), "--data", str(val), "--limit", "1", "--no-dropout-run",
+          "--water", str(NAIP), "--json", str(tmp_path / "eval.json")])
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["water"]["scene"] == NAIP.name
+    assert set(report["water"]["map"]) >= {"precision", "recall", "iou", "dry_land_as_water"}
+    assert "dry land as water" in capsys.readouterr().out
