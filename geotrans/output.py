@@ -268,7 +268,6 @@ class GeoTiffSink:
         """``palette``: snap the pixels written to it (``geotrans.palette``); ``encoding``: the file's
         compression. Both are for the final map; intermediate files stay lossless and unsnapped."""
         self.path = Path(path)
-        self.palette = palette
         self.snap = Snapper(palette) if palette is not None else None
         self.encoding = encoding
         self.tmp_path = temporary_path(self.path)
