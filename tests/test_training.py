@@ -321,3 +321,24 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     assert "SIGTERM" in err and "Traceback" not in err
     state = torch.load(out / CHECKPOINT, weights_only=True)
     assert state["progress"]["step"] >= 1
+
+
+def test_a_warm_start_takes_the_exported_generator_and_a_fresh_discriminator(tmp_path):
+    """The run folder is gone: a new run starts from the exported weights (as shipped, fp16) and a new D."""
+    from geotrans.weights import read_model_info, save_generator
+
+    trained = train(tiny_config(tmp_path / "a", epochs=1), torch.device("cpu"), train_set=tiny_pairs())
+    exported = tmp_path / "exported.safetensors"
+    save_generator(trained.generator, exported, name="tiny")
+    warm = train(tiny_config(tmp_path / "b", epochs=1, max_steps=0, init_generator=str(exported)),
+                 torch.device("cpu"), train_set=tiny_pairs())
+    shipped = {k: v.half().float() for k, v in trained.generator.state_dict().items()}
+    assert all(torch.equal(v, shipped[k]) for k, v in warm.generator.state_dict().items())
+    fresh = Pix2Pix(tiny_config(tmp_path / "c"), torch.device("cpu")).discriminator.state_dict()
+    assert all(torch.equal(v, fresh[k]) for k, v in warm.discriminator.state_dict().items())
+    assert not any(torch.equal(v, trained.discriminator.state_dict()[k])
+                   for k, v in warm.discriminator.state_dict().items() if k.endswith("weight"))
+    assert warm.config.init_sha256 == read_model_info(exported).sha256
+    with pytest.raises(ValueError, match="ngf=8"):
+        train(tiny_config(tmp_path / "d", ngf=16, max_steps=0, init_generator=str(exported)), torch.device("cpu"),
+              train_set=tiny_pairs())

@@ -41,11 +41,13 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from geotrans.errors import ModelError
 from geotrans.model import UnetGenerator, build_generator
 from geotrans.output import atomic_path
 from geotrans.pipeline import translate_array
 from geotrans.precision import PRECISIONS, Precision, resolve_precision
 from geotrans.runner import BatchRunner
+from geotrans.weights import load_generator, read_model_info
 from training.data import Augment, PairSet, list_pairs, read_aligned
 from training.losses import feature_matching, gradient_l1
 from training.networks import build_discriminator
@@ -84,6 +86,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the generator and discriminator
     max_steps: Optional[int] = None  # stop (with a checkpoint) after this many steps in total
     max_minutes: Optional[float] = None  # stop (with a checkpoint) after this many minutes of this invocation
+    init_generator: Optional[str] = None  # warm start: an exported generator's weights (fresh D and optimizers)
+    init_sha256: Optional[str] = None  # that file's hash, recorded when the run starts
 
     @property
     def augment(self) -> Augment:
@@ -215,6 +219,21 @@ class Pix2Pix:
             self.scaler.load_state_dict(state["scaler"])
 
 
+def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
+    """Start the generator from an exported model's weights; the discriminator and optimizers start fresh.
+
+    Records the file's hash in ``config`` (and so in the checkpoint and the card).
+    """
+    net, info = load_generator(config.init_generator)
+    if info.ngf != config.ngf or info.norm != model.generator.norm:
+        raise ValueError(f"{config.init_generator}: a U-Net with ngf={info.ngf}, {info.norm} norm; this run "
+                         f"builds ngf={config.ngf}, {model.generator.norm} norm")
+    model.generator.load_state_dict(net.state_dict())
+    config.init_sha256 = info.sha256
+    log.info("warm start from %s (%s, sha256 %s); fresh discriminator and optimizers", config.init_generator,
+             info.name, info.sha256[:12])
+
+
 def lr_at(config: TrainConfig, epoch: int) -> float:
     """Constant lr, then linear decay to 0 over the last ``decay_epochs`` (pix2pix's 'linear' policy)."""
     constant = config.epochs - config.decay_epochs
@@ -265,6 +284,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         log.info("resumed at epoch %d, batch %d (step %d)", progress["epoch"], progress["batch"], progress["step"])
     else:
+        if config.init_generator:
+            warm_start(model, config)
         torch.manual_seed(config.seed + 1)  # dropout stream, distinct from the init seed
     if world > 1:
         model.distribute(local_rank)
@@ -446,6 +467,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop after N minutes of this invocation (checkpointed)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--init-generator", default=None, metavar="MODEL",
+                        help="warm start a new run from an exported generator (.safetensors); its ngf is used")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if not (Path(args.data) / "train").is_dir():
@@ -455,7 +478,13 @@ def main(argv: Optional[list[str]] = None) -> None:
                          batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr, **recipe,
                          precision=args.precision,
                          channels_last=args.channels_last, compile=args.compile, seed=args.seed,
-                         train_limit=args.train_limit, max_steps=args.max_steps, max_minutes=args.max_minutes)
+                         train_limit=args.train_limit, max_steps=args.max_steps, max_minutes=args.max_minutes,
+                         init_generator=args.init_generator)
+    if args.init_generator:
+        try:
+            config.ngf = read_model_info(args.init_generator).ngf
+        except ModelError as err:
+            parser.error(str(err))
     if args.resume and (Path(args.out) / CHECKPOINT).exists():
         stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
         config = resumed_config(stored, config, recipe)
