@@ -178,7 +178,7 @@ def test_a_resume_changes_only_the_recipe_options_given_now():
 
 
 NEW_RECIPE = dict(lambda_fm=10.0, lambda_grad=100.0, rotations=True, jitter=0.2, grey=0.5, batch_size=2,
-                  precision="auto")
+                  precision="auto", ema=0.9)
 
 
 @pytest.mark.slow
@@ -194,7 +194,7 @@ def test_resume_is_exact_under_the_new_recipe(tmp_path):
     train(tiny_config(tmp_path / "b", epochs=3, max_steps=3, **config), torch.device("cpu"), train_set=pairs)  # mid-epoch 2
     resumed = train(tiny_config(tmp_path / "b", epochs=3, **config), torch.device("cpu"), resume=True,
                     train_set=pairs)
-    for name in ("generator", "discriminator"):
+    for name in ("generator", "discriminator", "ema_generator"):
         a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
     header, *rows = (tmp_path / "b" / "run" / "losses.csv").read_text().splitlines()
@@ -339,6 +339,52 @@ def test_a_warm_start_takes_the_exported_generator_and_a_fresh_discriminator(tmp
     assert not any(torch.equal(v, trained.discriminator.state_dict()[k])
                    for k, v in warm.discriminator.state_dict().items() if k.endswith("weight"))
     assert warm.config.init_sha256 == read_model_info(exported).sha256
+    # One step on, the run's export names where it started.
+    from training.export import export
+
+    train(tiny_config(tmp_path / "e", epochs=1, max_steps=1, init_generator=str(exported)), torch.device("cpu"),
+          train_set=tiny_pairs())
+    card = export(tmp_path / "e" / "run", tmp_path / "warm.safetensors", "warm")
+    assert card["training"]["warm_start"]["sha256"] == read_model_info(exported).sha256
     with pytest.raises(ValueError, match="ngf=8"):
         train(tiny_config(tmp_path / "d", ngf=16, max_steps=0, init_generator=str(exported)), torch.device("cpu"),
               train_set=tiny_pairs())
+
+
+def test_the_moving_average_follows_the_generator_and_is_what_the_export_holds(tmp_path):
+    model = Pix2Pix(tiny_config(tmp_path, ema=0.75), torch.device("cpu"))
+    assert Pix2Pix(tiny_config(tmp_path), torch.device("cpu")).ema_generator is None
+    before = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    source, target = next(tiny_pairs().batches(0, 1))
+    model.step(source, target)
+    after = model.generator.state_dict()
+    ema = model.ema_generator.state_dict()
+    assert any(not torch.equal(after[k], before[k]) for k in after)
+    for k in after:
+        torch.testing.assert_close(ema[k], 0.75 * before[k] + 0.25 * after[k])
+    assert not any(p.requires_grad for p in model.ema_generator.parameters())
+
+    from training.export import export
+    from training.train import save_checkpoint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint(run / CHECKPOINT, model, {"epoch": 0, "batch": 1, "step": 1, "seconds": 1.0})
+    averaged = export(run, tmp_path / "ema.safetensors", "ema")
+    raw = export(run, tmp_path / "raw.safetensors", "raw", raw=True)
+    from geotrans.weights import load_generator
+
+    for path, source_weights in ((tmp_path / "ema.safetensors", ema), (tmp_path / "raw.safetensors", after)):
+        loaded = load_generator(path)[0].state_dict()
+        assert all(torch.equal(loaded[k], source_weights[k].half().float()) for k in loaded), path.name
+    assert "moving average" in averaged["training"]["weights"] and "weights" not in raw["training"]
+
+
+def test_a_resume_that_turns_the_average_on_starts_it_from_the_generator(tmp_path):
+    first = train(tiny_config(tmp_path, epochs=1), torch.device("cpu"), train_set=tiny_pairs())
+    state = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)
+    assert "ema_generator" not in state
+    model = Pix2Pix(tiny_config(tmp_path, ema=0.999), torch.device("cpu"))
+    model.load_state(state)
+    reference = first.generator.state_dict()
+    assert all(torch.equal(v, reference[k]) for k, v in model.ema_generator.state_dict().items())

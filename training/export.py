@@ -18,13 +18,17 @@ from training.train import CHECKPOINT, TrainConfig, load_checkpoint
 log = logging.getLogger("training.export")
 
 
-def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional[dict] = None) -> dict:
-    """Write ``out`` (weights) and ``out`` with .json (card); returns the card."""
+def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional[dict] = None,
+           raw: bool = False) -> dict:
+    """Write ``out`` (weights) and ``out`` with .json (card); returns the card.
+
+    A run with a moving average of its generator exports the average, unless ``raw``."""
     run_dir, out = Path(run_dir), Path(out)
     state = load_checkpoint(run_dir / CHECKPOINT)
     config = TrainConfig(**json.loads(state["config"]))
     net = UnetGenerator(ngf=config.ngf)
-    net.load_state_dict(state["generator"])
+    weights = "ema_generator" if "ema_generator" in state and not raw else "generator"
+    net.load_state_dict(state[weights])
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     progress = state["progress"]
     pairs = run.get("train_pairs", config.train_limit or 0)
@@ -44,6 +48,11 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
                      "wall_time_minutes": round(progress["seconds"] / 60, 1),
                      "hardware": run.get("hardware", "unknown")},
     }
+    if weights == "ema_generator":
+        card["training"]["weights"] = f"moving average of the generator's weights, decay {config.ema:g}"
+    if config.init_generator:
+        card["training"]["warm_start"] = {"generator": config.init_generator, "sha256": config.init_sha256,
+                                          "fresh": "discriminator and optimizers"}
     card.update(card_extra or {})
     save_generator(net, out, name=name, card=card)
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
@@ -69,6 +78,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     source.add_argument("--model", help="an exported model, written again with --card merged into its card")
     parser.add_argument("--out", required=True, help="output .safetensors (the card goes beside it as .json)")
     parser.add_argument("--name", default=None, help="model name (default: the run folder's name)")
+    parser.add_argument("--raw", action="store_true",
+                        help="the generator's own weights, not their moving average (runs trained with --ema)")
     parser.add_argument("--card", action="append", default=[], help="JSON file merged into the card (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -78,7 +89,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.model:
         recard(args.model, args.out, extra)
     else:
-        export(args.run, args.out, args.name or Path(args.run).name, extra)
+        export(args.run, args.out, args.name or Path(args.run).name, extra, raw=args.raw)
 
 
 if __name__ == "__main__":

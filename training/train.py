@@ -22,6 +22,7 @@ a checkpoint and exits, so a run can be paused and continued with ``--resume``.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import logging
@@ -81,6 +82,7 @@ class TrainConfig:
     rotations: bool = False  # 90 degree rotations besides horizontal flips
     jitter: float = 0.0  # colour jitter strength of the photo
     grey: float = 0.0  # probability of a grey photo
+    ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
     channels_last: bool = False
     compile: bool = False  # torch.compile the generator and discriminator
@@ -137,9 +139,30 @@ class Pix2Pix:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
         self.d_frozen = self.discriminator  # the generator's view of D: no DDP sync, no D update
+        self.ema_generator: Optional[UnetGenerator] = self._new_ema() if self.config.ema else None
         if self.config.compile:
             self.g_train, self.d_train = torch.compile(self.generator), torch.compile(self.discriminator)
             self.d_frozen = self.d_train
+
+    def _new_ema(self) -> UnetGenerator:
+        """A copy of the generator whose weights follow it as a moving average; never trained itself."""
+        ema = copy.deepcopy(self.generator)
+        set_requires_grad(ema, False)
+        return ema
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- decay * ema + (1 - decay) * generator, in fp32, after each step."""
+        if self.ema_generator is None:
+            return
+        ema = list(self.ema_generator.state_dict().values())
+        now = list(self.generator.state_dict().values())
+        torch._foreach_lerp_(ema, now, 1.0 - self.config.ema)
+
+    @property
+    def exported_generator(self) -> UnetGenerator:
+        """What the run's samples show and its export holds: the moving average where there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def distribute(self, local_rank: int) -> None:
         ids = [local_rank] if self.device.type == "cuda" else None
@@ -194,6 +217,7 @@ class Pix2Pix:
         self.scaler.step(self.opt_g)
         self.scaler.update()
         set_requires_grad(self.discriminator, True)
+        self.update_ema()
         return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "g_fm": 0.0 if g_fm is None else g_fm.item(),
                 "g_grad": 0.0 if g_grad is None else g_grad.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
 
@@ -207,8 +231,12 @@ class Pix2Pix:
                 group["lr"] = lr
 
     def state(self) -> dict:
-        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "scaler": self.scaler.state_dict()}
+        state = {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                 "scaler": self.scaler.state_dict()}
+        if self.ema_generator is not None:
+            state["ema_generator"] = self.ema_generator.state_dict()
+        return state
 
     def load_state(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
@@ -217,6 +245,9 @@ class Pix2Pix:
         self.opt_d.load_state_dict(state["opt_d"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        if self.ema_generator is not None:
+            # A run that turns the average on at a resume starts it from the generator as it is now.
+            self.ema_generator.load_state_dict(state.get("ema_generator", state["generator"]))
 
 
 def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
@@ -330,7 +361,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
             if rank == 0:
                 save_checkpoint(checkpoint, model, progress)
                 write_loss_curve(csv_path, out / "loss_curve.png")
-                write_sample_grid(model.generator, samples, out / "samples.png", device)
+                write_sample_grid(model.exported_generator, samples, out / "samples.png", device)
                 log.info("epoch %d: step %d, %.0f s", epoch + 1, progress["step"], progress["seconds"])
             batches.close()
             if budget.spent(progress):
@@ -422,7 +453,7 @@ def write_loss_curve(csv_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
-RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey")
+RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "ema")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -455,6 +486,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--rotations", action="store_true", default=None, help="add 90 degree rotations to the flips")
     parser.add_argument("--jitter", type=float, default=None, help="colour jitter strength (0, off)")
     parser.add_argument("--grey", type=float, default=None, help="probability of a grey photo (0)")
+    parser.add_argument("--ema", type=float, default=None,
+                        help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
+                             "exported and sampled instead of the raw weights")
     parser.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                         help="autocast precision; auto takes bf16 where the CPU or GPU has it natively")
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory format")
