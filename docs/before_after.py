@@ -1,0 +1,77 @@
+"""The README's before/after picture: real sample scenes, each run through `geotrans run` with two models.
+
+    python docs/before_after.py --before OLD.safetensors --after NEW.safetensors --out docs/before_after.jpg
+
+Each row is one scene of ``sample_tiles/``: the scene as the model sees it (its
+bands and stretch), the map by the model ``--before`` and the map by ``--after``,
+each made by the real command line (``geotrans run SCENE --out MAP --model M``)
+and shown at most ``--side`` px high. Needs pillow (the train extra). Run by hand,
+not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENES = ("vegas_rgba_4326.tif", "dakota_naip_rgbn_nodata.tif", "korea_rgb_jpeg_3857.tif")
+GAP = 8
+
+
+def run_map(scene: Path, model: Path, out: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "geotrans", "run", str(scene), "--out", str(out), "--model", str(model),
+                    "--overwrite", "-q"], check=True)
+    return out
+
+
+def panel(path: Path, height: int, bands=None) -> np.ndarray:
+    """(h, w, 3) uint8 of a GeoTIFF at ``height`` rows, invalid pixels white; ``bands`` and a 2-98% stretch
+    for a scene, as it is for a map."""
+    with rasterio.open(path) as ds:
+        width = max(1, round(ds.width * height / ds.height))
+        bands = bands or [1, 2, 3]
+        pixels = ds.read(bands, out_shape=(len(bands), height, width), resampling=Resampling.average)
+        valid = ds.dataset_mask(out_shape=(height, width)) > 0
+        stretch = ds.dtypes[0] != "uint8"
+    pixels = pixels.astype(np.float32)
+    if stretch:
+        low, high = np.percentile(pixels[:, valid], (2, 98))
+        pixels = (pixels - low) / max(high - low, 1e-6) * 255
+    image = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    image[:, ~valid] = 255
+    return image.transpose(1, 2, 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", required=True, type=Path)
+    parser.add_argument("--after", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--side", type=int, default=400, help="panel height in px")
+    args = parser.parse_args()
+    from PIL import Image
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in SCENES:
+            scene = ROOT / "sample_tiles" / name
+            maps = [run_map(scene, model, Path(tmp) / f"{label}-{name}")
+                    for label, model in (("before", args.before), ("after", args.after))]
+            images = [panel(scene, args.side, [1, 2, 3])] + [panel(m, args.side) for m in maps]
+            gap = np.full((args.side, GAP, 3), 255, np.uint8)
+            rows.append(np.concatenate([images[0], gap, images[1], gap, images[2]], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, GAP), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    Image.fromarray(np.concatenate(rows)).save(args.out, quality=88)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
