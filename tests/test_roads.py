@@ -66,5 +66,25 @@ def test_evaluate_roads_runs_geotrans_on_the_scene_and_reports_the_shifted_floor
 def test_road_pixels_are_the_near_white_streets():
     rgb = np.array([[[252, 232, 176, 255]], [[252, 224, 208, 255]], [[252, 216, 252, 244]]], np.uint8)
     assert road_pixels(rgb).tolist() == [[True, False, False, False]]
+    # The shipped palette's street colour counts; its background colour does not.
+    from geotrans.palette import Palette
+    from geotrans.weights import read_model_info
+
+    colours = Palette.from_card(read_model_info().card).colours
+    street = min(colours, key=lambda c: sum((255 - v) ** 2 for v in c))
+    background = (232, 229, 222)
+    assert background in colours
+    both = np.array([street, background], np.uint8).T[:, None, :]
+    assert road_pixels(both).tolist() == [[True, False]]
     with pytest.raises(ValueError):
         road_scores(np.zeros((2, 2), bool), np.zeros((3, 3), bool), (1.0, 1.0))
+
+
+@pytest.mark.slow
+def test_the_shipped_model_draws_streets_on_vegas_through_the_default_path():
+    """With the palette on (the default), streets are snapped to the palette's white: they still count."""
+    from geotrans.weights import load_generator
+
+    generator, info = load_generator()
+    report = evaluate_roads(generator, VEGAS, LABELS, model_info=info)
+    assert report["map"]["road_pixels"] > 0.01 * np.prod(vegas_grid()[2])

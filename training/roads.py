@@ -29,12 +29,17 @@ from scipy.ndimage import distance_transform_edt
 from torch import nn
 
 from geotrans.options import RunOptions
+from geotrans.palette import srgb_to_lab
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.resolution import pixel_size_m
 from geotrans.weights import ModelInfo
 
-ROAD_MIN = 245  # a map pixel is road when all three bands are at least this (streets are ~248-255 white)
+STREET_RGB = (255, 255, 255)  # the map style's streets
+# How close (CIE76 delta E) a map pixel must be to the street white to count as street: grey 245 is 3.5 away,
+# the palette's street colour (247, 246, 242) 3.8, the map's background (232, 229, 222) 9.8. (A rule of "every
+# band >= 245" missed palette-snapped streets, whose blue is 242.)
+STREET_MAX_DELTA_E = 4.0
 TOLERANCE_M = 4.0
 BLOCK_M = 100.0  # the shift of the floor map: about a city block
 
@@ -50,7 +55,9 @@ class RoadScores:
 
 def road_pixels(rgb: np.ndarray) -> np.ndarray:
     """Boolean (H, W): the near-white street pixels of a uint8 (3, H, W) map."""
-    return np.all(rgb >= ROAD_MIN, axis=0)
+    lab = srgb_to_lab(np.moveaxis(rgb, 0, -1))
+    street = srgb_to_lab(np.array([STREET_RGB], dtype=np.uint8))[0]
+    return ((lab - street) ** 2).sum(axis=-1) <= STREET_MAX_DELTA_E ** 2
 
 
 def label_raster(labels_geojson: str | Path, crs, transform, shape: tuple[int, int]) -> np.ndarray:
