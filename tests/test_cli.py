@@ -11,7 +11,7 @@ import torch
 from helpers import KOREA, LANDSAT, NAIP, VEGAS, assert_one_line_error, run_cli
 from geotrans import __version__
 from geotrans.model import build_generator
-from geotrans.weights import save_generator
+from geotrans.weights import read_model_info, save_generator
 
 
 
@@ -221,7 +221,8 @@ def test_run_uses_the_shipped_model_by_default(tmp_path):
     result = run_cli("run", VEGAS, "--out", tmp_path / "map.tif", "-q")
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "map.tif") as ds, rasterio.open(VEGAS) as src:
-        assert ds.tags()["GEOTRANS_MODEL"] == "geotrans-maps-ngf32"
+        shipped = read_model_info()
+        assert (ds.tags()["GEOTRANS_MODEL"], ds.tags()["GEOTRANS_MODEL_SHA256"]) == (shipped.name, shipped.sha256)
         assert (ds.crs, ds.transform, ds.shape) == (src.crs, src.transform, src.shape)
 
 
