@@ -62,6 +62,13 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return np.moveaxis(_lab_planes(np.moveaxis(rgb, -1, 0)), 0, -1)
 
 
+def near_colour(rgb: np.ndarray, colour: tuple[int, int, int], max_delta_e: float) -> np.ndarray:
+    """Boolean (H, W): the pixels of uint8 (3, H, W) within ``max_delta_e`` (CIE76) of the 8-bit ``colour``."""
+    lab = _lab_planes(rgb)
+    target = srgb_to_lab(np.array([colour], dtype=np.uint8))[0]
+    return sum((lab[i] - target[i]) ** 2 for i in range(3)) <= np.float32(max_delta_e) ** 2
+
+
 def snap(pixels: np.ndarray, palette: Palette) -> np.ndarray:
     """uint8 (3, h, w) pixels with each one within ``palette.max_delta_e`` of a palette colour replaced by
     the nearest such colour; the others unchanged. Returns a new array."""

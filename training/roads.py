@@ -29,7 +29,7 @@ from scipy.ndimage import distance_transform_edt
 from torch import nn
 
 from geotrans.options import RunOptions
-from geotrans.palette import srgb_to_lab
+from geotrans.palette import near_colour
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.resolution import pixel_size_m
@@ -55,9 +55,7 @@ class RoadScores:
 
 def road_pixels(rgb: np.ndarray) -> np.ndarray:
     """Boolean (H, W): the near-white street pixels of a uint8 (3, H, W) map."""
-    lab = srgb_to_lab(np.moveaxis(rgb, 0, -1))
-    street = srgb_to_lab(np.array([STREET_RGB], dtype=np.uint8))[0]
-    return ((lab - street) ** 2).sum(axis=-1) <= STREET_MAX_DELTA_E ** 2
+    return near_colour(rgb, STREET_RGB, STREET_MAX_DELTA_E)
 
 
 def label_raster(labels_geojson: str | Path, crs, transform, shape: tuple[int, int]) -> np.ndarray:

@@ -25,7 +25,7 @@ import rasterio
 from torch import nn
 
 from geotrans.options import RunOptions
-from geotrans.palette import srgb_to_lab
+from geotrans.palette import near_colour
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.weights import ModelInfo
@@ -55,9 +55,7 @@ def water_truth(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
 
 def map_water(rgb: np.ndarray) -> np.ndarray:
     """Boolean (H, W): the pixels of a uint8 (3, H, W) map within ``MAX_DELTA_E`` of the style's water."""
-    lab = srgb_to_lab(np.moveaxis(rgb, 0, -1))
-    water = srgb_to_lab(np.array([WATER_RGB], dtype=np.uint8))[0]
-    return ((lab - water) ** 2).sum(axis=-1) <= MAX_DELTA_E ** 2
+    return near_colour(rgb, WATER_RGB, MAX_DELTA_E)
 
 
 def water_scores(drawn: np.ndarray, truth: np.ndarray, valid: Optional[np.ndarray] = None) -> WaterScores:
