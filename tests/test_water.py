@@ -1,8 +1,9 @@
 """The real-scene water metric on the NAIP sample (R, G, B, NIR: North Dakota's fields and prairie ponds)."""
 import numpy as np
 import rasterio
+import torch
 
-from helpers import NAIP
+from helpers import KOREA, NAIP, IdentityGenerator
 from training.water import WATER_RGB, evaluate_water, map_water, water_scores, water_truth
 
 
@@ -54,8 +55,31 @@ def test_evaluate_s_command_line_reports_the_water_scores(tmp_path, narrow_model
 
     val = Path(__file__).resolve().parent / "data" / "maps_val"
     main(["--model", str(narrow_model_file), "--data", str(val), "--limit", "1", "--no-dropout-run",
-          "--water", str(NAIP), "--json", str(tmp_path / "eval.json")])
+          "--water", str(NAIP), "--no-water", str(KOREA), "--json", str(tmp_path / "eval.json")])
     report = json.loads((tmp_path / "eval.json").read_text())
     assert report["water"]["scene"] == NAIP.name
     assert set(report["water"]["map"]) >= {"precision", "recall", "iou", "dry_land_as_water"}
-    assert "dry land as water" in capsys.readouterr().out
+    assert [r["scene"] for r in report["false_water"]] == [KOREA.name]
+    assert set(report["false_water"][0]["drawn_as_water"]) == {"palette_off", "palette_auto"}
+    out = capsys.readouterr().out
+    assert "dry land as water" in out and "drawn as water on scenes without open water" in out
+
+
+class FloodGenerator(torch.nn.Module):
+    """Draws the map style's water everywhere: every pixel of any scene is false water."""
+
+    def forward(self, x, dropout_seeds=None):
+        water = torch.tensor(WATER_RGB, dtype=x.dtype).view(1, 3, 1, 1) / 127.5 - 1
+        return water.expand(x.shape[0], 3, *x.shape[2:]).contiguous()
+
+
+def test_false_water_is_none_for_the_photo_itself_and_all_for_a_flood():
+    """Korea (winter forest and fields, no open water): the identity 'map' of the photo draws no water;
+    a map of nothing but water floods every valid pixel, palette off and on."""
+    from training.water import evaluate_false_water
+
+    dry = evaluate_false_water(IdentityGenerator(), KOREA)["drawn_as_water"]
+    flood = evaluate_false_water(FloodGenerator(), KOREA)
+    assert flood["scene"] == KOREA.name
+    assert dry["palette_off"] < 0.005 and dry["palette_auto"] < 0.005
+    assert flood["drawn_as_water"] == {"palette_off": 1.0, "palette_auto": 1.0}

@@ -1,7 +1,7 @@
 """Evaluate an exported generator on aligned val pairs.
 
     python -m training.evaluate --model M --data DIR [--limit N] [--json OUT] [--seed S] [--roads SCENE LABELS]
-        [--water SCENE]
+        [--water SCENE] [--no-water SCENE ...]
 
 Each photo is translated at its own resolution through geotrans's own path
 (tiler, batch runner, blending mosaicker); the result and the real map are both
@@ -16,6 +16,8 @@ by a block.
 ``--water SCENE`` adds the real-scene water metric (``training.water``): the map's
 water against the water the scene's near-infrared band shows (NDWI), on a scene
 with R, G, B, NIR bands such as NAIP: are fields and forests drawn as water?
+``--no-water SCENE ...`` adds the share of scenes without open water (Korea's
+winter forest) that the map draws as water, palette off and on.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from geotrans.weights import load_generator
 from training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
-from training.water import evaluate_water
+from training.water import evaluate_false_water, evaluate_water
 
 log = logging.getLogger("training.evaluate")
 COMPARE_SIZE = 256
@@ -100,6 +102,14 @@ def format_water(water: dict) -> str:
             f"  (water is {w['water_share']:.1%} of the scene; the map draws {w['map_water_share']:.1%})")
 
 
+def format_false_water(reports: list[dict]) -> str:
+    lines = ["drawn as water on scenes without open water   palette off  palette auto"]
+    for r in reports:
+        shares = r["drawn_as_water"]
+        lines.append(f"  {r['scene']:<44}{shares['palette_off']:>11.1%}{shares['palette_auto']:>14.1%}")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="exported generator (default: the shipped model)")
@@ -117,6 +127,8 @@ def main(argv: Optional[list[str]] = None) -> None:
                         help="also score the map of SCENE against road centre lines (GeoJSON)")
     parser.add_argument("--water", default=None, metavar="SCENE",
                         help="also score the map's water against the NDWI of SCENE (bands R, G, B, NIR)")
+    parser.add_argument("--no-water", nargs="+", default=[], metavar="SCENE", dest="no_water",
+                        help="also report the share of each SCENE, a scene without open water, drawn as water")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     generator, info = load_generator(args.model)
@@ -145,6 +157,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.water:
         report["water"] = evaluate_water(generator, args.water, model_info=info)
         print(format_water(report["water"]))
+    if args.no_water:
+        report["false_water"] = [evaluate_false_water(generator, scene, model_info=info) for scene in args.no_water]
+        print(format_false_water(report["false_water"]))
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2))

@@ -12,6 +12,11 @@ style's water colour. Scores, on the map's valid pixels:
 * precision: the share of map water that is water (fields drawn as water lower it);
 * recall: the share of water that the map draws as water;
 * IoU, and the dry-land rate: the share of dry land drawn as water.
+
+A scene without open water (checked by eye) needs no NIR band: everything its
+map draws as water is false (``evaluate_false_water``). Korea's winter forest
+is the case in point: dark, blue-shadowed conifers that a model trained on New
+York draws as lakes.
 """
 from __future__ import annotations
 
@@ -78,13 +83,28 @@ def evaluate_water(generator: nn.Module, scene: str | Path, bands: tuple[int, in
                    green_nir: tuple[int, int] = (2, 4), model_info: Optional[ModelInfo] = None) -> dict:
     """Translate ``scene`` (its ``bands`` as R, G, B) through ``geotrans run``'s path, palette off, and
     score the map's water against the scene's NDWI from its ``green_nir`` bands, on the scene's grid."""
-    options = RunOptions(bands=bands, palette="off")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "map.tif"
-        translate(plan_run(scene, options, model_info), out, generator)
-        with rasterio.open(out) as ds:
-            rgb, valid = ds.read(), ds.dataset_mask() > 0
+    rgb, valid = translated(generator, scene, RunOptions(bands=bands, palette="off"), model_info)
     with rasterio.open(scene) as ds:
         green, nir = ds.read(list(green_nir))
     scores = water_scores(map_water(rgb), water_truth(green, nir), valid)
     return {"scene": Path(scene).name, "ndwi_min": NDWI_MIN, "max_delta_e": MAX_DELTA_E, "map": asdict(scores)}
+
+
+def evaluate_false_water(generator: nn.Module, scene: str | Path, model_info: Optional[ModelInfo] = None) -> dict:
+    """The share of a scene without open water that its map draws as water, through ``geotrans run``'s path:
+    with the palette off (the model's own colours) and on (what users see by default)."""
+    shares = {}
+    for palette in ("off", "auto"):
+        rgb, valid = translated(generator, scene, RunOptions(palette=palette), model_info)
+        shares[f"palette_{palette}"] = float(map_water(rgb)[valid].mean()) if valid.any() else 0.0
+    return {"scene": Path(scene).name, "max_delta_e": MAX_DELTA_E, "drawn_as_water": shares}
+
+
+def translated(generator: nn.Module, scene: str | Path, options: RunOptions,
+               model_info: Optional[ModelInfo] = None) -> tuple[np.ndarray, np.ndarray]:
+    """The map of ``scene`` (uint8 (3, H, W)) and its valid pixels (boolean (H, W)), as ``geotrans run`` writes it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "map.tif"
+        translate(plan_run(scene, options, model_info), out, generator)
+        with rasterio.open(out) as ds:
+            return ds.read(), ds.dataset_mask() > 0
