@@ -90,15 +90,17 @@ def snap_codes(pixels: np.ndarray, palette: Palette) -> np.ndarray:
 
 
 class Snapper:
-    """``snap`` through a table of every 8-bit colour's code (``snap_codes``), filled lazily a 16 x 16 x 16
-    brick of colours at a time as they appear: the same result, a lookup per pixel instead of a CIELAB
-    conversion. One per map (16 MiB), not shared."""
+    """``snap`` through a table of every 8-bit colour's code (``snap_codes``), filled lazily with exactly the
+    colours that appear: the same result, a lookup per pixel instead of a CIELAB conversion. One per map
+    (16 MiB), not shared."""
 
-    BRICK = 4  # bits of each channel's low part: a brick holds 16^3 colours
-    UNKNOWN = 255  # a code not computed yet (palettes have fewer than 255 colours)
+    UNKNOWN = 255  # a code not computed yet
+    PENDING = 254  # a colour met in this call, its code about to be computed (palettes have fewer colours)
+    SCAN_FROM = 1 << 16  # new colours from which one scan of the table beats sorting them (np.unique)
+    FILL_AT_ONCE = 1 << 18  # colours per snap_codes call: bounded memory
 
     def __init__(self, palette: Palette):
-        if len(palette.colours) >= self.UNKNOWN:
+        if len(palette.colours) >= self.PENDING:
             raise ValueError(f"a palette of {len(palette.colours)} colours is too many to snap to")
         self.palette = palette
         self._codes = np.full(1 << 24, self.UNKNOWN, dtype=np.uint8)  # 0: leave the colour; j + 1: colour j
@@ -114,9 +116,7 @@ class Snapper:
         codes = self._codes[keys]
         unknown = codes == self.UNKNOWN
         if unknown.any():
-            bricks = np.unique(_brick_of(keys[unknown], self.BRICK))
-            for start in range(0, bricks.size, 64):  # 64 bricks (262144 colours) at a time: bounded memory
-                self._fill(bricks[start:start + 64])
+            self._fill(keys[unknown])
             codes = self._codes[keys]
         out = np.empty_like(pixels)
         moved = codes > 0
@@ -125,29 +125,18 @@ class Snapper:
             np.copyto(out[channel], self._table[channel].take(codes), where=moved)
         return out
 
-    def _fill(self, bricks: np.ndarray) -> None:
-        """Codes of every colour of ``bricks``, by ``snap_codes`` itself."""
-        side = 1 << self.BRICK
-        low = np.arange(side, dtype=np.uint32)
-        offsets = ((low[:, None, None] << 16) | (low[None, :, None] << 8) | low[None, None, :]).ravel()
-        keys = (_brick_origin(bricks, self.BRICK)[:, None] | offsets[None]).ravel()
-        rgb = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255]).astype(np.uint8)  # (3, n)
-        self._codes[keys] = snap_codes(rgb[:, None, :], self.palette)[0]
-
-
-def _brick_of(keys: np.ndarray, bits: int) -> np.ndarray:
-    """The brick (high bits of r, g, b) of 24-bit colour keys."""
-    high, mask = 8 - bits, (1 << (8 - bits)) - 1
-    return (((keys >> (16 + bits)) & mask) << (2 * high)) | (((keys >> (8 + bits)) & mask) << high) | \
-        ((keys >> bits) & mask)
-
-
-def _brick_origin(bricks: np.ndarray, bits: int) -> np.ndarray:
-    """The 24-bit key of each brick's first colour."""
-    high, mask = 8 - bits, (1 << (8 - bits)) - 1
-    bricks = bricks.astype(np.uint32)
-    return (((bricks >> (2 * high)) & mask) << (16 + bits)) | (((bricks >> high) & mask) << (8 + bits)) | \
-        ((bricks & mask) << bits)
+    def _fill(self, keys: np.ndarray) -> None:
+        """Codes of the distinct colours among ``keys`` (all unknown), each computed once by ``snap_codes``.
+        Many keys are marked in the table and found again by one scan of it, cheaper than sorting them."""
+        if keys.size < self.SCAN_FROM:
+            fresh = np.unique(keys)
+        else:
+            self._codes[keys] = self.PENDING
+            fresh = np.flatnonzero(self._codes == self.PENDING).astype(np.uint32)
+        for start in range(0, fresh.size, self.FILL_AT_ONCE):
+            part = fresh[start:start + self.FILL_AT_ONCE]
+            rgb = np.stack([part >> 16, (part >> 8) & 255, part & 255]).astype(np.uint8)  # (3, n)
+            self._codes[part] = snap_codes(rgb[:, None, :], self.palette)[0]
 
 
 def learn_palette(pixels: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> np.ndarray:

@@ -38,7 +38,7 @@ def test_snap_moves_close_pixels_exactly_onto_the_palette_and_leaves_far_ones():
     assert np.array_equal(snap(pixels, Palette(MAP_COLOURS, 0.0)), pixels)
 
 
-def test_the_snapper_s_table_gives_snap_s_result_filling_only_the_colours_it_meets():
+def test_the_snapper_s_table_gives_snap_s_result_filling_exactly_the_colours_it_meets():
     """The shipped palette on a real map made without it (Korea, shipped model), then on every 8-bit colour."""
     palette = Palette.from_card(read_model_info(None).card)
     from geotrans.pipeline import translate_array
@@ -50,13 +50,19 @@ def test_the_snapper_s_table_gives_snap_s_result_filling_only_the_colours_it_mee
     pixels = translate_array(image, runner)  # uint8 (3, 512, 512): the model's colours, unsnapped
     table = Snapper(palette)
     assert np.array_equal(table(pixels), snap(pixels, palette))
-    assert 0 < (table._codes != Snapper.UNKNOWN).mean() < 1 / 4  # a map's colours lie in few bricks
+    assert (table._codes != Snapper.UNKNOWN).sum() == len(colour_keys(pixels))  # exactly the colours met
     assert (table(pixels) != pixels).any()
-    # Every brick of the colour cube, 64 random colours in each: the whole table gets filled.
-    corners = np.stack(np.meshgrid(*[np.arange(0, 256, 16)] * 3, indexing="ij")).reshape(3, -1, 1)
-    colours = (corners + np.random.default_rng(0).integers(0, 16, (3, corners.shape[1], 64))).astype(np.uint8)
+    # Colours from all over the cube, more than one scan's threshold: still exactly the colours met, and right.
+    colours = np.random.default_rng(0).integers(0, 256, (3, 1, 4 * Snapper.SCAN_FROM)).astype(np.uint8)
     assert np.array_equal(table(colours), snap(colours, palette))
-    assert (table._codes != Snapper.UNKNOWN).all()
+    met = np.union1d(colour_keys(pixels), colour_keys(colours))
+    assert np.array_equal(np.flatnonzero(table._codes != Snapper.UNKNOWN), met)
+
+
+def colour_keys(pixels: np.ndarray) -> np.ndarray:
+    """The distinct 24-bit colours of uint8 (3, ...) pixels."""
+    rgb = pixels.reshape(3, -1).astype(np.int64)
+    return np.unique((rgb[0] << 16) | (rgb[1] << 8) | rgb[2])
 
 
 def test_learning_finds_the_colours_a_map_is_made_of():
