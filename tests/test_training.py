@@ -1,5 +1,6 @@
 """pix2pix training: PatchGAN, losses, data, resume, export, metrics."""
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +140,7 @@ def test_geotiff_pairs_use_the_tiler(tmp_path):
 
 @pytest.mark.slow
 def test_distributed_data_parallel_under_torchrun(tmp_path):
-    """Two CPU processes (gloo) under torchrun: each takes half the pairs, rank 0 writes the run."""
+    """Two CPU processes (gloo) under torchrun: the batch splits over them, rank 0 writes the run."""
     import subprocess
     import sys
 
@@ -148,12 +149,52 @@ def test_distributed_data_parallel_under_torchrun(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
            "training.train", "--data", str(tmp_path / "data"), "--out", str(out), "--ngf", "8", "--ndf", "8",
-           "--epochs", "1"]
+           "--epochs", "1", "--batch-size", "2"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 0, result.stderr[-2000:]
     run = json.loads((out / "run.json").read_text())
-    assert run["progress"]["step"] == 1  # 2 pairs over 2 ranks at batch size 1
+    assert run["progress"]["step"] == 1  # 2 pairs, one step of batch 2: one pair on each rank
+    assert run["config"]["batch_size"] == 2
+    assert "batch 2 (1 per process)" in result.stderr
     assert (out / CHECKPOINT).exists()
+
+
+def test_distributed_processes_stop_after_the_same_step(tmp_path):
+    """One process reaching its budget stops them all; alone, it would leave the other in the next all-reduce."""
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train").symlink_to(MAPS_PAIRS)
+    script = tmp_path / "uneven_budgets.py"
+    script.write_text("import os, sys\nfrom training.train import main\n"
+                      "main(sys.argv[1:] + ['--max-steps', '1' if os.environ['RANK'] == '1' else '3'])\n")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+           "--data", str(tmp_path / "data"), "--out", str(out), "--ngf", "8", "--ndf", "8", "--epochs", "3",
+           "--batch-size", "2"]
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((out / "run.json").read_text())["progress"]["step"] == 1
+    assert torch.load(out / CHECKPOINT, weights_only=True)["progress"]["step"] == 1
+    assert "another process stopped" in result.stderr  # rank 0's own budget had 2 steps left
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, monkeypatch, capsys):
+    from training.train import main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train").symlink_to(MAPS_PAIRS)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--batch-size", "3"])
+    assert exit_.value.code == 2
+    assert "--batch-size 3 does not split over 2 processes" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="does not split"):
+        train(tiny_config(tmp_path, batch_size=3), train_set=tiny_pairs())
 
 
 def test_resume_keeps_the_paths_given_now_and_the_stored_architecture():

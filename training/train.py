@@ -11,7 +11,9 @@ pairs, through geotrans's own tiling and blending) after every epoch.
 Losses as in the paper: the discriminator's loss is halved; the generator's is the
 adversarial loss plus lambda * L1 (lambda = 100). Adam, lr 2e-4, beta1 0.5; lr is
 constant, then decays linearly to 0 over the last ``--decay-epochs``. Under
-``torchrun`` the run is distributed data parallel, one process per GPU.
+``torchrun`` the run is distributed data parallel, one process per GPU (or per
+CPU core group); ``--batch-size`` is the batch of one step over all processes,
+so a run is the same recipe on any number of them.
 
 Optional terms (off by default): pix2pixHD's discriminator feature matching
 (``--lambda-fm``) and SMAPGAN's image-gradient L1 (``--lambda-grad``). The
@@ -297,13 +299,16 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         int(os.environ.get("LOCAL_RANK", 0))
     if device is None:
         device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if config.batch_size % world:
+        raise ValueError(f"batch size {config.batch_size} does not split over {world} processes")
+    batch = config.batch_size // world  # this process's share of each step
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     model = Pix2Pix(config, device)
-    log.info("training on %s in %s, batch %d, %s", device, model.precision.name, config.batch_size,
-             config.augment.describe())
+    log.info("training on %s in %s, batch %d%s, %s", device, model.precision.name, config.batch_size,
+             f" ({batch} per process)" if world > 1 else "", config.augment.describe())
     progress = {"epoch": 0, "batch": 0, "step": 0, "seconds": 0.0}
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
@@ -324,7 +329,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
                                         augment=config.augment, seed=config.seed)
     samples = _sample_pairs(config) if rank == 0 else []
-    steps_per_epoch = train_set.steps_per_epoch(config.batch_size, world)
+    steps_per_epoch = train_set.steps_per_epoch(batch, world)
     csv_path = out / "losses.csv"
     started = time.perf_counter() - progress["seconds"]
     budget = Budget(config, progress["seconds"], stop if stop is not None else StopRequest())
@@ -333,10 +338,11 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         writer = csv.DictWriter(csv_file, LOSS_COLUMNS)
         if csv_file.tell() == 0:
             writer.writeheader()
-        while progress["epoch"] < config.epochs and not budget.spent(progress):
+        stopping = agreed(budget.spent(progress), device)
+        while progress["epoch"] < config.epochs and not stopping:
             epoch = progress["epoch"]
             model.set_lr(lr_at(config, epoch))
-            batches = train_set.prefetched(epoch, config.batch_size, skip=progress["batch"], rank=rank, world=world)
+            batches = train_set.prefetched(epoch, batch, skip=progress["batch"], rank=rank, world=world)
             bar = tqdm(batches,
                        total=steps_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}/{config.epochs}",
                        disable=rank != 0 or not os.isatty(2), unit="step")
@@ -352,7 +358,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                     bar.set_postfix(l1=f"{losses['g_l1']:.3f}", d=f"{losses['d_real'] + losses['d_fake']:.2f}")
                     if progress["step"] % 50 == 0:
                         csv_file.flush()  # so the losses can be watched while training runs
-                if budget.spent(progress):
+                stopping = agreed(budget.spent(progress), device)
+                if stopping:
                     break
             else:
                 progress["epoch"] += 1
@@ -364,15 +371,27 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                 write_sample_grid(model.exported_generator, samples, out / "samples.png", device)
                 log.info("epoch %d: step %d, %.0f s", epoch + 1, progress["step"], progress["seconds"])
             batches.close()
-            if budget.spent(progress):
+            if stopping:
                 log.info("stopped at step %d (%.1f min in all): %s; continue with --resume", progress["step"],
-                         progress["seconds"] / 60, budget.reason(progress))
+                         progress["seconds"] / 60, budget.reason(progress) or "another process stopped")
                 break
     if rank == 0:
         (out / "run.json").write_text(json.dumps({"config": asdict(config), "progress": progress,
                                                   "train_pairs": len(train_set), "hardware": hardware(device)},
                                                  indent=2))
     return model
+
+
+def agreed(flag: bool, device: torch.device) -> bool:
+    """``flag`` raised on one process is raised on all, so distributed processes stop after the same step.
+
+    A process that stopped alone would leave the others waiting forever in the next step's gradient all-reduce.
+    """
+    if not dist.is_initialized():
+        return flag
+    raised = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(raised, op=dist.ReduceOp.MAX)
+    return bool(raised.item())
 
 
 @dataclass
@@ -473,7 +492,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--out", required=True, help="run folder (checkpoint, losses, images)")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--decay-epochs", type=int, default=0, help="final epochs over which lr decays to 0")
-    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+                        help="pairs per step, over all processes under torchrun")
     parser.add_argument("--ngf", type=int, default=TrainConfig.ngf)
     parser.add_argument("--ndf", type=int, default=TrainConfig.ndf)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
@@ -525,6 +545,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         for key in recipe:
             if getattr(stored, key) != getattr(config, key):
                 log.info("fine-tune: %s %s -> %s from here on", key, getattr(stored, key), getattr(config, key))
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if config.batch_size % world:
+        parser.error(f"--batch-size {config.batch_size} does not split over {world} processes")
     set_threads(args.threads)
     stop = StopRequest()
     with stop_on_signals(stop):
