@@ -16,13 +16,11 @@ wrong places.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import rasterio
 from rasterio.features import rasterize
 from rasterio.warp import transform_geom
 from scipy.ndimage import distance_transform_edt
@@ -30,10 +28,9 @@ from torch import nn
 
 from geotrans.options import RunOptions
 from geotrans.palette import near_colour
-from geotrans.pipeline import translate
-from geotrans.plan import plan_run
 from geotrans.resolution import pixel_size_m
 from geotrans.weights import ModelInfo
+from training.translated import translated
 
 STREET_RGB = (255, 255, 255)  # the map style's streets
 # How close (CIE76 delta E) a map pixel must be to the street white to count as street: grey 245 is 3.5 away,
@@ -99,17 +96,12 @@ def evaluate_roads(generator: nn.Module, scene: str | Path, labels_geojson: str 
                    model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions()) -> dict:
     """Translate ``scene`` through ``geotrans run``'s path and score its streets against the labels;
     also scores the floor (the same map shifted by a block)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "map.tif"
-        translate(plan_run(scene, options, model_info), out, generator)
-        with rasterio.open(out) as ds:
-            rgb, valid = ds.read(), ds.dataset_mask() > 0
-            crs, transform, shape = ds.crs, ds.transform, (ds.height, ds.width)
-    labels = label_raster(labels_geojson, crs, transform, shape)
-    x_m, y_m = pixel_size_m(crs, transform, shape[1], shape[0])
+    map_ = translated(generator, scene, options, model_info)
+    labels = label_raster(labels_geojson, map_.crs, map_.transform, map_.shape)
+    x_m, y_m = pixel_size_m(map_.crs, map_.transform, map_.shape[1], map_.shape[0])
     size_m = (y_m, x_m)
-    model = road_scores(road_pixels(rgb), labels, size_m, valid)
+    model = road_scores(road_pixels(map_.rgb), labels, size_m, map_.valid)
     block = (round(BLOCK_M / size_m[0]), round(BLOCK_M / size_m[1]))
-    floor = road_scores(road_pixels(shifted(rgb, *block)), labels, size_m, valid)
+    floor = road_scores(road_pixels(shifted(map_.rgb, *block)), labels, size_m, map_.valid)
     return {"scene": Path(scene).name, "tolerance_m": TOLERANCE_M, "map": asdict(model),
             "shifted_by_a_block": asdict(floor)}

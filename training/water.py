@@ -20,7 +20,6 @@ York draws as lakes.
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
@@ -31,9 +30,8 @@ from torch import nn
 
 from geotrans.options import RunOptions
 from geotrans.palette import near_colour
-from geotrans.pipeline import translate
-from geotrans.plan import plan_run
 from geotrans.weights import ModelInfo
+from training.translated import translated
 
 WATER_RGB = (176, 208, 252)  # the map style's water (the training maps' blue, issue #10)
 MAX_DELTA_E = 15.0  # how close a map pixel's colour must be to count as water (the palette's snapping distance)
@@ -83,10 +81,10 @@ def evaluate_water(generator: nn.Module, scene: str | Path, bands: tuple[int, in
                    green_nir: tuple[int, int] = (2, 4), model_info: Optional[ModelInfo] = None) -> dict:
     """Translate ``scene`` (its ``bands`` as R, G, B) through ``geotrans run``'s path, palette off, and
     score the map's water against the scene's NDWI from its ``green_nir`` bands, on the scene's grid."""
-    rgb, valid = translated(generator, scene, RunOptions(bands=bands, palette="off"), model_info)
+    map_ = translated(generator, scene, RunOptions(bands=bands, palette="off"), model_info)
     with rasterio.open(scene) as ds:
         green, nir = ds.read(list(green_nir))
-    scores = water_scores(map_water(rgb), water_truth(green, nir), valid)
+    scores = water_scores(map_water(map_.rgb), water_truth(green, nir), map_.valid)
     return {"scene": Path(scene).name, "ndwi_min": NDWI_MIN, "max_delta_e": MAX_DELTA_E, "map": asdict(scores)}
 
 
@@ -95,16 +93,6 @@ def evaluate_false_water(generator: nn.Module, scene: str | Path, model_info: Op
     with the palette off (the model's own colours) and on (what users see by default)."""
     shares = {}
     for palette in ("off", "auto"):
-        rgb, valid = translated(generator, scene, RunOptions(palette=palette), model_info)
-        shares[f"palette_{palette}"] = float(map_water(rgb)[valid].mean()) if valid.any() else 0.0
+        map_ = translated(generator, scene, RunOptions(palette=palette), model_info)
+        shares[f"palette_{palette}"] = float(map_water(map_.rgb)[map_.valid].mean()) if map_.valid.any() else 0.0
     return {"scene": Path(scene).name, "max_delta_e": MAX_DELTA_E, "drawn_as_water": shares}
-
-
-def translated(generator: nn.Module, scene: str | Path, options: RunOptions,
-               model_info: Optional[ModelInfo] = None) -> tuple[np.ndarray, np.ndarray]:
-    """The map of ``scene`` (uint8 (3, H, W)) and its valid pixels (boolean (H, W)), as ``geotrans run`` writes it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "map.tif"
-        translate(plan_run(scene, options, model_info), out, generator)
-        with rasterio.open(out) as ds:
-            return ds.read(), ds.dataset_mask() > 0
