@@ -98,9 +98,8 @@ def main() -> None:
             if args.only and name != "eager (baseline)" and name not in args.only:
                 continue
             started = time.perf_counter()
-            with torch.inference_mode():
-                run = build()
-                out = run(batch)  # warm-up (compiles)
+            run = build()
+            out = run(batch)  # warm-up (compiles)
             build_s = time.perf_counter() - started
             diff = float((out.float() - baseline).abs().max()) * 127.5
             same = "identical" if torch.equal(out.float(), baseline) else f"{diff:.2g}"
