@@ -1,7 +1,8 @@
 """Speed and memory of `geotrans run` with the shipped model, against baselines measured in the same run.
 
 Prints:
-  1. for fp32 and for the auto precision (bf16 where the CPU has it): the
+  1. for each way (fp32, the auto precision: bf16 where the CPU has it, and the
+     auto precision with --compile; "+compile" after a precision compiles): the
      generator alone on the scene's tiles already in memory, and `translate`
      end to end (read thread + generator thread + blend/write), in tiles/s, the
      ratio end to end / generator alone, and megapixels of input scene per second:
@@ -16,6 +17,7 @@ mirroring it into a mosaic, so the content is real imagery. They are declared at
 the model's ground resolution (--gsd), so they are processed at their own pixels.
 
 Usage: python bench/pipeline.py [--model PATH] [--batch-size 8] [--repeat 5] [--tall-rows 40000] [--device auto]
+                                [--ways fp32 auto auto+compile]
 """
 from __future__ import annotations
 
@@ -135,16 +137,18 @@ def generator_alone(src: Path, runner: BatchRunner, batch_size: int) -> tuple[in
     return len(grid), time.perf_counter() - start
 
 
-def speed(src: Path, tmp: Path, generator, info, precision: str, args) -> dict:
-    """Generator alone and end to end on ``src`` in ``precision``, ``args.repeat`` times in pairs (this VM's
-    speed drifts by 10-20% between seconds): median tiles/s of each, the median and range of the pairs'
-    ratios, and input Mpx/s."""
+def speed(src: Path, tmp: Path, generator, info, way: str, args) -> dict:
+    """Generator alone and end to end on ``src`` for ``way`` (a precision, "+compile" to compile),
+    ``args.repeat`` times in pairs (this VM's speed drifts by 10-20% between seconds): median tiles/s of each,
+    the median and range of the pairs' ratios, input Mpx/s, and the first run's seconds (compiling included)."""
+    precision, _, extra = way.partition("+")
+    compile = extra == "compile"
     device = resolve_device(args.device)
-    runner = BatchRunner(generator, device, precision=precision)
-    options = RunOptions(batch_size=args.batch_size, device=args.device, precision=precision,
+    runner = BatchRunner(generator, device, precision=precision, compile=compile, batch_size=args.batch_size)
+    options = RunOptions(batch_size=args.batch_size, device=args.device, precision=precision, compile=compile,
                          gsd=info.resolution_m, overwrite=True)
     plan = plan_run(src, options, info)
-    translate(plan, tmp / "warm.tif", generator)  # first-use costs (oneDNN kernels, GDAL) out of the timing
+    first = translate(plan, tmp / "warm.tif", generator)  # first-use costs (oneDNN, GDAL, compiling) untimed
     alone, end_to_end = [], []
     for _ in range(args.repeat):
         n, seconds = generator_alone(src, runner, args.batch_size)
@@ -154,7 +158,8 @@ def speed(src: Path, tmp: Path, generator, info, precision: str, args) -> dict:
     ratios = [e / a for e, a in zip(end_to_end, alone)]
     pixels = plan.scene.profile["width"] * plan.scene.profile["height"]
     median_e2e = float(np.median(end_to_end))
-    return {"precision": runner.precision.name, "tiles": n, "alone": float(np.median(alone)),
+    return {"precision": runner.precision.name + ("+compile" if compile else ""), "tiles": n,
+            "first_s": first.seconds, "alone": float(np.median(alone)),
             "end_to_end": median_e2e, "ratio": float(np.median(ratios)), "ratios": (min(ratios), max(ratios)),
             "mpx_s": pixels / 1e6 / (report.tiles_run / median_e2e)}
 
@@ -166,7 +171,8 @@ def main() -> None:
     parser.add_argument("--tall-rows", type=int, default=40000)
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"])
+    parser.add_argument("--ways", nargs="+", default=["fp32", "auto", "auto+compile"],
+                        help="precisions, each optionally +compile")
     parser.add_argument("--repeat", type=int, default=5, help="paired measurements per precision (medians)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--naive", action="store_true", help="also time and measure the naive way")
@@ -184,12 +190,17 @@ def main() -> None:
 
         # 1. Speed: end to end vs generator alone, same tiles, same run, per precision.
         print(f"\n[speed] {args.width}x{args.width} scene, tiles of 256 px (overlap 64), batch {args.batch_size}")
-        for precision in args.precisions:
-            r = speed(square, tmp, generator, info, precision, args)
-            print(f"  {precision:>4s} -> {r['precision']:4s}  generator alone {r['alone']:6.2f} tiles/s   "
+        results = {}
+        for way in args.ways:
+            r = results[way] = speed(square, tmp, generator, info, way, args)
+            print(f"  {way:>12s} -> {r['precision']:12s}  generator alone {r['alone']:6.2f} tiles/s   "
                   f"end to end {r['end_to_end']:6.2f} tiles/s   ratio {r['ratio']:.2f} "
                   f"({r['ratios'][0]:.2f}-{r['ratios'][1]:.2f} over {args.repeat} pairs)   "
-                  f"{r['mpx_s']:.3f} Mpx/s of input ({r['tiles']} tiles)")
+                  f"{r['mpx_s']:.3f} Mpx/s of input ({r['tiles']} tiles; first run {r['first_s']:.1f} s)", flush=True)
+        base = results.get("fp32")
+        for way, r in results.items():
+            if base and way != "fp32":
+                print(f"  end to end, {way} / fp32: {r['end_to_end'] / base['end_to_end']:.2f}")
         if args.naive:
             naive_start = time.perf_counter()
             n = naive(square, tmp / "naive.tif", generator.to("cpu"))

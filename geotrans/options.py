@@ -45,6 +45,7 @@ class RunOptions:
     aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # GeoJSON: only windows touching it; mask outside
     palette: str = field(default="auto", metadata=IDENTITY)  # auto: snap to the model card's palette, if any
     tta: bool = field(default=False, metadata=IDENTITY)  # mean over the 8 flips and rotations of each tile
+    compile: bool = field(default=False, metadata=IDENTITY)  # torch.compile: faster, float rounding differs
     strip_rows: Optional[int] = field(default=None, metadata=RUNTIME)  # on a cluster; None: from the worker count
 
     def __post_init__(self) -> None:
@@ -61,6 +62,8 @@ class RunOptions:
             raise InputError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSION_NAMES)}")
         if self.palette not in PALETTES:
             raise InputError(f"unknown palette choice {self.palette!r}; choose one of {', '.join(PALETTES)}")
+        if self.compile and self.dropout_seed is not None:
+            raise InputError("--compile runs the generator without dropout; leave out --dropout or --compile")
         if self.strip_rows is not None and (self.strip_rows < 256 or self.strip_rows % 256):
             raise InputError(f"strip rows must be a multiple of 256, not {self.strip_rows}")
         if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):

@@ -105,8 +105,8 @@ def _strip_on_worker(plan: RunPlan, strip: RowStrip, index: int, path: str, canc
     distributed = _distributed()
     generator, _, device = worker_model()
     cancelled = distributed.Event(cancel_event)
-    runner = BatchRunner(generator, resolve_device(device if plan.options.device == "auto" else plan.options.device),
-                         plan.options.dropout_seed, plan.options.precision, plan.options.tta)
+    runner = BatchRunner.for_options(
+        generator, resolve_device(device if plan.options.device == "auto" else plan.options.device), plan.options)
     return make_strip(plan, strip, index, Path(path), runner, stop=cancelled.is_set)
 
 

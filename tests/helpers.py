@@ -94,7 +94,6 @@ def assert_one_line_error(result, *fragments):
 def busy_elsewhere(seconds: float = 1.0) -> float:
     """The fraction of the machine's CPU time other processes used over ``seconds`` while this one slept
     (Linux /proc/stat; 0.0 where it cannot be read)."""
-    import os
     import time
 
     def ticks():
