@@ -8,7 +8,7 @@ median tiles/s for each way:
   and, as root only (lowering a priority can only be undone by root), the reader thread at nice 10,
   and the reader and the caller (blending, writing) at nice 10.
 
-Usage: python bench/stages.py [REPEAT]
+Usage: python bench/stages.py [REPEAT] [--compile]   (--compile: the generator through torch.compile)
 """
 import os, statistics, sys, tempfile, threading, time
 from pathlib import Path
@@ -25,7 +25,8 @@ TMP = Path(tempfile.mkdtemp())
 src = mirrored_mosaic(TMP / "scene.tif", 2048, 2048)
 OUT = str(TMP / "map.tif")
 gen, info = load_generator(None)
-opts = resolved(RunOptions(gsd=0.9, overwrite=True))
+opts = resolved(RunOptions(gsd=0.9, overwrite=True, compile="--compile" in sys.argv))
+sys.argv = [a for a in sys.argv if a != "--compile"]
 
 def reader_only(batches, runner, depth=2):
     for batch in background(batches, depth, name="geotrans-reader"):

@@ -262,8 +262,8 @@ def main() -> None:
               help="auto: snap pixels close to one of the map style's colours (from the model card) onto it.")
 @click.option("--tta", is_flag=True, help="Average each tile over its 8 flips and rotations (8x the work).")
 @click.option("--compile", "compile_", is_flag=True,
-              help="Run the generator through torch.compile: builds for about half a minute per process, then "
-                   "runs faster (on a CPU, worth it from about 2000 tiles); needs g++ (CPU) or Triton (CUDA).")
+              help="Run the generator through torch.compile: builds once per process (up to 40 s on a CPU), then "
+                   "runs faster (on a CPU, worth it from a few thousand tiles); needs g++ (CPU) or Triton (CUDA).")
 @BANDS_OPTION
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout at inference (the paper's noise).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --dropout; the same seed repeats a run.")

@@ -128,8 +128,8 @@ class BatchRunner:
     With ``tta``, each tile's output is the mean over the 8 flips and rotations of
     the tile (each output turned back first): 8 times the generator's work.
     With ``compile``, the generator runs through ``torch.compile`` with the weights
-    frozen into the graph: it builds once per process (about half a minute on a
-    CPU), then runs faster; every batch is padded to ``batch_size`` so that it
+    frozen into the graph: it builds once per process (up to 40 s on a CPU, a few
+    seconds with inductor's on-disk cache warm), then runs faster; every batch is padded to ``batch_size`` so that it
     builds only once. Its output differs from eager's by float rounding.
     """
 

@@ -81,3 +81,20 @@ def test_compile_is_part_of_the_resume_fingerprint(tmp_path):
 
     job = SceneJob(str(KOREA), str(tmp_path / "o.tif"))
     assert job_fingerprint(job, RunOptions(compile=True), None) != job_fingerprint(job, RunOptions(), None)
+
+
+def test_a_large_cpu_run_without_compile_is_told_of_it(monkeypatch, caplog):
+    """Korea has 25 windows; with the threshold at 25 the tip appears, above it, or with --compile, not."""
+    import logging
+
+    import geotrans.pipeline
+    from geotrans.pipeline import announce
+    from geotrans.plan import plan_run
+
+    caplog.set_level(logging.INFO, logger="geotrans.pipeline")
+    for threshold, compile, device, told in ((25, False, "cpu", True), (26, False, "cpu", False),
+                                             (25, True, "cpu", False), (25, False, "cuda", False)):
+        monkeypatch.setattr(geotrans.pipeline, "COMPILE_PAYS_TILES", threshold)
+        caplog.clear()
+        announce(plan_run(KOREA, RunOptions(compile=compile)), device)
+        assert ("--compile" in caplog.text) is told, (threshold, compile, device)
