@@ -163,7 +163,7 @@ def blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Optio
     if len(bands) > 1:
         log.info("%s: %d columns, blended in %d bands of up to %d columns (%d windows at the seams run twice)",
                  plan.src, tiles.width, len(bands), MAX_BAND_WIDTH, work - sum(1 for t in tiles if strip.holds(t)))
-    skipped, started = 0, time.perf_counter()
+    skipped, clock = 0, (time.perf_counter(), 0)
     # On the model's grid, on the way back to the scene's, a run tile's every pixel is kept (inputs outside the
     # valid area were filled from inside): the warp back then has true colours up to the scene-grid mask's edge.
     coverage = plan.warp_back
@@ -173,15 +173,30 @@ def blend(plan: RunPlan, runner: BatchRunner, sink: GeoTiffSink, progress: Optio
         for batch, outputs in run_stages(read_batches(plan, band_tiles), runner):
             for tile, output, valid in zip(batch.tiles, outputs if outputs is not None else (), batch.valid):
                 mosaic.add(tile, output, np.ones_like(valid) if coverage else valid)
-            if outputs is not None and runner.tiles_run == len(batch):  # the first batch: the rate is known
-                rate = len(batch) / max(time.perf_counter() - started, 1e-9)
-                log.info("%s: first batch at %.1f tiles/s; about %.0f s for the %d windows", plan.src, rate,
-                         work / rate, work)
+            if outputs is not None:
+                clock = _first_rate(plan, runner, work, clock)
             skipped += batch.skipped
             if progress is not None:
                 progress(len(batch) + batch.skipped, work)
         mosaic.close()
     return skipped
+
+
+def _first_rate(plan: RunPlan, runner: BatchRunner, work: int, clock: Optional[tuple[float, int]]):
+    """Say the rate and the time left once the first timed batch is done; ``clock`` is (since when, tiles
+    run then), None once said. A compiled generator's first batch includes its build, so it is said apart
+    and the rate is taken from the next batch."""
+    if clock is None:
+        return None
+    since, tiles_then = clock
+    now = time.perf_counter()
+    if runner.compiled and tiles_then == 0 and runner.tiles_run:
+        log.info("%s: built the compiled generator and ran the first batch in %.0f s", plan.src, now - since)
+        return now, runner.tiles_run
+    rate = (runner.tiles_run - tiles_then) / max(now - since, 1e-9)
+    log.info("%s: first batch at %.1f tiles/s; about %.0f s for the %d windows", plan.src, rate,
+             (work - tiles_then) / rate, work - tiles_then)
+    return None
 
 
 def _span_sink(sink: GeoTiffSink, band: ColumnBand, strip: RowStrip):
