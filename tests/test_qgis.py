@@ -78,15 +78,16 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
 
     ctx = run.make_context("run", command.scene_arguments(
         "in.tif", "out.tif", model="m.safetensors", bands=(3, 2, 1), aoi="aoi.geojson", overlap=32, batch_size=4,
-        device="cpu", precision="fp32", cog=True, compress="zstd")[1:])
+        device="cpu", precision="fp32", cog=True, compress="zstd", compile=True)[1:])
     assert {k: ctx.params[k] for k in ("src", "dst", "model_path", "bands", "aoi", "overlap", "batch_size", "device",
-                                       "precision", "cog", "compress", "overwrite", "progress_mode")} == dict(
+                                       "precision", "cog", "compress", "compile_", "overwrite", "progress_mode")} == dict(
         src="in.tif", dst="out.tif", model_path="m.safetensors", bands=(3, 2, 1), aoi="aoi.geojson", overlap=32,
-        batch_size=4, device="cpu", precision="fp32", cog=True, compress="zstd", overwrite=True, progress_mode="json")
+        batch_size=4, device="cpu", precision="fp32", cog=True, compress="zstd", compile_=True, overwrite=True,
+        progress_mode="json")
     ctx = run.make_context("run", command.folder_arguments(
         "scenes", "maps", patterns=command.split_patterns("*.tif; *.jp2"), recursive=True, force=True)[1:])
     assert (ctx.params["patterns"], ctx.params["recursive"], ctx.params["force"]) == (("*.tif", "*.jp2"), True, True)
-    assert ctx.params["model_path"] is None and ctx.params["cog"] is False
+    assert ctx.params["model_path"] is None and ctx.params["cog"] is False and ctx.params["compile_"] is False
     ctx = info.make_context("info", command.plan_arguments("in.tif", bands=(1,), overlap=0)[1:])
     assert (ctx.params["src"], ctx.params["bands"], ctx.params["overlap"]) == ("in.tif", (1,), 0)
 

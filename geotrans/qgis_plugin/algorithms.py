@@ -96,6 +96,9 @@ class GeotransAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterEnum(
             "PRECISION", "Precision (auto: bf16 where the CPU or GPU has it natively)",
             options=list(command.PRECISIONS), defaultValue="auto", usesStaticStrings=True)))
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(
+            "COMPILE", "Compile the generator (faster on large scenes after a build of up to 40 s; needs g++)",
+            defaultValue=False)))
         self.addParameter(_advanced(QgsProcessingParameterEnum(
             "COMPRESS", "Compression (jpeg and webp are lossy; the mask stays a mask)",
             options=list(command.COMPRESSIONS), defaultValue="deflate", usesStaticStrings=True)))
@@ -124,6 +127,7 @@ class GeotransAlgorithm(QgsProcessingAlgorithm):
                     device=self.parameterAsEnumString(parameters, "DEVICE", context),
                     precision=self.parameterAsEnumString(parameters, "PRECISION", context),
                     cog=self.parameterAsBoolean(parameters, "COG", context),
+                    compile=self.parameterAsBoolean(parameters, "COMPILE", context),
                     compress=self.parameterAsEnumString(parameters, "COMPRESS", context))
 
     def model(self, parameters, context) -> Optional[str]:

@@ -83,30 +83,32 @@ def _run_options(model: Optional[str], bands: Sequence[int], overlap: int, aoi: 
     return args
 
 
-def _engine_options(batch_size: int, device: str, precision: str, cog: bool, compress: str) -> list[str]:
+def _engine_options(batch_size: int, device: str, precision: str, cog: bool, compress: str,
+                    compile: bool) -> list[str]:
     args = ["--batch-size", str(batch_size), "--device", device, "--precision", precision, "--compress", compress]
-    return args + (["--cog"] if cog else [])
+    return args + (["--cog"] if cog else []) + (["--compile"] if compile else [])
 
 
 def scene_arguments(src: str, dst: str, *, model: Optional[str] = None, bands: Sequence[int] = (),
                     aoi: Optional[str] = None, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH_SIZE,
                     device: str = "auto", precision: str = "auto", cog: bool = False,
-                    compress: str = "deflate") -> list[str]:
+                    compress: str = "deflate", compile: bool = False) -> list[str]:
     """`geotrans run SRC --out DST ...`: QGIS has already asked before replacing DST."""
-    return (["run", src, "--out", dst, "--overwrite", "--progress", "json"]
-            + _run_options(model, bands, overlap, aoi) + _engine_options(batch_size, device, precision, cog, compress))
+    return (["run", src, "--out", dst, "--overwrite", "--progress", "json"] + _run_options(model, bands, overlap, aoi)
+            + _engine_options(batch_size, device, precision, cog, compress, compile))
 
 
 def folder_arguments(src: str, dst: str, *, patterns: Sequence[str] = (), recursive: bool = False,
                      force: bool = False, model: Optional[str] = None, overlap: int = DEFAULT_OVERLAP,
                      batch_size: int = DEFAULT_BATCH_SIZE, device: str = "auto", precision: str = "auto",
-                     cog: bool = False, compress: str = "deflate") -> list[str]:
+                     cog: bool = False, compress: str = "deflate", compile: bool = False) -> list[str]:
     """`geotrans run FOLDER --out FOLDER ...`, resumable as on the command line."""
     args = ["run", src, "--out", dst, "--progress", "json"]
     for pattern in patterns:
         args += ["--pattern", pattern]
     args += (["--recursive"] if recursive else []) + (["--force"] if force else [])
-    return args + _run_options(model, (), overlap, None) + _engine_options(batch_size, device, precision, cog, compress)
+    return (args + _run_options(model, (), overlap, None)
+            + _engine_options(batch_size, device, precision, cog, compress, compile))
 
 
 def plan_arguments(src: str, *, model: Optional[str] = None, bands: Sequence[int] = (),
