@@ -29,6 +29,7 @@ SETTINGS = {
     "fp32 b8": dict(precision="fp32", batch_size=8),
     "fp32 b4 channels_last": dict(precision="fp32", batch_size=4, channels_last=True),
     "fp32 b4 +fm": dict(precision="fp32", batch_size=4, lambda_fm=10.0),
+    "fp32 b4 +fm compile": dict(precision="fp32", batch_size=4, lambda_fm=10.0, compile=True),
     "bf16 b1": dict(precision="bf16", batch_size=1),
     "bf16 b4": dict(precision="bf16", batch_size=4),
     "bf16 b8": dict(precision="bf16", batch_size=8),
