@@ -1,10 +1,11 @@
 """Do the pipeline's stages gain from running on threads, or from lowering the helpers' priority?
 
 Runs one 2048 x 2048 scene (mirrored from the Korea sample, at the model's resolution) through
-`translate` in bf16 with the stages swapped in turn, alternated `REPEAT` times (default 5), and prints
-median tiles/s for each way:
-  overlapped (today: reader thread + generator thread + the caller blending and writing),
-  reader thread only (the generator in the caller), no threads at all,
+`translate` in the auto precision with the stages swapped in turn, alternated `REPEAT` times (default 5),
+and prints median tiles/s for each way:
+  overlapped (reader thread + generator thread + the caller blending and writing: geotrans on a GPU,
+  and on the CPU too until December 2026), reader thread only (the generator in the caller, in turn with
+  blending: geotrans on the CPU now), no threads at all,
   and, as root only (lowering a priority can only be undone by root), the reader thread at nice 10,
   and the reader and the caller (blending, writing) at nice 10.
 
@@ -20,13 +21,19 @@ from geotrans.background import background
 from geotrans.options import RunOptions
 from geotrans.plan import plan_run
 from geotrans.weights import load_generator
-from geotrans.runner import resolved, run_stages
+from geotrans.runner import resolved
 TMP = Path(tempfile.mkdtemp())
 src = mirrored_mosaic(TMP / "scene.tif", 2048, 2048)
 OUT = str(TMP / "map.tif")
 gen, info = load_generator(None)
 opts = resolved(RunOptions(gsd=0.9, overwrite=True, compile="--compile" in sys.argv))
 sys.argv = [a for a in sys.argv if a != "--compile"]
+
+def overlapped(batches, runner, depth=2):
+    def generate():
+        for batch in background(batches, depth, name="geotrans-reader"):
+            yield batch, runner.run(batch) if len(batch) else None
+    return background(generate(), depth, name="geotrans-model")
 
 def reader_only(batches, runner, depth=2):
     for batch in background(batches, depth, name="geotrans-reader"):
@@ -36,7 +43,7 @@ def no_threads(batches, runner, depth=2):
     for batch in batches:
         yield batch, runner.run(batch) if len(batch) else None
 
-modes = {"overlapped": run_stages, "reader thread only": reader_only, "no threads": no_threads}
+modes = {"overlapped": overlapped, "reader thread only": reader_only, "no threads": no_threads}
 rates = {m: [] for m in modes}
 plan = plan_run(str(src), opts, info)
 gp.translate(plan, OUT, gen)  # warm
@@ -73,7 +80,7 @@ def niced_reader_and_caller(batches, runner, depth=2):
         yield item
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 0)  # root only: restore for the next mode
 
-modes2 = {"overlapped": run_stages, "niced reader": niced_reader, "niced reader+caller": niced_reader_and_caller}
+modes2 = {"overlapped": overlapped, "niced reader": niced_reader, "niced reader+caller": niced_reader_and_caller}
 rates = {m: [] for m in modes2}
 for rep in range(int(sys.argv[1]) if len(sys.argv) > 1 else 5):
     for name, fn in modes2.items():

@@ -41,9 +41,10 @@ class BandPlan:
         return text
 
     def to_uint8_range(self, data: np.ndarray) -> np.ndarray:
-        """Band values (3, h, w) to float32 0..255 (8-bit data passes through unchanged)."""
+        """Band values (3, h, w) as 0..255 values: 8-bit data passes through unchanged (uint8), other data
+        is stretched to float32."""
         if self.stretch is None:
-            return data.astype(np.float32)
+            return data
         out = np.empty(data.shape, dtype=np.float32)
         for i, (low, high) in enumerate(self.stretch):
             scaled = (data[i].astype(np.float64) - low) / max(high - low, 1e-12) * 255.0

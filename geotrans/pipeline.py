@@ -1,6 +1,7 @@
 """translate(): execute a RunPlan, tiler -> batch runner -> mosaicker -> GeoTIFF.
 
-Reading, the generator and blending run at once (``runner.run_stages``); the
+Reading runs ahead in a background thread, and the generator beside blending on
+an accelerator or in turn with it on the CPU (``runner.run_stages``); the
 blended rows stream into the output sink (``output.GeoTiffSink``). A resampled
 scene is mosaicked on the model's grid and then warped back onto its own grid,
 a strip of rows at a time.
@@ -25,7 +26,7 @@ from geotrans.options import RunOptions
 from geotrans.output import Encoding, GeoTiffSink, check_output, output_lock
 from geotrans.plan import RunPlan, plan_run
 from geotrans.runner import Batch, BatchRunner, batched, resolve_device, run_stages
-from geotrans.scene import SceneReader, tile_reads, to_model_input, valid_pixels
+from geotrans.scene import SceneReader, tile_reads, to_tile, valid_pixels
 from geotrans.tiler import (DEFAULT_OVERLAP, DEFAULT_TILE, MAX_BAND_WIDTH, ColumnBand, RowStrip, Tile, TileGrid,
                             column_bands)
 
@@ -263,7 +264,7 @@ def translate_array(image: np.ndarray, runner: BatchRunner, tile_size: int = DEF
         result[:, row : row + values.shape[1]] = from_model_range(values) * valid
 
     mosaic = StreamingMosaic(height, width, tiles.tile, tiles.overlap, sink)
-    reads = ((tile, (to_model_input(image[:, tile.row : tile.row_stop, tile.col : tile.col_stop], tiles.tile),
+    reads = ((tile, (to_tile(image[:, tile.row : tile.row_stop, tile.col : tile.col_stop], tiles.tile),
                      np.ones((tile.height, tile.width), dtype=bool))) for tile in tiles)
     for batch in batched(reads, batch_size):
         for tile, output, valid in zip(batch.tiles, runner.run(batch), batch.valid):

@@ -1,9 +1,12 @@
 """Batch runner: forms batches of tiles and pushes them through the generator on the chosen device.
 
 ``batched`` is the batching policy, a plain generator. ``run_stages`` runs the
-stages at once: reading (a background thread with its own rasterio handle), the
-generator (a second thread), and whatever the caller does with each result
-(blending and writing, in the calling thread), with bounded queues between.
+stages: reading in a background thread with its own rasterio handle, the
+generator, and whatever the caller does with each result (blending and writing,
+in the calling thread), with bounded queues between. On an accelerator the
+generator runs in a thread of its own, so the CPU reads and blends while it
+computes; on the CPU its threads already take every core, and it runs in the
+caller's thread, in turn with blending.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from torch import nn
 
 from geotrans.background import background
 from geotrans.errors import InputError
+from geotrans.model import to_model_range
 from geotrans.options import RunOptions
 from geotrans.precision import CPU_INFERENCE_BF16, resolve_precision
 from geotrans.tiler import Tile
@@ -34,8 +38,9 @@ QUEUE_DEPTH = 2  # batches in flight between stages
 
 @dataclass
 class Batch:
-    """Tiles and their model input: pixels (n, 3, T, T) float32 in the model's range, validity per tile;
-    ``skipped`` counts the tiles left out since the previous batch (for progress)."""
+    """Tiles and their model input: pixels (3, T, T) per tile as 0..255 values (uint8, or float32 where
+    stretched or filled), validity per tile; ``skipped`` counts the tiles left out since the previous batch
+    (for progress)."""
 
     tiles: list[Tile] = field(default_factory=list)
     pixels: list[np.ndarray] = field(default_factory=list)
@@ -168,6 +173,7 @@ class BatchRunner:
         stacked = torch.from_numpy(np.stack(batch.pixels))
         if self.device.type == "cuda":
             stacked = stacked.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        stacked = to_model_range(stacked)  # here, on every core (or the GPU), not in the reader
         seeds = [tile_seed(self.dropout_seed, t) for t in batch.tiles] if self.dropout_seed is not None else None
         if self.compiled:
             stacked = padded(stacked, self.batch_size)
@@ -201,10 +207,13 @@ def batched(reads: Iterable[tuple[Tile, Optional[tuple[np.ndarray, np.ndarray]]]
 
 def run_stages(batches: Iterator[Batch], runner: BatchRunner,
                depth: int = QUEUE_DEPTH) -> Iterator[tuple[Batch, Optional[np.ndarray]]]:
-    """(batch, generator output) pairs, with ``batches`` produced in one background thread and the
-    generator run in another, so reading, compute and the caller's work overlap."""
+    """(batch, generator output) pairs, with ``batches`` produced in a background thread. On an
+    accelerator the generator runs in another thread, so the caller's work overlaps it; on the CPU it runs
+    here, when the caller asks for the next pair (blending beside it would stall its threads)."""
     def generate() -> Iterator[tuple[Batch, Optional[np.ndarray]]]:
         for batch in background(batches, depth, name="geotrans-reader"):
             yield batch, runner.run(batch) if len(batch) else None
 
+    if runner.device.type == "cpu":
+        return generate()
     return background(generate(), depth, name="geotrans-model")

@@ -20,7 +20,6 @@ from geotrans.bands import BandPlan, plan_bands
 from geotrans.errors import InputError, one_line
 from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
-from geotrans.model import to_model_range
 from geotrans.resolution import ProcessingGrid, processing_grid
 from geotrans.tiler import Tile
 
@@ -180,7 +179,8 @@ class SceneReader:
         self._stack.close()
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-        """Pixels in the model's range as (3, T, T) float32, and validity as (h, w) bool for the in-scene part.
+        """Pixels as (3, T, T) 0..255 values (uint8 for 8-bit scenes, float32 where stretched or filled), and
+        validity as (h, w) bool for the in-scene part. The batch runner brings them into the model's range.
 
         Tiles of scenes smaller than the tile size are padded by reflection.
         """
@@ -193,7 +193,7 @@ class SceneReader:
         values = self.scene.band_plan.to_uint8_range(data)
         if valid.any() and not valid.all():
             values = fill_invalid(values, valid)
-        return to_model_input(values, self.tile_size), valid
+        return to_tile(values, self.tile_size), valid
 
 
 def valid_pixels(ds, scene: SceneInfo, window, data: Optional[np.ndarray] = None) -> np.ndarray:
@@ -225,7 +225,7 @@ def tile_reads(scene: SceneInfo, tiles: Iterable[Tile], reader: SceneReader) -> 
 def fill_invalid(values: np.ndarray, valid: np.ndarray, search_px: int = 64) -> np.ndarray:
     """Fill invalid pixels from valid neighbours (GDAL's inverse-distance fill), beyond reach with the
     valid mean, so the generator never sees a black nodata border next to valid pixels."""
-    filled = np.empty_like(values)
+    filled = np.empty(values.shape, np.float32)
     for band in range(values.shape[0]):
         channel = np.where(valid, values[band], np.nan).astype(np.float32)
         channel = fillnodata(channel, mask=valid.astype(np.uint8), max_search_distance=search_px,
@@ -234,9 +234,9 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray, search_px: int = 64) -> 
     return filled
 
 
-def to_model_input(data: np.ndarray, tile_size: int) -> np.ndarray:
-    """0..255 values (3, h, w) to float32 (3, T, T) in [-1, 1], padding by reflection up to the tile size."""
+def to_tile(data: np.ndarray, tile_size: int) -> np.ndarray:
+    """(3, h, w) values padded by reflection up to (3, T, T), the model's input size."""
     pad_rows, pad_cols = tile_size - data.shape[1], tile_size - data.shape[2]
     if pad_rows or pad_cols:
         data = np.pad(data, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect" if min(data.shape[1:]) > 1 else "edge")
-    return to_model_range(data)
+    return data

@@ -102,11 +102,27 @@ def test_nodata_in_model_input_is_filled_from_valid_neighbours():
     with SceneReader(scene, 256) as reader, rasterio.open(LANDSAT) as ds:
         tile = next(t for t in TileGrid(scene.grid.height, scene.grid.width) if t.row == 0 and t.col == 0)
         pixels, valid = reader.read(tile)
-        raw = ds.read(window=tile.window).astype(np.float32) / 127.5 - 1
+        raw = ds.read(window=tile.window)
     assert 0.3 < valid.mean() < 0.7
+    assert pixels.dtype == np.float32  # filled values lie between DNs; they are not truncated to 8 bits
+    assert (pixels != np.round(pixels)).any()
     np.testing.assert_array_equal(pixels[:, valid], raw[:, valid])  # valid pixels untouched
-    assert (pixels[:, ~valid] > -0.99).all()  # no black (0 DN) border left for the model to see
+    assert (pixels[:, ~valid] > 1.27).all()  # no black (0 DN) border left for the model to see
     # Next to the footprint edge, filled values continue the valid ones.
     edge = ~valid & np.roll(valid, 1, axis=1)
     edge[:, 0] = False  # np.roll wraps the last column round to the first
-    assert np.abs(pixels[:, edge] - np.roll(pixels, 1, axis=2)[:, edge]).mean() < 0.1
+    assert np.abs(pixels[:, edge] - np.roll(pixels, 1, axis=2)[:, edge]).mean() < 12.75
+
+
+def test_an_8_bit_scene_s_tiles_stay_8_bit_until_the_runner():
+    """The reader hands 8-bit pixels on as they are (a quarter of the bytes to batch); the runner brings
+    them into the model's range (tests/test_runner.py)."""
+    from geotrans.scene import SceneReader
+    from geotrans.tiler import TileGrid
+
+    scene = inspect_scene(KOREA)
+    with SceneReader(scene, 256) as reader, rasterio.open(KOREA) as ds:
+        tile = next(iter(TileGrid(scene.grid.height, scene.grid.width)))
+        pixels, valid = reader.read(tile)
+        assert valid.all() and pixels.dtype == np.uint8
+        np.testing.assert_array_equal(pixels, ds.read(window=tile.window))

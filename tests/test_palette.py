@@ -5,7 +5,7 @@ import rasterio
 import torch
 
 from geotrans.batch import SceneJob, job_fingerprint
-from geotrans.model import build_generator
+from geotrans.model import build_generator, to_model_range
 from geotrans.options import RunOptions
 from geotrans.palette import Palette, Snapper, learn_palette, snap, srgb_to_lab
 from geotrans.plan import plan_run
@@ -108,10 +108,10 @@ def test_models_without_a_palette_keep_working(tmp_path, narrow_model_file):
 def test_tta_of_an_identity_generator_is_the_input():
     batch = Batch()
     rng = np.random.default_rng(0)
-    pixels = rng.uniform(-1, 1, (3, 256, 256)).astype(np.float32)
+    pixels = rng.integers(0, 256, (3, 256, 256), dtype=np.uint8)
     batch.append(Tile(0, 0, 256, 256), pixels, np.ones((256, 256), bool))
     out = BatchRunner(IdentityGenerator(), torch.device("cpu"), precision="fp32", tta=True).run(batch)
-    assert np.allclose(out[0], pixels, atol=1e-6)
+    assert np.allclose(out[0], to_model_range(pixels), atol=1e-6)
 
 
 def test_each_transform_is_undone_and_all_eight_differ():
@@ -125,7 +125,7 @@ def test_tta_of_a_real_generator_differs_from_the_plain_run():
     torch.manual_seed(0)
     net = build_generator(ngf=8)
     batch = Batch()
-    batch.append(Tile(0, 0, 256, 256), np.random.default_rng(0).uniform(-1, 1, (3, 256, 256)).astype(np.float32),
+    batch.append(Tile(0, 0, 256, 256), np.random.default_rng(0).integers(0, 256, (3, 256, 256), dtype=np.uint8),
                  np.ones((256, 256), bool))
     plain = BatchRunner(net, torch.device("cpu"), precision="fp32").run(batch)
     tta = BatchRunner(net, torch.device("cpu"), precision="fp32", tta=True).run(batch)
