@@ -4,7 +4,8 @@ Prints:
   1. for each way (fp32, the auto precision: bf16 where the CPU has it, and the
      auto precision with --compile; "+compile" after a precision compiles): the
      generator alone on the scene's tiles already in memory, and `translate`
-     end to end (read thread + generator thread + blend/write), in tiles/s, the
+     end to end (a read thread; the generator and blending/writing in turn on
+     the CPU, the generator in a thread of its own on a GPU), in tiles/s, the
      ratio end to end / generator alone, and megapixels of input scene per second:
      medians of --repeat pairs, with the range of the ratios;
   2. peak RSS of a tall scene (2048 x 40000) against a short one (2048 x 2048),
