@@ -11,7 +11,7 @@ and prints median tiles/s for each way:
 
 Usage: python bench/stages.py [REPEAT] [--compile]   (--compile: the generator through torch.compile)
 """
-import os, statistics, sys, tempfile, threading, time
+import functools, os, statistics, sys, tempfile, threading, time
 from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench")); sys.path.insert(0, str(ROOT))
@@ -21,7 +21,7 @@ from geotrans.background import background
 from geotrans.options import RunOptions
 from geotrans.plan import plan_run
 from geotrans.weights import load_generator
-from geotrans.runner import resolved
+from geotrans.runner import resolved, run_stages
 TMP = Path(tempfile.mkdtemp())
 src = mirrored_mosaic(TMP / "scene.tif", 2048, 2048)
 OUT = str(TMP / "map.tif")
@@ -29,15 +29,8 @@ gen, info = load_generator(None)
 opts = resolved(RunOptions(gsd=0.9, overwrite=True, compile="--compile" in sys.argv))
 sys.argv = [a for a in sys.argv if a != "--compile"]
 
-def overlapped(batches, runner, depth=2):
-    def generate():
-        for batch in background(batches, depth, name="geotrans-reader"):
-            yield batch, runner.run(batch) if len(batch) else None
-    return background(generate(), depth, name="geotrans-model")
-
-def reader_only(batches, runner, depth=2):
-    for batch in background(batches, depth, name="geotrans-reader"):
-        yield batch, runner.run(batch) if len(batch) else None
+overlapped = functools.partial(run_stages, overlap=True)
+reader_only = functools.partial(run_stages, overlap=False)
 
 def no_threads(batches, runner, depth=2):
     for batch in batches:

@@ -205,15 +205,16 @@ def batched(reads: Iterable[tuple[Tile, Optional[tuple[np.ndarray, np.ndarray]]]
         yield batch
 
 
-def run_stages(batches: Iterator[Batch], runner: BatchRunner,
-               depth: int = QUEUE_DEPTH) -> Iterator[tuple[Batch, Optional[np.ndarray]]]:
-    """(batch, generator output) pairs, with ``batches`` produced in a background thread. On an
-    accelerator the generator runs in another thread, so the caller's work overlaps it; on the CPU it runs
-    here, when the caller asks for the next pair (blending beside it would stall its threads)."""
+def run_stages(batches: Iterator[Batch], runner: BatchRunner, depth: int = QUEUE_DEPTH,
+               overlap: Optional[bool] = None) -> Iterator[tuple[Batch, Optional[np.ndarray]]]:
+    """(batch, generator output) pairs, with ``batches`` produced in a background thread. With ``overlap``
+    (by default: on an accelerator) the generator runs in another thread, so the caller's work overlaps it;
+    otherwise (the CPU) it runs here, when the caller asks for the next pair (blending beside it would
+    stall its threads)."""
     def generate() -> Iterator[tuple[Batch, Optional[np.ndarray]]]:
         for batch in background(batches, depth, name="geotrans-reader"):
             yield batch, runner.run(batch) if len(batch) else None
 
-    if runner.device.type == "cpu":
+    if not (runner.device.type != "cpu" if overlap is None else overlap):
         return generate()
     return background(generate(), depth, name="geotrans-model")
