@@ -195,6 +195,8 @@ def _follow(bar: tqdm):
 
 
 # Scene options shared by `run` and `info` (click makes a fresh Option each time one is applied).
+VERBOSE_OPTION = click.option(
+    "-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
 MODEL_OPTION = click.option(
     "--model", "model_path", type=click.Path(path_type=str), default=None,
     help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
@@ -284,7 +286,7 @@ def main() -> None:
 @click.option("--progress", "progress_mode", type=click.Choice(("bar", "json")), default="bar", show_default=True,
               help="bar: a progress bar on a terminal; json: one JSON line per update (and per log message) on stderr, "
                    "for programs.")
-@click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
+@VERBOSE_OPTION
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 @click.pass_context
 def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool,
@@ -420,6 +422,7 @@ def qgis() -> None:
     """
 
 
+QUIET_OPTION = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 PROFILE_OPTION = click.option("--profile", default="default", show_default=True, help="The QGIS profile.")
 PROFILES_PATH_OPTION = click.option(
     "--profiles-path", type=click.Path(file_okay=False, path_type=str), default=None,
@@ -429,8 +432,8 @@ PROFILES_PATH_OPTION = click.option(
 @qgis.command("install")
 @PROFILE_OPTION
 @PROFILES_PATH_OPTION
-@click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@VERBOSE_OPTION
+@QUIET_OPTION
 def qgis_install(profile: str, profiles_path: Optional[str], verbose: int, quiet: bool) -> None:
     """Copy the plugin into a QGIS profile (again: replace it) and record this geotrans to run."""
     _setup_logging(verbose, quiet)
@@ -447,8 +450,8 @@ def qgis_install(profile: str, profiles_path: Optional[str], verbose: int, quiet
 @qgis.command("uninstall")
 @PROFILE_OPTION
 @PROFILES_PATH_OPTION
-@click.option("-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@VERBOSE_OPTION
+@QUIET_OPTION
 def qgis_uninstall(profile: str, profiles_path: Optional[str], verbose: int, quiet: bool) -> None:
     """Remove the plugin from a QGIS profile (nothing to do when it is not there)."""
     _setup_logging(verbose, quiet)
