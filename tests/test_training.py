@@ -429,3 +429,23 @@ def test_a_resume_that_turns_the_average_on_starts_it_from_the_generator(tmp_pat
     model.load_state(state)
     reference = first.generator.state_dict()
     assert all(torch.equal(v, reference[k]) for k, v in model.ema_generator.state_dict().items())
+
+
+def test_sample_grid_rows_are_photo_generated_map(tmp_path):
+    from PIL import Image
+
+    from geotrans.model import build_generator
+    from training.report import sample_pairs, write_sample_grid
+
+    pairs = sample_pairs(MAPS_PAIRS, 2)
+    assert len(pairs) == 2 and sample_pairs(tmp_path / "missing", 2) == []
+    generator = build_generator(ngf=8).train()
+    write_sample_grid(generator, pairs, tmp_path / "samples.png", torch.device("cpu"))
+    grid = np.asarray(Image.open(tmp_path / "samples.png")).transpose(2, 0, 1)
+    assert grid.shape == (3, 2 * 600, 3 * 600)
+    for row, (photo, real_map) in enumerate(pairs):
+        band = grid[:, row * 600:(row + 1) * 600]
+        assert np.array_equal(band[..., :600], photo) and np.array_equal(band[..., 1200:], real_map)
+        generated = band[..., 600:1200]
+        assert not np.array_equal(generated, photo) and not np.array_equal(generated, real_map)
+    assert generator.training  # the run goes on training after the samples

@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -47,13 +46,12 @@ from tqdm import tqdm
 from geotrans.errors import ModelError
 from geotrans.model import UnetGenerator, build_generator
 from geotrans.output import atomic_path
-from geotrans.pipeline import translate_array
 from geotrans.precision import PRECISIONS, Precision, resolve_precision
-from geotrans.runner import BatchRunner
 from geotrans.weights import load_generator, read_model_info
-from training.data import Augment, PairSet, list_pairs, read_aligned
+from training.data import Augment, PairSet
 from training.losses import feature_matching, gradient_l1
 from training.networks import build_discriminator
+from training.report import sample_pairs, write_loss_curve, write_sample_grid
 
 log = logging.getLogger("training.train")
 
@@ -328,7 +326,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     if train_set is None:
         train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
                                         augment=config.augment, seed=config.seed)
-    samples = _sample_pairs(config) if rank == 0 else []
+    samples = sample_pairs(Path(config.data) / "val", config.sample_pairs) if rank == 0 else []
     steps_per_epoch = train_set.steps_per_epoch(batch, world)
     csv_path = out / "losses.csv"
     started = time.perf_counter() - progress["seconds"]
@@ -420,56 +418,6 @@ def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(device)}"
     return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
-
-
-def _sample_pairs(config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    val = Path(config.data) / "val"
-    paths = list_pairs(val)[: config.sample_pairs] if val.is_dir() else []
-    return [read_aligned(p) for p in paths]
-
-
-def write_sample_grid(generator: UnetGenerator, pairs, path: Path, device: torch.device) -> None:
-    """Rows of photo | generated | real map, generated through geotrans's tiling and blending."""
-    if not pairs:
-        return
-    from PIL import Image
-
-    runner = BatchRunner(generator, device)
-    rows = []
-    for source, target in pairs:
-        generated = translate_array(source, runner)
-        rows.append(np.concatenate([source, generated, target], axis=2))
-    generator.train()
-    grid = np.concatenate(rows, axis=1).transpose(1, 2, 0)
-    Image.fromarray(grid).save(path)
-
-
-def write_loss_curve(csv_path: Path, png_path: Path) -> None:
-    """Loss curves (smoothed) against step, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(csv_path) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    steps = np.array([int(r["step"]) for r in rows])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    window = max(1, len(rows) // 100)
-    kernel = np.ones(window) / window
-    for ax, keys in zip(axes, (["g_l1"], ["g_gan", "d_real", "d_fake"])):
-        for key in keys:
-            values = np.convolve([float(r[key]) for r in rows], kernel, mode="valid")
-            ax.plot(steps[window - 1 :], values, label=key)
-        ax.set_xlabel("step")
-        ax.legend()
-    axes[0].set_title("generator L1 (0..2 scale)")
-    axes[1].set_title("adversarial losses")
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=80)
-    plt.close(fig)
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "ema")
