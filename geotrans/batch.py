@@ -1,4 +1,4 @@
-"""Folders of scenes: resumable, fault-isolated batch runs, serially or on a Dask cluster.
+"""Folders of scenes: resumable, fault-isolated batch runs (here; :mod:`geotrans.distributed` runs them on Dask).
 
 Each output is written atomically by :func:`translate` and carries a job tag: the
 source's path, size and mtime, the model's hash and the run's parameters. A re-run
@@ -27,7 +27,7 @@ from geotrans.output import atomic_path, output_lock
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.runner import resolved
-from geotrans.weights import ModelInfo, load_generator
+from geotrans.weights import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -242,27 +242,3 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
         summary.write_if_possible(out_dir)
         raise
     return summary
-
-
-def run_folder(src: Optional[str], out_dir: str, options: RunOptions, model_path: Optional[str] = None,
-               patterns: Iterable[str] = (), recursive: bool = False, list_file: Optional[str] = None,
-               force: bool = False, scheduler: Optional[str] = None, local_workers: Optional[int] = None,
-               on_jobs: Optional[Callable[[int], None]] = None,
-               on_scene: Optional[Callable[[SceneResult], None]] = None,
-               tile_progress: Optional[Callable[[int, int], None]] = None) -> BatchSummary:
-    """Folder mode: every scene of ``src`` (or of ``list_file``) into ``out_dir``, serially or on Dask
-    (``scheduler``, or a LocalCluster of ``local_workers``). ``on_jobs`` hears how many scenes there are."""
-    if os.path.isfile(out_dir):
-        raise OutputError(f"{out_dir}: is a file; folder mode needs an output folder")
-    jobs = plan_jobs(src, out_dir, patterns, recursive, list_file)
-    if not jobs:
-        where = src if list_file is None else list_file
-        raise InputError(f"{where}: no scenes matching {', '.join(tuple(patterns) or DEFAULT_PATTERNS)}")
-    generator, model_info = load_generator(model_path)  # fails here, once, if there is no model
-    if on_jobs is not None:
-        on_jobs(len(jobs))
-    if scheduler or local_workers:
-        from geotrans.distributed import run_batch_dask
-
-        return run_batch_dask(jobs, model_path, options, out_dir, force, scheduler, local_workers, on_scene)
-    return run_batch(jobs, generator, model_info, options, out_dir, force, on_scene, tile_progress)

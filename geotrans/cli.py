@@ -17,9 +17,10 @@ import click
 from tqdm import tqdm
 
 from geotrans import __version__
-from geotrans.batch import SUMMARY, BatchSummary, run_folder
+from geotrans.batch import SUMMARY, BatchSummary
 from geotrans.distributed import parse_cluster
 from geotrans.errors import GeotransError, one_line
+from geotrans.folder import run_folder
 from geotrans.info import describe, facts, measure_rates
 from geotrans.options import COMPRESSION_NAMES, RunOptions
 from geotrans.pipeline import translate
