@@ -1,27 +1,15 @@
 """``python -m geotrans`` and the ``geotrans`` command.
 
-The entry point imports the CLI (and with it torch, which takes a second or
-two) with Ctrl-C deferred, so Ctrl-C at any moment exits 130 without a
-traceback: torch's import calls back into Python from C++ (pybind11), and a
-KeyboardInterrupt raised there aborts the process (SIGABRT) instead of
-unwinding. An interrupt noted during the import exits as soon as it ends.
+The entry point imports the CLI with Ctrl-C deferred (``geotrans.interrupts``),
+so Ctrl-C at any moment exits 130 without a traceback; the commands that run
+the model import torch the same way. An interrupt noted during the import exits
+as soon as it ends.
 """
 import os
 import signal
 import sys
-from contextlib import contextmanager
-from typing import Iterator
 
-
-@contextmanager
-def deferred_interrupt() -> Iterator[list]:
-    """Note Ctrl-C instead of raising it while the block runs; the yielded list holds the signals noted."""
-    noted: list = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
-    try:
-        yield noted
-    finally:
-        signal.signal(signal.SIGINT, previous)
+from geotrans.interrupts import deferred_interrupt
 
 
 def entry() -> None:

@@ -17,23 +17,15 @@ import click
 from tqdm import tqdm
 
 from geotrans import __version__
-from geotrans.batch import SUMMARY, BatchSummary
-from geotrans.distributed import parse_cluster
 from geotrans.errors import GeotransError, one_line
-from geotrans.folder import run_folder
-from geotrans.info import describe, facts, measure_rates
-from geotrans.options import COMPRESSION_NAMES, RunOptions
-from geotrans.pipeline import translate
-from geotrans.plan import plan_run
-from geotrans.precision import PRECISIONS
+from geotrans.interrupts import import_torch
+from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
-from geotrans.preview import write_preview
-from geotrans.qgis_install import PLUGIN_NAME, geotrans_command, install_plugin, uninstall_plugin
-from geotrans.split import splits, translate_split
 from geotrans.resolution import RESAMPLINGS
-from geotrans.runner import DEVICES, resolved
 from geotrans.tiler import DEFAULT_OVERLAP
-from geotrans.weights import load_generator, read_model_info
+
+# The pipeline (and torch with it) is imported inside the commands that run it, after import_torch, so that
+# --help, --version and a mistyped option answer at once.
 
 log = logging.getLogger("geotrans")
 
@@ -82,10 +74,10 @@ class LocalCluster(OneLineParam):
     def convert(self, value, param, ctx) -> int:
         if isinstance(value, int):
             return value
-        try:
-            return parse_cluster(value)
-        except GeotransError as err:
-            self.fail_one_line(f"--cluster: {err}")
+        kind, _, count = str(value).partition(":")
+        if kind != "local" or not count.isdigit() or int(count) < 1:
+            self.fail_one_line(f"--cluster: a local cluster is local:N (N worker processes), not {value!r}")
+        return int(count)
 
 
 @contextmanager
@@ -186,7 +178,7 @@ def _bar(unit: str, desc: str, quiet: bool, progress: str = "bar", position: int
                 disable=quiet or not sys.stderr.isatty())
 
 
-def _follow(bar: tqdm):
+def _follow(bar):
     """A progress callback (tiles just finished, tiles in all) that drives ``bar``, scene after scene."""
     def progress(finished: int, total: int) -> None:
         if bar.total != total or bar.n >= total:
@@ -341,6 +333,14 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     if preview and not Path(preview).resolve().parent.is_dir():
         raise click.ClickException(f"{preview}: its folder does not exist; nothing was run")
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
+        import_torch()
+        from geotrans.pipeline import translate
+        from geotrans.plan import plan_run
+        from geotrans.preview import write_preview
+        from geotrans.runner import resolved
+        from geotrans.split import splits, translate_split
+        from geotrans.weights import load_generator, read_model_info
+
         if strip_rows is not None and scheduler is None and cluster is None:
             raise click.ClickException("--strip-rows applies to a scene split across a cluster "
                                        "(--cluster or --scheduler)")
@@ -361,7 +361,12 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
 
 
 def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler, cluster, quiet,
-                verbose, progress_mode) -> BatchSummary:
+                verbose, progress_mode):
+    """The folder's scenes, with a bar of scenes above a bar of tiles; the BatchSummary."""
+    with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
+        import_torch()
+        from geotrans.batch import SUMMARY
+        from geotrans.folder import run_folder
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}"), \
             _bar("scenes", "scenes", quiet, progress_mode) as scenes, \
             _bar("tiles", "tiles", quiet, progress_mode, position=1) as tiles:
@@ -399,6 +404,10 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
     if quiet:
         log.setLevel(logging.ERROR)
     with error_boundary(verbose):
+        import_torch()
+        from geotrans.info import describe, facts, measure_rates
+        from geotrans.plan import plan_run
+
         model_info = _model_info_or_none(model_path)
         options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, resampling=resampling, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
@@ -439,6 +448,9 @@ def qgis_install(profile: str, profiles_path: Optional[str], verbose: int, quiet
     """Copy the plugin into a QGIS profile (again: replace it) and record this geotrans to run."""
     _setup_logging(verbose, quiet)
     with error_boundary(verbose):
+        import_torch()
+        from geotrans.qgis_install import PLUGIN_NAME, geotrans_command, install_plugin
+
         target = install_plugin(profile, profiles_path)
     if not quiet:
         click.echo(f"installed the geotrans plugin in {target}")
@@ -457,6 +469,9 @@ def qgis_uninstall(profile: str, profiles_path: Optional[str], verbose: int, qui
     """Remove the plugin from a QGIS profile (nothing to do when it is not there)."""
     _setup_logging(verbose, quiet)
     with error_boundary(verbose):
+        import_torch()
+        from geotrans.qgis_install import uninstall_plugin
+
         removed = uninstall_plugin(profile, profiles_path)
     if not quiet:
         click.echo(f"removed {removed}" if removed else f"the geotrans plugin is not installed in profile {profile!r}")
@@ -465,6 +480,7 @@ def qgis_uninstall(profile: str, profiles_path: Optional[str], verbose: int, qui
 def _model_info_or_none(model_path: Optional[str]):
     """The model's header (no generator is built); None when no model is installed and none was named."""
     from geotrans.errors import NoModelError
+    from geotrans.weights import read_model_info
 
     try:
         return read_model_info(model_path)

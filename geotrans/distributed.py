@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene
-from geotrans.errors import DiskFullError, GeotransError, InputError, one_line
+from geotrans.errors import DiskFullError, GeotransError, one_line
 from geotrans.options import RunOptions
 from geotrans.runner import resolved
 
@@ -30,14 +30,6 @@ def _distributed():
     except ImportError:
         raise GeotransError("running on a Dask cluster needs Dask", hint="pip install 'geotrans[dask]'") from None
     return distributed
-
-
-def parse_cluster(spec: str) -> int:
-    """'local:N' -> N worker processes."""
-    kind, _, count = spec.partition(":")
-    if kind != "local" or not count.isdigit() or int(count) < 1:
-        raise InputError(f"a local cluster is local:N (N worker processes), not {spec!r}")
-    return int(count)
 
 
 def _model_plugin(model_path: Optional[str], torch_threads: Optional[int]):

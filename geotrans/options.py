@@ -5,6 +5,9 @@ different value can give a different output file. Identity fields are recorded
 in the output's provenance tags and in the fingerprint that folder runs resume
 by, both through :meth:`RunOptions.identity`, so a new option is added here, and
 in the CLI that sets it, and nowhere else.
+
+The choices of the string options live here too, so that the CLI can offer them
+(and ``geotrans --help`` can list them) without importing torch.
 """
 from __future__ import annotations
 
@@ -14,11 +17,12 @@ from typing import Optional
 
 from geotrans.errors import InputError
 from geotrans.palette import PALETTES
-from geotrans.precision import PRECISIONS
 from geotrans.resolution import RESAMPLINGS
 from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
 
 COMPRESSION_NAMES = ("deflate", "zstd", "lzw", "jpeg", "webp")  # output.COMPRESSIONS holds their options
+DEVICES = ("auto", "cpu", "cuda")  # runner.resolve_device turns one into a torch device
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # precision.resolve_precision turns one into a Precision
 IDENTITY = {"identity": True}  # changes the output file
 RUNTIME = {"identity": False}  # changes only how (or whether) it is computed
 
@@ -54,6 +58,8 @@ class RunOptions:
         if self.tile_size < 256 or self.tile_size % 256:
             raise InputError("tile size must be a multiple of 256")
         check_overlap(self.overlap, self.tile_size)
+        if self.device not in DEVICES:
+            raise InputError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if self.precision not in PRECISIONS:
             raise InputError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.resampling not in RESAMPLINGS:

@@ -14,9 +14,10 @@ from typing import Callable, Optional
 
 import torch
 
+from geotrans.options import PRECISIONS
+
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Whether ``auto`` takes bf16 on CPUs with native bf16 for inference; set by measuring the shipped model's
 # val metrics in both (README, "Precision"): bf16 must not cost more than 0.1 dB PSNR.
 CPU_INFERENCE_BF16 = True  # full val: 25.755 dB in bf16 against 25.760 in fp32, 2.1x the speed

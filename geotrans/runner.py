@@ -24,14 +24,11 @@ from torch import nn
 from geotrans.background import background
 from geotrans.errors import InputError
 from geotrans.model import to_model_range
-from geotrans.options import RunOptions
+from geotrans.options import DEVICES, RunOptions
 from geotrans.precision import CPU_INFERENCE_BF16, resolve_precision
 from geotrans.tiler import Tile
 
 log = logging.getLogger(__name__)
-
-DEVICES = ("auto", "cpu", "cuda")
-
 
 QUEUE_DEPTH = 2  # batches in flight between stages
 

@@ -23,6 +23,27 @@ def test_version_and_help_with_examples():
     assert "Examples:" in result.output and "geotrans run" in result.output
 
 
+WITHOUT_TORCH = """
+import sys
+from click.testing import CliRunner
+from geotrans.cli import main
+for args, code in ((["--help"], 0), (["--version"], 0), (["run", "--help"], 0), (["info", "--help"], 0),
+                   (["qgis", "install", "--help"], 0), (["run", "scene.tif"], 2),
+                   (["run", "scene.tif", "-o", "map.tif", "--cluster", "big"], 1),
+                   (["run", "scene.tif", "-o", "map.tif", "--precision", "fp8"], 2)):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == code, (args, result.output)
+print(sorted(name for name in ("torch", "geotrans.model", "geotrans.pipeline") if name in sys.modules))
+"""
+
+
+def test_help_version_and_option_errors_answer_without_importing_torch():
+    # In a fresh interpreter: this test process has imported torch long ago.
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_run_writes_a_georeferenced_map(tmp_path, narrow_model_file):
     out = tmp_path / "map.tif"
     result = run_cli("run", LANDSAT, "--out", out, "--model", narrow_model_file, "-q")

@@ -60,9 +60,7 @@ def leftovers(folder: Path) -> list[str]:
 # --- The command lines and the runs, without QGIS -------------------------------------------------------------
 
 def test_the_plugin_s_choices_agree_with_geotrans():
-    from geotrans.options import COMPRESSION_NAMES
-    from geotrans.precision import PRECISIONS
-    from geotrans.runner import DEVICES
+    from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS
     from geotrans.tiler import DEFAULT_OVERLAP
     from geotrans.batch import SUMMARY
     from geotrans.cli import run

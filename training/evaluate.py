@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from geotrans.palette import Palette, snap
 from geotrans.pipeline import translate_array
-from geotrans.precision import PRECISIONS
+from geotrans.options import PRECISIONS
 from geotrans.runner import BatchRunner, resolve_device
 from geotrans.weights import load_generator
 from training.data import list_pairs, read_aligned

@@ -45,8 +45,9 @@ from tqdm import tqdm
 
 from geotrans.errors import ModelError
 from geotrans.model import UnetGenerator, build_generator
+from geotrans.options import PRECISIONS
 from geotrans.output import atomic_path
-from geotrans.precision import PRECISIONS, Precision, resolve_precision
+from geotrans.precision import Precision, resolve_precision
 from geotrans.weights import load_generator, read_model_info
 from training.data import Augment, PairSet
 from training.losses import feature_matching, gradient_l1
