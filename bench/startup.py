@@ -48,5 +48,6 @@ def main() -> None:
                                                   for runs_ in (eager, lazy))
         print(f"{name:<18} {eager_s:>8.3f} {lazy_s:>8.3f} {lazy_s / eager_s:>6.2f} {eager_mib:>10.0f} {lazy_mib:>9.0f}")
 
+
 if __name__ == "__main__":
     main()

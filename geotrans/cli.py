@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from geotrans import __version__
 from geotrans.errors import GeotransError, one_line
-from geotrans.interrupts import import_torch
+from geotrans.interrupts import STOP_SIGNALS, import_torch
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
 from geotrans.resolution import RESAMPLINGS
@@ -30,7 +30,6 @@ from geotrans.tiler import DEFAULT_OVERLAP
 log = logging.getLogger("geotrans")
 
 FOLDER_ONLY = ("patterns", "recursive", "force")
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGBREAK") if hasattr(signal, name))
 SINGLE_ONLY = ("overwrite", "preview", "strip_rows")
 
 

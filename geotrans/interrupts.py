@@ -12,8 +12,9 @@ import signal
 from contextlib import contextmanager
 from typing import Iterator
 
-# Ctrl-C; SIGTERM (how the QGIS plugin cancels); Ctrl-Break on Windows.
-DEFERRED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGBREAK") if hasattr(signal, name))
+# Besides Ctrl-C: SIGTERM (how the QGIS plugin cancels) and Ctrl-Break on Windows.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGBREAK") if hasattr(signal, name))
+DEFERRED_SIGNALS = (signal.SIGINT, *STOP_SIGNALS)
 
 
 @contextmanager
