@@ -2,7 +2,7 @@
 
 The entry point imports the CLI with Ctrl-C deferred (``geotrans.interrupts``),
 so Ctrl-C at any moment exits 130 without a traceback; the commands that run
-the model import torch the same way. An interrupt noted during the import exits
+the model import torch and the pipeline the same way. An interrupt noted during the import exits
 as soon as it ends.
 """
 import os

@@ -5,6 +5,8 @@ with exit 1, and an interrupt into exit 130; nothing else is decided here.
 """
 from __future__ import annotations
 
+import difflib  # noqa: F401  click imports it (namedtuples, made by eval) while parsing a short option; here it
+                # is imported with the CLI, under the entry point's deferral (geotrans.interrupts)
 import json
 import logging
 import signal
@@ -18,13 +20,13 @@ from tqdm import tqdm
 
 from geotrans import __version__
 from geotrans.errors import GeotransError, one_line
-from geotrans.interrupts import STOP_SIGNALS, import_torch
+from geotrans.interrupts import STOP_SIGNALS, import_pipeline
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
 from geotrans.resolution import RESAMPLINGS
 from geotrans.tiler import DEFAULT_OVERLAP
 
-# The pipeline (and torch with it) is imported inside the commands that run it, after import_torch, so that
+# The pipeline (and torch with it) is imported inside the commands that run it, by import_pipeline, so that
 # --help, --version and a mistyped option answer at once.
 
 log = logging.getLogger("geotrans")
@@ -332,7 +334,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     if preview and not Path(preview).resolve().parent.is_dir():
         raise click.ClickException(f"{preview}: its folder does not exist; nothing was run")
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
-        import_torch()
+        import_pipeline()
         from geotrans.pipeline import translate
         from geotrans.plan import plan_run
         from geotrans.preview import write_preview
@@ -363,7 +365,7 @@ def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, f
                 verbose, progress_mode):
     """The folder's scenes, with a bar of scenes above a bar of tiles; the BatchSummary."""
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
-        import_torch()
+        import_pipeline()
         from geotrans.batch import SUMMARY
         from geotrans.folder import run_folder
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}"), \
@@ -403,7 +405,7 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
     if quiet:
         log.setLevel(logging.ERROR)
     with error_boundary(verbose):
-        import_torch()
+        import_pipeline()
         from geotrans.info import describe, facts, measure_rates
         from geotrans.plan import plan_run
 
@@ -447,7 +449,7 @@ def qgis_install(profile: str, profiles_path: Optional[str], verbose: int, quiet
     """Copy the plugin into a QGIS profile (again: replace it) and record this geotrans to run."""
     _setup_logging(verbose, quiet)
     with error_boundary(verbose):
-        import_torch()
+        import_pipeline()
         from geotrans.qgis_install import PLUGIN_NAME, geotrans_command, install_plugin
 
         target = install_plugin(profile, profiles_path)
@@ -468,7 +470,7 @@ def qgis_uninstall(profile: str, profiles_path: Optional[str], verbose: int, qui
     """Remove the plugin from a QGIS profile (nothing to do when it is not there)."""
     _setup_logging(verbose, quiet)
     with error_boundary(verbose):
-        import_torch()
+        import_pipeline()
         from geotrans.qgis_install import uninstall_plugin
 
         removed = uninstall_plugin(profile, profiles_path)

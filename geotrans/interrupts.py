@@ -1,9 +1,18 @@
-"""Ctrl-C (or SIGTERM) while torch is being imported.
+"""Ctrl-C (or SIGTERM) while the CLI, torch and the pipeline are imported.
 
-torch's import calls back into Python from C++ (pybind11), and a
-KeyboardInterrupt raised there aborts the process (SIGABRT) instead of
-unwinding. So torch, and the CLI, are imported with the stop signals noted
-rather than acted on, and the interrupt is raised once the import has ended.
+Two reasons to note the stop signals there rather than act on them, and to
+raise the interrupt once the import has ended:
+
+- torch's import calls back into Python from C++ (pybind11), and a
+  KeyboardInterrupt raised there aborts the process (SIGABRT) instead of
+  unwinding;
+- imports make dataclasses and namedtuples with exec() and eval() of source,
+  and a KeyboardInterrupt that leaves one marks the interpreter as killed by
+  Ctrl-C: under ``python -m`` it then exits by SIGINT, not with the CLI's 130,
+  even though the CLI caught it.
+
+So everything the commands run is imported inside the deferral
+(:func:`import_pipeline`), and nothing after it compiles source.
 """
 from __future__ import annotations
 
@@ -29,10 +38,16 @@ def deferred_interrupt() -> Iterator[list]:
             signal.signal(stop, handler)
 
 
-def import_torch() -> None:
-    """Import torch (a second or two) with the stop signals deferred; one noted meanwhile raises
-    KeyboardInterrupt when the import ends."""
+# What the commands that run the model use: torch (a second or two) and the whole pipeline.
+PIPELINE = ("torch", "geotrans.pipeline", "geotrans.plan", "geotrans.preview", "geotrans.runner", "geotrans.split",
+            "geotrans.weights", "geotrans.batch", "geotrans.folder", "geotrans.info", "geotrans.qgis_install")
+
+
+def import_pipeline() -> None:
+    """Import torch and the pipeline with the stop signals deferred; one noted meanwhile raises
+    KeyboardInterrupt when the imports end."""
     with deferred_interrupt() as noted:
-        importlib.import_module("torch")
+        for name in PIPELINE:
+            importlib.import_module(name)
     if noted:
         raise KeyboardInterrupt

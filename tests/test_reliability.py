@@ -314,7 +314,7 @@ entry()
 def test_a_stop_signal_during_a_slow_import_is_not_raised_inside_it_and_exits_130_after_it(
         tmp_path, narrow_model_file, module, signum):
     # A KeyboardInterrupt raised inside torch's import, in a pybind11 callback, aborts the process (SIGABRT,
-    # CI saw it once in about a hundred start-ups). The entry point imports the CLI, and `run` imports torch,
+    # CI saw it once in about a hundred start-ups). The entry point imports the CLI, and `run` imports torch and the pipeline,
     # with the stop signals noted, and exits once the import ends.
     import signal
 
@@ -330,6 +330,38 @@ def test_a_stop_signal_during_a_slow_import_is_not_raised_inside_it_and_exits_13
     assert "raised inside the import" not in stdout and "Traceback" not in err, (stdout, err)
     assert proc.returncode == 130 and err.strip().startswith("geotrans: interrupted"), err
     assert __version__ not in stdout and leftovers(tmp_path) == []
+
+
+EXPOSED_SOURCE = """
+import signal, sys
+exposed = []
+def hook(event, args):
+    # exec() and eval() of a string (dataclasses and namedtuples are made so) compile it as "<string>"
+    if event == "compile" and args[1] == "<string>" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        exposed.append(bytes(args[0][:50], "utf-8") if isinstance(args[0], str) else args[0][:50])
+sys.addaudithook(hook)
+sys.argv = ARGV
+from geotrans.__main__ import entry
+try:
+    entry()
+finally:
+    print(exposed, flush=True)
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "info"])
+def test_no_source_is_exec_d_while_ctrl_c_would_raise_inside_it(tmp_path, narrow_model_file, command):
+    # Under `python -m`, a KeyboardInterrupt that leaves an exec() or eval() of a string marks the process as
+    # killed by Ctrl-C even when the CLI catches it: it exits by SIGINT (-2), not 130, after saying
+    # "interrupted". Imports define dataclasses and namedtuples that way, so the commands import the pipeline
+    # with the stop signals deferred, and nothing after that compiles source.
+    argv = ["geotrans", "run", str(KOREA), "--out", str(tmp_path / "o.tif"), "--model", str(narrow_model_file), "-q"]
+    if command == "info":
+        argv = ["geotrans", "info", str(KOREA), "--model", str(narrow_model_file)]
+    script = EXPOSED_SOURCE.replace("ARGV", repr(argv))
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_deferred_interrupt_notes_ctrl_c_and_restores_the_handler():
