@@ -333,8 +333,9 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         sys.exit(1 if summary.failed else 0)
     if preview and not Path(preview).resolve().parent.is_dir():
         raise click.ClickException(f"{preview}: its folder does not exist; nothing was run")
+    on_cluster = scheduler is not None or cluster is not None
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
-        import_pipeline()
+        import_pipeline(dask=on_cluster)
         from geotrans.pipeline import translate
         from geotrans.plan import plan_run
         from geotrans.preview import write_preview
@@ -345,7 +346,6 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         if strip_rows is not None and scheduler is None and cluster is None:
             raise click.ClickException("--strip-rows applies to a scene split across a cluster "
                                        "(--cluster or --scheduler)")
-        on_cluster = scheduler is not None or cluster is not None
         if not on_cluster:  # a cluster's workers decide for themselves
             options = resolved(options)
         generator, model_info = (None, read_model_info(model_path)) if on_cluster else load_generator(model_path)
@@ -365,7 +365,7 @@ def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, f
                 verbose, progress_mode):
     """The folder's scenes, with a bar of scenes above a bar of tiles; the BatchSummary."""
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
-        import_pipeline()
+        import_pipeline(dask=scheduler is not None or cluster is not None)
         from geotrans.batch import SUMMARY
         from geotrans.folder import run_folder
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}"), \

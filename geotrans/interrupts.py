@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import signal
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Iterator
 
 # Besides Ctrl-C: SIGTERM (how the QGIS plugin cancels) and Ctrl-Break on Windows.
@@ -43,11 +43,14 @@ PIPELINE = ("torch", "geotrans.pipeline", "geotrans.plan", "geotrans.preview", "
             "geotrans.weights", "geotrans.batch", "geotrans.folder", "geotrans.info", "geotrans.qgis_install")
 
 
-def import_pipeline() -> None:
-    """Import torch and the pipeline with the stop signals deferred; one noted meanwhile raises
-    KeyboardInterrupt when the imports end."""
+def import_pipeline(dask: bool = False) -> None:
+    """Import torch and the pipeline, and with ``dask`` Dask's distributed where installed, with the stop signals
+    deferred; one noted meanwhile raises KeyboardInterrupt when the imports end."""
     with deferred_interrupt() as noted:
         for name in PIPELINE:
             importlib.import_module(name)
+        if dask:
+            with suppress(ImportError):  # the run then says how to install it
+                importlib.import_module("distributed")
     if noted:
         raise KeyboardInterrupt

@@ -3,6 +3,7 @@ import os
 import resource
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -349,17 +350,23 @@ finally:
 """
 
 
-@pytest.mark.parametrize("command", ["run", "info"])
+@pytest.mark.parametrize("command", ["run", "info", "folder on a cluster"])
 def test_no_source_is_exec_d_while_ctrl_c_would_raise_inside_it(tmp_path, narrow_model_file, command):
     # Under `python -m`, a KeyboardInterrupt that leaves an exec() or eval() of a string marks the process as
     # killed by Ctrl-C even when the CLI catches it: it exits by SIGINT (-2), not 130, after saying
     # "interrupted". Imports define dataclasses and namedtuples that way, so the commands import the pipeline
-    # with the stop signals deferred, and nothing after that compiles source.
-    argv = ["geotrans", "run", str(KOREA), "--out", str(tmp_path / "o.tif"), "--model", str(narrow_model_file), "-q"]
-    if command == "info":
-        argv = ["geotrans", "info", str(KOREA), "--model", str(narrow_model_file)]
-    script = EXPOSED_SOURCE.replace("ARGV", repr(argv))
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # (and Dask, for a cluster) with the stop signals deferred, and nothing after that compiles source.
+    model = ["--model", str(narrow_model_file)]
+    argv = {"run": ["run", str(KOREA), "--out", str(tmp_path / "o.tif"), *model, "-q"],
+            "info": ["info", str(KOREA), *model],
+            "folder on a cluster": ["run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), *model, "-q",
+                                    "--cluster", "local:1"]}[command]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / KOREA.name).write_bytes(KOREA.read_bytes())
+    script = EXPOSED_SOURCE.replace("ARGV", repr(["geotrans", *argv]))
+    script_file = tmp_path / "script.py"  # a file: the cluster's worker processes re-import the main module
+    script_file.write_text(f"if __name__ == '__main__':\n{textwrap.indent(script, '    ')}")
+    done = subprocess.run([sys.executable, str(script_file)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
