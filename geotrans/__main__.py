@@ -2,8 +2,8 @@
 
 The entry point imports the CLI with Ctrl-C deferred (``geotrans.interrupts``),
 so Ctrl-C at any moment exits 130 without a traceback; the commands that run
-the model import torch and the pipeline the same way. An interrupt noted during the import exits
-as soon as it ends.
+the model import torch and the pipeline the same way. An interrupt noted during
+the import exits as soon as it ends.
 """
 import os
 import signal
@@ -15,6 +15,7 @@ from geotrans.interrupts import deferred_interrupt
 def entry() -> None:
     with deferred_interrupt() as noted:
         from geotrans.cli import main
+        import difflib  # noqa: F401  click imports it (namedtuples, made by eval) to parse a short option
     if noted:
         # Nothing is written yet: exit at once, without Python's (and torch's) shutdown work.
         sys.stderr.write("geotrans: interrupted\n")

@@ -5,8 +5,6 @@ with exit 1, and an interrupt into exit 130; nothing else is decided here.
 """
 from __future__ import annotations
 
-import difflib  # noqa: F401  click imports it (namedtuples, made by eval) while parsing a short option; here it
-                # is imported with the CLI, under the entry point's deferral (geotrans.interrupts)
 import json
 import logging
 import signal
@@ -343,7 +341,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         from geotrans.split import splits, translate_split
         from geotrans.weights import load_generator, read_model_info
 
-        if strip_rows is not None and scheduler is None and cluster is None:
+        if strip_rows is not None and not on_cluster:
             raise click.ClickException("--strip-rows applies to a scene split across a cluster "
                                        "(--cluster or --scheduler)")
         if not on_cluster:  # a cluster's workers decide for themselves

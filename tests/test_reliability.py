@@ -315,8 +315,8 @@ entry()
 def test_a_stop_signal_during_a_slow_import_is_not_raised_inside_it_and_exits_130_after_it(
         tmp_path, narrow_model_file, module, signum):
     # A KeyboardInterrupt raised inside torch's import, in a pybind11 callback, aborts the process (SIGABRT,
-    # CI saw it once in about a hundred start-ups). The entry point imports the CLI, and `run` imports torch and the pipeline,
-    # with the stop signals noted, and exits once the import ends.
+    # CI saw it once in about a hundred start-ups). The entry point imports the CLI, and `run` imports torch and
+    # the pipeline, with the stop signals noted, and exits once the import ends.
     import signal
 
     out = tmp_path / "o.tif"
@@ -339,7 +339,7 @@ exposed = []
 def hook(event, args):
     # exec() and eval() of a string (dataclasses and namedtuples are made so) compile it as "<string>"
     if event == "compile" and args[1] == "<string>" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        exposed.append(bytes(args[0][:50], "utf-8") if isinstance(args[0], str) else args[0][:50])
+        exposed.append(repr(args[0])[:60])
 sys.addaudithook(hook)
 sys.argv = ARGV
 from geotrans.__main__ import entry
@@ -361,8 +361,9 @@ def test_no_source_is_exec_d_while_ctrl_c_would_raise_inside_it(tmp_path, narrow
             "info": ["info", str(KOREA), *model],
             "folder on a cluster": ["run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), *model, "-q",
                                     "--cluster", "local:1"]}[command]
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / KOREA.name).write_bytes(KOREA.read_bytes())
+    if command == "folder on a cluster":
+        (tmp_path / "in").mkdir()
+        (tmp_path / "in" / KOREA.name).write_bytes(KOREA.read_bytes())
     script = EXPOSED_SOURCE.replace("ARGV", repr(["geotrans", *argv]))
     script_file = tmp_path / "script.py"  # a file: the cluster's worker processes re-import the main module
     script_file.write_text(f"if __name__ == '__main__':\n{textwrap.indent(script, '    ')}")
