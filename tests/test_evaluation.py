@@ -113,3 +113,25 @@ def test_shipped_model_turns_a_real_photo_into_map_colours(tmp_path):
     to_maps = np.linalg.norm(colour_stats(output) - reference)
     to_photo = np.linalg.norm(colour_stats(output) - colour_stats(photo))
     assert to_maps < 0.5 * to_photo, (to_maps, to_photo)
+
+
+def test_evaluate_runs_the_real_scenes_in_the_precision_asked_for(tmp_path, monkeypatch):
+    """`--precision fp32` covers the scene metrics too, not only the val pairs: on a CPU with native
+    bf16, `auto` would otherwise run the scenes in bf16 and the figures would not compare."""
+    import training.water
+    from training.evaluate import main
+
+    seen = []
+    real_translated = training.water.translated
+
+    def recording(generator, scene, options=RunOptions(), model_info=None):
+        seen.append(options.precision)
+        return real_translated(generator, scene, options, model_info)
+
+    monkeypatch.setattr(training.water, "translated", recording)
+    scene = crop(KOREA, Window(0, 0, 160, 160), tmp_path / "korea.tif")
+    for precision in ("fp32", "bf16"):
+        main(["--data", str(DATA / "maps_val"), "--limit", "1", "--no-dropout-run", "--precision", precision,
+              "--no-water", str(scene), "--json", str(tmp_path / "eval.json")])
+        assert json.loads((tmp_path / "eval.json").read_text())["false_water"][0]["scene"] == "korea.tif"
+    assert seen == ["fp32", "fp32", "bf16", "bf16"]

@@ -17,7 +17,8 @@ by a block.
 water against the water the scene's near-infrared band shows (NDWI), on a scene
 with R, G, B, NIR bands such as NAIP: are fields and forests drawn as water?
 ``--no-water SCENE ...`` adds the share of scenes without open water (Korea's
-winter forest) that the map draws as water, palette off and on.
+winter forest) that the map draws as water, palette off and on. The scenes run in the first
+``--precision`` given.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from tqdm import tqdm
 
 from geotrans.palette import Palette, snap
 from geotrans.pipeline import translate_array
-from geotrans.options import PRECISIONS
+from geotrans.options import PRECISIONS, RunOptions
 from geotrans.runner import BatchRunner, resolve_device
 from geotrans.weights import load_generator
 from training.data import list_pairs, read_aligned
@@ -119,7 +120,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--no-dropout-run", action="store_true", help="skip the seeded-dropout run")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", nargs="+", default=["auto"], choices=PRECISIONS,
-                        help="evaluate in each of these precisions (e.g. fp32 bf16)")
+                        help="evaluate in each of these precisions (e.g. fp32 bf16); the scenes run in the first")
     parser.add_argument("--variants", nargs="+", default=["default"], choices=list(VARIANTS),
                         help="post-processing variants to score: palette snapping, test-time augmentation, both")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the results here")
@@ -151,14 +152,16 @@ def main(argv: Optional[list[str]] = None) -> None:
     print(format_table(results))
     report = {"model": info.name, "sha256": info.sha256, "data": str(args.data), "compare_size": COMPARE_SIZE,
               "results": results}
+    scene_options = RunOptions(precision=args.precision[0])
     if args.roads:
-        report["roads"] = evaluate_roads(generator, *args.roads, model_info=info)
+        report["roads"] = evaluate_roads(generator, *args.roads, model_info=info, options=scene_options)
         print(format_roads(report["roads"]))
     if args.water:
-        report["water"] = evaluate_water(generator, args.water, model_info=info)
+        report["water"] = evaluate_water(generator, args.water, model_info=info, options=scene_options)
         print(format_water(report["water"]))
     if args.no_water:
-        report["false_water"] = [evaluate_false_water(generator, scene, model_info=info) for scene in args.no_water]
+        report["false_water"] = [evaluate_false_water(generator, scene, model_info=info, options=scene_options)
+                                for scene in args.no_water]
         print(format_false_water(report["false_water"]))
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json_path:

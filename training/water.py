@@ -20,7 +20,7 @@ York draws as lakes.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -78,21 +78,23 @@ def water_scores(drawn: np.ndarray, truth: np.ndarray, valid: Optional[np.ndarra
 
 
 def evaluate_water(generator: nn.Module, scene: str | Path, bands: tuple[int, int, int] = (1, 2, 3),
-                   green_nir: tuple[int, int] = (2, 4), model_info: Optional[ModelInfo] = None) -> dict:
-    """Translate ``scene`` (its ``bands`` as R, G, B) through ``geotrans run``'s path, palette off, and
-    score the map's water against the scene's NDWI from its ``green_nir`` bands, on the scene's grid."""
-    map_ = translated(generator, scene, RunOptions(bands=bands, palette="off"), model_info)
+                   green_nir: tuple[int, int] = (2, 4), model_info: Optional[ModelInfo] = None,
+                   options: RunOptions = RunOptions()) -> dict:
+    """Translate ``scene`` (its ``bands`` as R, G, B) through ``geotrans run``'s path with ``options``, palette
+    off, and score the map's water against the scene's NDWI from its ``green_nir`` bands, on the scene's grid."""
+    map_ = translated(generator, scene, replace(options, bands=bands, palette="off"), model_info)
     with rasterio.open(scene) as ds:
         green, nir = ds.read(list(green_nir))
     scores = water_scores(map_water(map_.rgb), water_truth(green, nir), map_.valid)
     return {"scene": Path(scene).name, "ndwi_min": NDWI_MIN, "max_delta_e": MAX_DELTA_E, "map": asdict(scores)}
 
 
-def evaluate_false_water(generator: nn.Module, scene: str | Path, model_info: Optional[ModelInfo] = None) -> dict:
-    """The share of a scene without open water that its map draws as water, through ``geotrans run``'s path:
-    with the palette off (the model's own colours) and on (what users see by default)."""
+def evaluate_false_water(generator: nn.Module, scene: str | Path, model_info: Optional[ModelInfo] = None,
+                         options: RunOptions = RunOptions()) -> dict:
+    """The share of a scene without open water that its map draws as water, through ``geotrans run``'s path
+    with ``options``: with the palette off (the model's own colours) and on (what users see by default)."""
     shares = {}
     for palette in ("off", "auto"):
-        map_ = translated(generator, scene, RunOptions(palette=palette), model_info)
+        map_ = translated(generator, scene, replace(options, palette=palette), model_info)
         shares[f"palette_{palette}"] = float(map_water(map_.rgb)[map_.valid].mean()) if map_.valid.any() else 0.0
     return {"scene": Path(scene).name, "max_delta_e": MAX_DELTA_E, "drawn_as_water": shares}
