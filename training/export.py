@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from geotrans.model import UnetGenerator
-from geotrans.weights import load_generator, save_generator
+from geotrans.errors import ModelError
+from geotrans.weights import load_generator, read_model_info, save_generator
 from training.train import CHECKPOINT, TrainConfig, load_checkpoint
 
 log = logging.getLogger("training.export")
@@ -39,7 +40,8 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         "input": {"bands": "R, G, B (3 x uint8)", "normalization": "x / 127.5 - 1, range [-1, 1]",
                   "tile": 256},
         "output": {"bands": "R, G, B map rendering", "normalization": "(y + 1) * 127.5"},
-        "training": {"data": f"{config.data}/train ({pairs} aligned pairs)",
+        "training": {"data": f"{config.data}/train ({pairs} aligned pairs)" if not config.mix else
+                     f"{config.mix}: {pairs} samples an epoch from the sources below",
                      "crops": f"random {config.crop} px crops at the imagery's own resolution, {config.augment.describe()}",
                      "epochs": round(progress["epoch"] + progress["batch"] / max(1, pairs // config.batch_size), 2),
                      "steps": progress["step"], "batch_size": config.batch_size, "lr": config.lr,
@@ -53,11 +55,30 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
     if config.init_generator:
         card["training"]["warm_start"] = {"generator": config.init_generator, "sha256": config.init_sha256,
                                           "fresh": "discriminator and optimizers"}
+        card.update(inherited_style(config.init_generator))
+    if config.mix:
+        card["training"]["sources"] = run.get("sources", [])
+        card["training"]["d_warmup_steps"] = config.d_warmup_steps
+        card["training"]["gan_ramp_steps"] = config.gan_ramp_steps
     card.update(card_extra or {})
     save_generator(net, out, name=name, card=card)
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return card
+
+
+STYLE_KEYS = ("native_resolution_m", "ground_resolution_method", "palette", "palette_max_delta_e", "palette_method",
+              "map_classes", "palette_classes", "map_classes_method")
+
+
+def inherited_style(model: str | Path) -> dict:
+    """The map style (resolution, palette, class colours) of a warm start's model, which its runs keep."""
+    try:
+        card = read_model_info(model).card
+    except ModelError as err:
+        log.warning("the warm start's card is not readable (%s); its style is not carried over", err)
+        return {}
+    return {k: card[k] for k in STYLE_KEYS if k in card}
 
 
 def recard(model: str | Path, out: str | Path, card_extra: dict) -> dict:

@@ -52,6 +52,7 @@ from geotrans.weights import load_generator, read_model_info
 from training.data import Augment, PairSet
 from training.losses import feature_matching, gradient_l1
 from training.networks import build_discriminator
+from training.sources import MixedSet, mixed_set
 from training.report import sample_pairs, write_loss_curve, write_sample_grid
 
 log = logging.getLogger("training.train")
@@ -91,6 +92,9 @@ class TrainConfig:
     max_minutes: Optional[float] = None  # stop (with a checkpoint) after this many minutes of this invocation
     init_generator: Optional[str] = None  # warm start: an exported generator's weights (fresh D and optimizers)
     init_sha256: Optional[str] = None  # that file's hash, recorded when the run starts
+    mix: Optional[str] = None  # a mix of sources (training.sources) instead of data/train
+    d_warmup_steps: int = 0  # first steps train only the discriminator (the generator frozen)
+    gan_ramp_steps: int = 0  # after those, the adversarial and feature terms ramp in linearly over this many steps
 
     @property
     def augment(self) -> Augment:
@@ -175,13 +179,29 @@ class Pix2Pix:
         """(real pair, fake pair): the fake pair is (source, generated), never (source, real)."""
         return torch.cat([source, target], 1), torch.cat([source, fake.detach()], 1)
 
-    def step(self, source: torch.Tensor, target: torch.Tensor) -> dict:
+    def adversarial_weight(self, step: int) -> float:
+        """0 while the discriminator warms up, then a linear ramp to 1 over ``gan_ramp_steps``."""
+        config = self.config
+        if step < config.d_warmup_steps:
+            return 0.0
+        if config.gan_ramp_steps <= 0:
+            return 1.0
+        return min(1.0, (step - config.d_warmup_steps + 1) / config.gan_ramp_steps)
+
+    def step(self, source: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor] = None,
+             step: int = 10**9) -> dict:
+        """One iteration at global step ``step``. ``labelled`` (N, 1, H, W) of 0 and 1 marks the pixels the
+        target knows: the L1 term is their mean, and the real pair shows the generator's own output elsewhere."""
         config = self.config
         source, target = self._to_device(source), self._to_device(target)
         self.generator.train()
         self.discriminator.train()
-        with self.precision.autocast():
+        warming = step < config.d_warmup_steps
+        with self.precision.autocast(), torch.set_grad_enabled(not warming):
             fake = self.g_train(source)
+        if labelled is not None:
+            labelled = self._to_device(labelled)
+            target = labelled * target + (1 - labelled) * fake.detach().float()
 
         # Discriminator: real pairs -> 1, generated pairs -> 0; the loss is halved.
         set_requires_grad(self.discriminator, True)
@@ -196,6 +216,11 @@ class Pix2Pix:
         d_loss = 0.5 * (d_real + d_fake)
         self.scaler.scale(d_loss).backward()
         self.scaler.step(self.opt_d)
+        if warming:  # the generator stays as it is while the new discriminator learns to judge it
+            self.scaler.update()
+            zero = 0.0
+            return {"g_gan": zero, "g_l1": self._l1(fake.detach().float(), target, labelled).item(), "g_fm": zero,
+                    "g_grad": zero, "d_real": d_real.item(), "d_fake": d_fake.item()}
 
         # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map, plus the optional terms.
         set_requires_grad(self.discriminator, False)
@@ -205,13 +230,14 @@ class Pix2Pix:
         pred = pred.float()
         fake = fake.float()
         g_gan = self.gan_loss(pred, torch.ones_like(pred))
-        g_l1 = self.l1_loss(fake, target)
-        g_loss = g_gan + config.lambda_l1 * g_l1
+        g_l1 = self._l1(fake, target, labelled)
+        adversarial = self.adversarial_weight(step)
+        g_loss = adversarial * g_gan + config.lambda_l1 * g_l1
         # The real pair's features come from the discriminator pass above (pix2pixHD does the same).
         g_fm = feature_matching(fake_features, [f.chunk(2)[0] for f in features]) if config.lambda_fm else None
         g_grad = gradient_l1(fake, target) if config.lambda_grad else None
         if g_fm is not None:
-            g_loss = g_loss + config.lambda_fm * g_fm
+            g_loss = g_loss + adversarial * config.lambda_fm * g_fm
         if g_grad is not None:
             g_loss = g_loss + config.lambda_grad * g_grad
         self.scaler.scale(g_loss).backward()
@@ -221,6 +247,12 @@ class Pix2Pix:
         self.update_ema()
         return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "g_fm": 0.0 if g_fm is None else g_fm.item(),
                 "g_grad": 0.0 if g_grad is None else g_grad.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
+
+    def _l1(self, fake: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor]) -> torch.Tensor:
+        """Mean absolute error over the labelled pixels (all of them when ``labelled`` is None)."""
+        if labelled is None:
+            return self.l1_loss(fake, target)
+        return ((fake - target).abs() * labelled).sum() / (labelled.sum() * fake.shape[1]).clamp(min=1)
 
     def _to_device(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device)
@@ -324,6 +356,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         torch.manual_seed(config.seed + 1)  # dropout stream, distinct from the init seed
     if world > 1:
         model.distribute(local_rank)
+    if train_set is None and config.mix:
+        train_set = mixed_set(config.mix, crop=config.crop, augment=config.augment, seed=config.seed)
     if train_set is None:
         train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
                                         augment=config.augment, seed=config.seed)
@@ -345,8 +379,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
             bar = tqdm(batches,
                        total=steps_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}/{config.epochs}",
                        disable=rank != 0 or not os.isatty(2), unit="step")
-            for source, target in bar:
-                losses = model.step(source, target)
+            for batch_tensors in bar:
+                losses = model.step(*batch_tensors, step=progress["step"])
                 progress["batch"] += 1
                 progress["step"] += 1
                 progress["seconds"] = time.perf_counter() - started
@@ -375,9 +409,11 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                          progress["seconds"] / 60, budget.reason(progress) or "another process stopped")
                 break
     if rank == 0:
-        (out / "run.json").write_text(json.dumps({"config": asdict(config), "progress": progress,
-                                                  "train_pairs": len(train_set), "hardware": hardware(device)},
-                                                 indent=2))
+        run = {"config": asdict(config), "progress": progress, "train_pairs": len(train_set),
+               "hardware": hardware(device)}
+        if isinstance(train_set, MixedSet):
+            run["sources"] = train_set.describe()
+        (out / "run.json").write_text(json.dumps(run, indent=2))
     return model
 
 
@@ -469,12 +505,20 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps in all (checkpointed)")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop after N minutes of this invocation (checkpointed)")
+    parser.add_argument("--mix", default=None, metavar="JSON",
+                        help="train on the sources this mix file names (training.sources) instead of DATA/train; "
+                             "DATA/val still gives the sample grid")
+    parser.add_argument("--d-warmup-steps", type=int, default=0,
+                        help="first steps train only the discriminator, the generator frozen (a warm start's "
+                             "fresh discriminator learns before it pushes)")
+    parser.add_argument("--gan-ramp-steps", type=int, default=0,
+                        help="then ramp the adversarial and feature-matching terms in linearly over N steps")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--init-generator", default=None, metavar="MODEL",
                         help="warm start a new run from an exported generator (.safetensors); its ngf is used")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    if not (Path(args.data) / "train").is_dir():
+    if not args.mix and not (Path(args.data) / "train").is_dir():
         parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
     recipe = {k: getattr(args, k) for k in RECIPE if getattr(args, k) is not None}
     config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
@@ -482,7 +526,8 @@ def main(argv: Optional[list[str]] = None) -> None:
                          precision=args.precision,
                          channels_last=args.channels_last, compile=args.compile, seed=args.seed,
                          train_limit=args.train_limit, max_steps=args.max_steps, max_minutes=args.max_minutes,
-                         init_generator=args.init_generator)
+                         init_generator=args.init_generator, mix=args.mix,
+                         d_warmup_steps=args.d_warmup_steps, gan_ramp_steps=args.gan_ramp_steps)
     if args.init_generator:
         try:
             config.ngf = read_model_info(args.init_generator).ngf

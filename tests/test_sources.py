@@ -1,0 +1,157 @@
+"""Training on many sources: mixes, labelled photos drawn in the map style, masked losses, the D warm-up."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from geotrans.render import CODES, IGNORE, MapStyle
+from geotrans.weights import read_model_info
+from training.data import Augment
+from training.sources import MixError, MixedSet, labelled_images, load_sources, mask_classes, read_mix
+from training.train import Pix2Pix, TrainConfig, train
+
+DATA = Path(__file__).resolve().parent / "data"
+DUBAI_CLASSES = {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
+                 "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}
+
+
+def write_mix(folder: Path, jitter: float = 0.0, **dubai) -> Path:
+    """A mix of the test data's real maps pairs and two real Dubai photos (one held out)."""
+    spec = {"resolution_m": 0.9, "scale_jitter": jitter, "sources": [
+        {"name": "nyc", "kind": "pairs", "path": str(DATA / "maps_pairs"), "resolution_m": 0.9, "weight": 1},
+        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
+         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest",
+         "classes": DUBAI_CLASSES, "weight": 1, **dubai}]}
+    path = folder / "mix.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_held_out_images_never_train(tmp_path):
+    mix = read_mix(write_mix(tmp_path))
+    sources = load_sources(mix)
+    dubai = sources[1]
+    assert len(dubai.examples) == 1
+    held = labelled_images(mix, mix.sources[1], "val")
+    assert [h.name for h in held] == ["dubai/tile2/images/image_part_009.jpg"]
+    assert not np.array_equal(dubai.examples[0].photo, held[0].photo)
+
+
+def test_masks_are_drawn_in_the_cards_colours_and_unlabelled_pixels_are_known(tmp_path):
+    style = MapStyle.from_card(read_model_info().card)
+    # This photo has no unlabelled pixels: class its buildings as unknown to see them left out.
+    mix = read_mix(write_mix(tmp_path, classes={**DUBAI_CLASSES, "#3C1098": "ignore"}))
+    example = load_sources(mix)[1].examples[0]
+    classes = labelled_images(mix, {**mix.sources[1], "val": "tile2/images/image_part_005.jpg"}, "val")[0].classes
+    assert {int(c) for c in np.unique(classes)} <= {*CODES.values(), IGNORE}
+    assert (classes == IGNORE).any() and (classes == CODES["water"]).any()
+    assert np.array_equal(example.labelled, classes != IGNORE)
+    water = classes == CODES["water"]
+    assert (example.target[:, water].T == style.colours["water"]).all()
+
+
+def test_nearest_matching_classes_soft_masks_and_exact_matching_refuses_them():
+    grey = np.array([[0, 40], [200, 255]], dtype=np.uint8)
+    classes = mask_classes(grey, {"0": "ignore", "255": "street"}, nearest=True, source="m")
+    assert classes.tolist() == [[IGNORE, IGNORE], [CODES["street"], CODES["street"]]]
+    with pytest.raises(MixError, match="not in the class table"):
+        mask_classes(grey, {"0": "ignore", "255": "street"}, nearest=False, source="m")
+
+
+def test_samples_are_at_the_models_resolution_seeded_and_padded_when_small(tmp_path):
+    sources = load_sources(read_mix(write_mix(tmp_path)))
+    dubai = sources[1]
+    mixed = MixedSet([dubai], resolution_m=0.9, scale_jitter=0.3, augment=Augment(flips=False), seed=3)
+    a, b = mixed.sample(0, 0, epoch=1, position=4), mixed.sample(0, 0, epoch=1, position=4)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))  # a resumed epoch draws the same samples
+    assert not torch.equal(a[0], mixed.sample(0, 0, epoch=2, position=4)[0])
+    assert [t.shape for t in a] == [(3, 256, 256), (3, 256, 256), (1, 256, 256)]
+    # Declared at 0.3 m, the 510 px photo spans 153 m: 170 px at 0.9 m, padded to 256 and unlabelled there.
+    fine = MixedSet([type(dubai)(dubai.name, 1.0, [type(dubai.examples[0])(
+        dubai.examples[0].photo, dubai.examples[0].target, None, 0.3, True)])], resolution_m=0.9,
+        augment=Augment(flips=False))
+    photo, _, labelled = fine.sample(0, 0, epoch=0, position=0)
+    assert labelled[0, :170, :170].all() and not labelled[0, 181:, :].any() and not labelled[0, :, 181:].any()
+    assert (photo[:, 181:, :] == -1).all()  # black photo where padded
+
+
+def test_sources_are_drawn_by_weight(tmp_path):
+    sources = load_sources(read_mix(write_mix(tmp_path)))
+    sources[0].weight, sources[1].weight = 3.0, 1.0
+    mixed = MixedSet(sources, resolution_m=0.9, epoch_size=4000)
+    share = np.mean([s == 1 for s, _ in mixed.order(0)])
+    assert share == pytest.approx(0.25, abs=0.03)
+
+
+def test_a_bad_mix_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"sources": [{"name": "x", "kind": "maps", "weight": 1}]}))
+    with pytest.raises(MixError, match="kind must be one of"):
+        read_mix(path)
+    path.write_text(json.dumps({"sources": [{"name": "x", "kind": "pairs", "weight": 1}]}))
+    with pytest.raises(MixError, match="resolution_m"):
+        read_mix(path)
+
+
+def tiny_model(tmp_path, **kw) -> Pix2Pix:
+    return Pix2Pix(TrainConfig(data="d", out=str(tmp_path), ngf=8, ndf=8, **kw), torch.device("cpu"))
+
+
+def test_the_l1_term_reads_only_labelled_pixels():
+    model = Pix2Pix(TrainConfig(data="d", out="o", ngf=8, ndf=8), torch.device("cpu"))
+    fake, target = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    target[..., 2:, :] = 5.0  # wrong only in the bottom half
+    labelled = torch.zeros(1, 1, 4, 4)
+    labelled[..., :2, :] = 1
+    assert model._l1(fake, target, labelled).item() == 0.0
+    assert model._l1(fake, target, 1 - labelled).item() == pytest.approx(5.0)
+    assert model._l1(fake, target, None).item() == pytest.approx(2.5)
+
+
+def test_the_discriminator_sees_the_generators_own_pixels_where_the_target_knows_nothing(tmp_path):
+    model = tiny_model(tmp_path)
+    seen = []
+    model.discriminator.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().clone()))
+    source, target = torch.rand(2, 3, 256, 256) * 2 - 1, torch.rand(2, 3, 256, 256) * 2 - 1
+    labelled = torch.zeros(2, 1, 256, 256)
+    labelled[:, :, :, :128] = 1
+    model.step(source, target, labelled)
+    real, fake = seen[0].chunk(2)  # the discriminator's pass over real and generated pairs
+    assert torch.equal(real[:, :3], fake[:, :3])
+    assert torch.allclose(real[:, 3:, :, 128:], fake[:, 3:, :, 128:])  # unlabelled: the generated map
+    assert torch.equal(real[:, 3:, :, :128], target[:, :, :, :128])  # labelled: the real map
+
+
+def test_the_generator_is_frozen_while_the_discriminator_warms_up_and_then_ramps_in(tmp_path):
+    model = tiny_model(tmp_path, d_warmup_steps=2, gan_ramp_steps=4)
+    before = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    d_before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+    source, target = torch.rand(1, 3, 256, 256) * 2 - 1, torch.rand(1, 3, 256, 256) * 2 - 1
+    for step in range(2):
+        losses = model.step(source, target, step=step)
+        assert losses["g_gan"] == 0.0
+    assert all(torch.equal(v, before[k]) for k, v in model.generator.state_dict().items())
+    assert not all(torch.equal(v, d_before[k]) for k, v in model.discriminator.state_dict().items())
+    model.step(source, target, step=2)
+    assert not all(torch.equal(v, before[k]) for k, v in model.generator.state_dict().items())
+    assert [model.adversarial_weight(s) for s in (0, 1, 2, 3, 5, 9)] == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
+
+
+def test_a_run_on_a_mix_resumes_exactly_and_its_export_lists_the_sources(tmp_path):
+    from training.export import export
+
+    mix = write_mix(tmp_path, jitter=0.3)
+    config = dict(data=str(DATA / "maps_pairs"), ngf=8, ndf=8, batch_size=2, sample_pairs=0, epochs=2,
+                  mix=str(mix), d_warmup_steps=1)
+    straight = train(TrainConfig(out=str(tmp_path / "a"), **config), torch.device("cpu"))
+    train(TrainConfig(out=str(tmp_path / "b"), max_steps=1, **config), torch.device("cpu"))
+    resumed = train(TrainConfig(out=str(tmp_path / "b"), **config), torch.device("cpu"), resume=True)
+    for key, value in straight.generator.state_dict().items():
+        assert torch.equal(value, resumed.generator.state_dict()[key]), key
+    card = export(tmp_path / "b", tmp_path / "m.safetensors", "mixed")
+    assert [s["name"] for s in card["training"]["sources"]] == ["nyc", "dubai"]
+    assert card["training"]["d_warmup_steps"] == 1
