@@ -17,8 +17,10 @@ by a block.
 water against the water the scene's near-infrared band shows (NDWI), on a scene
 with R, G, B, NIR bands such as NAIP: are fields and forests drawn as water?
 ``--no-water SCENE ...`` adds the share of scenes without open water (Korea's
-winter forest) that the map draws as water, palette off and on. The scenes run in the first
-``--precision`` given.
+winter forest) that the map draws as water, palette off and on. ``--labelled MIX``
+adds per-class scores on the held-out images of each labelled source of a mix
+(``training.semantic``). The scenes run in the first ``--precision`` given; a
+summary of the figures the shipping rule reads ends the output.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from geotrans.weights import load_generator
 from training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
+from training.semantic import evaluate_labelled, format_semantic
 from training.water import evaluate_false_water, evaluate_water
 
 log = logging.getLogger("training.evaluate")
@@ -111,6 +114,34 @@ def format_false_water(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary_rows(report: dict) -> list[tuple[str, Optional[float]]]:
+    """The figures the shipping rule reads, in one list of (name, value)."""
+    rows: list[tuple[str, Optional[float]]] = []
+    first = next(iter(report.get("results", {}).values()), None)
+    if first:
+        rows += [("maps val PSNR (dB)", first["psnr"]), ("maps val SSIM", first["ssim"]),
+                 ("maps val delta<5 (%)", first["acc5"])]
+    if "roads" in report:
+        rows += [(f"{report['roads']['scene']} road F1", report["roads"]["map"]["f1"]),
+                 ("  (floor: shifted a block)", report["roads"]["shifted_by_a_block"]["f1"])]
+    if "water" in report:
+        rows.append((f"{report['water']['scene']} dry land as water", report["water"]["map"]["dry_land_as_water"]))
+    for r in report.get("false_water", []):
+        rows.append((f"{r['scene']} drawn as water", r["drawn_as_water"]["palette_auto"]))
+    for r in report.get("semantic", []):
+        for key in ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1"):
+            if r[key] is not None:
+                rows.append((f"{r['source']} {key.replace('_', ' ')}", r[key]))
+    return rows
+
+
+def format_summary(report: dict) -> str:
+    rows = summary_rows(report)
+    width = max([len(name) for name, _ in rows] + [10])
+    return "\n".join([f"{'summary: ' + report['model']:<{width + 2}}", *(f"  {n:<{width}}{v:>10.3f}"
+                                                                      for n, v in rows if v is not None)])
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="exported generator (default: the shipped model)")
@@ -130,6 +161,9 @@ def main(argv: Optional[list[str]] = None) -> None:
                         help="also score the map's water against the NDWI of SCENE (bands R, G, B, NIR)")
     parser.add_argument("--no-water", nargs="+", default=[], metavar="SCENE", dest="no_water",
                         help="also report the share of each SCENE, a scene without open water, drawn as water")
+    parser.add_argument("--labelled", default=None, metavar="MIX",
+                        help="also score the held-out (val) images of each labelled source of this mix file "
+                             "per class (training.semantic)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     generator, info = load_generator(args.model)
@@ -163,6 +197,10 @@ def main(argv: Optional[list[str]] = None) -> None:
         report["false_water"] = [evaluate_false_water(generator, scene, model_info=info, options=scene_options)
                                 for scene in args.no_water]
         print(format_false_water(report["false_water"]))
+    if args.labelled:
+        report["semantic"] = evaluate_labelled(generator, args.labelled, model_info=info, options=scene_options)
+        print(format_semantic(report["semantic"]))
+    print(format_summary(report))
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2))

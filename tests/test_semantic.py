@@ -1,0 +1,84 @@
+"""The semantic benchmark: per-class scores of maps against held-out labels."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from geotrans.render import CODES, IGNORE, MapStyle
+from geotrans.weights import read_model_info
+from training.semantic import Tally, classify, evaluate_labelled
+from training.sources import labelled_images, read_mix
+
+DATA = Path(__file__).resolve().parent / "data"
+STYLE = MapStyle.from_card(read_model_info().card)
+
+
+def test_each_class_colour_classes_as_itself_and_near_colours_as_the_nearest():
+    table = STYLE.table
+    rgb = np.concatenate([table, np.clip(table.astype(int) + 3, 0, 255).astype(np.uint8)])[None].transpose(2, 0, 1)
+    assert classify(rgb, STYLE)[0].tolist() == list(range(len(table))) * 2
+
+
+def test_iou_dry_land_and_street_f1_count_the_right_pixels():
+    truth = np.full((10, 10), CODES["background"], np.uint8)
+    truth[:, :4] = CODES["water"]
+    truth[:, 6] = CODES["street"]
+    truth[9, :] = IGNORE
+    drawn = np.full((10, 10), CODES["background"], np.uint8)
+    drawn[:, :5] = CODES["water"]  # one column of land drawn as water
+    drawn[:, 7] = CODES["major_road"]  # the street drawn one pixel east: within 3 m at 1 m pixels
+    drawn[9, 9] = CODES["water"]  # an unlabelled pixel: not counted
+    tally = Tally.empty()
+    tally.add(drawn, truth, np.ones((10, 10), bool), pixel_m=1.0)
+    scores = tally.scores()
+    assert scores["water_iou"] == pytest.approx(36 / 45)
+    assert scores["dry_land_as_water"] == pytest.approx(9 / 54)
+    assert scores["street_f1"] == 1.0 and scores["street_iou"] == 0.0
+    assert scores["green_iou"] is None  # neither labels nor map hold green
+    far = Tally.empty()
+    far.add(drawn, truth, np.ones((10, 10), bool), pixel_m=5.0)  # one pixel is 5 m: beyond the tolerance
+    assert far.scores()["street_f1"] == 0.0
+
+
+def test_a_source_complete_for_streets_counts_streets_drawn_on_unlabelled_pixels():
+    truth = np.full((6, 6), IGNORE, np.uint8)
+    truth[:, 0] = CODES["street"]
+    drawn = np.full((6, 6), CODES["background"], np.uint8)
+    drawn[:, 0] = drawn[:, 5] = CODES["street"]
+    loose, strict = Tally.empty(), Tally.empty()
+    loose.add(drawn, truth, np.ones((6, 6), bool), 1.0)
+    strict.add(drawn, truth, np.ones((6, 6), bool), 1.0, complete_for=("street",))
+    assert loose.scores()["street_precision"] == 1.0
+    assert strict.scores()["street_precision"] == 0.5
+
+
+class Constant(nn.Module):
+    """A generator that draws every pixel in one colour (a stand-in with known scores)."""
+
+    def __init__(self, rgb):
+        super().__init__()
+        self.register_buffer("value", torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1)
+
+    def forward(self, x):
+        return self.value.expand(x.shape[0], 3, *x.shape[2:]).to(x.dtype)
+
+
+def test_held_out_photos_go_through_geotrans_run_and_score_against_their_labels(tmp_path):
+    mix_path = tmp_path / "mix.json"
+    mix_path.write_text(json.dumps({"sources": [
+        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
+         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest", "weight": 1,
+         "classes": {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
+                     "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}}]}))
+    [report] = evaluate_labelled(Constant(STYLE.colours["water"]), mix_path)
+    truth = labelled_images(read_mix(mix_path), read_mix(mix_path).sources[0], "val")[0].classes
+    labelled = truth != IGNORE
+    assert report["images"] == 1
+    assert report["water_iou"] == pytest.approx(np.mean(truth[labelled] == CODES["water"]), abs=0.01)
+    assert report["dry_land_as_water"] == pytest.approx(1.0, abs=0.01)
+    assert report["street_f1"] == 0.0 and report["building_iou"] == 0.0
