@@ -23,7 +23,8 @@ from torch import nn
 
 from geotrans.errors import DiskFullError, GeotransError, InputError, OutputBusyError, OutputError, one_line
 from geotrans.options import RunOptions
-from geotrans.output import atomic_path, output_lock
+from geotrans.output import atomic_path, output_lock, verify_readable
+from geotrans.targets import SUMMARY, written_by_geotrans
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.runner import resolved
@@ -31,7 +32,6 @@ from geotrans.weights import ModelInfo
 
 log = logging.getLogger(__name__)
 
-SUMMARY = "geotrans-summary.json"
 JOB_TAG = "GEOTRANS_JOB"
 DEFAULT_PATTERNS = ("*.tif", "*.tiff")
 
@@ -149,19 +149,33 @@ def job_fingerprint(job: SceneJob, options: RunOptions, model_info: Optional[Mod
 
 
 def is_current(job: SceneJob, fingerprint: str) -> bool:
-    """The output exists (so it is complete: outputs appear only by rename) and was made by this job."""
+    """The output exists, was made by this job, and still reads to its last block (a file that does not,
+    say truncated since, is redone, with a warning)."""
     if not os.path.exists(job.dst):
         return False
     try:
         with rasterio.open(job.dst) as ds:
-            return ds.tags().get(JOB_TAG) == fingerprint
-    except RasterioError:
+            if ds.tags().get(JOB_TAG) != fingerprint:
+                return False
+        verify_readable(Path(job.dst), Path(job.dst))
+    except (OutputError, RasterioError) as err:
+        log.warning("%s: is damaged (%s); translating it again", job.dst, one_line(err))
         return False
+    return True
+
+
+def written_outputs(out_dir: str | os.PathLike) -> frozenset[str]:
+    """The outputs the folder's summary records geotrans as having written (done or skipped)."""
+    return frozenset(r.dst for r in _read_summary(Path(out_dir) / SUMMARY) if r.status in ("done", "skipped"))
 
 
 def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[ModelInfo], options: RunOptions,
-                  force: bool = False, progress: Optional[Callable[[int, int], None]] = None) -> SceneResult:
-    """Run one scene of a batch; never raises for a bad scene, only for an interrupt."""
+                  force: bool = False, progress: Optional[Callable[[int, int], None]] = None,
+                  written: frozenset[str] = frozenset()) -> SceneResult:
+    """Run one scene of a batch; never raises for a bad scene, only for an interrupt.
+
+    An existing output that geotrans did not write (no geotrans tags, not in ``written``, the summary's
+    record) is left alone and the scene fails, unless ``options.overwrite``."""
     try:
         fingerprint = job_fingerprint(job, options, model_info)
     except OSError as err:
@@ -174,6 +188,10 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
         return SceneResult(job.src, job.dst, "busy", one_line(err))
     if current:
         return SceneResult(job.src, job.dst, "skipped")
+    if os.path.lexists(job.dst) and not options.overwrite and job.dst not in written \
+            and not written_by_geotrans(Path(job.dst)):
+        return SceneResult(job.src, job.dst, "failed", f"{job.dst}: exists and is not a map geotrans wrote; "
+                           "left as it is (--overwrite replaces it)")
     try:
         plan = plan_run(job.src, replace(options, overwrite=True), model_info)
         report = _translate_with_oom_retry(plan, job, generator, progress, {JOB_TAG: fingerprint})
@@ -222,11 +240,12 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
     out_dir.mkdir(parents=True, exist_ok=True)
     options = resolved(options)  # device and precision decided (and logged) once
     summary = BatchSummary()
+    written = written_outputs(out_dir)
     try:
         for job in jobs:
             started = time.perf_counter()
             try:
-                result = process_scene(job, generator, model_info, options, force, tile_progress)
+                result = process_scene(job, generator, model_info, options, force, tile_progress, written)
             except DiskFullError as err:
                 summary.results.append(SceneResult(job.src, job.dst, "failed", one_line(err)))
                 summary.write_if_possible(out_dir)

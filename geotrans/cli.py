@@ -19,9 +19,11 @@ from tqdm import tqdm
 from geotrans import __version__
 from geotrans.errors import GeotransError, one_line
 from geotrans.interrupts import STOP_SIGNALS, import_pipeline
+from geotrans.network import apply_http_settings
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
 from geotrans.resolution import RESAMPLINGS
+from geotrans.targets import SUMMARY, Target, check_targets
 from geotrans.tiler import DEFAULT_OVERLAP
 
 # The pipeline (and torch with it) is imported inside the commands that run it, by import_pipeline, so that
@@ -30,7 +32,7 @@ from geotrans.tiler import DEFAULT_OVERLAP
 log = logging.getLogger("geotrans")
 
 FOLDER_ONLY = ("patterns", "recursive", "force")
-SINGLE_ONLY = ("overwrite", "preview", "strip_rows")
+SINGLE_ONLY = ("preview", "strip_rows")
 
 
 class OneLineParam(click.ParamType):
@@ -244,7 +246,10 @@ def main() -> None:
               help="One scene on a cluster: rows per strip, a multiple of 256 (default: about 4 strips per "
                    "worker, 2048 to 8192 rows).")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Also write the log to this file.")
+              help="Also write the log to this file (appended to).")
+@click.option("--http-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Network sources (/vsicurl/, URLs): give up on a connection or a request after this long "
+                   "(default 15 s to connect, 60 s a request, or GDAL_HTTP_* from the environment).")
 @MODEL_OPTION
 @click.option("--batch-size", default=8, show_default=True, type=int, help="Tiles per batch.")
 @OVERLAP_OPTION
@@ -274,7 +279,9 @@ def main() -> None:
               help="A GDAL creation option for the map, KEY=VALUE (repeatable), as in rio.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a small PNG: input | output side by side (single scene).")
-@click.option("--overwrite", is_flag=True, help="Replace DST if it exists (single scene).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace DST (and --preview) if it exists; in folder mode, also replace files in the output "
+                   "folder that geotrans did not write (without it they are left alone and the scene fails).")
 @click.option("--progress", "progress_mode", type=click.Choice(("bar", "json")), default="bar", show_default=True,
               help="bar: a progress bar on a terminal; json: one JSON line per update (and per log message) on stderr, "
                    "for programs.")
@@ -283,7 +290,7 @@ def main() -> None:
 @click.pass_context
 def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool,
         list_file: Optional[str], force: bool, scheduler: Optional[str], cluster: Optional[int],
-        strip_rows: Optional[int], log_file: Optional[str], model_path: Optional[str], batch_size: int, overlap: int, device: str,
+        strip_rows: Optional[int], log_file: Optional[str], http_timeout: Optional[float], model_path: Optional[str], batch_size: int, overlap: int, device: str,
         precision: str, palette: str, tta: bool, compile_: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
         gsd: Optional[float], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
@@ -312,11 +319,14 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     non-zero when any scene failed. A re-run skips outputs that are complete and
     current (same source, model and parameters); --force redoes them.
     """
-    _setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json")
     if src is None and list_file is None:
         raise click.UsageError("give a scene or folder SRC, or --list FILE")
     folder_mode = list_file is not None or Path(src).is_dir()
     _refuse_flags(ctx, folder_mode)
+    with error_boundary(verbose, "interrupted; nothing was written"):
+        _check_run_targets(src, dst, folder_mode, preview, log_file, (aoi, model_path, list_file), overwrite)
+    _setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json")
+    apply_http_settings(http_timeout)
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, precision=precision,
                              palette=palette, tta=tta, compile=compile_, overwrite=overwrite,
@@ -359,12 +369,22 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
             log.info("wrote preview %s", preview)
 
 
+def _check_run_targets(src: Optional[str], dst: str, folder_mode: bool, preview: Optional[str],
+                       log_file: Optional[str], other_inputs: tuple, overwrite: bool) -> None:
+    """Every path the run writes, against its inputs and each other (``geotrans.targets``), before it starts."""
+    inputs = [p for p in (None if folder_mode else src, *other_inputs) if p]
+    targets = [Target(path, role) for path, role in ((None if folder_mode else dst, "map"),
+                                                            (preview, "preview"), (log_file, "log")) if path]
+    if folder_mode and Path(dst).is_dir():
+        targets.append(Target(Path(dst) / SUMMARY, "summary"))
+    check_targets(targets, inputs, overwrite)
+
+
 def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler, cluster, quiet,
                 verbose, progress_mode):
     """The folder's scenes, with a bar of scenes above a bar of tiles; the BatchSummary."""
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         import_pipeline(dask=scheduler is not None or cluster is not None)
-        from geotrans.batch import SUMMARY
         from geotrans.folder import run_folder
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}"), \
             _bar("scenes", "scenes", quiet, progress_mode) as scenes, \
@@ -400,6 +420,7 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
       geotrans info scene.tif --json | jq .windows.to_run
     """
     _setup_logging(verbose, not verbose)
+    apply_http_settings()
     if quiet:
         log.setLevel(logging.ERROR)
     with error_boundary(verbose):

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene
+from geotrans.batch import BatchSummary, SceneJob, SceneResult, process_scene, written_outputs
 from geotrans.errors import DiskFullError, GeotransError, one_line
 from geotrans.options import RunOptions
 from geotrans.runner import resolved
@@ -87,10 +87,10 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
             cluster.close()
 
 
-def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool) -> SceneResult:
+def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool, written: frozenset = frozenset()) -> SceneResult:
     generator, model_info, device = worker_model()
     options = resolved(replace(options, device=device) if options.device == "auto" else options)
-    return process_scene(job, generator, model_info, options, force)
+    return process_scene(job, generator, model_info, options, force, written=written)
 
 
 def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: RunOptions, out_dir: str | os.PathLike,
@@ -103,7 +103,8 @@ def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: Run
     results: dict[int, SceneResult] = {}
     summary = BatchSummary()
     with dask_client(model_path, scheduler, local_workers) as client:
-        futures = client.map(_scene_on_worker, jobs, options=options, force=force, pure=False)
+        futures = client.map(_scene_on_worker, jobs, options=options, force=force, written=written_outputs(out_dir),
+                             pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         try:
             for future in distributed.as_completed(futures):

@@ -21,8 +21,9 @@ import signal
 from contextlib import contextmanager, suppress
 from typing import Iterator
 
-# Besides Ctrl-C: SIGTERM (how the QGIS plugin cancels) and Ctrl-Break on Windows.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGBREAK") if hasattr(signal, name))
+# Besides Ctrl-C: SIGTERM (how the QGIS plugin cancels), SIGHUP (a closed SSH session or terminal) and
+# Ctrl-Break on Windows.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, name))
 DEFERRED_SIGNALS = (signal.SIGINT, *STOP_SIGNALS)
 
 

@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -123,24 +124,29 @@ def _free_bytes(folder: Path) -> int:
 
 
 def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse an output that is the input, a folder, in a missing folder, or exists without ``overwrite``."""
-    dst = Path(dst)
-    if dst.is_dir():
-        raise OutputError(f"{dst}: is a directory; give an output file name")
-    if not dst.parent.is_dir():
-        raise OutputError(f"{dst.parent}: output folder does not exist")
-    local_src = os.path.exists(src)  # False for /vsi paths and URLs, which are never the local output
-    if local_src and (dst.exists() and os.path.samefile(src, dst) or Path(src).resolve() == dst.resolve()):
-        raise OutputError(f"{dst}: is the input scene; geotrans never overwrites its input")
-    if dst.exists() and not overwrite:
-        raise OutputError(f"{dst}: already exists", hint="pass --overwrite to replace it")
-    return dst
+    """The map's path if the run may write it (``geotrans.targets``' rule: not the input, even through a GDAL
+    archive path, a regular file or a new name in an existing folder, replaced only with ``overwrite``)."""
+    from geotrans.targets import Target, check_target
+
+    return check_target(Target(Path(dst), "map"), inputs=[src], overwrite=overwrite)
+
+
+TEMPORARY = ".{name}.{tag}.{suffix}"  # hidden, beside the target; tag: 8 hex digits, unique per write
 
 
 def temporary_path(path: str | os.PathLike, suffix: str = "part") -> Path:
     """A hidden, unique temporary name beside ``path``."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.{suffix}")
+    return path.with_name(TEMPORARY.format(name=path.name, tag=uuid.uuid4().hex[:8], suffix=suffix))
+
+
+def is_temporary_of(candidate: str, path: Path) -> bool:
+    """Whether ``candidate`` (a file name) is one of the temporary files of ``path`` exactly: never those of
+    another target whose name starts with this one's (``m.tif.x.tif`` beside ``m.tif``)."""
+    sidecars = "|".join(re.escape(s) for s in (*SIDECARS, ".cog"))
+    stages = r"(\.model-grid|\.strip-[0-9a-f]+-[0-9]{5})?"  # the map's intermediate files: model grid, strips
+    pattern = rf"\.{re.escape(path.name)}{stages}\.[0-9a-f]{{8}}\.part({sidecars})*"
+    return re.fullmatch(pattern, candidate) is not None
 
 
 def remove_temporary(tmp: Path) -> None:
@@ -148,15 +154,40 @@ def remove_temporary(tmp: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def durable_replace(tmp: Path, path: Path) -> None:
+    """Rename the finished ``tmp`` over ``path`` so that a power cut leaves the old file or the whole new one:
+    the file's data reach the disk before the rename, and the folder's entry after it."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # a platform without directory handles (Windows): its rename is already durable
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (network mounts) refuse fsync on a folder
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path``, on any error it is removed
+    """Yield a temporary path to write; on success it durably replaces ``path``, on any error it is removed
     (``path`` keeps what it held). An OSError while writing becomes an OutputError (DiskFullError)."""
     path = Path(path)
     tmp = temporary_path(path)
     try:
         yield tmp
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
     except OSError as err:
         if isinstance(err, OutputError):
             raise
@@ -216,7 +247,7 @@ def output_lock(path: str | os.PathLike, clean: bool = True, wait_s: float = 0.0
 
 def remove_stale_temporaries(path: Path) -> list[Path]:
     """Remove the temporary files a killed run left for ``path``; call only while holding its lock."""
-    stale = [p for p in path.parent.glob(f".{glob_escape(path.name)}.*") if p != lock_path(path)]
+    stale = [p for p in path.parent.glob(f".{glob_escape(path.name)}.*") if is_temporary_of(p.name, path)]
     for leftover in stale:
         leftover.unlink(missing_ok=True)
     if stale:
@@ -331,7 +362,7 @@ class GeoTiffSink:
         """Finish, verify and rename over ``path``: only now does anything appear there."""
         self.finish()
         try:
-            os.replace(self.tmp_path, self.path)
+            durable_replace(self.tmp_path, self.path)
         except OSError as err:
             raise write_error(self.path, "renaming the finished map into place", [one_line(err)], err) from None
         log.info("wrote %s", self.path)

@@ -156,7 +156,7 @@ def slow_model_file(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])  # SIGHUP: a closed SSH session
 def test_interrupted_run_leaves_nothing(tmp_path, slow_model_file, signum):
     out = tmp_path / "map.tif"
     proc = subprocess.Popen(
@@ -248,7 +248,7 @@ def test_run_uses_the_shipped_model_by_default(tmp_path):
 
 
 @pytest.mark.parametrize("mode,flag", [("single", ["--force"]), ("single", ["--recursive"]),
-                                       ("folder", ["--strip-rows", "512"]), ("folder", ["--overwrite"])])
+                                       ("folder", ["--strip-rows", "512"]), ("folder", ["--preview", "p.png"])])
 def test_flags_that_do_not_apply_are_refused_not_ignored(tmp_path, narrow_model_file, mode, flag):
     src = KOREA if mode == "single" else KOREA.parent
     out = tmp_path / ("o.tif" if mode == "single" else "maps")

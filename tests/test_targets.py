@@ -1,0 +1,255 @@
+"""The hostile cases: geotrans never writes over what the user owns (geotrans.targets and the writes it guards)."""
+from __future__ import annotations
+
+import fcntl
+import gzip
+import hashlib
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+from geotrans.errors import OutputError
+from geotrans.output import durable_replace, is_temporary_of, lock_path, output_lock
+from geotrans.targets import Target, check_target, disk_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def scene(tmp_path) -> Path:
+    """A copy of a real sample scene that the test may see destroyed (it must not be)."""
+    path = tmp_path / "in.tif"
+    shutil.copy(LANDSAT, path)
+    return path
+
+
+def test_a_preview_over_the_input_is_refused_and_the_input_kept(tmp_path, scene, narrow_model_file):
+    before = digest(scene)
+    result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--preview", scene, "--model", narrow_model_file)
+    assert_one_line_error(result, "is the input scene")
+    assert digest(scene) == before and not (tmp_path / "out.tif").exists()
+
+
+def test_a_preview_over_the_map_is_refused(tmp_path, scene, narrow_model_file):
+    out = tmp_path / "out.tif"
+    result = run_cli("run", scene, "--out", out, "--preview", out, "--model", narrow_model_file)
+    assert_one_line_error(result, "is also the run's")
+    assert not out.exists()
+
+
+def test_an_existing_preview_is_kept_without_overwrite(tmp_path, scene, narrow_model_file):
+    preview = tmp_path / "look.png"
+    preview.write_bytes(b"the user's picture")
+    result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--preview", preview, "--model", narrow_model_file)
+    assert_one_line_error(result, "already exists")
+    assert preview.read_bytes() == b"the user's picture" and not (tmp_path / "out.tif").exists()
+
+
+def test_a_zipped_input_never_has_its_archive_replaced(tmp_path, narrow_model_file):
+    archive = tmp_path / "scenes.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(VEGAS, "a.tif")
+        z.write(LANDSAT, "b.tif")
+    before = digest(archive)
+    for form in (f"/vsizip/{archive}/a.tif", f"/vsizip/{{{archive}}}/a.tif"):
+        result = run_cli("run", form, "--out", archive, "--overwrite", "--model", narrow_model_file)
+        assert_one_line_error(result, "is the input scene")
+    assert digest(archive) == before
+
+
+def test_a_gzipped_input_never_has_its_file_replaced(tmp_path, narrow_model_file):
+    packed = tmp_path / "in.tif.gz"
+    packed.write_bytes(gzip.compress(VEGAS.read_bytes()))
+    before = digest(packed)
+    result = run_cli("run", f"/vsigzip/{packed}", "--out", packed, "--overwrite", "--model", narrow_model_file)
+    assert_one_line_error(result, "is the input scene")
+    assert digest(packed) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_device_node_is_never_replaced(tmp_path, scene, narrow_model_file):
+    # A private node in a temporary folder (never the machine's own /dev/null).
+    node = tmp_path / "null"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    result = run_cli("run", scene, "--out", node, "--overwrite", "--model", narrow_model_file)
+    assert_one_line_error(result, "is not a regular file")
+    assert stat.S_ISCHR(os.stat(node).st_mode)
+
+
+def test_a_pipe_is_never_replaced(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="not a regular file"):
+        check_target(Target(fifo, "map"), overwrite=True)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_log_over_the_input_or_the_map_is_refused(tmp_path, scene, narrow_model_file):
+    before = digest(scene)
+    result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--log", scene, "--model", narrow_model_file)
+    assert_one_line_error(result, "is the input scene")
+    assert digest(scene) == before
+    out = tmp_path / "out.tif"
+    result = run_cli("run", scene, "--out", out, "--log", out, "--model", narrow_model_file)
+    assert_one_line_error(result, "is also the run's")
+    assert not out.exists()
+
+
+def test_a_log_is_appended_to_a_text_file_but_never_to_an_image(tmp_path, scene, narrow_model_file):
+    log = tmp_path / "run.log"
+    log.write_text("yesterday's run\n")
+    result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--log", log, "--model", narrow_model_file, "-q")
+    assert result.exit_code == 0, result.output
+    assert log.read_text().startswith("yesterday's run\n") and "wrote" in log.read_text()
+    other_map = tmp_path / "other.tif"
+    shutil.copy(VEGAS, other_map)
+    before = digest(other_map)
+    result = run_cli("run", scene, "--out", tmp_path / "out2.tif", "--log", other_map, "--model", narrow_model_file)
+    assert_one_line_error(result, "is an image, not a log")
+    assert digest(other_map) == before
+
+
+def test_a_folder_run_leaves_a_file_it_did_not_write_unless_told(tmp_path, narrow_model_file):
+    scenes, maps = tmp_path / "scenes", tmp_path / "maps"
+    scenes.mkdir()
+    maps.mkdir()
+    shutil.copy(VEGAS, scenes / "a.tif")
+    shutil.copy(VEGAS, scenes / "c.tif")
+    users = maps / "c.tif"
+    shutil.copy(LANDSAT, users)  # the user's own file, where geotrans would put c's map
+    before = digest(users)
+    result = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q")
+    assert result.exit_code == 1 and "is not a map geotrans wrote" in result.output
+    assert digest(users) == before and (maps / "a.tif").exists()
+    # A map geotrans wrote (stale or not) is its own to redo; --overwrite hands it the user's file too.
+    result = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q", "--overwrite")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(users) as ds:
+        assert ds.tags()["GEOTRANS_MODEL"] == "random-ngf8-test"
+
+
+def test_cleaning_a_killed_runs_files_leaves_a_live_run_with_a_longer_name_alone(tmp_path):
+    out = tmp_path / "m.tif"
+    other = tmp_path / "m.tif.x.tif"
+    live_part = tmp_path / ".m.tif.x.tif.1234abcd.part"
+    stale_part = tmp_path / ".m.tif.0badf00d.part"
+    stale_grid = tmp_path / ".m.tif.model-grid.0badf00d.part"
+    for path in (live_part, stale_part, stale_grid):
+        path.write_bytes(b"x")
+    fd = os.open(lock_path(other), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # the other run is alive: its lock is held
+    try:
+        with output_lock(out):
+            pass
+        assert live_part.exists() and lock_path(other).exists()
+        assert not stale_part.exists() and not stale_grid.exists()
+    finally:
+        os.close(fd)
+    assert is_temporary_of(".m.tif.0badf00d.part.aux.xml", out)
+    assert not is_temporary_of(".m.tif.x.tif.1234abcd.part", out)
+    assert not is_temporary_of(".m.tif.lock", out)
+
+
+def test_a_finished_file_reaches_the_disk_before_and_after_its_rename(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                 real_fsync(fd)))
+    tmp, target = tmp_path / ".t.0badf00d.part", tmp_path / "t.txt"
+    tmp.write_text("done")
+    durable_replace(tmp, target)
+    assert synced == [str(tmp), str(tmp_path)]
+    assert target.read_text() == "done"
+
+
+def test_resume_redoes_a_map_truncated_after_it_was_written(tmp_path, narrow_model_file):
+    scenes, maps = tmp_path / "scenes", tmp_path / "maps"
+    scenes.mkdir()
+    shutil.copy(KOREA, scenes / "c.tif")
+    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q").exit_code == 0
+    again = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file)
+    assert "skipped" in again.output
+    size = (maps / "c.tif").stat().st_size
+    os.truncate(maps / "c.tif", size // 2)
+    result = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file)
+    assert result.exit_code == 0, result.output
+    assert "is damaged" in result.output and "translating it again" in result.output
+    with rasterio.open(maps / "c.tif") as ds:
+        ds.read()
+
+
+class SilentServer:
+    """A loopback server that accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.slow
+def test_a_silent_server_ends_in_one_line_after_the_timeout(tmp_path, narrow_model_file):
+    server = SilentServer()
+    out = tmp_path / "o.tif"
+    try:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "geotrans", "run", f"/vsicurl/http://127.0.0.1:{server.port}/x.tif",
+                               "--out", str(out), "--model", str(narrow_model_file), "--http-timeout", "2"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+        seconds = time.monotonic() - started
+    finally:
+        server.close()
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and seconds < 60
+    assert [line for line in done.stderr.splitlines() if line.startswith("Error")]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gdal_paths_name_their_file_on_disk(tmp_path):
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(b"")
+    assert disk_file(f"/vsizip/{archive}/x/y.tif") == archive
+    assert disk_file(f"/vsizip/{{{archive}}}/y.tif") == archive
+    assert disk_file(f"/vsigzip/{tmp_path}/in.tif.gz") == tmp_path / "in.tif.gz"
+    assert disk_file(f"/vsisubfile/0_100,{archive}") == archive
+    assert disk_file("/vsicurl/http://example.com/x.tif") is None
+    assert disk_file("https://example.com/x.tif") is None
+    assert disk_file("scene.tif") == Path("scene.tif")
+
+
+def test_an_output_that_is_a_gdal_path_or_a_url_is_refused():
+    for bad in ("/vsimem/x.tif", "/vsizip/out.zip/x.tif", "s3://bucket/x.tif"):
+        with pytest.raises(OutputError, match="must be a local file"):
+            check_target(Target(bad, "map"))
