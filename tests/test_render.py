@@ -38,7 +38,7 @@ def utm_grid(pixel_m: float, size: int = 200) -> Grid:
 def test_the_shipped_card_names_each_class_colour_from_its_palette(style):
     card = read_model_info().card
     palette = Palette.from_card(card).colours
-    for name in ("background", "major_road", "highway", "water", "green"):
+    for name in ("background", "major_road", "highway", "water", "green", "building"):
         assert style.colours[name] in palette, name
     assert len(card["palette_classes"]) == len(palette)
 

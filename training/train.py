@@ -284,7 +284,8 @@ class Pix2Pix:
 
 
 def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
-    """Start the generator from an exported model's weights; the discriminator and optimizers start fresh.
+    """Start the generator (and its moving average) from an exported model's weights; the discriminator and
+    optimizers start fresh.
 
     Records the file's hash in ``config`` (and so in the checkpoint and the card).
     """
@@ -293,6 +294,8 @@ def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
         raise ValueError(f"{config.init_generator}: a U-Net with ngf={info.ngf}, {info.norm} norm; this run "
                          f"builds ngf={config.ngf}, {model.generator.norm} norm")
     model.generator.load_state_dict(net.state_dict())
+    if model.ema_generator is not None:  # the average starts where the generator does, not at the random init
+        model.ema_generator.load_state_dict(net.state_dict())
     config.init_sha256 = info.sha256
     log.info("warm start from %s (%s, sha256 %s); fresh discriminator and optimizers", config.init_generator,
              info.name, info.sha256[:12])
