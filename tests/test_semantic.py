@@ -39,7 +39,7 @@ def test_iou_dry_land_and_street_f1_count_the_right_pixels():
     assert scores["water_iou"] == pytest.approx(36 / 45)
     assert scores["dry_land_as_water"] == pytest.approx(9 / 54)
     assert scores["street_f1"] == 1.0 and scores["street_iou"] == 0.0
-    assert scores["green_iou"] is None  # neither labels nor map hold green
+    assert scores["green_iou"] is None  # the labels hold no green
     far = Tally.empty()
     far.add(drawn, truth, np.ones((10, 10), bool), pixel_m=5.0)  # one pixel is 5 m: beyond the tolerance
     assert far.scores()["street_f1"] == 0.0

@@ -66,6 +66,7 @@ class Tally:
 
     intersection: dict
     union: dict
+    truth: dict  # labelled pixels of each class: a class the labels never show has no IoU
     dry: int = 0
     dry_as_water: int = 0
     street_labels: int = 0
@@ -75,7 +76,7 @@ class Tally:
 
     @classmethod
     def empty(cls) -> "Tally":
-        return cls({n: 0 for n in SCORED}, {n: 0 for n in SCORED})
+        return cls({n: 0 for n in SCORED}, {n: 0 for n in SCORED}, {n: 0 for n in SCORED})
 
     def add(self, drawn: np.ndarray, truth: np.ndarray, valid: np.ndarray, pixel_m: float,
             complete_for: tuple[str, ...] = ()) -> None:
@@ -86,6 +87,7 @@ class Tally:
             d, t = _kind(drawn, name) & where, _kind(truth, name) & where
             self.intersection[name] += int(np.sum(d & t))
             self.union[name] += int(np.sum(d | t))
+            self.truth[name] += int(t.sum())
         land = labelled & ~_kind(truth, "water")
         self.dry += int(land.sum())
         self.dry_as_water += int(np.sum(land & _kind(drawn, "water")))
@@ -109,7 +111,7 @@ class Tally:
             f1 = None
         else:  # a map without streets finds none of them
             f1 = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
-        return {**{f"{n}_iou": ratio(self.intersection[n], self.union[n]) if self.union[n] else None
+        return {**{f"{n}_iou": ratio(self.intersection[n], self.union[n]) if self.truth[n] else None
                    for n in SCORED},
                 "dry_land_as_water": ratio(self.dry_as_water, self.dry),
                 "street_recall": recall, "street_precision": precision, "street_f1": f1,

@@ -35,7 +35,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.distributed as dist
@@ -324,10 +324,12 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bool = False,
-          train_set: Optional[PairSet] = None, stop: Optional[StopRequest] = None) -> Pix2Pix:
+          train_set: Optional[PairSet | MixedSet] = None, stop: Optional[StopRequest] = None,
+          on_step: Optional[Callable[[dict], None]] = None) -> Pix2Pix:
     """Run (or resume) training as configured; returns the trained model.
 
     When ``stop`` becomes true, the current step finishes, a checkpoint is written and training returns.
+    ``on_step`` is called with the progress (step, epoch, seconds) after every step.
     """
     world, rank, local_rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)), \
         int(os.environ.get("LOCAL_RANK", 0))
@@ -394,6 +396,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                     bar.set_postfix(l1=f"{losses['g_l1']:.3f}", d=f"{losses['d_real'] + losses['d_fake']:.2f}")
                     if progress["step"] % 50 == 0:
                         csv_file.flush()  # so the losses can be watched while training runs
+                if on_step is not None:
+                    on_step(progress)
                 stopping = agreed(budget.spent(progress), device)
                 if stopping:
                     break
@@ -565,7 +569,8 @@ def set_threads(threads: Optional[int]) -> None:
 
 
 class stop_on_signals:
-    """While active, SIGTERM and the first Ctrl-C ask training to checkpoint and stop; a second Ctrl-C aborts."""
+    """While active, SIGTERM, SIGHUP and the first Ctrl-C ask training to checkpoint and stop; a second Ctrl-C
+    aborts."""
 
     def __init__(self, stop: StopRequest):
         self.stop = stop
@@ -579,7 +584,7 @@ class stop_on_signals:
         self.stop.set()
 
     def __enter__(self) -> "stop_on_signals":
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
             self.previous[signum] = signal.signal(signum, self._handle)
         return self
 

@@ -1,0 +1,131 @@
+"""geotrans tune: fine-tuning on the user's own scenes and labels, scored on a spatial hold-out."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from helpers import LANDSAT, VEGAS, assert_one_line_error, run_cli
+from geotrans.model import build_generator
+from geotrans.render import CODES, IGNORE
+from geotrans.weights import load_generator, read_model_info, save_generator
+from training.export import inherited_style
+from training.tune import GAP_PX, holdout_column, prepare_areas
+
+ROADS = Path(__file__).resolve().parent / "data" / "vegas_roads" / "vegas_roads.geojson"
+
+
+@pytest.fixture(scope="module")
+def styled_narrow_model(tmp_path_factory) -> Path:
+    """A random ngf=8 generator with the shipped model's style in its card (fast; for plumbing tests)."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "narrow-styled.safetensors"
+    save_generator(build_generator(ngf=8), path, name="narrow-styled", card=inherited_style(read_model_info().path))
+    return path
+
+
+def test_the_holdout_is_the_east_block_holding_its_share_of_the_labels():
+    labelled = np.zeros((10, 100), bool)
+    labelled[:, 20:80] = True  # 600 labelled pixels in columns 20-79
+    col = holdout_column(labelled, 0.25)
+    assert labelled[:, col:].sum() >= 0.25 * 600 > labelled[:, col + 1:].sum()
+    assert col == 65
+
+
+def test_the_holdout_never_meets_the_training_block_on_the_real_vegas_scene(styled_narrow_model):
+    info = read_model_info(styled_narrow_model)
+    [area] = prepare_areas([str(VEGAS)], [str(ROADS)], info, holdout=0.3, label_class="street")
+    train_cols = range(area.photo.shape[2])[area.train_cols]
+    held_cols = range(area.photo.shape[2])[area.holdout_cols]
+    assert max(train_cols) + GAP_PX < min(held_cols)
+    labelled = area.classes != IGNORE
+    assert labelled[:, area.holdout_cols].sum() == pytest.approx(0.3 * labelled.sum(), rel=0.1)
+    assert set(np.unique(area.classes)) == {CODES["street"], IGNORE}
+    assert area.complete_for == ("street",)
+
+
+def test_a_short_tune_writes_a_loadable_model_whose_card_names_its_sources(tmp_path, styled_narrow_model):
+    out = tmp_path / "vegas.safetensors"
+    result = run_cli("tune", VEGAS, "--labels", ROADS, "--label-class", "street", "--out", out,
+                     "--model", styled_narrow_model, "--max-steps", "2", "--keep-worse", "-q")
+    assert result.exit_code == 0, result.output
+    assert "street F1" in result.output and "base" in result.output and "tuned" in result.output
+    net, info = load_generator(out)
+    tune = info.card["tune"]
+    assert tune["base"] == "narrow-styled" and tune["steps"] == 2
+    assert tune["areas"][0]["scene"] == str(VEGAS) and tune["areas"][0]["labels"] == [str(ROADS)]
+    assert tune["hold_out_before"]["street_f1"] is not None and "street_f1" in tune["hold_out_after"]
+    assert info.card["map_classes"] == read_model_info().card["map_classes"]
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # the run folder and temporaries are gone
+    with rasterio.open(VEGAS) as ds:  # and the tuned model runs
+        assert run_cli("run", VEGAS, "--out", tmp_path / "map.tif", "--model", out, "-q").exit_code == 0
+
+
+def test_labels_that_do_not_overlap_the_scene_are_one_line_and_nothing_is_written(tmp_path, styled_narrow_model):
+    out = tmp_path / "m.safetensors"
+    result = run_cli("tune", LANDSAT, "--labels", ROADS, "--label-class", "street", "--out", out,
+                     "--model", styled_narrow_model, "--max-steps", "1")
+    assert_one_line_error(result, "none of the label files overlaps it")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_class_in_the_table_is_one_line(tmp_path, styled_narrow_model):
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"1": "street", "2": "lava"}))
+    raster = tmp_path / "classes.tif"
+    with rasterio.open(VEGAS) as ds:
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
+                   "crs": ds.crs, "transform": ds.transform}
+    with rasterio.open(raster, "w", **profile) as dst:
+        dst.write(np.ones((1, profile["height"], profile["width"]), np.uint8))
+    out = tmp_path / "m.safetensors"
+    result = run_cli("tune", VEGAS, "--labels", raster, "--class-table", table, "--out", out,
+                     "--model", styled_narrow_model)
+    assert_one_line_error(result, "'lava'")
+    assert not out.exists()
+
+
+def test_a_class_raster_goes_through_its_table(tmp_path, styled_narrow_model):
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"0": "ignore", "1": "water"}))
+    raster = tmp_path / "classes.tif"
+    with rasterio.open(VEGAS) as ds:
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
+                   "crs": ds.crs, "transform": ds.transform}
+    codes = np.zeros((1, profile["height"], profile["width"]), np.uint8)
+    codes[:, :, : profile["width"] * 3 // 4] = 1  # the west three quarters are (declared) water
+    with rasterio.open(raster, "w", **profile) as dst:
+        dst.write(codes)
+    from geotrans.render import parse_class_table
+
+    [area] = prepare_areas([str(VEGAS)], [str(raster)], read_model_info(styled_narrow_model), 0.2,
+                           table=parse_class_table({"0": "ignore", "1": "water"}))
+    edge = area.photo.shape[2] * 3 // 4
+    assert (area.classes[:, : edge - 2] == CODES["water"]).all() and (area.classes[:, edge + 2:] == IGNORE).all()
+
+
+def test_a_scene_without_crs_and_an_unreadable_label_file_are_one_line(tmp_path, styled_narrow_model):
+    plain = tmp_path / "plain.tif"
+    with rasterio.open(VEGAS) as ds:
+        data = ds.read([1, 2, 3])
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning):
+        with rasterio.open(plain, "w", driver="GTiff", width=data.shape[2], height=data.shape[1], count=3,
+                           dtype="uint8") as dst:
+            dst.write(data)
+    out = tmp_path / "m.safetensors"
+    result = run_cli("tune", plain, "--labels", ROADS, "--out", out, "--model", styled_narrow_model)
+    assert result.exit_code == 1 and "Traceback" not in result.output and not out.exists()
+    broken = tmp_path / "broken.geojson"
+    broken.write_text("{not json")
+    result = run_cli("tune", VEGAS, "--labels", broken, "--out", out, "--model", styled_narrow_model)
+    assert_one_line_error(result, "not a readable vector file")
+    assert not out.exists()
+
+
+def test_the_output_may_not_be_an_input(tmp_path, styled_narrow_model):
+    result = run_cli("tune", VEGAS, "--labels", ROADS, "--out", ROADS, "--model", styled_narrow_model, "--overwrite")
+    assert_one_line_error(result, "is the input scene")
