@@ -465,11 +465,13 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
 @click.option("--keep-worse", is_flag=True, help="Write the tuned model even if it scores worse than its base.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--max-steps", type=int, default=None, hidden=True, help="Stop after this many steps (for tests).")
+@click.option("--progress", "progress_mode", type=click.Choice(("bar", "json")), default="bar", show_default=True,
+              help="bar: a progress bar of the training minutes; json: JSON lines on stderr, for programs.")
 @VERBOSE_OPTION
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path: Optional[str], minutes: float,
          holdout: float, class_table: Optional[str], label_class: Optional[str], resume: bool, keep_worse: bool,
-         overwrite: bool, max_steps: Optional[int], verbose: int, quiet: bool) -> None:
+         overwrite: bool, max_steps: Optional[int], progress_mode: str, verbose: int, quiet: bool) -> None:
     """Fine-tune the model on SCENES with your labels, and score it before and after on a hold-out.
 
     \b
@@ -487,8 +489,8 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
     not written unless --keep-worse. Needs the training extras
     (pip install 'geotrans[train]').
     """
-    _setup_logging(verbose, quiet)
-    with error_boundary(verbose, f"interrupted; the tune is checkpointed: the same command with --resume continues"):
+    _setup_logging(verbose, quiet, json_lines=progress_mode == "json")
+    with error_boundary(verbose, "interrupted; the tune is checkpointed: the same command with --resume continues"):
         import_pipeline()
         try:
             from training.train import StopRequest, stop_on_signals
@@ -497,11 +499,16 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
             raise GeotransError(f"geotrans tune needs the training code and extras ({err})",
                                 hint="pip install 'geotrans[train]'") from None
         stop = StopRequest()
-        with _bar("s", "tuning", quiet, "bar") as bar, stop_on_signals(stop):
+        with _bar("seconds", "tuning", quiet, progress_mode) as bar, stop_on_signals(stop):
             bar.reset(total=round(minutes * 60))
+
+            def on_step(progress: dict) -> None:
+                done = min(bar.total, int(progress["seconds"]))
+                if done > bar.n:
+                    bar.update(done - bar.n)
+
             report = fine_tune(list(scenes), list(labels), dst, model_path, minutes, holdout, class_table,
-                               label_class, resume, keep_worse, overwrite, max_steps, stop=stop,
-                               on_step=lambda progress: bar.update(min(bar.total, int(progress["seconds"])) - bar.n))
+                               label_class, resume, keep_worse, overwrite, max_steps, stop=stop, on_step=on_step)
     click.echo(report.table())
     if not report.written:
         raise click.ClickException(f"the tuned model scores worse than its base on the hold-out; {dst} was not "

@@ -62,7 +62,7 @@ def leftovers(folder: Path) -> list[str]:
 def test_the_plugin_s_choices_agree_with_geotrans():
     from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS
     from geotrans.tiler import DEFAULT_OVERLAP
-    from geotrans.batch import SUMMARY
+    from geotrans.targets import SUMMARY
     from geotrans.cli import run
 
     assert command.DEVICES == DEVICES and command.PRECISIONS == PRECISIONS and command.SUMMARY == SUMMARY
@@ -88,6 +88,22 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
     assert ctx.params["model_path"] is None and ctx.params["cog"] is False and ctx.params["compile_"] is False
     ctx = info.make_context("info", command.plan_arguments("in.tif", bands=(1,), overlap=0)[1:])
     assert (ctx.params["src"], ctx.params["bands"], ctx.params["overlap"]) == ("in.tif", (1,), 0)
+    from geotrans.cli import tune
+
+    ctx = tune.make_context("tune", command.tune_arguments(
+        ["a.tif", "b.tif"], ["roads.gpkg", "water.shp"], "mine.safetensors", model="base.safetensors", minutes=30,
+        holdout=0.25, label_class="street")[1:])
+    assert {k: ctx.params[k] for k in ("scenes", "labels", "dst", "model_path", "minutes", "holdout", "label_class",
+                                       "overwrite", "progress_mode")} == dict(
+        scenes=("a.tif", "b.tif"), labels=("roads.gpkg", "water.shp"), dst="mine.safetensors",
+        model_path="base.safetensors", minutes=30.0, holdout=0.25, label_class="street", overwrite=True,
+        progress_mode="json")
+
+
+def test_the_plugin_s_map_classes_are_the_renderer_s():
+    from geotrans.render import CLASSES
+
+    assert sorted(command.MAP_CLASSES) == sorted(CLASSES)
 
 
 def test_progress_counts_tiles_and_scenes_to_100():

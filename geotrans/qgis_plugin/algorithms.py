@@ -1,4 +1,4 @@
-"""The Processing algorithms: translate a scene, translate a folder, show a scene's plan.
+"""The Processing algorithms: translate a scene, translate a folder, show a scene's plan, fine-tune on my area.
 
 Each one turns its parameters into a `geotrans` command line (``command``), runs it as a
 child process, and turns its progress, log and one-line error into Processing's.
@@ -15,7 +15,8 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBand,
                        QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
                        QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
-                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsProcessingUtils, QgsProviderRegistry)
 
@@ -299,3 +300,70 @@ class ScenePlan(GeotransAlgorithm):
         arguments = command.plan_arguments(self.scene_path(parameters, context), **self.scene_options(parameters, context))
         outcome = self.run_geotrans(arguments, feedback, "nothing was run")
         return {"PLAN": "\n".join(outcome.stdout)}
+
+
+def vector_file(layer) -> str:
+    """The file a vector layer reads (GeoPackage, Shapefile, GeoJSON ...); memory and database layers are
+    refused. A GeoPackage layer other than the file's first is refused too: geotrans reads the first."""
+    name = layer.name()
+    if layer.providerType() != "ogr":
+        raise QgsProcessingException(f"{name}: a {layer.providerType()} layer has no file for geotrans to read; "
+                                     "save it as a GeoPackage first (Export > Save Features As)")
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+    path = parts.get("path") or ""
+    if not os.path.isfile(path):
+        raise QgsProcessingException(f"{name}: its source {layer.source()} is not a file geotrans can read")
+    if parts.get("layerName") or parts.get("layerId"):
+        raise QgsProcessingException(f"{name}: one layer of a file with several; save it to a file of its own "
+                                     "(Export > Save Features As)")
+    return path
+
+
+class FineTune(GeotransAlgorithm):
+    """`geotrans tune`: the model fine-tuned on the project's scenes and labels, scored before and after."""
+
+    def name(self) -> str:
+        return "fine_tune"
+
+    def displayName(self) -> str:
+        return "Fine-tune on my area"
+
+    def shortHelpString(self) -> str:
+        return ("Teaches the model your region: draws your vector labels (OpenStreetMap tags or a 'class' "
+                "attribute: roads, water, green, buildings) in the map style on your scenes and fine-tunes the "
+                "model on them for the minutes given. The east part of each scene (the hold-out share of its "
+                "labels) never trains: the log shows the base and the tuned model scored there. A tuned model "
+                "worse than its base is not written. Use the result as the Model file of the other algorithms.")
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterMultipleLayers("SCENES", "Scenes (raster layers with files)",
+                                                               QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterMultipleLayers("LABELS", "Labels (vector layers with files)",
+                                                               QgsProcessing.TypeVectorAnyGeometry))
+        self.addParameter(QgsProcessingParameterNumber(
+            "MINUTES", "Minutes of training", QgsProcessingParameterNumber.Double, defaultValue=60.0, minValue=0.1))
+        self.add_model_parameter()
+        self.addParameter(QgsProcessingParameterEnum(
+            "LABEL_CLASS", "Class of features without OSM tags or a 'class' attribute (e.g. street for road lines)",
+            options=list(command.MAP_CLASSES), optional=True, usesStaticStrings=True))
+        self.addParameter(_advanced(QgsProcessingParameterNumber(
+            "HOLDOUT", "Share of the labelled area kept out of training to score on",
+            QgsProcessingParameterNumber.Double, defaultValue=0.2, minValue=0.05, maxValue=0.5)))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT", "Tuned model", fileFilter="geotrans model (*.safetensors)"))
+
+    def processAlgorithm(self, parameters, context, feedback) -> dict:
+        scenes = [file_source(layer) for layer in self.parameterAsLayerList(parameters, "SCENES", context)]
+        labels = [vector_file(layer) for layer in self.parameterAsLayerList(parameters, "LABELS", context)]
+        if not scenes or not labels:
+            raise QgsProcessingException("give at least one scene and one label layer")
+        dst = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        label_class = self.parameterAsEnumString(parameters, "LABEL_CLASS", context) or None
+        arguments = command.tune_arguments(
+            scenes, labels, dst, model=self.model(parameters, context),
+            minutes=self.parameterAsDouble(parameters, "MINUTES", context),
+            holdout=self.parameterAsDouble(parameters, "HOLDOUT", context), label_class=label_class)
+        outcome = self.run_geotrans(arguments, feedback, f"nothing was written to {dst}")
+        for line in outcome.stdout:  # the before/after table
+            feedback.pushInfo(line)
+        return {"OUTPUT": dst}

@@ -31,6 +31,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPRESSIONS = ("deflate", "zstd", "lzw", "jpeg", "webp")
 DEFAULT_OVERLAP = 64
 DEFAULT_BATCH_SIZE = 8
+MAP_CLASSES = ("street", "major_road", "highway", "water", "green", "building", "background")  # geotrans.render
 SUMMARY = "geotrans-summary.json"  # what a folder run writes in its output folder
 
 TERMINATE_GRACE_S = 30.0  # after a cancel, how long geotrans may take to remove its temporary files
@@ -117,6 +118,21 @@ def plan_arguments(src: str, *, model: Optional[str] = None, bands: Sequence[int
     return ["info", src] + _run_options(model, bands, overlap, aoi)
 
 
+def tune_arguments(scenes: Sequence[str], labels: Sequence[str], dst: str, *, model: Optional[str] = None,
+                   minutes: float = 60.0, holdout: float = 0.2, label_class: Optional[str] = None) -> list[str]:
+    """`geotrans tune SCENE ... --labels L ... --out MODEL`: QGIS has already asked before replacing MODEL."""
+    args = ["tune", *scenes]
+    for path in labels:
+        args += ["--labels", path]
+    args += ["--out", dst, "--overwrite", "--progress", "json", "--minutes", f"{minutes:g}", "--holdout",
+             f"{holdout:g}"]
+    if label_class:
+        args += ["--label-class", label_class]
+    if model:
+        args += ["--model", model]
+    return args
+
+
 def split_patterns(text: str) -> list[str]:
     """``"*.tif; *.jp2"`` or ``"*.tif *.jp2"`` -> the globs."""
     return [p for p in text.replace(";", " ").replace(",", " ").split() if p]
@@ -136,6 +152,8 @@ class Progress:
             self.scenes, self.tiles = (done, total), (0, 0)
         elif record.get("progress") == "tiles":
             self.tiles = (done, total)
+        elif record.get("progress") == "seconds":  # a tune: its training minutes
+            return 100.0 * min(1.0, done / total) if total else None
         else:
             return None
         tile_part = self.tiles[0] / self.tiles[1] if self.tiles[1] else 0.0
