@@ -26,6 +26,7 @@ from geotrans.plan import RunPlan
 from geotrans.precision import CPU_INFERENCE_BF16, resolve_precision
 from geotrans.runner import resolve_device
 from geotrans.scene import SceneReader
+from geotrans.weights import ModelInfo
 
 WARMUP_BATCHES = 5  # timed; the fastest counts
 READ_SAMPLES = 6  # windows of the plan read to time reading
@@ -131,8 +132,31 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
             "cpu_cores": os.cpu_count()},
         "model": None if model is None else {"name": model.name, "sha256": model.sha256, "ngf": model.ngf,
-                                             "palette_colours": len(plan.palette.colours) if plan.palette else 0},
+                                             "palette_colours": len(plan.palette.colours) if plan.palette else 0,
+                                             "summary": model_summary(model)},
     }
+
+
+SUMMARY_SCORES = (("street F1", "street_f1"), ("water IoU", "water_iou"), ("green IoU", "green_iou"),
+                  ("building IoU", "building_iou"))
+
+
+def model_summary(model: ModelInfo) -> str:
+    """One line from the model's card: what it is and, for a tuned model, its base and hold-out scores."""
+    card = model.card
+    text = f"{model.name} (ngf {model.ngf}, sha256 {model.sha256[:12]})"
+    tune = card.get("tune")
+    if tune:
+        text += (f"; tuned from {tune['base']} for {tune['minutes']:g} min ({tune['steps']} steps) on "
+                 f"{len(tune['areas'])} scene(s)")
+        before, after = tune.get("hold_out_before", {}), tune.get("hold_out_after", {})
+        scores = [f"{label} {before[key]:.2f} -> {after[key]:.2f}" for label, key in SUMMARY_SCORES
+                  if before.get(key) is not None and after.get(key) is not None]
+        if scores:
+            text += "; hold-out " + ", ".join(scores)
+    elif card.get("training", {}).get("sources"):
+        text += "; trained on " + ", ".join(source["name"] for source in card["training"]["sources"])
+    return text
 
 
 def describe(plan: RunPlan, rates: Optional[Rates] = None) -> list[str]:
@@ -155,4 +179,6 @@ def describe(plan: RunPlan, rates: Optional[Rates] = None) -> list[str]:
     ]
     if f["model"] is None:
         lines.append("model        none installed; ground resolution not compared")
+    else:
+        lines.append(f"model        {f['model']['summary']}")
     return lines

@@ -97,3 +97,21 @@ def test_info_json_parses_and_agrees_with_the_text(narrow_model_file):
     assert f"valid        {facts['valid_fraction']:.1%}" in text
     assert facts["model"]["name"] == "random-ngf8-test" and facts["estimate"]["seconds"] > 0
     assert facts["bands"] == [1, 2, 3] and facts["resolution"]["model_m"] is None
+
+
+def test_info_names_the_model_and_a_tuned_models_base_and_hold_out_scores(tmp_path):
+    from geotrans.info import model_summary
+    from geotrans.model import build_generator
+    from geotrans.weights import save_generator
+
+    path = tmp_path / "mine.safetensors"
+    card = {"tune": {"base": "geotrans-maps-ngf32-v2", "minutes": 30, "steps": 1200, "areas": [{"scene": "a.tif"}],
+                     "hold_out_before": {"street_f1": 0.41, "water_iou": None},
+                     "hold_out_after": {"street_f1": 0.58, "water_iou": None}}}
+    save_generator(build_generator(ngf=8), path, name="mine", card=card)
+    info = read_model_info(path)
+    summary = model_summary(info)
+    assert summary.startswith(f"mine (ngf 8, sha256 {info.sha256[:12]}); tuned from geotrans-maps-ngf32-v2 for 30 min")
+    assert "hold-out street F1 0.41 -> 0.58" in summary and "water" not in summary
+    plan = plan_run(LANDSAT, RunOptions(), info)
+    assert f"model        {summary}" in "\n".join(describe(plan, Rates(2.0, 0.25)))
