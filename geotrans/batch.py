@@ -24,7 +24,7 @@ from torch import nn
 from geotrans.errors import DiskFullError, GeotransError, InputError, OutputBusyError, OutputError, one_line
 from geotrans.options import RunOptions
 from geotrans.output import atomic_path, output_lock, verify_readable
-from geotrans.targets import SUMMARY, written_by_geotrans
+from geotrans.targets import SUMMARY, disk_file, written_by_geotrans
 from geotrans.pipeline import translate
 from geotrans.plan import plan_run
 from geotrans.runner import resolved
@@ -121,17 +121,22 @@ def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patt
             lines = [line.strip() for line in Path(list_file).read_text().splitlines()]
         except OSError as err:
             raise InputError(f"{list_file}: cannot read the scene list ({err.strerror})") from None
-        sources = [Path(line) for line in lines if line and not line.startswith("#")]
-        names = [s.name for s in sources]
+        sources = [line for line in lines if line and not line.startswith("#")]  # as written: URLs keep their //
+        names = [scene_name(s) for s in sources]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
             raise InputError(f"{list_file}: two scenes are named {duplicate}; their outputs would collide")
-        return [SceneJob(os.fspath(s), os.fspath(out_dir / s.name)) for s in sources]
+        return [SceneJob(s, os.fspath(out_dir / name)) for s, name in zip(sources, names)]
     root = Path(src)
     if not root.is_dir():
         raise InputError(f"{root}: not a folder")
-    walk = root.rglob("*") if recursive else root.glob("*")
-    sources = sorted(p for p in walk if p.is_file() and any(fnmatch.fnmatch(p.name, pat) for pat in patterns))
+    walk = list(root.rglob("*") if recursive else root.glob("*"))
+    named = [p for p in walk if any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in patterns)]
+    dangling = [p for p in named if p.is_symlink() and not p.exists()]
+    if dangling:
+        log.warning("%s: left out %d link(s) to nothing: %s", root, len(dangling),
+                    ", ".join(p.name for p in dangling[:5]) + (" ..." if len(dangling) > 5 else ""))
+    sources = sorted(p for p in named if p.is_file())
     if out_dir.resolve() == root.resolve():
         raise InputError(f"{out_dir}: is the input folder; the maps need a folder of their own",
                          hint="give another --out")
@@ -140,11 +145,18 @@ def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patt
     return [SceneJob(os.fspath(s), os.fspath(out_dir / s.relative_to(root))) for s in sources]
 
 
+def scene_name(source: str) -> str:
+    """The file name of a scene path, URL or GDAL path (``/vsicurl/https://host/a/b.tif`` -> ``b.tif``)."""
+    return source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or source
+
+
 def job_fingerprint(job: SceneJob, options: RunOptions, model_info: Optional[ModelInfo]) -> str:
     """What makes an output current: its source file as it is now, the model, and the parameters."""
-    stat = os.stat(job.src)
-    return json.dumps({"source": os.path.abspath(job.src), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                       "model": model_info.sha256 if model_info else None, "params": options.identity()},
+    local = disk_file(job.src)  # a network source has no size or time to compare: its path is its identity
+    source = {"source": job.src} if local is None else {
+        "source": job.src if job.src.startswith("/vsi") else os.path.abspath(job.src),
+        "size": os.stat(local).st_size, "mtime_ns": os.stat(local).st_mtime_ns}
+    return json.dumps({**source, "model": model_info.sha256 if model_info else None, "params": options.identity()},
                       sort_keys=True)
 
 

@@ -232,7 +232,8 @@ def main() -> None:
 @click.option("--out", "-o", "dst", required=True, type=click.Path(path_type=str),
               help="Output GeoTIFF, or output folder when SRC is a folder or --list is given.")
 @click.option("--pattern", "patterns", multiple=True, metavar="GLOB",
-              help="Folder mode: file names to take (repeatable). Default: *.tif and *.tiff.")
+              help="Folder mode: file names to take (repeatable), matched regardless of case. Default: *.tif and "
+                   "*.tiff (so .TIF too).")
 @click.option("--recursive", is_flag=True, help="Folder mode: walk sub-folders too, keeping relative paths.")
 @click.option("--list", "list_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Translate the scenes listed in this file (one path a line) into the --out folder.")

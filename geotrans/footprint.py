@@ -60,6 +60,9 @@ def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
             data = json.load(f)
     except (OSError, ValueError) as err:
         raise InputError(f"{path}: not a readable GeoJSON file ({err})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a GeoJSON object (a {type(data).__name__} at the top)",
+                         hint="give a Feature, FeatureCollection or geometry")
     features = data.get("features") if data.get("type") == "FeatureCollection" else [data]
     geometries = [f.get("geometry", f) if f.get("type") == "Feature" else f for f in features or []]
     geometries = [g for g in geometries if g]
@@ -72,6 +75,10 @@ def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
         parts = [shape(transform_geom(aoi_crs, scene_crs, g)) for g in geometries]
     except Exception as err:  # noqa: BLE001 - GDAL/PROJ errors come in several types
         raise InputError(f"{path}: cannot reproject the area to the scene's CRS ({err})") from None
+    if not any(p.area > 0 for p in parts if shapely.get_dimensions(p) == 2):
+        kinds = ", ".join(sorted({p.geom_type for p in parts}))
+        raise InputError(f"{path}: the area of interest is not an area ({kinds} without area)",
+                         hint="give a polygon")
     invalid = [p for p in parts if not p.is_valid]
     if invalid:
         log.warning("%s: the area of interest is not a valid polygon (%s); repaired with make_valid", path,

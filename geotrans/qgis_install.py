@@ -38,6 +38,9 @@ def default_profiles_path(environ: Mapping[str, str] = os.environ, platform: str
 def profile_folder(profile: str, profiles_path: Optional[str | os.PathLike] = None) -> Path:
     """The folder of an existing QGIS profile; a missing one is refused (QGIS creates it on first start)."""
     profiles = Path(profiles_path) if profiles_path else default_profiles_path()
+    if not profile or profile in (".", "..") or any(sep in profile for sep in ("/", "\\", "\0")):
+        raise InputError(f"QGIS profile {profile!r}: a profile is a folder name, not a path",
+                         hint="give the name QGIS shows under Settings > User Profiles")
     folder = profiles / profile
     if not folder.is_dir():
         found = sorted(p.name for p in profiles.iterdir() if p.is_dir()) if profiles.is_dir() else []

@@ -253,3 +253,55 @@ def test_an_output_that_is_a_gdal_path_or_a_url_is_refused():
     for bad in ("/vsimem/x.tif", "/vsizip/out.zip/x.tif", "s3://bucket/x.tif"):
         with pytest.raises(OutputError, match="must be a local file"):
             check_target(Target(bad, "map"))
+
+
+@pytest.mark.parametrize("content, said", [
+    ("[1, 2]", "not a GeoJSON object"),
+    ('{"type": "Point", "coordinates": [-115.169, 36.2394]}', "not an area"),
+    ('{"type": "LineString", "coordinates": [[-115.17, 36.239], [-115.168, 36.24]]}', "not an area"),
+    ('{"type": "Polygon", "coordinates": [[[-115.17, 36.239], [-115.168, 36.239], [-115.17, 36.239]]]}',
+     "not an area"),
+])
+def test_an_aoi_that_is_not_an_area_is_one_line(tmp_path, narrow_model_file, content, said):
+    aoi = tmp_path / "aoi.geojson"
+    aoi.write_text(content)
+    out = tmp_path / "o.tif"
+    result = run_cli("run", VEGAS, "--out", out, "--aoi", aoi, "--model", narrow_model_file)
+    assert_one_line_error(result, said)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("profile", ["../../elsewhere", "a/b", "..", ""])
+def test_a_qgis_profile_that_leaves_the_profiles_folder_is_refused(tmp_path, profile):
+    (tmp_path / "profiles" / "default").mkdir(parents=True)
+    result = run_cli("qgis", "install", "--profile", profile, "--profiles-path", tmp_path / "profiles")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "not a path" in result.output or "not found" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profiles"]
+
+
+def test_a_scene_list_keeps_urls_and_gdal_paths_as_written(tmp_path):
+    from geotrans.batch import plan_jobs
+
+    listing = tmp_path / "scenes.txt"
+    listing.write_text("/vsicurl/https://example.com/data/a.tif\nhttps://example.com/b.tif?token=1\n"
+                       f"/vsizip/{tmp_path}/s.zip/c.tif\n")
+    jobs = plan_jobs(None, tmp_path / "maps", list_file=listing)
+    assert [j.src for j in jobs] == ["/vsicurl/https://example.com/data/a.tif", "https://example.com/b.tif?token=1",
+                                     f"/vsizip/{tmp_path}/s.zip/c.tif"]
+    assert [Path(j.dst).name for j in jobs] == ["a.tif", "b.tif", "c.tif"]
+
+
+def test_folder_mode_matches_any_case_and_says_what_it_leaves_out(tmp_path, caplog):
+    import logging
+
+    from geotrans.batch import plan_jobs
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    shutil.copy(LANDSAT, scenes / "LC08.TIF")
+    (scenes / "gone.tif").symlink_to(tmp_path / "nowhere.tif")
+    with caplog.at_level(logging.WARNING, logger="geotrans.batch"):
+        jobs = plan_jobs(scenes, tmp_path / "maps")
+    assert [Path(j.src).name for j in jobs] == ["LC08.TIF"]
+    assert "gone.tif" in caplog.text and "link" in caplog.text
