@@ -335,6 +335,11 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
                              creation_options=tuple(creation_options), native_res=native_res,
                              gsd=gsd, resampling=resampling, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
                              strip_rows=strip_rows)
+        if creation_options:  # refused now, not after the model has loaded (nor ignored with a warning)
+            import_pipeline()
+            from geotrans.output import Encoding, check_encoding
+
+            check_encoding(Encoding(compress, tuple(creation_options)), cog)
     if folder_mode:
         summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
                               cluster, quiet, verbose, progress_mode)

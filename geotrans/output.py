@@ -17,6 +17,7 @@ import shutil
 import socket
 import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from geotrans.errors import DiskFullError, OutputBusyError, OutputError, one_line
+from geotrans.errors import DiskFullError, InputError, OutputBusyError, OutputError, one_line
 from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.model import from_model_range
 from geotrans.palette import Palette, Snapper
@@ -89,6 +90,52 @@ class Encoding:
             elif key != "photometric":
                 options[_COG_NAMES.get(key, key)] = value.upper() if key == "compress" else value
         return {**options, **{k.lower(): v for k, v in self.creation_options}}
+def check_encoding(encoding: Encoding, cog: bool = False) -> None:
+    """Refuse, in one line and before any run, creation options GDAL does not know or whose values it rejects
+    (it would only warn and ignore them, so the map's provenance would name options it does not have), and a
+    ``COMPRESS`` that contradicts ``--compress``. A 1 x 1 map is written in memory with them to find out."""
+    given = dict(encoding.creation_options)
+    if "COMPRESS" in given and given["COMPRESS"].lower() != encoding.compress:
+        raise InputError(f"--co COMPRESS={given['COMPRESS']} contradicts --compress {encoding.compress}",
+                         hint=f"use --compress {given['COMPRESS'].lower()}" if given["COMPRESS"].lower() in
+                         COMPRESSIONS else "give one compression")
+    if not given:
+        return
+    complaints: list[str] = []
+
+    class Complaints(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if any(kind in message for kind in ("CPLE_NotSupported", "CPLE_IllegalArg")):
+                complaints.append(message.split(" in ", 1)[-1])
+
+    handler, logger = Complaints(logging.WARNING), logging.getLogger("rasterio._env")
+    logger.addHandler(handler)
+    name = f"/vsimem/geotrans-check-{uuid.uuid4().hex}"
+    profile = {**{k: v for k, v in MAP_PROFILE.items() if k not in ("tiled", "blockxsize", "blockysize")},
+               "width": 1, "height": 1}
+    try:
+        with rasterio.Env(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            options = {**COMPRESSIONS[encoding.compress], **{k.lower(): v for k, v in given.items()}}
+            with rasterio.open(f"{name}.tif", "w", **{**profile, **({} if cog else options)}) as ds:
+                ds.write(np.zeros((3, 1, 1), np.uint8))
+            if cog:
+                rasterio.shutil.copy(f"{name}.tif", f"{name}.cog.tif", driver="COG", **encoding.cog())
+    except (RasterioError, ValueError) as err:
+        raise InputError(f"--co {' '.join(f'{k}={v}' for k, v in given.items())}: GDAL refuses it "
+                         f"({one_line(err)})") from None
+    finally:
+        logger.removeHandler(handler)
+        for suffix in (".tif", ".cog.tif"):
+            try:
+                rasterio.shutil.delete(f"{name}{suffix}")
+            except (RasterioError, OSError):
+                pass
+    if complaints:
+        raise InputError(f"--co: GDAL {complaints[0]}", hint="see the GTiff (or COG) driver's creation options")
+
+
 SIDECARS = (".msk", ".aux.xml")  # files GDAL may write beside a temporary file
 FULL_BELOW_BYTES = 1 << 20  # a write that fails with less free space than this failed for want of space
 

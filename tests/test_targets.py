@@ -305,3 +305,24 @@ def test_folder_mode_matches_any_case_and_says_what_it_leaves_out(tmp_path, capl
         jobs = plan_jobs(scenes, tmp_path / "maps")
     assert [Path(j.src).name for j in jobs] == ["LC08.TIF"]
     assert "gone.tif" in caplog.text and "link" in caplog.text
+
+
+@pytest.mark.parametrize("co, said", [
+    (["--co", "FOO=1"], "does not support creation option FOO"),
+    (["--co", "ZLEVEL=99"], "ZLEVEL=99"),
+    (["--co", "COMPRESS=LZW"], "contradicts --compress deflate"),
+])
+def test_creation_options_gdal_would_ignore_are_refused_before_the_run(tmp_path, narrow_model_file, co, said):
+    out = tmp_path / "o.tif"
+    result = run_cli("run", VEGAS, "--out", out, "--model", narrow_model_file, *co)
+    assert_one_line_error(result, said)
+    assert not out.exists()
+
+
+def test_creation_options_gdal_knows_still_work(tmp_path, narrow_model_file):
+    out = tmp_path / "o.tif"
+    result = run_cli("run", VEGAS, "--out", out, "--model", narrow_model_file, "--co", "ZLEVEL=9",
+                     "--co", "COMPRESS=DEFLATE", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as ds:
+        assert ds.compression.name.lower() == "deflate"
