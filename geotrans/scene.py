@@ -9,6 +9,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import rasterio
+from rasterio.enums import ColorInterp
 import shapely
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
@@ -85,8 +86,20 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             raise InputError(f"{path}: not a readable raster, truncated or damaged ({detail})") from None
 
 
+def expanded_path(path: str) -> str:
+    """GDAL's path to a one-band paletted scene expanded through its colour table to R, G, B (so that it is
+    resampled as colours, never as palette indexes); other scenes' paths as they are."""
+    with rasterio.open(path) as ds:
+        if ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
+            log.info("%s: one band with a colour table; expanded to R, G, B through it", path)
+            return f"vrt://{path}?expand=rgb"
+    return path
+
+
 def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path,
              resampling: str = "auto") -> SceneInfo:
+    if bands is None:
+        path = expanded_path(path)
     with rasterio.open(path) as ds:
         georeferenced = ds.crs is not None and not ds.transform.is_identity
         if not georeferenced and ds.gcps[0]:

@@ -34,6 +34,8 @@ def disk_file(path: str | os.PathLike) -> Optional[Path]:
     ``/vsizip/a.zip/x.tif``, ``/vsizip/{a.zip}/x.tif``, ``/vsigzip/x.tif.gz`` or ``/vsisubfile/0_100,x.bin``;
     None for network and memory paths (``/vsicurl/``, ``/vsimem/``, URLs)."""
     text = os.fspath(path)
+    if text.startswith("vrt://"):  # GDAL's connection string to a VRT of a file: vrt://PATH?OPTIONS
+        return disk_file(text[len("vrt://"):].split("?", 1)[0])
     sub = _SUBFILE.match(text)
     if sub:
         return disk_file(sub.group(1))

@@ -15,6 +15,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 
@@ -326,3 +327,31 @@ def test_creation_options_gdal_knows_still_work(tmp_path, narrow_model_file):
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as ds:
         assert ds.compression.name.lower() == "deflate"
+
+
+def test_a_paletted_scene_is_expanded_through_its_colour_table(tmp_path, narrow_model_file):
+    # The real Vegas crop, quantised to a colour table of 4 entries (a paletted scene of the same place).
+    from geotrans.scene import SceneReader, inspect_scene
+    from geotrans.tiler import TileGrid
+
+    with rasterio.open(VEGAS) as ds:
+        grey = ds.read(1)
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
+                   "crs": ds.crs, "transform": ds.transform}
+    codes = (grey // 64).astype("uint8")[None]
+    table = {0: (10, 20, 200, 255), 1: (30, 160, 40, 255), 2: (200, 180, 150, 255), 3: (250, 250, 250, 255)}
+    paletted = tmp_path / "paletted.tif"
+    with rasterio.open(paletted, "w", **profile) as dst:
+        dst.write(codes)
+        dst.write_colormap(1, table)
+    scene = inspect_scene(paletted)  # its own resolution: no resampling, so pixels compare one to one
+    assert scene.path.startswith("vrt://") and scene.bands == (1, 2, 3)
+    tile = next(iter(TileGrid(profile["height"], profile["width"], 256, 0)))
+    with SceneReader(scene, 256) as reader:
+        values, _ = reader.read(tile)
+    lut = np.array([table[i][:3] for i in range(4)], dtype=np.uint8)
+    expected = lut[codes[0, :256, :256]].transpose(2, 0, 1)
+    assert np.array_equal(values[:, :256, :256], expected)
+    out = tmp_path / "map.tif"
+    assert run_cli("run", paletted, "--out", out, "--model", narrow_model_file, "-q").exit_code == 0
+    assert run_cli("run", paletted, "--out", paletted, "--overwrite", "--model", narrow_model_file).exit_code == 1
