@@ -74,11 +74,11 @@ class BatchSummary:
 
     def write(self, out_dir: Path) -> Path:
         """Write ``geotrans-summary.json`` atomically in ``out_dir``, merged with what other runs into the
-        same folder wrote there: this run's results replace theirs, except scenes it left to them (busy)."""
+        same folder wrote there: this run's results replace theirs (see ``keeps``)."""
         path = out_dir / SUMMARY
         with output_lock(path, clean=False, wait_s=10):
             merged = {r.src: r for r in _read_summary(path)}
-            merged.update({r.src: r for r in self.results if r.status != "busy" or r.src not in merged})
+            merged.update({r.src: r for r in self.results if keeps(r, merged.get(r.src))})
             combined = BatchSummary(sorted(merged.values(), key=lambda r: r.src), self.interrupted)
             with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps({"totals": combined.totals(),
@@ -102,6 +102,16 @@ class BatchSummary:
                     f"another run, {t['failed']} failed"
                     + (" (interrupted)" if self.interrupted else ""))
         return "\n".join(rows)
+
+
+def keeps(new: SceneResult, earlier: Optional[SceneResult]) -> bool:
+    """Whether this run's record of a scene replaces the summary's: not when it only left the scene to another
+    run (busy), nor when it skipped a map an earlier run's record says it made (that record has its figures)."""
+    if earlier is None:
+        return True
+    if new.status == "busy":
+        return False
+    return not (new.status == "skipped" and earlier.status == "done" and earlier.dst == new.dst)
 
 
 def _read_summary(path: Path) -> list[SceneResult]:

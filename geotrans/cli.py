@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -17,13 +18,13 @@ import click
 from tqdm import tqdm
 
 from geotrans import __version__
-from geotrans.errors import GeotransError, one_line
+from geotrans.errors import GeotransError, InputError, one_line
 from geotrans.interrupts import STOP_SIGNALS, import_pipeline
 from geotrans.network import apply_http_settings
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
 from geotrans.resolution import RESAMPLINGS
-from geotrans.targets import SUMMARY, Target, check_targets
+from geotrans.targets import SUMMARY, Target, check_targets, disk_file
 from geotrans.tiler import DEFAULT_OVERLAP
 
 # The pipeline (and torch with it) is imported inside the commands that run it, by import_pipeline, so that
@@ -379,6 +380,9 @@ def _check_run_targets(src: Optional[str], dst: str, folder_mode: bool, preview:
                        log_file: Optional[str], other_inputs: tuple, overwrite: bool) -> None:
     """Every path the run writes, against its inputs and each other (``geotrans.targets``), before it starts."""
     inputs = [p for p in (None if folder_mode else src, *other_inputs) if p]
+    for path in inputs:  # before the model loads: a missing local input is the first thing to say
+        if disk_file(path) is not None and not os.path.lexists(disk_file(path)):
+            raise InputError(f"{path}: no such file")
     targets = [Target(path, role) for path, role in ((None if folder_mode else dst, "map"),
                                                             (preview, "preview"), (log_file, "log")) if path]
     if folder_mode and Path(dst).is_dir():

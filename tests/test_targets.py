@@ -355,3 +355,31 @@ def test_a_paletted_scene_is_expanded_through_its_colour_table(tmp_path, narrow_
     out = tmp_path / "map.tif"
     assert run_cli("run", paletted, "--out", out, "--model", narrow_model_file, "-q").exit_code == 0
     assert run_cli("run", paletted, "--out", paletted, "--overwrite", "--model", narrow_model_file).exit_code == 1
+
+
+def test_a_missing_input_is_said_before_the_model_loads(tmp_path, monkeypatch):
+    import geotrans.weights
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded first")
+
+    monkeypatch.setattr(geotrans.weights, "load_generator", never)
+    result = run_cli("run", tmp_path / "nope.tif", "--out", tmp_path / "o.tif")
+    assert_one_line_error(result, "no such file")
+    result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--aoi", tmp_path / "no-aoi.geojson")
+    assert_one_line_error(result, "no such file")
+
+
+def test_a_folder_rerun_keeps_the_earlier_records_of_the_maps_it_skips(tmp_path, narrow_model_file):
+    import json
+
+    scenes, maps = tmp_path / "scenes", tmp_path / "maps"
+    scenes.mkdir()
+    shutil.copy(VEGAS, scenes / "a.tif")
+    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q").exit_code == 0
+    first = json.loads((maps / "geotrans-summary.json").read_text())["scenes"]
+    shutil.copy(LANDSAT, scenes / "b.tif")
+    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q").exit_code == 0
+    records = {Path(r["src"]).name: r for r in json.loads((maps / "geotrans-summary.json").read_text())["scenes"]}
+    assert records["a.tif"] == first[0] and records["a.tif"]["status"] == "done" and records["a.tif"]["tiles_run"] > 0
+    assert records["b.tif"]["status"] == "done"
