@@ -323,7 +323,8 @@ def test_qgis_s_plugin_loader_accepts_the_installed_plugin(in_qgis):
     assert loader["metadata"]["name"] == "geotrans" and loader["metadata"]["hasProcessingProvider"] == "yes"
     assert loader["class"] == "GeotransPlugin"
     assert loader["manager_error"] == "" and loader["manager_name"] == "geotrans"  # the Plugin Manager's view
-    assert loader["algorithms"] == ["geotrans:scene_plan", "geotrans:translate_folder", "geotrans:translate_scene"]
+    assert loader["algorithms"] == ["geotrans:fine_tune", "geotrans:scene_plan", "geotrans:translate_folder",
+                                    "geotrans:translate_scene"]
 
 
 @pytest.mark.slow
