@@ -23,6 +23,7 @@ from geotrans.errors import InputError
 log = logging.getLogger(__name__)
 
 RGB = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+FILL_MAGNITUDE = 1e30  # float values this large are fill values (float32's max, -1e38), not measurements
 STATS_MAX_SIDE = 1024  # long side of the decimated read used for the stretch statistics
 DEFAULT_PERCENTILES = (2.0, 98.0)
 
@@ -50,6 +51,15 @@ class BandPlan:
             scaled = (data[i].astype(np.float64) - low) / max(high - low, 1e-12) * 255.0
             out[i] = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255)
         return out
+
+
+def usable_values(data: np.ndarray) -> np.ndarray:
+    """(h, w) bool of band values (n, h, w): True where every band is a measurement, finite and not a fill
+    value such as 3.4e38. Integer data is always usable (its nodata is the mask's job)."""
+    if not np.issubdtype(data.dtype, np.floating):
+        return np.ones(data.shape[1:], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return (np.isfinite(data) & (np.abs(data) < FILL_MAGNITUDE)).all(axis=0)
 
 
 def choose_bands(ds, requested: Optional[Sequence[int]] = None) -> tuple[int, int, int]:
@@ -90,9 +100,10 @@ def scene_stretch(ds, bands: Sequence[int], percentiles: tuple[float, float]) ->
     shape = (max(1, ds.height // factor), max(1, ds.width // factor))
     unique = sorted(set(bands))
     data = ds.read(unique, out_shape=(len(unique), *shape), masked=True)
-    valid = ~np.ma.getmaskarray(data).any(axis=0) & np.isfinite(data.filled(0)).all(axis=0)
+    valid = ~np.ma.getmaskarray(data).any(axis=0) & usable_values(data.filled(0))
     if not valid.any():
-        raise InputError(f"{ds.name}: no valid pixels (all nodata or NaN); nothing to translate")
+        raise InputError(f"{ds.name}: no valid pixels (all nodata, NaN, infinite or fill values); nothing to "
+                         "translate")
     limits = {}
     for i, band in enumerate(unique):
         values = np.asarray(data[i].filled(0))[valid].astype(np.float64)

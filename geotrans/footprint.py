@@ -18,13 +18,14 @@ from typing import Optional
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio.enums import MaskFlags
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.features import geometry_mask, shapes
 from rasterio.warp import transform_geom
 from rasterio.windows import transform as window_transform
 from shapely.geometry import box, shape
 from shapely.ops import unary_union
 
+from geotrans.bands import usable_values
 from geotrans.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,17 @@ log = logging.getLogger(__name__)
 MASK_MAX_SIDE = 2048  # long side of the decimated mask read for the footprint
 
 
-def valid_footprint(ds) -> shapely.Geometry:
-    """Valid pixels of ``ds`` (a dataset or WarpedVRT) as a geometry in its pixel coordinates."""
-    if all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
+def valid_footprint(ds, float_bands: Optional[tuple[int, ...]] = None) -> shapely.Geometry:
+    """Valid pixels of ``ds`` (a dataset or WarpedVRT) as a geometry in its pixel coordinates. With
+    ``float_bands``, those bands' NaN, infinite and fill values are invalid too, as the run's mask has them."""
+    if float_bands is None and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
         return box(0, 0, ds.width, ds.height)  # nothing to read
     factor = max(1, math.ceil(max(ds.width, ds.height) / MASK_MAX_SIDE))
     shape_out = (math.ceil(ds.height / factor), math.ceil(ds.width / factor))
     mask = ds.dataset_mask(out_shape=shape_out) > 0
+    if float_bands:
+        unique = sorted(set(float_bands))
+        mask &= usable_values(ds.read(unique, out_shape=(len(unique), *shape_out), resampling=Resampling.nearest))
     if factor > 1:  # grow by one block so that valid pixels between samples are kept
         grown = mask.copy()
         grown[1:] |= mask[:-1]

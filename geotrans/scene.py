@@ -17,7 +17,7 @@ from rasterio.fill import fillnodata
 from rasterio.vrt import WarpedVRT
 from shapely.geometry import box
 
-from geotrans.bands import BandPlan, plan_bands
+from geotrans.bands import BandPlan, plan_bands, usable_values
 from geotrans.errors import InputError, one_line
 from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
@@ -86,55 +86,57 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             raise InputError(f"{path}: not a readable raster, truncated or damaged ({detail})") from None
 
 
-def expanded_path(path: str) -> str:
-    """GDAL's path to a one-band paletted scene expanded through its colour table to R, G, B (so that it is
-    resampled as colours, never as palette indexes); other scenes' paths as they are."""
-    with rasterio.open(path) as ds:
-        if ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
-            log.info("%s: one band with a colour table; expanded to R, G, B through it", path)
-            return f"vrt://{path}?expand=rgb"
-    return path
-
-
 def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path,
              resampling: str = "auto") -> SceneInfo:
-    if bands is None:
-        path = expanded_path(path)
     with rasterio.open(path) as ds:
-        georeferenced = ds.crs is not None and not ds.transform.is_identity
-        if not georeferenced and ds.gcps[0]:
-            raise InputError(f"{path}: is georeferenced only by ground control points; warp it onto a map grid "
-                             "first (gdalwarp)")
-        if not georeferenced and not allow_ungeoreferenced:
-            raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map",
-                             hint="--allow-ungeoreferenced processes it in pixel space")
-        if georeferenced:
-            grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m, resampling)
+        if bands is None and ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
+            # Read through its colour table, so that it is resampled as colours, never as palette indexes.
+            log.info("%s: one band with a colour table; expanded to R, G, B through it", path)
+            expanded = f"vrt://{path}?expand=rgb"
         else:
-            log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
-            grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
-        complex_bands = [i + 1 for i, dtype in enumerate(ds.dtypes) if np.issubdtype(np.dtype(dtype), np.complexfloating)]
-        if complex_bands:
-            raise InputError(f"{path}: complex-valued data ({ds.dtypes[complex_bands[0] - 1]}), such as SAR "
-                             "phase, is not imagery geotrans can translate; convert it to amplitude first")
-        band_plan = plan_bands(ds, bands)
-        floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in band_plan.bands)
-        has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in band_plan.bands)
-        with processing_view(ds, grid) as view:
-            footprint = valid_footprint(view)
-        if footprint.is_empty:
-            raise InputError(f"{path}: no valid pixels (all nodata); nothing to translate")
-        aoi = None
-        if aoi_path is not None:
-            if not georeferenced:
-                raise InputError(f"{path}: an area of interest needs a georeferenced scene")
-            aoi = read_aoi(aoi_path, ds.crs)
-            footprint = _clip_to_aoi(footprint, aoi, grid, path, aoi_path)
-            has_mask = True
-        shapely.prepare(footprint)
-        log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
-                 grid.describe(), 100 * footprint.area / (grid.width * grid.height))
-        return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
+            expanded = None
+        if expanded is None:
+            return _inspect_open(ds, path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
+    return _inspect(expanded, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
+
+
+def _inspect_open(ds, path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path,
+                  resampling: str) -> SceneInfo:
+    """``_inspect`` of the open dataset ``ds``."""
+    georeferenced = ds.crs is not None and not ds.transform.is_identity
+    if not georeferenced and ds.gcps[0]:
+        raise InputError(f"{path}: is georeferenced only by ground control points; warp it onto a map grid "
+                         "first (gdalwarp)")
+    if not georeferenced and not allow_ungeoreferenced:
+        raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map",
+                         hint="--allow-ungeoreferenced processes it in pixel space")
+    if georeferenced:
+        grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m, resampling)
+    else:
+        log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
+        grid = ProcessingGrid(ds.width, ds.height, ds.transform, gsd_m, model_gsd_m)
+    complex_bands = [i + 1 for i, dtype in enumerate(ds.dtypes) if np.issubdtype(np.dtype(dtype), np.complexfloating)]
+    if complex_bands:
+        raise InputError(f"{path}: complex-valued data ({ds.dtypes[complex_bands[0] - 1]}), such as SAR "
+                         "phase, is not imagery geotrans can translate; convert it to amplitude first")
+    band_plan = plan_bands(ds, bands)
+    floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in band_plan.bands)
+    has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in band_plan.bands)
+    with processing_view(ds, grid) as view:
+        footprint = valid_footprint(view, band_plan.bands if floats else None)
+    if footprint.is_empty:
+        raise InputError(f"{path}: no valid pixels (all nodata); nothing to translate")
+    aoi = None
+    if aoi_path is not None:
+        if not georeferenced:
+            raise InputError(f"{path}: an area of interest needs a georeferenced scene")
+        aoi = read_aoi(aoi_path, ds.crs)
+        footprint = _clip_to_aoi(footprint, aoi, grid, path, aoi_path)
+        has_mask = True
+    shapely.prepare(footprint)
+    log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
+             grid.describe(), 100 * footprint.area / (grid.width * grid.height))
+    return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
 
 
 def check_readable(ds, bands, side: int = 256) -> None:
@@ -211,13 +213,14 @@ class SceneReader:
 
 def valid_pixels(ds, scene: SceneInfo, window, data: Optional[np.ndarray] = None) -> np.ndarray:
     """The one validity rule, for reading tiles and for warping maps back: (h, w) bool, True where ``ds``
-    (the scene, or a view of it) has a valid pixel in ``window``: unmasked, finite, and inside the AOI.
+    (the scene, or a view of it) has a valid pixel in ``window``: unmasked, a measurement (float scenes: finite
+    and not a fill value, ``usable_values``), and inside the AOI.
     ``data`` is the window's scene bands when already read (float scenes need them for NaN)."""
     shape = (int(window.height), int(window.width))
     valid = ds.dataset_mask(window=window) > 0 if scene.has_mask else np.ones(shape, dtype=bool)
     if scene.floating:
         data = ds.read(scene.bands, window=window) if data is None else data
-        valid &= np.isfinite(data).all(axis=0)
+        valid &= usable_values(data)
     in_aoi = inside_mask(scene.aoi, ds.transform, window, valid.shape)
     if in_aoi is not None:
         valid &= in_aoi

@@ -383,3 +383,46 @@ def test_a_folder_rerun_keeps_the_earlier_records_of_the_maps_it_skips(tmp_path,
     records = {Path(r["src"]).name: r for r in json.loads((maps / "geotrans-summary.json").read_text())["scenes"]}
     assert records["a.tif"] == first[0] and records["a.tif"]["status"] == "done" and records["a.tif"]["tiles_run"] > 0
     assert records["b.tif"]["status"] == "done"
+
+
+def float_scene(tmp_path, fill) -> Path:
+    """The real Rotterdam float64 crop with ``fill`` (a function of the data) applied, no nodata declared."""
+    from helpers import ROTTERDAM
+
+    with rasterio.open(ROTTERDAM) as ds:
+        data, profile = ds.read(), {**ds.profile, "nodata": None}
+    path = tmp_path / "float.tif"
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(fill(data))
+    return path
+
+
+def test_the_plans_valid_fraction_is_the_mask_the_run_writes_for_nan_without_nodata(tmp_path, narrow_model_file):
+    from geotrans.info import facts
+    from geotrans.options import RunOptions
+    from geotrans.plan import plan_run
+    from geotrans.weights import read_model_info
+
+    def holes(data):
+        data = data.copy()
+        data[:, :100, :] = np.nan  # the north half has no data, but no nodata value says so
+        data[:, 150:, 150:] = 3.4e38  # a fill value in a corner
+        return data
+
+    scene = float_scene(tmp_path, holes)
+    plan = plan_run(scene, RunOptions(native_res=True), read_model_info(narrow_model_file))
+    out = tmp_path / "map.tif"
+    assert run_cli("run", scene, "--out", out, "--model", narrow_model_file, "--native-res", "-q").exit_code == 0
+    with rasterio.open(out) as ds:
+        written = np.mean(ds.dataset_mask() > 0)
+    assert facts(plan)["valid_fraction"] == pytest.approx(written, abs=0.02)
+    assert written == pytest.approx(0.5 - 0.0625, abs=0.02)  # less the NaN half and the 50 x 50 corner
+
+
+def test_a_scene_of_only_fill_and_infinite_values_exits_1_and_writes_nothing(tmp_path, narrow_model_file):
+    scene = float_scene(tmp_path, lambda data: np.where(np.arange(data.shape[2]) % 2, np.inf, 3.4e38)
+                        * np.ones_like(data))
+    out = tmp_path / "map.tif"
+    result = run_cli("run", scene, "--out", out, "--model", narrow_model_file)
+    assert_one_line_error(result, "no valid pixels")
+    assert not out.exists()
