@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 
+from geotrans.errors import ModelError
+
 # sRGB (D65) -> CIE XYZ, and the D65 white point: the standard constants.
 _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                         [0.2126729, 0.7151522, 0.0721750],
@@ -37,8 +39,16 @@ class Palette:
         """The palette stated in a model card, or None (models without one keep working)."""
         if not card.get("palette"):
             return None
-        return cls(tuple(tuple(int(c) for c in colour) for colour in card["palette"]),
-                   float(card["palette_max_delta_e"]))
+        try:
+            colours = tuple(tuple(int(c) for c in colour) for colour in card["palette"])
+            distance = float(card["palette_max_delta_e"])
+        except (KeyError, TypeError, ValueError):
+            raise ModelError("the model card's palette is not a list of R, G, B colours with a "
+                             "palette_max_delta_e", hint="--palette off runs it without") from None
+        if not all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in colours) or not 0 < distance < 1000:
+            raise ModelError("the model card's palette holds colours that are not three 8-bit values, or a "
+                             f"snapping distance of {distance:g}", hint="--palette off runs it without")
+        return cls(colours, distance)
 
     def to_card(self) -> dict:
         return {"palette": [list(c) for c in self.colours], "palette_max_delta_e": self.max_delta_e}

@@ -100,6 +100,25 @@ class ProcessingGrid:
         """Ground size of the pixels the model reads."""
         return None if self.scene_gsd_m is None else self.scene_gsd_m * self.scale
 
+ASPECT_WARNING = 2.0  # pixels longer than wide (or wider than long) by this on the ground are far from square
+FINE_WARNING = 20.0  # pixels this many times finer than the model's are far finer: suspect the georeferencing
+
+
+def warn_odd_pixels(width_m: float, height_m: float, model_gsd_m: Optional[float]) -> None:
+    """Warn of pixels far from square on the ground (a geographic grid at a pole, a wrong transform) or far
+    finer than the model's (0.00001 degrees is 1 m at the equator, and far less near a pole)."""
+    if min(width_m, height_m) <= 0:
+        return
+    aspect = max(width_m, height_m) / min(width_m, height_m)
+    if aspect >= ASPECT_WARNING:
+        log.warning("pixels are %.3g x %.3g m on the ground, %.1fx longer one way than the other; the model "
+                    "learnt square pixels, so the map will be distorted", width_m, height_m, aspect)
+    gsd = math.sqrt(width_m * height_m)
+    if model_gsd_m and gsd * FINE_WARNING <= model_gsd_m:
+        log.warning("pixels of %.3g m are %.0fx finer than the model's %.3g m; check the scene's georeferencing "
+                    "(or give --gsd)", gsd, model_gsd_m / gsd, model_gsd_m)
+
+
 RESAMPLINGS = ("auto", "nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average")
 
 
@@ -113,6 +132,7 @@ def processing_grid(crs, transform: Affine, width: int, height: int, model_gsd_m
         scene_gsd = None
     else:
         scene_gsd = ground_resolution_m(crs, transform, width, height)
+        warn_odd_pixels(*pixel_size_m(crs, transform, width, height), model_gsd_m)
     if scene_gsd is None or model_gsd_m is None or abs(scene_gsd / model_gsd_m - 1) <= TOLERANCE:
         return ProcessingGrid(width, height, transform, scene_gsd, model_gsd_m)
     scale = model_gsd_m / scene_gsd  # > 1: the model's pixels are bigger, so fewer of them

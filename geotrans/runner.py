@@ -172,13 +172,19 @@ class BatchRunner:
             stacked = stacked.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         stacked = to_model_range(stacked)  # here, on every core (or the GPU), not in the reader
         seeds = [tile_seed(self.dropout_seed, t) for t in batch.tiles] if self.dropout_seed is not None else None
-        if self.compiled:
-            stacked = padded(stacked, self.batch_size)
-        with torch.inference_mode(), self.precision.autocast():
-            if self.tta:
-                out = sum(d4_inverse(self._forward(d4(stacked, *t), seeds).float(), *t) for t in D4) / len(D4)
-            else:
-                out = self._forward(stacked, seeds)
+        try:
+            if self.compiled:
+                stacked = padded(stacked, self.batch_size)
+            with torch.inference_mode(), self.precision.autocast():
+                if self.tta:
+                    out = sum(d4_inverse(self._forward(d4(stacked, *t), seeds).float(), *t) for t in D4) / len(D4)
+                else:
+                    out = self._forward(stacked, seeds)
+        except RuntimeError as err:  # the CPU allocator's refusal (CUDA's is OutOfMemoryError, retried by folders)
+            if "can't allocate memory" not in str(err):
+                raise
+            raise InputError(f"a batch of {self.batch_size if self.compiled else len(batch)} tiles does not fit "
+                             "in this machine's memory", hint="lower --batch-size") from None
         self.tiles_run += len(batch)
         return out[:len(batch)].float().cpu().numpy()
 

@@ -181,3 +181,22 @@ def test_the_resampling_choice_reaches_the_read_and_auto_keeps_today_s(tmp_path)
             for name, plan in (("auto", auto), ("nearest", nearest))]
     with rasterio.open(maps[0]) as a, rasterio.open(maps[1]) as b:
         assert a.shape == b.shape and not np.array_equal(a.read(), b.read())
+
+
+def test_pixels_far_from_square_or_far_finer_than_the_model_are_warned(caplog):
+    import logging
+
+    from rasterio.crs import CRS
+
+    with caplog.at_level(logging.WARNING, logger="geotrans.resolution"):
+        # 0.00001 degree pixels at 89.9 N: 1.1 m north-south, 2 mm east-west
+        processing_grid(CRS.from_epsg(4326), Affine(1e-5, 0, 10, 0, -1e-5, 89.9), 1000, 1000, 0.9)
+    assert "longer one way than the other" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="geotrans.resolution"):
+        processing_grid(CRS.from_epsg(32611), Affine(0.01, 0, 600000, 0, -0.01, 4000000), 1000, 1000, 0.9)
+    assert "finer than the model" in caplog.text and "longer" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="geotrans.resolution"):
+        processing_grid(CRS.from_epsg(32611), Affine(0.5, 0, 600000, 0, -0.5, 4000000), 1000, 1000, 0.9)
+    assert caplog.text == ""

@@ -426,3 +426,32 @@ def test_a_scene_of_only_fill_and_infinite_values_exits_1_and_writes_nothing(tmp
     result = run_cli("run", scene, "--out", out, "--model", narrow_model_file)
     assert_one_line_error(result, "no valid pixels")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("palette", [[[255, 0]], [["red", 0, 0]], [[300, 0, 0]], "blue"])
+def test_a_model_card_with_a_bad_palette_is_one_line(tmp_path, palette):
+    from geotrans.model import build_generator
+    from geotrans.weights import save_generator
+
+    model = tmp_path / "bad.safetensors"
+    save_generator(build_generator(ngf=8), model, name="bad-palette", card={"palette": palette,
+                                                                             "palette_max_delta_e": 15})
+    result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--model", model)
+    assert_one_line_error(result, "the model card's palette")
+    assert not (tmp_path / "o.tif").exists()
+    assert run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--model", model, "--palette", "off",
+                   "-q").exit_code == 0
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_one_line(tmp_path, narrow_model_file, monkeypatch):
+    # The allocator's refusal, provoked without allocating: a generator that raises what torch's CPU allocator does.
+    from geotrans.runner import BatchRunner
+
+    def refuse(self, images, seeds):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 78642413568 bytes.")
+
+    monkeypatch.setattr(BatchRunner, "_forward", refuse)
+    result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--batch-size", "64")
+    assert_one_line_error(result, "does not fit in this machine's memory", "lower --batch-size")
+    assert list(tmp_path.iterdir()) == []
