@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from geotrans import __version__
 from geotrans.errors import GeotransError, InputError, one_line
-from geotrans.interrupts import STOP_SIGNALS, import_pipeline
+from geotrans.interrupts import STOP_SIGNALS, import_pipeline, interruptible
 from geotrans.network import apply_http_settings
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
@@ -364,7 +364,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         if not on_cluster:  # a cluster's workers decide for themselves
             options = resolved(options)
         generator, model_info = (None, read_model_info(model_path)) if on_cluster else load_generator(model_path)
-        plan = plan_run(src, options, model_info)
+        plan = interruptible(lambda: plan_run(src, options, model_info))  # a silent server cannot hold Ctrl-C
         with _bar("tiles", "tiles", quiet, progress_mode) as bar:
             if on_cluster and splits(plan):  # the workers load the model
                 report = translate_split(plan, dst, model_path, scheduler, cluster, progress=_follow(bar))
@@ -441,7 +441,7 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
         model_info = _model_info_or_none(model_path)
         options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, resampling=resampling, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
-        plan = plan_run(src, options, model_info)
+        plan = interruptible(lambda: plan_run(src, options, model_info))
         rates = measure_rates(plan, model_info.ngf) if model_info is not None else None
         if as_json:
             click.echo(json.dumps(facts(plan, rates)))

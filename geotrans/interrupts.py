@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import importlib
 import signal
+import threading
 from contextlib import contextmanager, suppress
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 # Besides Ctrl-C: SIGTERM (how the QGIS plugin cancels), SIGHUP (a closed SSH session or terminal) and
 # Ctrl-Break on Windows.
@@ -55,3 +56,27 @@ def import_pipeline(dask: bool = False) -> None:
                 importlib.import_module("distributed")
     if noted:
         raise KeyboardInterrupt
+
+
+T = TypeVar("T")
+
+
+def interruptible(call: Callable[[], T], poll_s: float = 0.1) -> T:
+    """``call()`` in a daemon thread, waited for here in short joins, so that Ctrl-C and the stop signals act at
+    once even while it is blocked in C (GDAL reading a network source that never answers): the wait raises
+    KeyboardInterrupt and the call is abandoned with the process. Its result or exception is passed on."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, name="geotrans-interruptible", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(poll_s)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -455,3 +455,30 @@ def test_a_batch_that_cannot_fit_in_memory_is_one_line(tmp_path, narrow_model_fi
     result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--model", narrow_model_file, "--batch-size", "64")
     assert_one_line_error(result, "does not fit in this machine's memory", "lower --batch-size")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_acts_at_once_while_a_silent_server_holds_the_read(tmp_path, narrow_model_file, signum):
+    import signal
+
+    server = SilentServer()
+    out = tmp_path / "o.tif"
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "geotrans", "run",
+                                 f"/vsicurl/http://127.0.0.1:{server.port}/x.tif", "--out", str(out), "--model",
+                                 str(narrow_model_file)], stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while not server.held and time.monotonic() < deadline:  # GDAL is connected, waiting for an answer
+            time.sleep(0.05)
+        assert server.held, "geotrans never connected"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(getattr(signal, signum))
+        _, stderr = proc.communicate(timeout=30)
+        waited = time.monotonic() - sent
+    finally:
+        server.close()
+    assert proc.returncode == 130 and waited < 5, (proc.returncode, waited, stderr)
+    assert "interrupted" in stderr and "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert list(tmp_path.iterdir()) == []
