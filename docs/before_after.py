@@ -1,12 +1,14 @@
 """The README's before/after picture: real sample scenes, each run through `geotrans run` with two models.
 
-    python docs/before_after.py --before OLD.safetensors --after NEW.safetensors --out docs/before_after.jpg
+    python docs/before_after.py --before OLD.safetensors --after NEW.safetensors --out docs/before_after.jpg \
+        [--photo ../shared/data/labelled/dubai/tile6/images/image_part_004.jpg --photo-resolution 1.0]
 
 Each row is one scene of ``sample_tiles/``: the scene as the model sees it (its
 bands and stretch), the map by the model ``--before`` and the map by ``--after``,
 each made by the real command line (``geotrans run SCENE --out MAP --model M``)
-and shown at most ``--side`` px high. Needs pillow (the train extra). Run by hand,
-not a test.
+and shown at most ``--side`` px high. ``--photo`` adds rows of plain photos (a held-out
+labelled photo, say), written as GeoTIFFs at ``--photo-resolution`` metres as the
+semantic benchmark writes them. Needs pillow (the train extra). Run by hand, not a test.
 """
 from __future__ import annotations
 
@@ -55,13 +57,27 @@ def main() -> None:
     parser.add_argument("--after", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--side", type=int, default=400, help="panel height in px")
+    parser.add_argument("--photo", action="append", default=[], type=Path, help="a plain photo to add (repeatable)")
+    parser.add_argument("--photo-resolution", type=float, default=1.0, help="its ground resolution, metres")
     args = parser.parse_args()
     from PIL import Image
 
+    from geotrans.render import IGNORE
+    from training.semantic import as_geotiff
+    from training.sources import LabelledImage
+
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in SCENES:
-            scene = ROOT / "sample_tiles" / name
+        scenes = [ROOT / "sample_tiles" / name for name in SCENES]
+        for i, photo in enumerate(args.photo):
+            with Image.open(photo) as img:
+                pixels = np.asarray(img.convert("RGB")).transpose(2, 0, 1)
+            scene = Path(tmp) / f"photo{i}.tif"
+            as_geotiff(LabelledImage(photo.name, np.ascontiguousarray(pixels),
+                                     np.full(pixels.shape[1:], IGNORE, np.uint8), args.photo_resolution), scene)
+            scenes.append(scene)
+        for scene in scenes:
+            name = scene.name
             maps = [run_map(scene, model, Path(tmp) / f"{label}-{name}")
                     for label, model in (("before", args.before), ("after", args.after))]
             images = [panel(scene, args.side, [1, 2, 3])] + [panel(m, args.side) for m in maps]

@@ -23,6 +23,7 @@ from torch import nn
 
 from geotrans.errors import DiskFullError, GeotransError, InputError, OutputBusyError, OutputError, one_line
 from geotrans.options import RunOptions
+from geotrans.interrupts import interruptible
 from geotrans.output import atomic_path, output_lock, verify_readable
 from geotrans.targets import SUMMARY, disk_file, written_by_geotrans
 from geotrans.pipeline import translate
@@ -215,7 +216,7 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
         return SceneResult(job.src, job.dst, "failed", f"{job.dst}: exists and is not a map geotrans wrote; "
                            "left as it is (--overwrite replaces it)")
     try:
-        plan = plan_run(job.src, replace(options, overwrite=True), model_info)
+        plan = interruptible(lambda: plan_run(job.src, replace(options, overwrite=True), model_info))
         report = _translate_with_oom_retry(plan, job, generator, progress, {JOB_TAG: fingerprint})
     except MemoryError:
         return SceneResult(job.src, job.dst, "failed", "out of memory")

@@ -170,8 +170,12 @@ def processing_view(ds, grid: ProcessingGrid) -> Iterator:
     if not grid.resampled:
         yield ds
         return
+    flags = ds.mask_flag_enums[0] if ds.count else []
+    # A per-dataset mask (internal or .msk) that is neither an alpha band nor nodata does not travel through a
+    # WarpedVRT by itself: warped as an alpha band, it stays the view's mask.
+    own_mask = MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags and MaskFlags.nodata not in flags
     with WarpedVRT(ds, crs=ds.crs, transform=grid.transform, width=grid.width, height=grid.height,
-                   resampling=grid.resampling) as vrt:
+                   resampling=grid.resampling, add_alpha=own_mask) as vrt:
         yield vrt
 
 

@@ -482,3 +482,41 @@ def test_ctrl_c_acts_at_once_while_a_silent_server_holds_the_read(tmp_path, narr
     assert proc.returncode == 130 and waited < 5, (proc.returncode, waited, stderr)
     assert "interrupted" in stderr and "Traceback" not in stderr and "Exception ignored" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_plans_valid_fraction_is_the_mask_the_run_writes_for_an_internal_mask_resampled(tmp_path,
+                                                                                          narrow_model_file):
+    # The real Vegas crop (0.27 m, so resampled to the model's 0.9 m) with an internal mask hiding a band of rows.
+    from geotrans.info import facts
+    from geotrans.options import RunOptions
+    from geotrans.plan import plan_run
+
+    with rasterio.open(VEGAS) as ds:
+        data = ds.read([1, 2, 3])
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 3, "dtype": "uint8",
+                   "crs": ds.crs, "transform": ds.transform}
+    mask = np.full(data.shape[1:], 255, np.uint8)
+    mask[100:340, :] = 0
+    scene = tmp_path / "masked.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(scene, "w", **profile) as dst:
+        dst.write(data)
+        dst.write_mask(mask)
+    model = read_model_info_with_resolution(tmp_path, narrow_model_file)
+    plan = plan_run(scene, RunOptions(native_res=True), model)
+    assert plan.scene.grid.resampled
+    out = tmp_path / "map.tif"
+    assert run_cli("run", scene, "--out", out, "--model", model.path, "--native-res", "-q").exit_code == 0
+    with rasterio.open(out) as ds:
+        written = np.mean(ds.dataset_mask() > 0)
+    assert facts(plan)["valid_fraction"] == pytest.approx(written, abs=0.02)
+    assert written == pytest.approx(1 - 240 / 480, abs=0.03)
+
+
+def read_model_info_with_resolution(tmp_path, narrow_model_file):
+    """The narrow test model with a card stating the shipped model's 0.9 m, so scenes are resampled to it."""
+    from geotrans.weights import load_generator, read_model_info, save_generator
+
+    net, _ = load_generator(narrow_model_file)
+    path = tmp_path / "narrow-0.9m.safetensors"
+    save_generator(net, path, name="narrow-0.9m", card={"native_resolution_m": 0.9})
+    return read_model_info(path)
