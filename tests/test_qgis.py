@@ -476,3 +476,14 @@ def test_from_the_dialog_the_run_is_a_background_task_and_its_map_is_loaded(in_q
     assert any("cancelled; nothing was written to" in error for error in cancelled["errors"])
     assert cancelled["loaded"] == []
     assert not [name for name in leftovers(in_qgis["out"]) if "dialog_cancelled_map" in name]
+
+
+def test_the_plugin_declares_qt6_and_reaches_qt_only_through_qgis_pyqt():
+    import re
+
+    plugin = Path(command.__file__).resolve().parent
+    assert "supportsQt6=True" in (plugin / "metadata.txt").read_text().splitlines()
+    for source in plugin.glob("*.py"):
+        for line in source.read_text().splitlines():
+            if re.match(r"\s*(from|import)\s+(PyQt5|PyQt6|PySide\d?)\b", line):
+                raise AssertionError(f"{source.name}: {line.strip()} (QGIS 4 needs qgis.PyQt)")
