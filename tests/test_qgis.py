@@ -423,15 +423,16 @@ def test_in_qgis_the_plan_is_geotrans_info_s_text(in_qgis, narrow_model_file):
 
 
 def readme_qgis_process_lines() -> list[str]:
+    """The manual's qgis_process lines (docs/qgis.md)."""
     from test_readme import bash_blocks
 
-    return [line.strip() for block in bash_blocks() for line in block.splitlines()
+    return [line.strip() for block in bash_blocks(REPO / "docs" / "qgis.md") for line in block.splitlines()
             if line.strip().startswith("qgis_process ")]
 
 
 @pytest.mark.slow
 def test_the_readme_s_qgis_process_commands_run_headless(pyqgis, tmp_path):
-    """Install into a fresh QGIS home, then the README's qgis_process lines, verbatim, as a user runs them:
+    """Install into a fresh QGIS home, then the manual's qgis_process lines, verbatim, as a user runs them:
     in a shell without this virtual environment (QGIS's embedded Python must not find its interpreter)."""
     binary = next((b for b in ("/usr/bin/qgis_process.bin", shutil.which("qgis_process.bin") or "",
                                shutil.which("qgis_process") or "") if b and Path(b).exists()), None)

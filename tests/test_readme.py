@@ -5,8 +5,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bash_blocks():
-    return re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+def bash_blocks(path: Path = ROOT / "README.md") -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", path.read_text(), flags=re.S)
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -1,0 +1,70 @@
+"""The README is a short front door, the manual builds without a broken link, and every geotrans command in
+either is one the command line accepts as written."""
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "training" / "EXPERIMENTS.md"]
+
+
+def commands(path: Path) -> list[str]:
+    """Every ``geotrans ...`` line of the page's code blocks, continuation lines joined, comments dropped."""
+    found = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", path.read_text(), flags=re.S):
+        text = block.replace("\\\n", " ")
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("geotrans "):
+                found.append(line)
+            elif "&& geotrans " in line:
+                found.append("geotrans " + line.split("&& geotrans ", 1)[1])
+    return found
+
+
+def test_the_readme_is_a_front_door():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 200
+    for page in ("docs/using.md", "docs/folders.md", "docs/qgis.md", "docs/tuning.md", "docs/model.md",
+                 "docs/troubleshooting.md"):
+        assert f"]({page})" in "\n".join(lines), page
+
+
+def test_the_manual_builds_strictly():
+    pytest.importorskip("mkdocs")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d",
+                           str(ROOT / "build" / "site")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_geotrans_command_in_the_docs_parses(page):
+    import click
+
+    from geotrans.cli import main
+
+    for line in commands(page):
+        words = shlex.split(line.split(" #", 1)[0])[1:]
+        if not words or words[0].startswith("-"):
+            continue
+        command, args = main, words
+        while isinstance(command, click.Group) and args and args[0] in command.commands:
+            command, args = command.commands[args[0]], args[1:]
+        try:
+            command.make_context(command.name, list(args), resilient_parsing=False)
+        except click.exceptions.Exit:
+            pass  # --help, --version
+        except click.UsageError as err:
+            raise AssertionError(f"{page.name}: {line!r}: {err.format_message()}") from None
+
+
+def test_every_page_is_in_the_manuals_table_of_contents():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for page in (ROOT / "docs").glob("*.md"):
+        assert f": {page.name}" in nav, page.name
