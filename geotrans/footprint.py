@@ -80,16 +80,17 @@ def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
         parts = [shape(transform_geom(aoi_crs, scene_crs, g)) for g in geometries]
     except Exception as err:  # noqa: BLE001 - GDAL/PROJ errors come in several types
         raise InputError(f"{path}: cannot reproject the area to the scene's CRS ({err})") from None
-    if not any(p.area > 0 for p in parts if shapely.get_dimensions(p) == 2):
-        kinds = ", ".join(sorted({p.geom_type for p in parts}))
-        raise InputError(f"{path}: the area of interest is not an area ({kinds} without area)",
-                         hint="give a polygon")
+    kinds = ", ".join(sorted({p.geom_type for p in parts}))
     invalid = [p for p in parts if not p.is_valid]
-    if invalid:
+    if invalid and any(shapely.get_dimensions(p) == 2 for p in invalid):
         log.warning("%s: the area of interest is not a valid polygon (%s); repaired with make_valid", path,
                     shapely.is_valid_reason(invalid[0]))
         parts = [shapely.make_valid(p) if not p.is_valid else p for p in parts]
-    return unary_union(parts)
+    area = unary_union(parts)
+    if not area.area > 0:  # a point, a line, or a polygon of no area even once repaired
+        raise InputError(f"{path}: the area of interest is not an area ({kinds} without area)",
+                         hint="give a polygon")
+    return area
 
 
 def to_pixels(geometry: shapely.Geometry, transform: Affine) -> shapely.Geometry:
