@@ -73,4 +73,6 @@ def provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[
             "GEOTRANS_PARAMS": json.dumps(options.identity(), sort_keys=True)}
     if model_info is not None:
         tags.update(GEOTRANS_MODEL=model_info.name, GEOTRANS_MODEL_SHA256=model_info.sha256)
+        if model_info.card.get("map_classes"):  # what `geotrans vectorize` classes the map's pixels by
+            tags["GEOTRANS_MAP_CLASSES"] = json.dumps(model_info.card["map_classes"], sort_keys=True)
     return tags

@@ -164,6 +164,15 @@ class MapStyle:
         """uint8 (len(CLASSES), 3): the colour of each class code."""
         return np.array([self.colours[name] for name in CLASSES], dtype=np.uint8)
 
+    def classify(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 (H, W) class codes of a uint8 (3, H, W) map: each pixel's nearest class colour in CIELAB."""
+        from geotrans.palette import srgb_to_lab
+
+        lab = srgb_to_lab(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
+        centres = srgb_to_lab(self.table)
+        distance = ((lab[:, :, None, :] - centres[None, None]) ** 2).sum(-1)
+        return distance.argmin(-1).astype(np.uint8)
+
     def paint(self, classes: np.ndarray) -> np.ndarray:
         """uint8 (3, H, W) map pixels of a class raster; ignored pixels are drawn as background."""
         codes = np.where(classes == IGNORE, CODES["background"], classes)

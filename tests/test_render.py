@@ -201,3 +201,15 @@ def test_a_class_raster_goes_through_its_table(style):
 def test_a_card_without_map_classes_is_refused_in_one_line():
     with pytest.raises(InputError, match="no map_classes"):
         MapStyle.from_card({"name": "old"})
+
+
+def test_a_map_names_its_class_colours_and_they_class_its_pixels_back(tmp_path, style):
+    import json as json_
+
+    from geotrans.options import RunOptions
+    from geotrans.plan import plan_run
+
+    plan = plan_run(VEGAS, RunOptions(), read_model_info())
+    assert json_.loads(plan.tags["GEOTRANS_MAP_CLASSES"]) == read_model_info().card["map_classes"]
+    painted = style.paint(np.arange(len(CODES), dtype=np.uint8)[None].repeat(3, 0))
+    assert style.classify(painted).tolist() == [list(range(len(CODES)))] * 3

@@ -33,7 +33,6 @@ from scipy.ndimage import distance_transform_edt
 from torch import nn
 
 from geotrans.options import RunOptions
-from geotrans.palette import srgb_to_lab
 from geotrans.render import CLASSES, CODES, IGNORE, MapStyle
 from geotrans.weights import ModelInfo, read_model_info
 from training.sources import LabelledImage, Mix, labelled_images, read_mix
@@ -49,11 +48,8 @@ SCORED = ("water", "green", "street", "building")
 
 
 def classify(rgb: np.ndarray, style: MapStyle) -> np.ndarray:
-    """uint8 (H, W) class codes of a uint8 (3, H, W) map: each pixel's nearest class colour in CIELAB."""
-    lab = srgb_to_lab(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
-    centres = srgb_to_lab(style.table)
-    distance = ((lab[:, :, None, :] - centres[None, None]) ** 2).sum(-1)
-    return distance.argmin(-1).astype(np.uint8)
+    """uint8 (H, W) class codes of a uint8 (3, H, W) map (``MapStyle.classify``)."""
+    return style.classify(rgb)
 
 
 def _kind(codes: np.ndarray, name: str) -> np.ndarray:
