@@ -106,13 +106,9 @@ class BatchSummary:
 
 
 def keeps(new: SceneResult, earlier: Optional[SceneResult]) -> bool:
-    """Whether this run's record of a scene replaces the summary's: not when it only left the scene to another
-    run (busy), nor when it skipped a map an earlier run's record says it made (that record has its figures)."""
-    if earlier is None:
-        return True
-    if new.status == "busy":
-        return False
-    return not (new.status == "skipped" and earlier.status == "done" and earlier.dst == new.dst)
+    """Whether this run's record of a scene replaces the summary's: always, except when it only left the scene
+    to another run (busy). Scenes this run did not take keep their earlier records."""
+    return earlier is None or new.status != "busy"
 
 
 def _read_summary(path: Path) -> list[SceneResult]:

@@ -370,19 +370,19 @@ def test_a_missing_input_is_said_before_the_model_loads(tmp_path, monkeypatch):
     assert_one_line_error(result, "no such file")
 
 
-def test_a_folder_rerun_keeps_the_earlier_records_of_the_maps_it_skips(tmp_path, narrow_model_file):
+def test_a_folder_rerun_keeps_the_earlier_records_of_scenes_it_does_not_take(tmp_path, narrow_model_file):
     import json
 
     scenes, maps = tmp_path / "scenes", tmp_path / "maps"
     scenes.mkdir()
     shutil.copy(VEGAS, scenes / "a.tif")
-    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q").exit_code == 0
+    shutil.copy(LANDSAT, scenes / "b.tiff")
+    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q", "--pattern", "*.tif").exit_code == 0
     first = json.loads((maps / "geotrans-summary.json").read_text())["scenes"]
-    shutil.copy(LANDSAT, scenes / "b.tif")
-    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q").exit_code == 0
+    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q", "--pattern", "*.tiff").exit_code == 0
     records = {Path(r["src"]).name: r for r in json.loads((maps / "geotrans-summary.json").read_text())["scenes"]}
     assert records["a.tif"] == first[0] and records["a.tif"]["status"] == "done" and records["a.tif"]["tiles_run"] > 0
-    assert records["b.tif"]["status"] == "done"
+    assert records["b.tiff"]["status"] == "done"
 
 
 def float_scene(tmp_path, fill) -> Path:
