@@ -11,7 +11,7 @@ from torch import nn
 
 from geotrans.render import CODES, IGNORE, MapStyle
 from geotrans.weights import read_model_info
-from training.semantic import Tally, classify, evaluate_labelled
+from training.semantic import Tally, evaluate_labelled
 from training.sources import labelled_images, read_mix
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -21,7 +21,7 @@ STYLE = MapStyle.from_card(read_model_info().card)
 def test_each_class_colour_classes_as_itself_and_near_colours_as_the_nearest():
     table = STYLE.table
     rgb = np.concatenate([table, np.clip(table.astype(int) + 3, 0, 255).astype(np.uint8)])[None].transpose(2, 0, 1)
-    assert classify(rgb, STYLE)[0].tolist() == list(range(len(table))) * 2
+    assert STYLE.classify(rgb)[0].tolist() == list(range(len(table))) * 2
 
 
 def test_iou_dry_land_and_street_f1_count_the_right_pixels():

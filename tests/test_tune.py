@@ -28,6 +28,17 @@ def styled_narrow_model(tmp_path_factory) -> Path:
     return path
 
 
+def class_raster(tmp_path: Path, fill) -> Path:
+    """A one-band class raster on the Vegas sample's grid, its codes (H, W) ``fill(zeros)``."""
+    raster = tmp_path / "classes.tif"
+    with rasterio.open(VEGAS) as ds:
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
+                   "crs": ds.crs, "transform": ds.transform}
+    with rasterio.open(raster, "w", **profile) as dst:
+        dst.write(fill(np.zeros((ds.height, ds.width), np.uint8))[None])
+    return raster
+
+
 def test_the_holdout_is_the_east_block_holding_its_share_of_the_labels():
     labelled = np.zeros((10, 100), bool)
     labelled[:, 20:80] = True  # 600 labelled pixels in columns 20-79
@@ -75,12 +86,7 @@ def test_labels_that_do_not_overlap_the_scene_are_one_line_and_nothing_is_writte
 def test_an_unknown_class_in_the_table_is_one_line(tmp_path, styled_narrow_model):
     table = tmp_path / "table.json"
     table.write_text(json.dumps({"1": "street", "2": "lava"}))
-    raster = tmp_path / "classes.tif"
-    with rasterio.open(VEGAS) as ds:
-        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
-                   "crs": ds.crs, "transform": ds.transform}
-    with rasterio.open(raster, "w", **profile) as dst:
-        dst.write(np.ones((1, profile["height"], profile["width"]), np.uint8))
+    raster = class_raster(tmp_path, lambda codes: codes + 1)
     out = tmp_path / "m.safetensors"
     result = run_cli("tune", VEGAS, "--labels", raster, "--class-table", table, "--out", out,
                      "--model", styled_narrow_model)
@@ -91,14 +97,12 @@ def test_an_unknown_class_in_the_table_is_one_line(tmp_path, styled_narrow_model
 def test_a_class_raster_goes_through_its_table(tmp_path, styled_narrow_model):
     table = tmp_path / "table.json"
     table.write_text(json.dumps({"0": "ignore", "1": "water"}))
-    raster = tmp_path / "classes.tif"
-    with rasterio.open(VEGAS) as ds:
-        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
-                   "crs": ds.crs, "transform": ds.transform}
-    codes = np.zeros((1, profile["height"], profile["width"]), np.uint8)
-    codes[:, :, : profile["width"] * 3 // 4] = 1  # the west three quarters are (declared) water
-    with rasterio.open(raster, "w", **profile) as dst:
-        dst.write(codes)
+
+    def west_water(codes):
+        codes[:, : codes.shape[1] * 3 // 4] = 1  # the west three quarters are (declared) water
+        return codes
+
+    raster = class_raster(tmp_path, west_water)
     from geotrans.render import parse_class_table
 
     [area] = prepare_areas([str(VEGAS)], [str(raster)], read_model_info(styled_narrow_model), 0.2,

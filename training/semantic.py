@@ -33,7 +33,7 @@ from scipy.ndimage import distance_transform_edt
 from torch import nn
 
 from geotrans.options import RunOptions
-from geotrans.render import CLASSES, CODES, IGNORE, MapStyle
+from geotrans.render import CODES, IGNORE, MapStyle
 from geotrans.weights import ModelInfo, read_model_info
 from training.sources import LabelledImage, Mix, labelled_images, read_mix
 from training.translated import translated
@@ -45,11 +45,6 @@ ORIGIN_M = 10_000.0  # where held-out photos are placed: 10 km from (0, 0), near
 #                     identity-like geotransform, so not at the origin itself)
 STREETS = (CODES["street"], CODES["major_road"], CODES["highway"])
 SCORED = ("water", "green", "street", "building")
-
-
-def classify(rgb: np.ndarray, style: MapStyle) -> np.ndarray:
-    """uint8 (H, W) class codes of a uint8 (3, H, W) map (``MapStyle.classify``)."""
-    return style.classify(rgb)
 
 
 def _kind(codes: np.ndarray, name: str) -> np.ndarray:
@@ -137,7 +132,7 @@ def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, model_info: Opti
             scene = Path(tmp) / "photo.tif"
             as_geotiff(image, scene)
             map_ = translated(generator, scene, options, model_info)
-            tally.add(classify(map_.rgb, style), image.classes, map_.valid, image.resolution_m, complete_for)
+            tally.add(style.classify(map_.rgb), image.classes, map_.valid, image.resolution_m, complete_for)
     return {"source": spec.get("name"), "images": len(images), **tally.scores()}
 
 
@@ -160,6 +155,3 @@ def format_semantic(reports: list[dict]) -> str:
         lines.append(f"{r['source']:<22}{r['images']:>7}{cells}")
     lines.append(f"(street F1 within {TOLERANCE_M:g} m; '-': the labels hold no such class)")
     return "\n".join(lines)
-
-
-__all__ = ["classify", "Tally", "evaluate_source", "evaluate_labelled", "format_semantic", "CLASSES"]

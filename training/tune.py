@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -52,7 +52,7 @@ from geotrans.weights import ModelInfo, load_generator, read_model_info, save_ge
 from geotrans.pipeline import translate_array
 from training.data import Augment
 from training.export import inherited_style
-from training.semantic import SCORED, Tally, classify
+from training.semantic import Tally
 from training.sources import Example, MixedSet, Source
 from training.train import CHECKPOINT, StopRequest, TrainConfig, load_checkpoint, train
 
@@ -195,7 +195,7 @@ def score(generator: torch.nn.Module, areas: Sequence[Area], style: MapStyle, me
     for area in areas:
         photo = np.ascontiguousarray(area.photo[:, :, area.holdout_cols])
         truth = area.classes[:, area.holdout_cols]
-        drawn = classify(translate_array(photo, runner), style)
+        drawn = style.classify(translate_array(photo, runner))
         tally.add(drawn, truth, np.ones(truth.shape, bool), metres, area.complete_for)
     return tally.scores()
 
@@ -309,5 +309,3 @@ def _write_model(net: torch.nn.Module, out: str, card: dict) -> None:
     except OSError as err:
         raise OutputError(f"{out}: cannot write the model ({err})") from None
 
-
-__all__ = ["tune", "TuneReport", "prepare_areas", "holdout_column", "score", "quality", "SCORED", "asdict"]
