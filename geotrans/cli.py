@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
@@ -441,8 +442,10 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
         model_info = _model_info_or_none(model_path)
         options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, resampling=resampling, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
+        started = time.perf_counter()
         plan = interruptible(lambda: plan_run(src, options, model_info))
-        rates = measure_rates(plan, model_info.ngf) if model_info is not None else None
+        planning = time.perf_counter() - started
+        rates = None if model_info is None else measure_rates(plan, model_info.ngf, planning_seconds=planning)
         if as_json:
             click.echo(json.dumps(facts(plan, rates)))
         else:

@@ -2,7 +2,7 @@
 
 The time estimate comes from short measurements on this machine: a generator of
 the model's width (random weights: the cost does not depend on them) runs a few
-batches of tiles, a few of the plan's own windows are read (decoding, resampling
+batches of tiles, a few neighbouring windows of the plan are read as a run reads them (decoding, resampling
 and filling nodata cost as much as the generator on some scenes), and a small
 map file is written and finished. On a CPU the stages share the cores, so their
 costs add.
@@ -29,7 +29,7 @@ from geotrans.scene import SceneReader
 from geotrans.weights import ModelInfo
 
 WARMUP_BATCHES = 5  # timed; the fastest counts
-READ_SAMPLES = 6  # windows of the plan read to time reading
+READ_SAMPLES = 12  # neighbouring windows of the plan read to time reading
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class Rates:
 
     tiles_per_second: float
     read_seconds: float = 0.0
-    start_seconds: float = 0.0  # the generator's first use and the map file's fixed costs
+    start_seconds: float = 0.0  # planning the scene and the generator's first use
+    pixel_seconds: float = 0.0  # the map file, per output pixel: writing, overviews, verifying
 
     @property
     def seconds_per_tile(self) -> float:
@@ -73,19 +74,26 @@ def measure_tiles_per_second(ngf: int, device: str = "auto", batch_size: int = 8
 
 
 def measure_read_seconds(plan: RunPlan, samples: int = READ_SAMPLES) -> float:
-    """Seconds to read one of the plan's windows, timed on up to ``samples`` of them spread over the scene."""
+    """Seconds to read one of the plan's windows, timed on up to ``samples`` neighbouring windows of the
+    scene's middle row, in the order a run reads them. Neighbours share source blocks and resampling, so
+    windows scattered over the scene measured 2-3x a run's reads (Dakota); a row's first window still pays
+    for its blocks, as in a run. A first read elsewhere, opening the scene, is not timed."""
     touching = [tile for tile in plan.tiles if plan.scene.touches(tile)]
     if not touching:
         return 0.0
-    chosen = touching[::max(1, len(touching) // samples)][:samples]
+    rows = sorted({tile.row for tile in touching})
+    row = [tile for tile in touching if tile.row == rows[len(rows) // 2]]
+    start = max(0, (len(row) - samples) // 2)
+    timed = row[start:start + samples]
     with SceneReader(plan.scene, plan.tiles.tile) as reader:
+        reader.read(touching[0] if touching[0] not in timed else touching[-1])
         started = time.perf_counter()
-        for tile in chosen:
+        for tile in timed:
             reader.read(tile)
-        return (time.perf_counter() - started) / len(chosen)
+        return (time.perf_counter() - started) / len(timed)
 
 
-def measure_file_seconds(size: int = 512) -> float:
+def measure_file_seconds(size: int = 1024) -> float:
     """Seconds to create, fill, finish and verify a ``size`` x ``size`` map in a temporary folder."""
     grid = {"crs": "EPSG:3857", "transform": Affine(1.0, 0, 0, 0, -1.0, size), "width": size, "height": size}
     pixels = np.broadcast_to(np.arange(size, dtype=np.uint8), (3, size, size)).copy()
@@ -97,17 +105,22 @@ def measure_file_seconds(size: int = 512) -> float:
         return time.perf_counter() - started
 
 
-def measure_rates(plan: RunPlan, ngf: int, device: str = "auto") -> Rates:
+def measure_rates(plan: RunPlan, ngf: int, device: str = "auto", planning_seconds: float = 0.0) -> Rates:
     """The generator's rate at width ``ngf`` in the plan's precision, the plan's read cost and a map file's
-    cost, all measured now."""
+    cost per pixel, all measured now; ``planning_seconds``, what making ``plan`` took, a run spends again."""
     tiles_per_second, first_use = measure_generator(ngf, device, plan.options.batch_size,
                                                     precision=plan.options.precision)
-    return Rates(tiles_per_second, measure_read_seconds(plan), first_use + measure_file_seconds())
+    probe = 1024
+    return Rates(tiles_per_second, measure_read_seconds(plan), planning_seconds + first_use,
+                 measure_file_seconds(probe) / probe ** 2)
 
 
 def estimate_seconds(plan: RunPlan, rates: Optional[Rates]) -> Optional[float]:
-    """The plan's windows at ``rates``; None without rates."""
-    return None if rates is None else rates.start_seconds + plan.tiles_to_run * rates.seconds_per_tile
+    """The plan's windows and map pixels at ``rates``; None without rates."""
+    if rates is None:
+        return None
+    pixels = plan.scene.grid.width * plan.scene.grid.height
+    return rates.start_seconds + plan.tiles_to_run * rates.seconds_per_tile + pixels * rates.pixel_seconds
 
 
 def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
@@ -130,6 +143,7 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
         "estimate": None if seconds is None else {
             "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
+            "file_seconds_per_megapixel": rates.pixel_seconds * 1e6,
             "cpu_cores": os.cpu_count()},
         "model": None if model is None else {"name": model.name, "sha256": model.sha256, "ngf": model.ngf,
                                              "palette_colours": len(plan.palette.colours) if plan.palette else 0,
