@@ -303,6 +303,23 @@ def test_jitter_and_grey_change_the_photo_only():
     assert not torch.equal(js, ps) and js.min() >= -1 and js.max() <= 1
 
 
+def test_a_coarse_photo_loses_detail_the_map_keeps_its_own():
+    """The photo looks like a scene 1.5-4x coarser that a run upsampled: same colours on average, less
+    pixel-to-pixel detail; the map is untouched."""
+    plain = tiny_pairs(seed=2, augment=Augment(flips=False))
+    coarse = tiny_pairs(seed=2, augment=Augment(flips=False, coarse=1.0))
+    (ps, pt), (cs, ct) = plain.sample(1, 0), coarse.sample(1, 0)
+    assert torch.equal(pt, ct)
+
+    def detail(photo):
+        return (photo[:, 1:, :] - photo[:, :-1, :]).abs().mean()
+
+    assert detail(cs) < 0.7 * detail(ps)
+    assert abs(float(cs.mean() - ps.mean())) < 0.02
+    never = tiny_pairs(seed=2, augment=Augment(flips=False, coarse=0.0))
+    assert torch.equal(never.sample(1, 0)[0], ps)
+
+
 def test_prefetch_yields_the_same_batches_in_order():
     pairs = tiny_pairs(seed=4)
     direct = list(pairs.batches(1, 1))

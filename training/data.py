@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import rasterio
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from geotrans.background import background
@@ -53,19 +54,24 @@ class Augment:
 
     ``jitter`` is the strength of the photo's colour jitter (brightness, contrast,
     saturation and per-band gain each drawn in 1 +- jitter); ``grey`` is the
-    probability that the photo becomes grey (its luminance in all three bands).
+    probability that the photo becomes grey (its luminance in all three bands);
+    ``coarse`` the probability that it looks like a coarser scene that a run
+    upsampled (shrunk by a factor in ``COARSE_FACTORS``, then enlarged back).
     """
 
     flips: bool = True
     rotations: bool = False
     jitter: float = 0.0
     grey: float = 0.0
+    coarse: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 1:
             raise ValueError("jitter must be in [0, 1)")
         if not 0 <= self.grey <= 1:
             raise ValueError("grey must be a probability")
+        if not 0 <= self.coarse <= 1:
+            raise ValueError("coarse must be a probability")
 
     def describe(self) -> str:
         parts = ["horizontal flips" if self.flips else "no flips"]
@@ -75,7 +81,31 @@ class Augment:
             parts.append(f"colour jitter {self.jitter:g}")
         if self.grey:
             parts.append(f"grey photos p={self.grey:g}")
+        if self.coarse:
+            parts.append(f"coarse photos p={self.coarse:g} ({COARSE_FACTORS[0]:g}-{COARSE_FACTORS[1]:g}x)")
         return ", ".join(parts)
+
+    def draw_coarse(self, gen: torch.Generator) -> Optional[float]:
+        """The factor a sample's photo is coarsened by, or None; draws nothing when ``coarse`` is off, so
+        older recipes keep their samples."""
+        if not self.coarse:
+            return None
+        chosen, position = torch.rand(2, generator=gen).tolist()
+        return COARSE_FACTORS[0] + position * (COARSE_FACTORS[1] - COARSE_FACTORS[0]) if chosen < self.coarse else None
+
+
+# A run upsamples a coarse scene up to 4x (geotrans.resolution): NAIP at 5 m reaches the model as 1.25 m
+# pixels, smooth fields that a model trained only on sharp photos takes for water.
+COARSE_FACTORS = (1.5, 4.0)
+
+
+def coarsened(photo: torch.Tensor, factor: float) -> torch.Tensor:
+    """Photo (3, H, W) as a scene ``factor`` times coarser, read back at this size: area-averaged down,
+    bilinear up (as a run reads a coarse scene)."""
+    size = photo.shape[-2:]
+    small = [max(1, round(n / factor)) for n in size]
+    down = F.interpolate(photo[None], size=small, mode="area")
+    return F.interpolate(down, size=tuple(size), mode="bilinear", align_corners=False)[0]
 
 
 def jitter_colours(photo: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
@@ -139,6 +169,7 @@ class PairSet:
         turns = int(torch.randint(0, 4, (1,), generator=gen)) if aug.rotations else 0
         factors = 1 + aug.jitter * (2 * torch.rand(6, generator=gen) - 1) if aug.jitter else None
         grey = aug.grey > 0 and bool(torch.rand(1, generator=gen) < aug.grey)
+        coarse = aug.draw_coarse(gen)
         pair = []
         for image in (src, tgt):
             patch = torch.from_numpy(image[:, row : row + self.crop, col : col + self.crop].copy())
@@ -152,6 +183,8 @@ class PairSet:
             photo = jitter_colours(photo, factors)
         if grey:
             photo = grey_of(photo)
+        if coarse:
+            photo = coarsened(photo, coarse)
         return to_model_range(photo), to_model_range(rendering)
 
     def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,

@@ -51,7 +51,7 @@ from geotrans.model import to_model_range
 from geotrans.render import CLASSES, CODES, IGNORE, IGNORE_NAME, Grid, MapStyle, read_vector_labels, \
     rasterize_features
 from geotrans.weights import read_model_info
-from training.data import Augment, grey_of, jitter_colours, list_pairs, read_aligned
+from training.data import Augment, coarsened, grey_of, jitter_colours, list_pairs, read_aligned
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,7 @@ class MixedSet:
         turns = int(torch.randint(0, 4, (1,), generator=gen)) if aug.rotations else 0
         factors = 1 + aug.jitter * (2 * torch.rand(6, generator=gen) - 1) if aug.jitter else None
         grey = aug.grey > 0 and bool(torch.rand(1, generator=gen) < aug.grey)
+        coarse = aug.draw_coarse(gen)
         images = [photo, target, labelled]
         if flip:
             images = [t.flip(-1) for t in images]
@@ -325,6 +326,8 @@ class MixedSet:
             photo = jitter_colours(photo, factors)
         if grey:
             photo = grey_of(photo)
+        if coarse:
+            photo = coarsened(photo, coarse)
         return to_model_range(photo.round()), to_model_range(target.round()), labelled
 
     def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,

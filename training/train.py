@@ -84,6 +84,7 @@ class TrainConfig:
     rotations: bool = False  # 90 degree rotations besides horizontal flips
     jitter: float = 0.0  # colour jitter strength of the photo
     grey: float = 0.0  # probability of a grey photo
+    coarse: float = 0.0  # probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
     channels_last: bool = False
@@ -98,7 +99,8 @@ class TrainConfig:
 
     @property
     def augment(self) -> Augment:
-        return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey)
+        return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey,
+                       coarse=self.coarse)
 
 
 class StopRequest:
@@ -464,7 +466,7 @@ def hardware(device: torch.device) -> str:
     return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
-RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "ema")
+RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -498,6 +500,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--rotations", action="store_true", default=None, help="add 90 degree rotations to the flips")
     parser.add_argument("--jitter", type=float, default=None, help="colour jitter strength (0, off)")
     parser.add_argument("--grey", type=float, default=None, help="probability of a grey photo (0)")
+    parser.add_argument("--coarse", type=float, default=None,
+                        help="probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene (0)")
     parser.add_argument("--ema", type=float, default=None,
                         help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
                              "exported and sampled instead of the raw weights")
