@@ -108,6 +108,41 @@ def error_boundary(verbose: int = 0, interrupted: str = "interrupted") -> Iterat
             signal.signal(stop, handler)
 
 
+class GroupedCommand(click.Command):
+    """A command whose --help lists its options in groups, as the manual presents them: ``groups`` maps a
+    heading to option names; options in no group come last, under "Other options"."""
+
+    def __init__(self, *args, groups: dict[str, tuple[str, ...]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        help_option = self.get_help_option(ctx)
+        records = {"help" if param is help_option else param.name: param.get_help_record(ctx)
+                   for param in self.get_params(ctx) if isinstance(param, click.Option)}
+        placed = set()
+        for heading, names in self.groups.items():
+            rows = [records[name] for name in names if records.get(name)]
+            placed.update(names)
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+        rest = [record for name, record in records.items() if record and name not in placed]
+        if rest:
+            with formatter.section("Other options"):
+                formatter.write_dl(rest)
+
+
+RUN_OPTION_GROUPS = {
+    "Input": ("bands", "gsd", "resampling", "aoi", "allow_ungeoreferenced", "http_timeout"),
+    "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "overwrite"),
+    "Model": ("model_path", "palette", "tta", "dropout", "seed"),
+    "Speed": ("device", "precision", "batch_size", "overlap", "compile_"),
+    "Folders and clusters": ("patterns", "recursive", "list_file", "force", "scheduler", "cluster", "strip_rows"),
+    "Messages": ("progress_mode", "log_file", "verbose", "quiet", "help"),
+}
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -229,7 +264,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(cls=GroupedCommand, groups=RUN_OPTION_GROUPS)
 @click.argument("src", type=click.Path(dir_okay=True, path_type=str), required=False)
 @click.option("--out", "-o", "dst", required=True, type=click.Path(path_type=str),
               help="Output GeoTIFF, or output folder when SRC is a folder or --list is given.")
@@ -311,11 +346,12 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     \b
     Examples:
       geotrans run sample_tiles/korea_rgb_jpeg_3857.tif --out korea_map.tif
-      geotrans run scene.tif -o map.tif --device cpu --overlap 32 -q
-      geotrans run scene.tif -o map.tif --dropout --seed 7
-      geotrans run naip.tif -o map.tif --bands 1,2,3
-      geotrans run scenes/ --out maps/ --recursive          # resumable: re-run to finish
-      geotrans run --list scenes.txt --out maps/
+      geotrans run naip.tif -o map.tif --bands 1,2,3 --aoi field.geojson
+      geotrans run scene.tif -o map.tif --cog --compress zstd --preview map.png
+      geotrans run scene.tif -o map.tif --model my_region.safetensors
+      geotrans run scene.tif -o map.tif --device cpu --precision fp32 -q
+      geotrans run scenes/ --out maps/ --recursive    # re-run to resume
+      geotrans run --list scenes.txt --out maps/ --cluster local:2
 
     \b
     Folder mode writes geotrans-summary.json in the output folder and exits

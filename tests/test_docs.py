@@ -43,25 +43,51 @@ def test_the_manual_builds_strictly():
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_every_geotrans_command_in_the_docs_parses(page):
+def check_parses(line: str, where: str) -> None:
+    """The command line ``line`` (``geotrans ...``) is one the CLI accepts, options and values alike."""
     import click
 
     from geotrans.cli import main
 
+    words = shlex.split(line.split(" #", 1)[0])[1:]
+    if not words or words[0].startswith("-"):
+        return
+    command, args = main, words
+    while isinstance(command, click.Group) and args and args[0] in command.commands:
+        command, args = command.commands[args[0]], args[1:]
+    try:
+        command.make_context(command.name, list(args), resilient_parsing=False)
+    except click.exceptions.Exit:
+        pass  # --help, --version
+    except click.UsageError as err:
+        raise AssertionError(f"{where}: {line!r}: {err.format_message()}") from None
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_geotrans_command_in_the_docs_parses(page):
     for line in commands(page):
-        words = shlex.split(line.split(" #", 1)[0])[1:]
-        if not words or words[0].startswith("-"):
-            continue
-        command, args = main, words
-        while isinstance(command, click.Group) and args and args[0] in command.commands:
-            command, args = command.commands[args[0]], args[1:]
-        try:
-            command.make_context(command.name, list(args), resilient_parsing=False)
-        except click.exceptions.Exit:
-            pass  # --help, --version
-        except click.UsageError as err:
-            raise AssertionError(f"{page.name}: {line!r}: {err.format_message()}") from None
+        check_parses(line, page.name)
+
+
+def test_run_help_groups_its_options_as_the_manual_does_in_80_columns():
+    from click.testing import CliRunner
+
+    from geotrans.cli import RUN_OPTION_GROUPS, main
+
+    result = CliRunner().invoke(main, ["run", "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    headings = [line[:-1] for line in lines if line.endswith(":") and not line.startswith(" ")]
+    assert headings == list(RUN_OPTION_GROUPS)  # every option in a group: no "Other options"
+    manual = (ROOT / "docs" / "using.md").read_text()
+    assert [h for h in re.findall(r"^### (.+)$", manual, flags=re.M) if h in RUN_OPTION_GROUPS] == headings
+    for name in ("--bands", "--cog", "--model", "--precision", "--scheduler", "--quiet", "--help"):
+        assert sum(re.search(rf"(^|, ){name}\b", line.strip()) is not None for line in lines) == 1, name
+    examples = [line.strip() for line in lines if line.strip().startswith("geotrans run ")]
+    assert len(examples) >= 5
+    for line in examples:
+        check_parses(line, "geotrans run --help")
 
 
 def test_every_page_is_in_the_manuals_table_of_contents():
