@@ -135,7 +135,7 @@ class GroupedCommand(click.Command):
 
 RUN_OPTION_GROUPS = {
     "Input": ("bands", "gsd", "resampling", "aoi", "allow_ungeoreferenced", "http_timeout"),
-    "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "overwrite"),
+    "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "vectors", "overwrite"),
     "Model": ("model_path", "palette", "tta", "dropout", "seed"),
     "Speed": ("device", "precision", "batch_size", "overlap", "compile_"),
     "Folders and clusters": ("patterns", "recursive", "list_file", "force", "scheduler", "cluster", "strip_rows"),
@@ -317,6 +317,9 @@ def main() -> None:
               help="A GDAL creation option for the map, KEY=VALUE (repeatable), as in rio.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a small PNG: input | output side by side (single scene).")
+@click.option("--vectors", type=click.Path(path_type=str), default=None, metavar="FEATURES.gpkg",
+              help="Also vectorize the map into this GeoPackage (roads, water, green, buildings; see geotrans "
+                   "vectorize); in folder mode a folder, one GeoPackage per map.")
 @click.option("--overwrite", is_flag=True,
               help="Replace DST (and --preview) if it exists; in folder mode, also replace files in the output "
                    "folder that geotrans did not write (without it they are left alone and the scene fails).")
@@ -332,8 +335,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         precision: str, palette: str, tta: bool, compile_: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
         gsd: Optional[float], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
-        creation_options: tuple[tuple[str, str], ...], preview: Optional[str], overwrite: bool,
-        progress_mode: str, verbose: int, quiet: bool) -> None:
+        creation_options: tuple[tuple[str, str], ...], preview: Optional[str], vectors: Optional[str],
+        overwrite: bool, progress_mode: str, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
@@ -363,7 +366,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     folder_mode = list_file is not None or Path(src).is_dir()
     _refuse_flags(ctx, folder_mode)
     with error_boundary(verbose, "interrupted; nothing was written"):
-        _check_run_targets(src, dst, folder_mode, preview, log_file, (aoi, model_path, list_file), overwrite)
+        _check_run_targets(src, dst, folder_mode, preview, log_file, (aoi, model_path, list_file), overwrite,
+                           vectors)
     _setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json")
     apply_http_settings(http_timeout)
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
@@ -382,7 +386,8 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
                               cluster, quiet, verbose, progress_mode)
         click.echo(summary.table())
-        sys.exit(1 if summary.failed else 0)
+        unvectorized = _vectorize_folder(summary, dst, vectors, force, overwrite, verbose) if vectors else 0
+        sys.exit(1 if summary.failed or unvectorized else 0)
     if preview and not Path(preview).resolve().parent.is_dir():
         raise click.ClickException(f"{preview}: its folder does not exist; nothing was run")
     on_cluster = scheduler is not None or cluster is not None
@@ -411,17 +416,25 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         if preview:
             write_preview(plan, report.dst, preview)
             log.info("wrote preview %s", preview)
+        if vectors:
+            from geotrans.vectorize import vectorize_map
+
+            vectorize_map(report.dst, vectors, overwrite=overwrite, inputs=(src,))
 
 
 def _check_run_targets(src: Optional[str], dst: str, folder_mode: bool, preview: Optional[str],
-                       log_file: Optional[str], other_inputs: tuple, overwrite: bool) -> None:
+                       log_file: Optional[str], other_inputs: tuple, overwrite: bool,
+                       vectors: Optional[str] = None) -> None:
     """Every path the run writes, against its inputs and each other (``geotrans.targets``), before it starts."""
     inputs = [p for p in (None if folder_mode else src, *other_inputs) if p]
     for path in inputs:  # before the model loads: a missing local input is the first thing to say
         if disk_file(path) is not None and not os.path.lexists(disk_file(path)):
             raise InputError(f"{path}: no such file")
     targets = [Target(path, role) for path, role in ((None if folder_mode else dst, "map"),
-                                                            (preview, "preview"), (log_file, "log")) if path]
+                                                            (preview, "preview"), (log_file, "log"),
+                                                            (None if folder_mode else vectors, "vectors")) if path]
+    if folder_mode and vectors and Path(vectors).exists() and not Path(vectors).is_dir():
+        raise InputError(f"{vectors}: in folder mode --vectors is a folder (one GeoPackage per map)")
     if folder_mode and Path(dst).is_dir():
         targets.append(Target(Path(dst) / SUMMARY, "summary"))
     check_targets(targets, inputs, overwrite)
@@ -439,6 +452,67 @@ def _run_folder(src, dst, options, model_path, patterns, recursive, list_file, f
         return run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
                           cluster, on_jobs=scenes.reset, on_scene=lambda result: scenes.update(1),
                           tile_progress=_follow(tiles))
+
+
+def _vectorize_folder(summary, maps_dir: str, vectors_dir: str, force: bool, overwrite: bool, verbose: int) -> int:
+    """Features of the folder's finished maps, one GeoPackage each; the number of maps left without."""
+    from geotrans.vectorize import vectorize_folder
+
+    maps = [r.dst for r in summary.results if r.status in ("done", "skipped")]
+    with error_boundary(verbose, "interrupted; the finished GeoPackages are complete"):
+        outcome = vectorize_folder(maps, maps_dir, vectors_dir, force=force, overwrite=overwrite)
+    written = sum(v == "written" for v in outcome.values())
+    current = sum(v == "current" for v in outcome.values())
+    failed = len(outcome) - written - current
+    click.echo(f"vectors in {vectors_dir}: {written} written, {current} current, {failed} failed")
+    return failed
+
+
+@main.command()
+@click.argument("map_path", metavar="MAP", type=click.Path(path_type=str))
+@click.option("--out", "-o", "dst", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The GeoPackage to write: layers roads, water, green and buildings.")
+@click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
+              help="The model that made the map, for its class colours when the map does not record them.")
+@click.option("--min-area", type=click.FloatRange(min=0), default=None, metavar="M2",
+              help="Drop polygons smaller than this many m². Default: 20 m² or 4 pixels, whichever is larger; "
+                   "0 keeps every one.")
+@click.option("--strip-rows", type=click.IntRange(min=64), default=None, metavar="ROWS",
+              help="Rows read at once (default 1024): memory follows the map's width times this, not its height.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@VERBOSE_OPTION
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def vectorize(map_path: str, dst: str, model_path: Optional[str], min_area: Optional[float],
+              strip_rows: Optional[int],
+              overwrite: bool, verbose: int, quiet: bool) -> None:
+    """Turn a geotrans map into GIS layers: roads as centre lines, water, green and buildings as polygons.
+
+    \b
+    Examples:
+      geotrans vectorize map.tif --out features.gpkg
+      geotrans vectorize map.tif -o features.gpkg --min-area 100
+      geotrans run scene.tif --out map.tif --vectors features.gpkg
+
+    \b
+    Pixels are classed by the nearest colour of the map style (recorded in the
+    map). Polygons keep their holes and are simplified to half a pixel; roads
+    end at junctions and dead ends and carry their class, width and length.
+    Everything is in the map's CRS; the file appears only when complete.
+    """
+    _setup_logging(verbose, quiet)
+    with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
+        import_pipeline()
+        from geotrans.render import MapStyle
+        from geotrans.vectorize import VectorOptions, vectorize_map
+        from geotrans.weights import read_model_info
+
+        if not os.path.lexists(map_path):
+            raise InputError(f"{map_path}: no such file")
+        style = MapStyle.from_card(read_model_info(model_path).card) if model_path else None
+        options = VectorOptions(min_area_m2=min_area, **({"strip_rows": strip_rows} if strip_rows else {}))
+        features = vectorize_map(map_path, dst, style, options, overwrite)
+    if not quiet:
+        click.echo(f"wrote {dst}: " + ", ".join(f"{n} {layer}" for layer, n in features.counts().items()))
 
 
 @main.command()

@@ -170,8 +170,13 @@ class MapStyle:
 
         lab = srgb_to_lab(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
         centres = srgb_to_lab(self.table)
-        distance = ((lab[:, :, None, :] - centres[None, None]) ** 2).sum(-1)
-        return distance.argmin(-1).astype(np.uint8)
+        codes = np.zeros(lab.shape[:2], np.uint8)
+        nearest = np.full(lab.shape[:2], np.inf, np.float32)
+        for code, centre in enumerate(centres):  # one class at a time: memory of two planes, not seven
+            distance = ((lab - centre) ** 2).sum(-1)
+            closer = distance < nearest
+            codes[closer], nearest[closer] = code, distance[closer]
+        return codes
 
     def paint(self, classes: np.ndarray) -> np.ndarray:
         """uint8 (3, H, W) map pixels of a class raster; ignored pixels are drawn as background."""
