@@ -117,15 +117,36 @@ def run_one(run):
         result.update(feedback.log, ok=ok, loaded=loaded, cancelled=feedback.isCanceled(),
                       results={k: str(v) for k, v in outputs.items()})
         return result
+    from qgis.core import QgsProcessingContext, QgsProject
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
     try:
-        outputs = processing.run(run["algorithm"], parameters, feedback=feedback)
+        outputs = processing.run(run["algorithm"], parameters, context=context, feedback=feedback)
         result["results"] = {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
                              for k, v in outputs.items()}
     except Exception as err:  # what QGIS shows the user: the exception's message
         result["exception"] = f"{type(err).__name__}: {err}"
         result["traceback"] = traceback.format_exc()
-    result.update(feedback.log, cancelled=feedback.isCanceled())
+    result.update(feedback.log, cancelled=feedback.isCanceled(), loads=sorted(context.layersToLoadOnCompletion()))
+    if run.get("open_layers") and result["results"]:
+        result["layers"] = open_layers(result["results"]["OUTPUT"])
     return result
+
+
+def open_layers(path):
+    """Each layer of a GeoPackage as QGIS opens it: valid, geometry type, CRS, feature count, fields."""
+    from qgis.core import QgsVectorLayer, QgsWkbTypes
+
+    layers = {}
+    whole = QgsVectorLayer(path, "all", "ogr")  # held: its provider lives as long as the layer
+    for sub in whole.dataProvider().subLayers():
+        name = sub.split("!!::!!")[1]
+        layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
+        layers[name] = {"valid": layer.isValid(), "geometry": QgsWkbTypes.displayString(layer.wkbType()),
+                        "crs": layer.crs().authid(), "features": layer.featureCount(),
+                        "fields": [f.name() for f in layer.fields() if f.name() != "fid"]}
+    return layers
 
 
 def main(spec_path, result_path):

@@ -76,12 +76,21 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
 
     ctx = run.make_context("run", command.scene_arguments(
         "in.tif", "out.tif", model="m.safetensors", bands=(3, 2, 1), aoi="aoi.geojson", overlap=32, batch_size=4,
-        device="cpu", precision="fp32", cog=True, compress="zstd", compile=True)[1:])
+        device="cpu", precision="fp32", cog=True, compress="zstd", compile=True, vectors="features.gpkg")[1:])
     assert {k: ctx.params[k] for k in ("src", "dst", "model_path", "bands", "aoi", "overlap", "batch_size", "device",
-                                       "precision", "cog", "compress", "compile_", "overwrite", "progress_mode")} == dict(
+                                       "precision", "cog", "compress", "compile_", "overwrite", "progress_mode",
+                                       "vectors")} == dict(
         src="in.tif", dst="out.tif", model_path="m.safetensors", bands=(3, 2, 1), aoi="aoi.geojson", overlap=32,
         batch_size=4, device="cpu", precision="fp32", cog=True, compress="zstd", compile_=True, overwrite=True,
-        progress_mode="json")
+        progress_mode="json", vectors="features.gpkg")
+    assert run.make_context("run", command.scene_arguments("in.tif", "out.tif")[1:]).params["vectors"] is None
+    from geotrans.cli import vectorize
+
+    ctx = vectorize.make_context("vectorize", command.vectorize_arguments("map.tif", "f.gpkg", min_area=50)[1:])
+    assert {k: ctx.params[k] for k in ("map_path", "dst", "min_area", "overwrite")} == dict(
+        map_path="map.tif", dst="f.gpkg", min_area=50.0, overwrite=True)
+    assert vectorize.make_context("vectorize", command.vectorize_arguments("m.tif", "f.gpkg")[1:]).params[
+        "min_area"] is None
     ctx = run.make_context("run", command.folder_arguments(
         "scenes", "maps", patterns=command.split_patterns("*.tif; *.jp2"), recursive=True, force=True)[1:])
     assert (ctx.params["patterns"], ctx.params["recursive"], ctx.params["force"]) == (("*.tif", "*.jp2"), True, True)
@@ -102,8 +111,10 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
 
 def test_the_plugin_s_map_classes_are_the_renderer_s():
     from geotrans.render import CLASSES
+    from geotrans.vectorize import LAYERS
 
     assert sorted(command.MAP_CLASSES) == sorted(CLASSES)
+    assert sorted(command.VECTOR_LAYERS) == sorted(LAYERS)
 
 
 def test_progress_counts_tiles_and_scenes_to_100():
@@ -298,6 +309,10 @@ def in_qgis(pyqgis, tmp_path_factory, narrow_model_file):
         dict(name="folder", algorithm="geotrans:translate_folder", parameters=dict(
             INPUT=str(scenes), MODEL=narrow, OUTPUT=str(maps))),
         dict(name="plan", algorithm="geotrans:scene_plan", parameters=dict(INPUT=str(LANDSAT), MODEL=narrow)),
+        dict(name="vectorize", algorithm="geotrans:vectorize_map", open_layers=True, parameters=dict(
+            INPUT=str(out / "korea_map.tif"), OUTPUT=str(out / "korea_features.gpkg"))),
+        dict(name="not_a_map", algorithm="geotrans:vectorize_map", parameters=dict(
+            INPUT=str(KOREA), OUTPUT=str(out / "scene_features.gpkg"))),
         dict(name="dialog", algorithm="geotrans:translate_scene", task=True, parameters=dict(
             INPUT=str(KOREA), MODEL=narrow, OUTPUT=str(out / "dialog_map.tif"))),
         dict(name="dialog_cancel", algorithm="geotrans:translate_scene", task=True, cancel_on_progress=True,
@@ -324,7 +339,33 @@ def test_qgis_s_plugin_loader_accepts_the_installed_plugin(in_qgis):
     assert loader["class"] == "GeotransPlugin"
     assert loader["manager_error"] == "" and loader["manager_name"] == "geotrans"  # the Plugin Manager's view
     assert loader["algorithms"] == ["geotrans:fine_tune", "geotrans:scene_plan", "geotrans:translate_folder",
-                                    "geotrans:translate_scene"]
+                                    "geotrans:translate_scene", "geotrans:vectorize_map"]
+
+
+@pytest.mark.slow
+def test_in_qgis_a_map_s_features_are_layers_in_the_project_on_the_map_s_crs(in_qgis):
+    """The shipped model's Korea map, vectorized by the algorithm; QGIS itself opens the four layers."""
+    run = in_qgis["report"]["runs"]["vectorize"]
+    assert run["exception"] is None, shown_to_the_user(run)
+    assert run["results"]["OUTPUT"] == str(in_qgis["out"] / "korea_features.gpkg")
+    layers = run["layers"]
+    assert sorted(layers) == sorted(command.VECTOR_LAYERS)
+    assert sorted(load.split("|layername=")[1] for load in run["loads"]) == sorted(command.VECTOR_LAYERS)
+    with rasterio.open(in_qgis["out"] / "korea_map.tif") as ds:
+        crs = ds.crs.to_string()
+    for name, layer in layers.items():
+        assert layer["valid"] and layer["crs"] == crs, (name, layer)
+        assert layer["geometry"] == ("LineString" if name == "roads" else "MultiPolygon"), (name, layer)
+        assert layer["fields"] == (["class", "width_m", "length_m"] if name == "roads" else ["area_m2"])
+    assert layers["roads"]["features"] > 5 and layers["water"]["features"] > 0  # Korea: roads and a lake
+    assert any(f"{layers['roads']['features']} roads" in line for line in run["infos"])
+
+
+@pytest.mark.slow
+def test_in_qgis_a_scene_that_is_no_map_cannot_be_vectorized(in_qgis):
+    run = in_qgis["report"]["runs"]["not_a_map"]
+    assert run["exception"].startswith("QgsProcessingException: ") and "not a geotrans map" in run["exception"]
+    assert not (in_qgis["out"] / "scene_features.gpkg").exists()
 
 
 @pytest.mark.slow

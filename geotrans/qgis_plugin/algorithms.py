@@ -1,4 +1,5 @@
-"""The Processing algorithms: translate a scene, translate a folder, show a scene's plan, fine-tune on my area.
+"""The Processing algorithms: translate a scene, translate a folder, show a scene's plan, fine-tune on my area,
+vectorize a map.
 
 Each one turns its parameters into a `geotrans` command line (``command``), runs it as a
 child process, and turns its progress, log and one-line error into Processing's.
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsGeometry, QgsProcessing,
-                       QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingOutputFile,
+                       QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBand,
                        QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
                        QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
@@ -211,14 +212,20 @@ class TranslateScene(GeotransAlgorithm):
         self.add_scene_parameters()
         self.add_engine_parameters()
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Map"))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "VECTORS", "Map features (roads, water, green, buildings)", fileFilter="GeoPackage (*.gpkg)",
+            optional=True, createByDefault=False))
 
     def processAlgorithm(self, parameters, context, feedback) -> dict:
         src = self.scene_path(parameters, context)
         dst = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        vectors = self.parameterAsFileOutput(parameters, "VECTORS", context) or None
         arguments = command.scene_arguments(src, dst, **self.scene_options(parameters, context),
-                                            **self.engine_options(parameters, context))
+                                            **self.engine_options(parameters, context), vectors=vectors)
         self.run_geotrans(arguments, feedback, f"nothing was written to {dst}")
-        return {"OUTPUT": dst}
+        if vectors:
+            load_feature_layers(vectors, context)
+        return {"OUTPUT": dst, "VECTORS": vectors}
 
 
 class TranslateFolder(GeotransAlgorithm):
@@ -300,6 +307,49 @@ class ScenePlan(GeotransAlgorithm):
         arguments = command.plan_arguments(self.scene_path(parameters, context), **self.scene_options(parameters, context))
         outcome = self.run_geotrans(arguments, feedback, "nothing was run")
         return {"PLAN": "\n".join(outcome.stdout)}
+
+
+def load_feature_layers(path: str, context) -> None:
+    """Ask Processing to add the GeoPackage's layers to the project when the algorithm finishes."""
+    for name in command.VECTOR_LAYERS:
+        details = QgsProcessingContext.LayerDetails(name, context.project(), name, QgsProcessingUtils.LayerHint.Vector)
+        context.addLayerToLoadOnCompletion(f"{path}|layername={name}", details)
+
+
+class VectorizeMap(GeotransAlgorithm):
+    """`geotrans vectorize`: a map's roads as centre lines and its water, green and buildings as polygons."""
+
+    def name(self) -> str:
+        return "vectorize_map"
+
+    def displayName(self) -> str:
+        return "Vectorize map"
+
+    def shortHelpString(self) -> str:
+        return ("Turns a geotrans map into GIS layers in a GeoPackage: roads as centre lines that end at "
+                "junctions and dead ends (with class, width and length), water, green and buildings as "
+                "polygons with their holes (with area). The layers are in the map's CRS and are added to the "
+                "project. Polygons smaller than the minimum area are dropped.")
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Map (made by geotrans)"))
+        self.addParameter(_advanced(QgsProcessingParameterNumber(
+            "MIN_AREA", "Minimum polygon area, m² (empty: 20 m² or 4 pixels)", QgsProcessingParameterNumber.Double,
+            minValue=0.0, optional=True)))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT", "Map features", fileFilter="GeoPackage (*.gpkg)"))
+
+    def processAlgorithm(self, parameters, context, feedback) -> dict:
+        src = self.scene_path(parameters, context)
+        dst = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        min_area = parameters.get("MIN_AREA")
+        min_area = None if min_area in (None, "") else self.parameterAsDouble(parameters, "MIN_AREA", context)
+        outcome = self.run_geotrans(command.vectorize_arguments(src, dst, min_area=min_area), feedback,
+                                    f"nothing was written to {dst}")
+        for line in outcome.stdout:  # the layers and their feature counts
+            feedback.pushInfo(line)
+        load_feature_layers(dst, context)
+        return {"OUTPUT": dst}
 
 
 def vector_file(layer) -> str:

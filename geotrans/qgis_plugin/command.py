@@ -93,10 +93,20 @@ def _engine_options(batch_size: int, device: str, precision: str, cog: bool, com
 def scene_arguments(src: str, dst: str, *, model: Optional[str] = None, bands: Sequence[int] = (),
                     aoi: Optional[str] = None, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH_SIZE,
                     device: str = "auto", precision: str = "auto", cog: bool = False,
-                    compress: str = "deflate", compile: bool = False) -> list[str]:
-    """`geotrans run SRC --out DST ...`: QGIS has already asked before replacing DST."""
+                    compress: str = "deflate", compile: bool = False, vectors: Optional[str] = None) -> list[str]:
+    """`geotrans run SRC --out DST ...` (and ``--vectors``): QGIS has already asked before replacing DST."""
     return (["run", src, "--out", dst, "--overwrite", "--progress", "json"] + _run_options(model, bands, overlap, aoi)
-            + _engine_options(batch_size, device, precision, cog, compress, compile))
+            + _engine_options(batch_size, device, precision, cog, compress, compile)
+            + (["--vectors", vectors] if vectors else []))
+
+
+VECTOR_LAYERS = ("roads", "water", "green", "buildings")  # the layers of `geotrans vectorize`'s GeoPackage
+
+
+def vectorize_arguments(map_path: str, dst: str, *, min_area: Optional[float] = None) -> list[str]:
+    """`geotrans vectorize MAP --out GPKG`: QGIS has already asked before replacing GPKG."""
+    args = ["vectorize", map_path, "--out", dst, "--overwrite"]
+    return args + (["--min-area", f"{min_area:g}"] if min_area is not None else [])
 
 
 def folder_arguments(src: str, dst: str, *, patterns: Sequence[str] = (), recursive: bool = False,

@@ -6,7 +6,7 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .algorithms import FineTune, ScenePlan, TranslateFolder, TranslateScene
+from .algorithms import FineTune, ScenePlan, TranslateFolder, TranslateScene, VectorizeMap
 
 ICON = Path(__file__).resolve().parent / "icon.svg"
 
@@ -26,7 +26,7 @@ class GeotransProvider(QgsProcessingProvider):
         return QIcon(str(ICON))
 
     def loadAlgorithms(self) -> None:
-        for algorithm in (TranslateScene(), TranslateFolder(), ScenePlan(), FineTune()):
+        for algorithm in (TranslateScene(), TranslateFolder(), ScenePlan(), FineTune(), VectorizeMap()):
             self.addAlgorithm(algorithm)
 
     def supportedOutputRasterLayerExtensions(self) -> list[str]:
