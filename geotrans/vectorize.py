@@ -373,23 +373,21 @@ class RoadGraph:
         return ends
 
     def merge_chains(self) -> None:
-        """Join the two pieces at every node where exactly two meet (seams, and junctions pruning undid)."""
-        changed = True
-        while changed:
-            changed = False
-            for node, ids in self._ends().items():
-                if len(ids) != 2 or ids[0] == ids[1] or not all(i in self.pieces for i in ids):
-                    continue
-                a, b = (self.pieces[i] for i in ids)
-                a = a if _key(a.xy[-1]) == node else a.reversed()
-                b = b if _key(b.xy[0]) == node else b.reversed()
-                if _key(a.xy[-1]) != node or _key(b.xy[0]) != node:
-                    continue
-                del self.pieces[ids[0]], self.pieces[ids[1]]
-                self.pieces[self.next_id] = a.then(b)
-                self.next_id += 1
-                changed = True
-                break
+        """Join the two pieces at every node where exactly two meet (seams, and junctions pruning undid), in
+        one pass over the nodes."""
+        ends = self._ends()
+        for node, ids in ends.items():
+            if len(ids) != 2 or ids[0] == ids[1]:
+                continue
+            a, b = self.pieces.pop(ids[0]), self.pieces.pop(ids[1])
+            a = a if _key(a.xy[-1]) == node else a.reversed()
+            b = b if _key(b.xy[0]) == node else b.reversed()
+            joined, self.next_id = self.next_id, self.next_id + 1
+            self.pieces[joined] = a.then(b)
+            for old, far in ((ids[0], _key(a.xy[0])), (ids[1], _key(b.xy[-1]))):
+                others = ends[far]
+                others[others.index(old)] = joined
+            ends[node] = []
 
     def contract_junctions(self, longest: float = 1.5) -> None:
         """Pieces of at most ``longest`` pixels between two junctions (a skeleton's knot of junction pixels)
