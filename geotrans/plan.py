@@ -19,6 +19,7 @@ import rasterio
 from geotrans import __version__
 from geotrans.options import RunOptions
 from geotrans.palette import Palette
+from geotrans.render import MAP_CLASSES_TAG
 from geotrans.scene import SceneInfo, inspect_scene
 from geotrans.tiler import TileGrid
 from geotrans.weights import ModelInfo
@@ -74,5 +75,5 @@ def provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[
     if model_info is not None:
         tags.update(GEOTRANS_MODEL=model_info.name, GEOTRANS_MODEL_SHA256=model_info.sha256)
         if model_info.card.get("map_classes"):  # what `geotrans vectorize` classes the map's pixels by
-            tags["GEOTRANS_MAP_CLASSES"] = json.dumps(model_info.card["map_classes"], sort_keys=True)
+            tags[MAP_CLASSES_TAG] = json.dumps(model_info.card["map_classes"], sort_keys=True)
     return tags

@@ -135,6 +135,9 @@ class Feature:
     width_m: float
 
 
+MAP_CLASSES_TAG = "GEOTRANS_MAP_CLASSES"  # a map's tag holding its model's map_classes (JSON), for vectorize
+
+
 @dataclass(frozen=True)
 class MapStyle:
     """The colour (8-bit sRGB) of each map class: the model card's ``map_classes``."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -46,12 +46,11 @@ from rasterio.features import shapes
 from rasterio.windows import Window
 
 from geotrans.errors import InputError, OutputError
-from geotrans.render import CODES, MapStyle
+from geotrans.render import CODES, MAP_CLASSES_TAG, MapStyle
 from geotrans.resolution import pixel_size_m
 
 log = logging.getLogger(__name__)
 
-MAP_CLASSES_TAG = "GEOTRANS_MAP_CLASSES"
 POLYGON_LAYERS = {"water": "water", "green": "green", "buildings": "building"}  # layer -> map class
 ROAD_CLASSES = ("street", "major_road", "highway")
 LAYERS = (*POLYGON_LAYERS, "roads")
@@ -110,14 +109,14 @@ class Road:
     length_m: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Features:
     """The layers of one map, in the map's CRS: polygons with their areas, roads with class, width and length."""
 
     crs: object
     model: str
-    polygons: dict = field(default_factory=dict)  # layer -> [(geometry, area_m2)]
-    roads: list = field(default_factory=list)  # [(geometry, class, width_m, length_m)]
+    polygons: dict  # layer -> [(geometry, area_m2)]
+    roads: list  # [(geometry, class, width_m, length_m)]
 
     def counts(self) -> dict:
         return {**{name: len(items) for name, items in self.polygons.items()}, "roads": len(self.roads)}
@@ -497,13 +496,12 @@ def vectorize(path: str | Path, style: Optional[MapStyle] = None, options: Vecto
             if on_strip:
                 on_strip(n + 1, len(spans))
     roads = road_lines(pieces, map_file, options)
-    to_map = [map_file.transform.a, map_file.transform.b, map_file.transform.d, map_file.transform.e,
-              map_file.transform.xoff, map_file.transform.yoff]
-    features = Features(map_file.crs, map_file.model)
-    features.polygons = {layer: [(shapely.affinity.affine_transform(p, to_map), round(p.area * map_file.pixel_area_m2, 2))
-                                 for p in found] for layer, found in polygons.items()}
-    features.roads = [(shapely.affinity.affine_transform(r.line, to_map), r.road_class, r.width_m, r.length_m)
-                      for r in roads]
+    to_map = map_file.transform.to_shapely()
+    features = Features(
+        map_file.crs, map_file.model,
+        {layer: [(shapely.affinity.affine_transform(p, to_map), round(p.area * map_file.pixel_area_m2, 2))
+                 for p in found] for layer, found in polygons.items()},
+        [(shapely.affinity.affine_transform(r.line, to_map), r.road_class, r.width_m, r.length_m) for r in roads])
     log.info("%s: %s", path, ", ".join(f"{count} {name}" for name, count in features.counts().items()))
     return features
 
@@ -520,6 +518,7 @@ def write_features(features: Features, out: str | Path) -> Path:
     metadata = {"geotrans_model": features.model}
     crs = features.crs.to_wkt()
     with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*extension", category=RuntimeWarning)  # the .part name
         try:
             for i, layer in enumerate(LAYERS):
                 if layer == "roads":
@@ -533,9 +532,8 @@ def write_features(features: Features, out: str | Path) -> Path:
                     columns = {"area_m2": np.array([a for _, a in features.polygons[layer]], dtype=np.float64)}
                     kind = "MultiPolygon"
                 wkb = np.array([shapely.to_wkb(g) for g in geometries], dtype=object)
-                warnings.filterwarnings("ignore", message=".*extension", category=RuntimeWarning)  # the .part name
                 pyogrio.raw.write(tmp, wkb, list(columns.values()), list(columns), layer=layer, driver="GPKG",
-                              geometry_type=kind, crs=crs, append=i > 0, layer_metadata=metadata)
+                                  geometry_type=kind, crs=crs, append=i > 0, layer_metadata=metadata)
         except pyogrio.errors.DataSourceError as err:
             raise OutputError(f"{out}: cannot write the features ({' '.join(str(err).split())})") from None
     return out
@@ -573,13 +571,12 @@ def vectorize_folder(maps: list[str], maps_dir: str | Path, vectors_dir: str | P
     for map_path in maps:
         out = vectors_path(map_path, maps_dir, vectors_dir)
         try:
-            if not force and out.exists() and out.stat().st_mtime >= Path(map_path).stat().st_mtime \
-                    and written_by_geotrans_vectors(out):
+            ours = written_by_geotrans_vectors(out)
+            if not force and ours and out.stat().st_mtime >= Path(map_path).stat().st_mtime:
                 outcome[map_path] = "current"
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
-            check_target(Target(out, "vectors"), inputs=[map_path],
-                         overwrite=overwrite or written_by_geotrans_vectors(out))
+            check_target(Target(out, "vectors"), inputs=[map_path], overwrite=overwrite or ours)
             write_features(vectorize(map_path, None, options), out)
             outcome[map_path] = "written"
         except (GeotransError, OSError) as err:
