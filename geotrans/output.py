@@ -178,21 +178,28 @@ def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool
     return check_target(Target(Path(dst), "map"), inputs=[src], overwrite=overwrite)
 
 
-TEMPORARY = ".{name}.{tag}.{suffix}"  # hidden, beside the target; tag: 8 hex digits, unique per write
+# Hidden, beside the target: the target's whole name, then what no name can stand for: a tag of 8 hex digits,
+# unique per write, and after it the stage of an intermediate file (the model grid, a cluster's strip).
+TEMPORARY = ".{name}.{tag}.{suffix}"
+STAGE = re.compile(r"model-grid|strip-[0-9a-f]+-[0-9]{5}")  # the map's intermediate files
 
 
-def temporary_path(path: str | os.PathLike, suffix: str = "part") -> Path:
-    """A hidden, unique temporary name beside ``path``."""
+def temporary_path(path: str | os.PathLike, suffix: str = "part", stage: Optional[str] = None) -> Path:
+    """A hidden, unique temporary name beside ``path``; ``stage`` names an intermediate file of its write."""
     path = Path(path)
+    if stage is not None:
+        assert STAGE.fullmatch(stage), stage
+        suffix = f"{stage}.{suffix}"
     return path.with_name(TEMPORARY.format(name=path.name, tag=uuid.uuid4().hex[:8], suffix=suffix))
 
 
 def is_temporary_of(candidate: str, path: Path) -> bool:
-    """Whether ``candidate`` (a file name) is one of the temporary files of ``path`` exactly: never those of
-    another target whose name starts with this one's (``m.tif.x.tif`` beside ``m.tif``)."""
+    """Whether ``candidate`` (a file name) is one of the temporary files of ``path`` exactly, never one of
+    another target's: after the name comes the tag, and no other target's temporary has 8 hex digits and
+    then a stage or ``.part`` there (``m.tif.x.tif``, ``m.tif.model-grid`` or ``m.tif.0badf00d`` beside
+    ``m.tif``)."""
     sidecars = "|".join(re.escape(s) for s in (*SIDECARS, ".cog"))
-    stages = r"(\.model-grid|\.strip-[0-9a-f]+-[0-9]{5})?"  # the map's intermediate files: model grid, strips
-    pattern = rf"\.{re.escape(path.name)}{stages}\.[0-9a-f]{{8}}\.part({sidecars})*"
+    pattern = rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}(\.(?:{STAGE.pattern}))?\.part({sidecars})*"
     return re.fullmatch(pattern, candidate) is not None
 
 
@@ -342,13 +349,15 @@ class GeoTiffSink:
     """
 
     def __init__(self, path: str | os.PathLike, grid: dict, write_mask: bool, tags: Optional[dict] = None,
-                 cog: bool = False, palette: Optional[Palette] = None, encoding: Encoding = Encoding()):
+                 cog: bool = False, palette: Optional[Palette] = None, encoding: Encoding = Encoding(),
+                 stage: Optional[str] = None):
         """``palette``: snap the pixels written to it (``geotrans.palette``); ``encoding``: the file's
-        compression. Both are for the final map; intermediate files stay lossless and unsnapped."""
+        compression. Both are for the final map; intermediate files stay lossless and unsnapped. ``stage``:
+        an intermediate file of the map at ``path`` (its temporary file is finished, never committed)."""
         self.path = Path(path)
         self.snap = Snapper(palette) if palette is not None else None
         self.encoding = encoding
-        self.tmp_path = temporary_path(self.path)
+        self.tmp_path = temporary_path(self.path, stage=stage)
         self.cog_path = self.tmp_path.with_name(self.tmp_path.name + ".cog")
         self.write_mask = write_mask
         self.cog = cog

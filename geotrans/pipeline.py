@@ -139,7 +139,7 @@ def _mosaic_into(plan: RunPlan, final: GeoTiffSink, fill: Fill) -> tuple[int, in
     if not plan.warp_back:
         return fill(final)
     model_grid = plan.scene.output_grid(model_grid=True)
-    native = GeoTiffSink(final.path.with_name(f"{final.path.name}.model-grid"), model_grid, write_mask=True)
+    native = GeoTiffSink(final.path, model_grid, write_mask=True, stage="model-grid")
     try:
         counts = fill(native)
         warp_back(native.finish(overviews=False), plan, final)

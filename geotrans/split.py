@@ -71,25 +71,26 @@ def strip_grid(grid: dict, strip: RowStrip) -> dict:
             "transform": grid["transform"] * Affine.translation(0, strip.start)}
 
 
-def strip_name(dst: Path, token: str, index: int) -> Path:
-    """Where strip ``index`` of the run ``token`` is written (hidden and temporary, beside ``dst``)."""
-    return dst.with_name(f"{dst.name}.strip-{token}-{index:05d}")
+def strip_stage(token: str, index: int) -> str:
+    """The stage name of strip ``index`` of the run ``token``: its file is a temporary file of the map."""
+    return f"strip-{token}-{index:05d}"
 
 
 class StripCancelled(GeotransError):
     """The client gave up on the run; the strip stops."""
 
 
-def make_strip(plan: RunPlan, strip: RowStrip, index: int, path: Path, runner: BatchRunner,
+def make_strip(plan: RunPlan, strip: RowStrip, index: int, dst: Path, stage: str, runner: BatchRunner,
                stop: Optional[Callable[[], bool]] = None) -> StripResult:
-    """Blend ``strip`` of ``plan`` into a finished temporary GeoTIFF beside ``path`` (mask always written).
-    ``stop()`` is asked after each batch; when true the strip is abandoned and its file removed."""
+    """Blend ``strip`` of ``plan`` into a finished temporary GeoTIFF of the map ``dst`` named for ``stage``
+    (mask always written). ``stop()`` is asked after each batch; when true the strip is abandoned and its file
+    removed."""
     started = time.perf_counter()
-    sink = GeoTiffSink(path, strip_grid(plan.scene.output_grid(model_grid=True), strip), write_mask=True)
+    sink = GeoTiffSink(dst, strip_grid(plan.scene.output_grid(model_grid=True), strip), write_mask=True, stage=stage)
 
     def check(*_) -> None:
         if stop is not None and stop():
-            raise StripCancelled(f"{path}: the run was cancelled")
+            raise StripCancelled(f"{dst}: strip {index} was cancelled")
 
     try:
         check()
@@ -101,13 +102,14 @@ def make_strip(plan: RunPlan, strip: RowStrip, index: int, path: Path, runner: B
     return StripResult(index, os.fspath(finished), runner.tiles_run, skipped, time.perf_counter() - started)
 
 
-def _strip_on_worker(plan: RunPlan, strip: RowStrip, index: int, path: str, cancel_event: str) -> StripResult:
+def _strip_on_worker(plan: RunPlan, strip: RowStrip, index: int, dst: str, stage: str,
+                     cancel_event: str) -> StripResult:
     distributed = _distributed()
     generator, _, device = worker_model()
     cancelled = distributed.Event(cancel_event)
     runner = BatchRunner.for_options(
         generator, resolve_device(device if plan.options.device == "auto" else plan.options.device), plan.options)
-    return make_strip(plan, strip, index, Path(path), runner, stop=cancelled.is_set)
+    return make_strip(plan, strip, index, Path(dst), stage, runner, stop=cancelled.is_set)
 
 
 def assemble(strip: RowStrip, part: str | os.PathLike, sink: GeoTiffSink, rows: int = BLOCK) -> None:
@@ -155,7 +157,7 @@ def _run_strips(client, plan: RunPlan, strips: list[RowStrip], dst: Path, token:
              sum(work) - len(plan.tiles))
     cancel_event = f"geotrans-cancel-{token}"
     cancelled = distributed.Event(cancel_event, client=client)
-    futures = [client.submit(_strip_on_worker, plan, strip, i, os.fspath(strip_name(dst, token, i)), cancel_event,
+    futures = [client.submit(_strip_on_worker, plan, strip, i, os.fspath(dst), strip_stage(token, i), cancel_event,
                              key=f"geotrans-strip-{token}-{i}", retries=RETRIES, pure=False)
                for i, strip in enumerate(strips)]
     done: dict[int, StripResult] = {}
@@ -182,6 +184,6 @@ def _run_strips(client, plan: RunPlan, strips: list[RowStrip], dst: Path, token:
 
 
 def _remove_strips(dst: Path, token: str) -> None:
-    """Remove the run's strip files (temporary names of ``strip_name``) that are still there."""
-    for leftover in dst.parent.glob(f".{glob_escape(dst.name)}.strip-{token}-*"):
+    """Remove the run's strip files (temporary files of ``dst`` for a ``strip_stage`` of ``token``) still there."""
+    for leftover in dst.parent.glob(f".{glob_escape(dst.name)}.{'[0-9a-f]' * 8}.strip-{token}-*"):
         leftover.unlink(missing_ok=True)

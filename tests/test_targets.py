@@ -21,7 +21,7 @@ import rasterio
 
 from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
 from geotrans.errors import OutputError
-from geotrans.output import durable_replace, is_temporary_of, lock_path, output_lock
+from geotrans.output import durable_replace, is_temporary_of, lock_path, output_lock, temporary_path
 from geotrans.targets import Target, check_target, disk_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +149,7 @@ def test_cleaning_a_killed_runs_files_leaves_a_live_run_with_a_longer_name_alone
     other = tmp_path / "m.tif.x.tif"
     live_part = tmp_path / ".m.tif.x.tif.1234abcd.part"
     stale_part = tmp_path / ".m.tif.0badf00d.part"
-    stale_grid = tmp_path / ".m.tif.model-grid.0badf00d.part"
+    stale_grid = temporary_path(out, stage="model-grid")
     for path in (live_part, stale_part, stale_grid):
         path.write_bytes(b"x")
     fd = os.open(lock_path(other), os.O_RDWR | os.O_CREAT)
@@ -161,9 +161,23 @@ def test_cleaning_a_killed_runs_files_leaves_a_live_run_with_a_longer_name_alone
         assert not stale_part.exists() and not stale_grid.exists()
     finally:
         os.close(fd)
-    assert is_temporary_of(".m.tif.0badf00d.part.aux.xml", out)
-    assert not is_temporary_of(".m.tif.x.tif.1234abcd.part", out)
     assert not is_temporary_of(".m.tif.lock", out)
+
+
+def test_no_other_targets_temporary_file_is_taken_for_one_of_a_maps():
+    """Names chosen to look like a map's temporary files: its name, then a stage, a tag or ``.part``."""
+    out = Path("m.tif")
+    others = ["m.tif.x.tif", "m.tif.model-grid", "m.tif.0badf00d", "m.tif.0badf00d.part", "m.tif.strip-ab-00001",
+              "m.tif.0badf00d.model-grid", "m.tif.0badf00d.model-grid.part", "m.tif.aux.xml", "m.tif.msk", "m.ti"]
+    stages = [None, "model-grid", "strip-0badf00d-00003"]
+    sidecars = ["", ".msk", ".aux.xml", ".cog", ".cog.msk"]
+
+    def temporaries(name: str) -> list[str]:
+        return [temporary_path(Path(name), stage=stage).name + sidecar for stage in stages for sidecar in sidecars]
+
+    assert all(is_temporary_of(name, out) for name in temporaries("m.tif"))
+    taken = [name for other in others for name in temporaries(other) if is_temporary_of(name, out)]
+    assert taken == []
 
 
 def test_a_finished_file_reaches_the_disk_before_and_after_its_rename(tmp_path, monkeypatch):
