@@ -1,4 +1,4 @@
-"""What geotrans may write: one rule for every path it writes (map, preview, log, summary, model).
+"""What geotrans may write: one rule for every path it writes (map, preview, log, summary, vectors, model).
 
 A target is refused, in one line, when it is:
 
@@ -9,7 +9,8 @@ A target is refused, in one line, when it is:
 * in a folder that does not exist;
 * an existing file, unless ``overwrite``; in folder mode an existing file geotrans did not write (no
   ``GEOTRANS_*`` tags) is refused even then, unless ``overwrite``. A log is appended to, so an existing
-  log (or folder summary, which is merged) is fine, but never an existing image (a TIFF, PNG or JPEG file is no log).
+  log is fine, but never an existing image (a TIFF, PNG or JPEG file is no log); an existing folder summary is
+  merged, but only one geotrans wrote (else it is refused, unless ``overwrite``).
 
 ``check_targets`` checks all of a run's targets at once, before anything is read or loaded.
 """
@@ -60,6 +61,18 @@ def _same(a: Path, b: Path) -> bool:
     except OSError:
         pass
     return a.resolve() == b.resolve()
+
+
+def is_summary(path: Path) -> bool:
+    """Whether ``path`` holds a folder summary geotrans wrote (a JSON object of ``totals`` and ``scenes``)."""
+    import json
+
+    try:
+        summary = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and isinstance(summary.get("totals"), dict) and \
+        isinstance(summary.get("scenes"), list)
 
 
 def written_by_geotrans(path: Path) -> bool:
@@ -118,12 +131,15 @@ def check_target(target: Target, inputs: Sequence[str | os.PathLike] = (), other
     for source in inputs:
         local = disk_file(source)
         if local is not None and _same(local, path):
-            raise OutputError(f"{path}: is the input scene{'' if os.fspath(source) == raw else f' ({source})'}; "
+            raise OutputError(f"{path}: is an input of the run{'' if os.fspath(source) == raw else f' ({source})'}; "
                               "geotrans never overwrites its input")
     for other in others:
         if other.role != target.role and _same(Path(os.fspath(other.path)), path):
             raise OutputError(f"{path}: is also the run's {other.role}; give the {target.role} a name of its own")
     if os.path.lexists(path):
+        if target.role == "summary" and not overwrite and not is_summary(path):
+            raise OutputError(f"{path}: exists and is not a summary geotrans wrote; it is left as it is",
+                              hint="move it, or pass --overwrite to replace it")
         if target.role in APPENDED:
             if _is_image(path):
                 raise OutputError(f"{path}: is an image, not a log; geotrans appends its log only to a text file")

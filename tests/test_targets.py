@@ -42,7 +42,7 @@ def scene(tmp_path) -> Path:
 def test_a_preview_over_the_input_is_refused_and_the_input_kept(tmp_path, scene, narrow_model_file):
     before = digest(scene)
     result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--preview", scene, "--model", narrow_model_file)
-    assert_one_line_error(result, "is the input scene")
+    assert_one_line_error(result, "is an input of the run")
     assert digest(scene) == before and not (tmp_path / "out.tif").exists()
 
 
@@ -69,7 +69,7 @@ def test_a_zipped_input_never_has_its_archive_replaced(tmp_path, narrow_model_fi
     before = digest(archive)
     for form in (f"/vsizip/{archive}/a.tif", f"/vsizip/{{{archive}}}/a.tif"):
         result = run_cli("run", form, "--out", archive, "--overwrite", "--model", narrow_model_file)
-        assert_one_line_error(result, "is the input scene")
+        assert_one_line_error(result, "is an input of the run")
     assert digest(archive) == before
 
 
@@ -78,7 +78,7 @@ def test_a_gzipped_input_never_has_its_file_replaced(tmp_path, narrow_model_file
     packed.write_bytes(gzip.compress(VEGAS.read_bytes()))
     before = digest(packed)
     result = run_cli("run", f"/vsigzip/{packed}", "--out", packed, "--overwrite", "--model", narrow_model_file)
-    assert_one_line_error(result, "is the input scene")
+    assert_one_line_error(result, "is an input of the run")
     assert digest(packed) == before
 
 
@@ -103,7 +103,7 @@ def test_a_pipe_is_never_replaced(tmp_path):
 def test_a_log_over_the_input_or_the_map_is_refused(tmp_path, scene, narrow_model_file):
     before = digest(scene)
     result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--log", scene, "--model", narrow_model_file)
-    assert_one_line_error(result, "is the input scene")
+    assert_one_line_error(result, "is an input of the run")
     assert digest(scene) == before
     out = tmp_path / "out.tif"
     result = run_cli("run", scene, "--out", out, "--log", out, "--model", narrow_model_file)
@@ -397,6 +397,23 @@ def test_a_folder_rerun_keeps_the_earlier_records_of_scenes_it_does_not_take(tmp
     records = {Path(r["src"]).name: r for r in json.loads((maps / "geotrans-summary.json").read_text())["scenes"]}
     assert records["a.tif"] == first[0] and records["a.tif"]["status"] == "done" and records["a.tif"]["tiles_run"] > 0
     assert records["b.tiff"]["status"] == "done"
+
+
+@pytest.mark.parametrize("users", ['{"mine": 1}', "[1, 2]", "notes, not JSON"])
+def test_a_summary_file_geotrans_did_not_write_is_left_alone_unless_told(tmp_path, narrow_model_file, users):
+    import json
+
+    scenes, maps = tmp_path / "scenes", tmp_path / "maps"
+    scenes.mkdir()
+    maps.mkdir()
+    shutil.copy(KOREA, scenes / "a.tif")
+    (maps / "geotrans-summary.json").write_text(users)
+    result = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q")
+    assert_one_line_error(result, "is not a summary geotrans wrote")
+    assert (maps / "geotrans-summary.json").read_text() == users and not (maps / "a.tif").exists()
+    result = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert json.loads((maps / "geotrans-summary.json").read_text())["totals"]["done"] == 1
 
 
 def float_scene(tmp_path, fill) -> Path:

@@ -131,7 +131,7 @@ def test_a_scene_without_crs_and_an_unreadable_label_file_are_one_line(tmp_path,
 
 def test_the_output_may_not_be_an_input(tmp_path, styled_narrow_model):
     result = run_cli("tune", VEGAS, "--labels", ROADS, "--out", ROADS, "--model", styled_narrow_model, "--overwrite")
-    assert_one_line_error(result, "is the input scene")
+    assert_one_line_error(result, "is an input of the run")
 
 
 def test_a_stopped_tune_checkpoints_and_resume_finishes_it(tmp_path, styled_narrow_model):
