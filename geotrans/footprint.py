@@ -87,10 +87,35 @@ def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
                     shapely.is_valid_reason(invalid[0]))
         parts = [shapely.make_valid(p) if not p.is_valid else p for p in parts]
     area = unary_union(parts)
-    if not area.area > 0:  # a point, a line, or a polygon of no area even once repaired
+    if not area.area > FLAT * _extent(area) ** 2:  # a point, a line, or a flat polygon, even once repaired
         raise InputError(f"{path}: the area of interest is not an area ({kinds} without area)",
                          hint="give a polygon")
     return area
+
+
+FLAT = 1e-6  # an area below this share of its extent squared is a line drawn as a polygon (rounding gives it area)
+
+
+def _extent(geometry: shapely.Geometry) -> float:
+    if geometry.is_empty:
+        return 0.0
+    left, bottom, right, top = geometry.bounds
+    return max(right - left, top - bottom)
+
+
+def pixels_inside(geometry: shapely.Geometry, limit: int = 1) -> int:
+    """How many pixel centres ``geometry`` (in pixel coordinates) holds, counted up to ``limit``: what a
+    run's mask keeps of it. Only the pixels of its bounds are drawn."""
+    if geometry.is_empty:
+        return 0
+    left, bottom, right, top = geometry.bounds
+    col, row = math.floor(left), math.floor(bottom)
+    width, height = math.ceil(right) - col, math.ceil(top) - row
+    if width * height > 4096 * 4096:  # so large that it holds a pixel unless it is a sliver; count a band
+        height = max(1, 4096 * 4096 // width)
+    inside = geometry_mask([geometry], out_shape=(height, width), transform=Affine.translation(col, row),
+                           invert=True)
+    return min(limit, int(inside.sum()))
 
 
 def to_pixels(geometry: shapely.Geometry, transform: Affine) -> shapely.Geometry:

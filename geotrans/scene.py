@@ -20,7 +20,7 @@ from shapely.geometry import box
 from geotrans.bands import BandPlan, plan_bands, usable_values
 from geotrans.errors import InputError, one_line
 from geotrans.gdal_messages import gdal_messages, reason
-from geotrans.footprint import inside_mask, read_aoi, to_pixels, valid_footprint
+from geotrans.footprint import inside_mask, pixels_inside, read_aoi, to_pixels, valid_footprint
 from geotrans.resolution import ProcessingGrid, processing_grid
 from geotrans.tiler import Tile
 
@@ -152,16 +152,22 @@ def check_readable(ds, bands, side: int = 256) -> None:
             .intersection(rasterio.windows.Window(0, 0, ds.width, ds.height)))
 
 
+SMALL_AOI_PX = 4096  # an area of interest smaller than this (in pixels) is checked to hold a pixel's centre
+
+
 def _clip_to_aoi(footprint: shapely.Geometry, aoi: shapely.Geometry, grid: ProcessingGrid, path: str,
                  aoi_path) -> shapely.Geometry:
     """The footprint within the AOI (in processing-grid pixels); refuses an AOI off the scene or on nodata."""
     aoi_pixels = to_pixels(aoi, grid.transform)
     if not aoi_pixels.intersects(box(0, 0, grid.width, grid.height)):
         raise InputError(f"{aoi_path}: the area of interest does not intersect {path}")
-    footprint = footprint.intersection(aoi_pixels)
-    if footprint.is_empty:
+    clipped = footprint.intersection(aoi_pixels)
+    if clipped.is_empty:
         raise InputError(f"{aoi_path}: the area of interest covers only nodata in {path}")
-    return footprint
+    if clipped.area < SMALL_AOI_PX and not pixels_inside(clipped):
+        raise InputError(f"{aoi_path}: the area of interest holds no pixel of {path} (its area is "
+                         f"{clipped.area:.2g} of a pixel)", hint="give a larger area")
+    return clipped
 
 
 @contextmanager

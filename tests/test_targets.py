@@ -276,6 +276,12 @@ def test_an_output_that_is_a_gdal_path_or_a_url_is_refused():
     ('{"type": "LineString", "coordinates": [[-115.17, 36.239], [-115.168, 36.24]]}', "not an area"),
     ('{"type": "Polygon", "coordinates": [[[-115.17, 36.239], [-115.168, 36.239], [-115.17, 36.239]]]}',
      "not an area"),
+    # three points on one line: reprojected, rounding gives the polygon a sliver of area
+    ('{"type": "Polygon", "coordinates": [[[-115.1695, 36.2389], [-115.1690, 36.2394], [-115.1685, 36.2399], '
+     '[-115.1695, 36.2389]]]}', "not an area"),
+    # a real square of 2 cm inside the scene, between the centres of the pixels the model reads
+    ('{"type": "Polygon", "coordinates": [[[-115.16900, 36.23940], [-115.1689998, 36.23940], '
+     '[-115.1689998, 36.2394002], [-115.16900, 36.2394002], [-115.16900, 36.23940]]]}', "holds no pixel"),
 ])
 def test_an_aoi_that_is_not_an_area_is_one_line(tmp_path, narrow_model_file, content, said):
     aoi = tmp_path / "aoi.geojson"
