@@ -19,7 +19,7 @@ import click
 from tqdm import tqdm
 
 from geotrans import __version__
-from geotrans.errors import GeotransError, InputError, one_line
+from geotrans.errors import GeotransError, InputError, OutputError, one_line
 from geotrans.interrupts import STOP_SIGNALS, import_pipeline, interruptible
 from geotrans.network import apply_http_settings
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
@@ -435,6 +435,10 @@ def _check_run_targets(src: Optional[str], dst: str, folder_mode: bool, preview:
                                                             (None if folder_mode else vectors, "vectors")) if path]
     if folder_mode and vectors and Path(vectors).exists() and not Path(vectors).is_dir():
         raise InputError(f"{vectors}: in folder mode --vectors is a folder (one GeoPackage per map)")
+    for folder in (dst, vectors) if folder_mode else ():
+        if folder and not Path(folder).is_dir() and not Path(folder).parent.is_dir():  # made, but not a chain
+            raise OutputError(f"{Path(folder).parent}: no such folder to make {Path(folder).name} in",
+                              hint="create it first, or check the path")
     if folder_mode and Path(dst).is_dir():
         targets.append(Target(Path(dst) / SUMMARY, "summary"))
     check_targets(targets, inputs, overwrite)

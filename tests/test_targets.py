@@ -388,6 +388,15 @@ def test_a_missing_input_is_said_before_the_model_loads(tmp_path, monkeypatch):
     assert_one_line_error(result, "no such file")
     result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--aoi", tmp_path / "no-aoi.geojson")
     assert_one_line_error(result, "no such file")
+    result = run_cli("run", tmp_path / "no-scenes", "--out", tmp_path / "maps")
+    assert_one_line_error(result, "no such file")
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    shutil.copy(KOREA, scenes / "a.tif")
+    for args in (["--out", tmp_path / "typo" / "maps"], ["--out", tmp_path / "maps", "--vectors", tmp_path / "typo" / "v"]):
+        result = run_cli("run", scenes, *args)  # the output folder is made, but never a chain of them
+        assert_one_line_error(result, "no such folder to make")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenes"]
 
 
 def test_a_folder_rerun_keeps_the_earlier_records_of_scenes_it_does_not_take(tmp_path, narrow_model_file):
