@@ -1,17 +1,27 @@
 """A tiny HTTP server with range requests (GDAL's /vsicurl/ needs them), for tests only.
 
-    python tests/range_server.py FOLDER [SECONDS]
+    python tests/range_server.py FOLDER [SECONDS [FAILS]]
 
 Serves FOLDER on 127.0.0.1 at a free port, prints "port N", and stops by itself
-after SECONDS (default 300).
+after SECONDS (default 300). The first FAILS requests (default 0) are answered
+"503 Service Unavailable", as a busy server answers.
 """
 import http.server
 import sys
 import threading
 
+LOCK = threading.Lock()
+
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    fails = [0]  # requests still to be refused, shared by the handlers
+
     def _data(self):
+        with LOCK:
+            busy, self.fails[0] = self.fails[0] > 0, self.fails[0] - 1
+        if busy:
+            self.send_error(503)
+            return None
         try:
             with open(self.translate_path(self.path), "rb") as f:
                 return f.read()
@@ -52,6 +62,7 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
 
 def main() -> None:
     folder, seconds = sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 300.0
+    RangeHandler.fails[0] = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                              lambda *a, **k: RangeHandler(*a, directory=folder, **k))
     threading.Timer(seconds, server.shutdown).start()

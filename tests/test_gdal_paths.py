@@ -1,7 +1,9 @@
 """Any path or URL that rasterio opens is accepted as input: /vsizip/, /vsimem/, /vsicurl/ over HTTP."""
+import os
 import subprocess
 import sys
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +13,25 @@ import rasterio
 from helpers import VEGAS, run_cli
 
 
-@pytest.fixture
-def served(tmp_path):
-    """tests/range_server.py serving tmp_path on the loopback address, in a process of its own (GDAL holds the
-    GIL while it reads, so a server thread in this process would never answer)."""
-    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("range_server.py")), str(tmp_path)],
-                              stdout=subprocess.PIPE, text=True)
+@contextmanager
+def serving(folder: Path, fails: int = 0):
+    """tests/range_server.py serving ``folder`` on the loopback address, in a process of its own (GDAL holds the
+    GIL while it reads, so a server thread in this process would never answer); its first ``fails`` requests are
+    answered 503."""
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("range_server.py")), str(folder), "300",
+                               str(fails)], stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline().split()[-1])
         yield f"http://127.0.0.1:{port}"
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.fixture
+def served(tmp_path):
+    with serving(tmp_path) as url:
+        yield url
 
 
 
@@ -50,3 +59,23 @@ def test_a_gdal_path_that_does_not_open_says_what_gdal_said(tmp_path, served, na
                      narrow_model_file)
     assert result.exit_code == 1 and "GDAL cannot open it" in result.output and "internal error" not in result.output
     assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("environ, succeeds", [({"GDAL_HTTP_RETRY_DELAY": "0.2"}, True),  # the run's 3 retries
+                                               ({"GDAL_HTTP_MAX_RETRY": "0"}, False)])  # the user's setting wins
+def test_a_busy_server_is_retried_with_back_off(tmp_path, narrow_model_file, environ, succeeds):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "vegas.tif").write_bytes(VEGAS.read_bytes())
+    out = tmp_path / "o.tif"
+    with serving(folder, fails=2) as url:
+        done = subprocess.run([sys.executable, "-m", "geotrans", "run", f"/vsicurl/{url}/vegas.tif", "--out", str(out),
+                               "--model", str(narrow_model_file), "-q"], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, **environ})
+    if succeeds:
+        assert done.returncode == 0, done.stderr
+        with rasterio.open(out) as ds:
+            ds.read()
+    else:
+        assert done.returncode == 1 and "503" in done.stderr and "Traceback" not in done.stderr
+        assert not out.exists()
