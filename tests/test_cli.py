@@ -177,6 +177,29 @@ def test_interrupted_run_leaves_nothing(tmp_path, slow_model_file, signum):
 
 
 @pytest.mark.slow
+def test_kill_9_while_replacing_a_map_keeps_the_old_map_and_the_next_run_cleans_up(tmp_path, slow_model_file,
+                                                                                   narrow_model_file):
+    out = tmp_path / "map.tif"
+    assert run_cli("run", KOREA, "--out", out, "--model", narrow_model_file, "-q").exit_code == 0
+    before = out.read_bytes()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geotrans", "run", str(KOREA), "--out", str(out), "--model", str(slow_model_file),
+         "--overlap", "128", "--batch-size", "1", "--overwrite"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended before it could be killed"
+        time.sleep(0.02)
+    time.sleep(0.5)  # a few tiles in the temporary file
+    assert proc.poll() is None, "run finished before the kill; use a slower model"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert out.read_bytes() == before  # the old map, whole: a replacement appears only by rename
+    assert any(p.name.endswith(".part") for p in tmp_path.iterdir())  # what kill -9 leaves, hidden
+    assert run_cli("run", KOREA, "--out", out, "--model", narrow_model_file, "-q", "--overwrite").exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.tif"]  # the stale files and the lock are gone
+
+
+@pytest.mark.slow
 def test_python_dash_m_works():
     result = subprocess.run([sys.executable, "-m", "geotrans", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and __version__ in result.stdout

@@ -36,6 +36,18 @@ def test_the_readme_is_a_front_door():
         assert f"]({page})" in "\n".join(lines), page
 
 
+def test_every_test_the_docs_name_exists():
+    """A promise backed by a test is backed only while the test is there: every ``tests/FILE.py::test_name`` and
+    ``tests/FILE.py`` the README and the manual cite exists."""
+    cited = {(file, name) for page in PAGES
+             for file, name in re.findall(r"(tests/[a-z_]+\.py)(?:::(test_[a-z0-9_]+))?", page.read_text())}
+    assert any(name for _, name in cited)
+    missing = [f"{file}::{name}" if name else file for file, name in sorted(cited)
+               if not (ROOT / file).exists() or name and not re.search(rf"^def {name}\(", (ROOT / file).read_text(),
+                                                                         flags=re.M)]
+    assert missing == []
+
+
 def test_the_manual_builds_strictly():
     pytest.importorskip("mkdocs")
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d",
