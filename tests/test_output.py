@@ -45,7 +45,7 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
 
 
 def test_outputs_that_are_refused(tmp_path):
-    with pytest.raises(OutputError, match="is the input"):
+    with pytest.raises(OutputError, match="is an input of the run"):
         check_output(KOREA, KOREA, overwrite=True)
     with pytest.raises(OutputError, match="does not exist"):
         check_output(KOREA, tmp_path / "missing" / "o.tif", overwrite=False)

@@ -18,11 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import torch
 from rasterio.warp import transform_bounds
 
+from geotrans.model import build_generator
 from geotrans.qgis_install import PLUGIN_NAME, default_profiles_path, geotrans_command
 from geotrans.qgis_plugin import command
-from helpers import KOREA, LANDSAT, assert_one_line_error, run_cli
+from geotrans.weights import read_model_info, save_generator
+from training.export import inherited_style
+from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+
+ROADS = Path(__file__).resolve().parent / "data" / "vegas_roads" / "vegas_roads.geojson"
 
 REPO = Path(__file__).resolve().parent.parent
 GEOTRANS = [sys.executable, "-m", "geotrans"]
@@ -103,10 +109,12 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
         ["a.tif", "b.tif"], ["roads.gpkg", "water.shp"], "mine.safetensors", model="base.safetensors", minutes=30,
         holdout=0.25, label_class="street")[1:])
     assert {k: ctx.params[k] for k in ("scenes", "labels", "dst", "model_path", "minutes", "holdout", "label_class",
-                                       "overwrite", "progress_mode")} == dict(
+                                       "overwrite", "progress_mode", "keep_worse")} == dict(
         scenes=("a.tif", "b.tif"), labels=("roads.gpkg", "water.shp"), dst="mine.safetensors",
         model_path="base.safetensors", minutes=30.0, holdout=0.25, label_class="street", overwrite=True,
-        progress_mode="json")
+        progress_mode="json", keep_worse=False)
+    assert tune.make_context("tune", command.tune_arguments(["a.tif"], ["r.gpkg"], "m.safetensors",
+                                                            keep_worse=True)[1:]).params["keep_worse"] is True
 
 
 def test_the_plugin_s_map_classes_are_the_renderer_s():
@@ -292,6 +300,9 @@ def in_qgis(pyqgis, tmp_path_factory, narrow_model_file):
         "type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
             [[w, s], [e, s], [e, n], [w, n], [w, s]]]}}]}))
     narrow = str(narrow_model_file)
+    styled = root / "styled.safetensors"  # a narrow model with the shipped style in its card: fast to tune
+    torch.manual_seed(0)
+    save_generator(build_generator(ngf=8), styled, name="narrow-styled", card=inherited_style(read_model_info().path))
     runs = [
         dict(name="scene", algorithm="geotrans:translate_scene", parameters=dict(
             INPUT=str(LANDSAT), BANDS=[3, 2, 1], MODEL=narrow, OUTPUT=str(out / "landsat_map.tif"))),
@@ -313,6 +324,9 @@ def in_qgis(pyqgis, tmp_path_factory, narrow_model_file):
             INPUT=str(out / "korea_map.tif"), OUTPUT=str(out / "korea_features.gpkg"))),
         dict(name="not_a_map", algorithm="geotrans:vectorize_map", parameters=dict(
             INPUT=str(KOREA), OUTPUT=str(out / "scene_features.gpkg"))),
+        dict(name="fine_tune", algorithm="geotrans:fine_tune", parameters=dict(
+            SCENES=[str(VEGAS)], LABELS=[str(ROADS)], MINUTES=0.1, MODEL=str(styled), LABEL_CLASS="street",
+            KEEP_WORSE=True, OUTPUT=str(out / "tuned.safetensors"))),
         dict(name="dialog", algorithm="geotrans:translate_scene", task=True, parameters=dict(
             INPUT=str(KOREA), MODEL=narrow, OUTPUT=str(out / "dialog_map.tif"))),
         dict(name="dialog_cancel", algorithm="geotrans:translate_scene", task=True, cancel_on_progress=True,
@@ -406,6 +420,20 @@ def test_in_qgis_the_area_is_the_aoi_layer_cut_to_the_extent(in_qgis):
     assert valid[margin:h // 2 - margin, margin:w // 2 - margin].all()  # top left: inside both
     for outside in (valid[h // 2 + margin:, :], valid[:, w // 2 + margin:]):  # bottom half, right half
         assert not outside.any()
+
+
+@pytest.mark.slow
+def test_in_qgis_fine_tune_prints_the_before_and_after_table_and_writes_a_model_of_its_layers(in_qgis):
+    run = in_qgis["report"]["runs"]["fine_tune"]
+    assert run["exception"] is None, shown_to_the_user(run)
+    table = "\n".join(run["infos"])
+    assert "hold-out" in table and "base" in table and "tuned" in table and "street F1" in table
+    assert "Traceback" not in shown_to_the_user(run)
+    tuned = in_qgis["out"] / "tuned.safetensors"
+    assert run["results"]["OUTPUT"] == str(tuned)
+    card = read_model_info(tuned).card["tune"]
+    assert card["base"] == "narrow-styled" and card["areas"][0]["scene"] == str(VEGAS)
+    assert card["areas"][0]["labels"] == [str(ROADS)] and card["steps"] > 0
 
 
 @pytest.mark.slow

@@ -399,6 +399,8 @@ class FineTune(GeotransAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterNumber(
             "HOLDOUT", "Share of the labelled area kept out of training to score on",
             QgsProcessingParameterNumber.Double, defaultValue=0.2, minValue=0.05, maxValue=0.5)))
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(
+            "KEEP_WORSE", "Write the tuned model even if it scores worse than its base", defaultValue=False)))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", "Tuned model", fileFilter="geotrans model (*.safetensors)"))
 
@@ -412,8 +414,11 @@ class FineTune(GeotransAlgorithm):
         arguments = command.tune_arguments(
             scenes, labels, dst, model=self.model(parameters, context),
             minutes=self.parameterAsDouble(parameters, "MINUTES", context),
-            holdout=self.parameterAsDouble(parameters, "HOLDOUT", context), label_class=label_class)
-        outcome = self.run_geotrans(arguments, feedback, f"nothing was written to {dst}")
-        for line in outcome.stdout:  # the before/after table
+            holdout=self.parameterAsDouble(parameters, "HOLDOUT", context), label_class=label_class,
+            keep_worse=self.parameterAsBoolean(parameters, "KEEP_WORSE", context))
+        outcome = self.run_geotrans(arguments, feedback, f"nothing was written to {dst}", failure_ok=True)
+        for line in outcome.stdout:  # the before/after table, also when the tuned model is refused for it
             feedback.pushInfo(line)
+        if not outcome.ok:
+            raise QgsProcessingException(outcome.error)
         return {"OUTPUT": dst}

@@ -129,7 +129,8 @@ def plan_arguments(src: str, *, model: Optional[str] = None, bands: Sequence[int
 
 
 def tune_arguments(scenes: Sequence[str], labels: Sequence[str], dst: str, *, model: Optional[str] = None,
-                   minutes: float = 60.0, holdout: float = 0.2, label_class: Optional[str] = None) -> list[str]:
+                   minutes: float = 60.0, holdout: float = 0.2, label_class: Optional[str] = None,
+                   keep_worse: bool = False) -> list[str]:
     """`geotrans tune SCENE ... --labels L ... --out MODEL`: QGIS has already asked before replacing MODEL."""
     args = ["tune", *scenes]
     for path in labels:
@@ -140,6 +141,8 @@ def tune_arguments(scenes: Sequence[str], labels: Sequence[str], dst: str, *, mo
         args += ["--label-class", label_class]
     if model:
         args += ["--model", model]
+    if keep_worse:
+        args.append("--keep-worse")
     return args
 
 
