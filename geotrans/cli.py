@@ -571,8 +571,8 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
 @click.argument("scenes", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--labels", "labels", multiple=True, required=True, type=click.Path(path_type=str),
               help="Labels (repeatable): a vector file (GeoPackage, Shapefile, GeoJSON; features with a 'class' "
-                   "attribute or OSM tags) or a single-band class raster with --class-table. Each is used where it "
-                   "overlaps a scene.")
+                   "attribute or OSM tags), a single-band class raster with --class-table, or a folder of such "
+                   "files. Each is used where it overlaps a scene.")
 @click.option("--out", "-o", "dst", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The tuned model (.safetensors), with its card inside.")
 @click.option("--model", "model_path", type=click.Path(path_type=str), default=None,

@@ -79,8 +79,30 @@ def test_labels_that_do_not_overlap_the_scene_are_one_line_and_nothing_is_writte
     out = tmp_path / "m.safetensors"
     result = run_cli("tune", LANDSAT, "--labels", ROADS, "--label-class", "street", "--out", out,
                      "--model", styled_narrow_model, "--max-steps", "1")
-    assert_one_line_error(result, "none of the label files overlaps it")
+    assert_one_line_error(result, "none of the 1 label file(s) overlaps it")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_of_labels_gives_its_label_files(tmp_path, styled_narrow_model):
+    from training.tune import label_files
+
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    for name in ("roads.geojson", "b.tif", "notes.txt", "table.json"):
+        (folder / name).write_bytes(ROADS.read_bytes() if name == "roads.geojson" else b"x")
+    assert label_files([str(folder), "water.gpkg"]) == [str(folder / "b.tif"), str(folder / "roads.geojson"),
+                                                        "water.gpkg"]
+    (folder / "b.tif").unlink()
+    out = tmp_path / "m.safetensors"
+    result = run_cli("tune", VEGAS, "--labels", folder, "--label-class", "street", "--out", out,
+                     "--model", styled_narrow_model, "--max-steps", "1", "--keep-worse", "-q")
+    assert result.exit_code == 0, result.output
+    assert load_generator(out)[1].card["tune"]["areas"][0]["labels"] == [str(folder / "roads.geojson")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("tune", VEGAS, "--labels", empty, "--out", tmp_path / "n.safetensors", "--model",
+                     styled_narrow_model)
+    assert_one_line_error(result, "a folder without label files")
 
 
 def test_an_unknown_class_in_the_table_is_one_line(tmp_path, styled_narrow_model):

@@ -64,6 +64,7 @@ D_WARMUP_STEPS = 0  # measured: a ramp alone holds New York as well as a warm-up
 GAN_RAMP_STEPS = 300
 LR = 5e-5  # a quarter of the base recipe's: adapt, don't relearn
 RASTER_SUFFIXES = (".tif", ".tiff", ".img", ".vrt", ".jp2")
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb", ".gml", ".kml", ".sqlite")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,22 @@ def read_scene(scene: str, model_info: ModelInfo) -> tuple[np.ndarray, np.ndarra
     if valid.any() and not valid.all():
         values = fill_invalid(values, valid)
     return np.clip(np.rint(values), 0, 255).astype(np.uint8), valid, grid
+
+
+def label_files(labels: Sequence[str]) -> list[str]:
+    """The label files given: each file, and the raster and vector files in each folder (sorted)."""
+    files = []
+    for path in labels:
+        if not Path(path).is_dir():
+            files.append(path)
+            continue
+        found = sorted(os.fspath(p) for p in Path(path).iterdir()
+                       if p.is_file() and p.suffix.lower() in (*RASTER_SUFFIXES, *VECTOR_SUFFIXES))
+        if not found:
+            raise InputError(f"{path}: a folder without label files (rasters {', '.join(RASTER_SUFFIXES)}; vectors "
+                             f"{', '.join(VECTOR_SUFFIXES)})")
+        files += found
+    return files
 
 
 def is_raster(path: str) -> bool:
@@ -175,8 +192,9 @@ def prepare_areas(scenes: Sequence[str], labels: Sequence[str], model_info: Mode
         classes[~valid] = IGNORE
         labelled = classes != IGNORE
         if labelled.mean() < MIN_LABELLED:
-            raise InputError(f"{scene}: none of the label files overlaps it",
-                             hint="give labels in the scene's area (any CRS: they are reprojected)")
+            raise InputError(f"{scene}: none of the {len(labels)} label file(s) overlaps it",
+                             hint="give labels in the scene's area (any CRS: they are reprojected); for several "
+                                  "files repeat --labels, or give their folder")
         col = holdout_column(labelled, holdout)
         if col - GAP_PX < 64:
             raise InputError(f"{scene}: too narrow on the model's grid ({grid.width} px) to keep a hold-out "
@@ -235,6 +253,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
          batch_size: int = 4, stop: Optional[StopRequest] = None,
          on_step: Optional[Callable[[dict], None]] = None) -> TuneReport:
     """Fine-tune ``base`` (default: the shipped model) on the labelled ``scenes`` and write it to ``out``."""
+    labels = label_files(labels)
     inputs = [*scenes, *labels, *(p for p in (base, class_table) if p)]
     check_targets([Target(out, "model")], inputs, overwrite)
     if label_class is not None and label_class not in CODES:
