@@ -13,6 +13,7 @@ from typing import Optional
 
 from geotrans.model import UnetGenerator
 from geotrans.errors import ModelError
+from geotrans.output import atomic_path
 from geotrans.weights import load_generator, read_model_info, save_generator
 from training.train import CHECKPOINT, TrainConfig, load_checkpoint
 
@@ -61,10 +62,17 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         card["training"]["d_warmup_steps"] = config.d_warmup_steps
         card["training"]["gan_ramp_steps"] = config.gan_ramp_steps
     card.update(card_extra or {})
-    save_generator(net, out, name=name, card=card)
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    write_model(net, out, name, card)
     log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return card
+
+
+def write_model(net, out: str | Path, name: str, card: dict) -> None:
+    """The model at ``out`` and its card beside it (.json), each written whole or not at all."""
+    with atomic_path(out) as tmp:
+        save_generator(net, tmp, name=name, card=card)
+    with atomic_path(Path(out).with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(card, indent=2) + "\n")
 
 
 STYLE_KEYS = ("native_resolution_m", "ground_resolution_method", "palette", "palette_max_delta_e", "palette_method",
@@ -86,8 +94,7 @@ def recard(model: str | Path, out: str | Path, card_extra: dict) -> dict:
     weights are unchanged (fp16 in, fp16 out)."""
     net, info = load_generator(model)
     card = {**info.card, **card_extra}
-    save_generator(net, out, name=info.name, card=card)
-    Path(out).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    write_model(net, out, info.name, card)
     log.info("wrote %s with %s added to its card", out, ", ".join(card_extra))
     return card
 
