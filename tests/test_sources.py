@@ -69,14 +69,58 @@ def test_samples_are_at_the_models_resolution_seeded_and_padded_when_small(tmp_p
     a, b = mixed.sample(0, 0, epoch=1, position=4), mixed.sample(0, 0, epoch=1, position=4)
     assert all(torch.equal(x, y) for x, y in zip(a, b))  # a resumed epoch draws the same samples
     assert not torch.equal(a[0], mixed.sample(0, 0, epoch=2, position=4)[0])
-    assert [t.shape for t in a] == [(3, 256, 256), (3, 256, 256), (1, 256, 256)]
+    assert [t.shape for t in a] == [(3, 256, 256), (3, 256, 256), (1, 256, 256), (1, 256, 256)]
+    assert not a[3].any()  # no dry land is known beyond the labels of a source without no_water
     # Declared at 0.3 m, the 510 px photo spans 153 m: 170 px at 0.9 m, padded to 256 and unlabelled there.
     fine = MixedSet([type(dubai)(dubai.name, 1.0, [type(dubai.examples[0])(
         dubai.examples[0].photo, dubai.examples[0].target, None, 0.3, True)])], resolution_m=0.9,
         augment=Augment(flips=False))
-    photo, _, labelled = fine.sample(0, 0, epoch=0, position=0)
+    photo, _, labelled, _ = fine.sample(0, 0, epoch=0, position=0)
     assert labelled[0, :170, :170].all() and not labelled[0, 181:, :].any() and not labelled[0, :, 181:].any()
     assert (photo[:, 181:, :] == -1).all()  # black photo where padded
+
+
+def test_a_no_water_sources_unlabelled_pixels_are_dry_land_and_travel_with_the_sample(tmp_path):
+    # The Dubai photo's buildings classed unknown: with no_water, they are known dry land.
+    mix = read_mix(write_mix(tmp_path, classes={**DUBAI_CLASSES, "#3C1098": "ignore"}, no_water=True))
+    example = load_sources(mix)[1].examples[0]
+    assert example.dry.any() and np.array_equal(example.dry, ~example.labelled)
+    mixed = MixedSet([load_sources(mix)[1]], resolution_m=1.0, augment=Augment(flips=True, rotations=True), seed=1)
+    seen = 0
+    for position in range(8):  # cut, flipped and turned with the photo, as the labels are
+        _, _, labelled, dry = mixed.sample(0, 0, epoch=0, position=position)
+        assert torch.equal(dry, 1 - labelled)
+        seen += int(dry.sum())
+    assert seen > 0
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"sources": [{"name": "x", "kind": "pairs", "weight": 1, "resolution_m": 1,
+                                             "no_water": True}]}))
+    with pytest.raises(MixError, match="no_water"):
+        read_mix(path)
+
+
+def test_the_dry_term_pushes_only_pixels_drawn_near_water_and_only_where_dry(tmp_path):
+    from training.losses import dry_hinge
+
+    water = torch.tensor([0.4, 0.6, 0.98])
+    fake = water.view(1, 3, 1, 1).repeat(1, 1, 2, 2)  # all drawn as water
+    fake[..., 0, :] = torch.tensor([0.8, 0.8, 0.74]).view(1, 3, 1)  # the top row drawn as background
+    dry = torch.ones(1, 1, 2, 2)
+    assert dry_hinge(fake, dry, water, 0.15).item() == pytest.approx(0.075)  # water rows at 0.15, the rest 0
+    dry[..., 1, :] = 0
+    assert dry_hinge(fake, dry, water, 0.15).item() == 0.0
+    model = tiny_model(tmp_path, lambda_dry=100.0, water_rgb=[176, 207, 253])
+    source = torch.rand(1, 3, 256, 256) * 2 - 1
+    target, labelled, dry = torch.zeros(1, 3, 256, 256), torch.zeros(1, 1, 256, 256), torch.ones(1, 1, 256, 256)
+    generated = model.generator(source)
+    losses = model.step(source, target, labelled, dry)
+    water_of_it = (generated - to_model(water_rgb=[176, 207, 253])).abs().mean(1)
+    assert losses["g_dry"] == pytest.approx(torch.relu(0.15 - water_of_it).mean().item(), rel=0.05, abs=1e-4)
+    assert tiny_model(tmp_path).step(source, target, labelled, dry)["g_dry"] == 0.0  # off unless weighted
+
+
+def to_model(water_rgb) -> torch.Tensor:
+    return (torch.tensor(water_rgb, dtype=torch.float32) / 127.5 - 1).view(1, 3, 1, 1)
 
 
 def test_sources_are_drawn_by_weight(tmp_path):
@@ -144,14 +188,16 @@ def test_the_generator_is_frozen_while_the_discriminator_warms_up_and_then_ramps
 def test_a_run_on_a_mix_resumes_exactly_and_its_export_lists_the_sources(tmp_path):
     from training.export import export
 
-    mix = write_mix(tmp_path, jitter=0.3)
+    # Dubai's buildings unknown but dry (no_water), kept from the water colour by the dry term.
+    mix = write_mix(tmp_path, jitter=0.3, classes={**DUBAI_CLASSES, "#3C1098": "ignore"}, no_water=True)
     config = dict(data=str(DATA / "maps_pairs"), ngf=8, ndf=8, batch_size=2, sample_pairs=0, epochs=2,
-                  mix=str(mix), d_warmup_steps=1)
+                  mix=str(mix), d_warmup_steps=1, lambda_dry=100.0)
     straight = train(TrainConfig(out=str(tmp_path / "a"), **config), torch.device("cpu"))
     train(TrainConfig(out=str(tmp_path / "b"), max_steps=1, **config), torch.device("cpu"))
     resumed = train(TrainConfig(out=str(tmp_path / "b"), **config), torch.device("cpu"), resume=True)
     for key, value in straight.generator.state_dict().items():
         assert torch.equal(value, resumed.generator.state_dict()[key]), key
+    assert resumed.config.water_rgb == list(MapStyle.from_card(read_model_info().card).colours["water"])
     card = export(tmp_path / "b", tmp_path / "m.safetensors", "mixed")
-    assert [s["name"] for s in card["training"]["sources"]] == ["nyc", "dubai"]
+    assert [s["name"] for s in card["training"]["sources"]] == ["nyc", "dubai"] and card["training"]["lambda_dry"] == 100
     assert card["training"]["d_warmup_steps"] == 1

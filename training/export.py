@@ -59,6 +59,8 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         card.update(inherited_style(config.init_generator))
     if config.mix:
         card["training"]["sources"] = run.get("sources", [])
+        if config.lambda_dry:
+            card["training"]["lambda_dry"] = config.lambda_dry  # no_water sources' dry land kept from water
         card["training"]["d_warmup_steps"] = config.d_warmup_steps
         card["training"]["gan_ramp_steps"] = config.gan_ramp_steps
     card.update(card_extra or {})

@@ -18,7 +18,9 @@ Paths are relative to the mix's folder. Kinds:
 * ``masks``: photos with class masks at ``<image's folder>/../masks/<stem>.png``. ``classes`` maps mask
   values (``"#RRGGBB"`` for colour masks, integers for grey ones) to map classes or ``ignore``;
   ``match: nearest`` classes a value by the nearest listed one (anti-aliased masks), ``exact`` refuses values
-  the table lacks. Images matching ``val`` (a glob or a list of globs) never train.
+  the table lacks. Images matching ``val`` (a glob or a list of globs) never train. ``no_water: true`` says
+  the training photos hold no open water, so their unlabelled pixels, unknown otherwise, are known dry land
+  (``training.train``'s ``lambda_dry`` keeps the map from drawing water there).
 * ``scene``: a GeoTIFF with vector labels, drawn by ``geotrans.render``; ``complete`` says the labels cover
   every class (else only labelled pixels teach). The east ``holdout`` share of its columns never trains.
 
@@ -65,13 +67,15 @@ class MixError(ValueError):
 @dataclass(frozen=True)
 class Example:
     """One training image at its own resolution: photo and map uint8 (3, H, W), the labelled pixels
-    (bool (H, W), None when all are) and whether the map is rendered (resampled nearest) or real."""
+    (bool (H, W), None when all are), whether the map is rendered (resampled nearest) or real, and the
+    unlabelled pixels known to be dry land (bool (H, W), None for none)."""
 
     photo: np.ndarray
     target: np.ndarray
     labelled: Optional[np.ndarray]
     resolution_m: float
     rendered: bool
+    dry: Optional[np.ndarray] = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ def read_mix(path: str | Path) -> Mix:
             raise MixError(f"{path}: source {name}: kind must be one of {', '.join(KINDS)}")
         if not float(spec.get("weight", 0)) > 0:
             raise MixError(f"{path}: source {name}: needs a positive weight")
+        if not isinstance(spec.get("no_water", False), bool) or spec.get("no_water") and spec["kind"] != "masks":
+            raise MixError(f"{path}: source {name}: no_water is true or false, for a masks source")
         if spec["kind"] != "scene" and not float(spec.get("resolution_m", 0)) > 0:
             raise MixError(f"{path}: source {name}: needs its ground resolution (resolution_m)")
         if name in names:
@@ -213,7 +219,7 @@ def _load_masks(mix: Mix, spec: dict, style: MapStyle) -> list[Example]:
     examples = []
     for item in labelled_images(mix, spec, "images"):
         examples.append(Example(item.photo, style.paint(item.classes), item.classes != IGNORE, item.resolution_m,
-                                rendered=True))
+                                rendered=True, dry=item.classes == IGNORE if spec.get("no_water") else None))
     return examples
 
 
@@ -289,8 +295,8 @@ class MixedSet:
         return [(s, int(p * len(self.sources[s].examples))) for s, p in zip(which, picks)]
 
     def sample(self, source: int, index: int, epoch: int, position: int) -> tuple[torch.Tensor, ...]:
-        """Augmented (photo, map) float32 (3, crop, crop) in [-1, 1] and the labelled pixels, float32 (1, crop,
-        crop) of 0 and 1."""
+        """Augmented (photo, map) float32 (3, crop, crop) in [-1, 1], the labelled pixels and the unlabelled
+        ones known to be dry land, float32 (1, crop, crop) of 0 and 1."""
         example = self.sources[source].examples[index]
         gen = torch.Generator().manual_seed((self.seed * 100_003 + epoch) * 1_000_003 + position)
         scale = 1 + self.scale_jitter * (2 * float(torch.rand(1, generator=gen)) - 1)
@@ -305,34 +311,35 @@ class MixedSet:
         photo = _resize(torch.from_numpy(example.photo[:, cut[0], cut[1]].copy()).float(), out, smooth=True)
         target = _resize(torch.from_numpy(example.target[:, cut[0], cut[1]].copy()).float(), out,
                          smooth=not example.rendered)
-        labelled = torch.ones((1, *out)) if example.labelled is None else \
-            _resize(torch.from_numpy(example.labelled[cut].copy()).float()[None], out, smooth=False)
+        labelled, dry = (torch.full((1, *out), float(fill)) if mask is None else
+                         _resize(torch.from_numpy(mask[cut].copy()).float()[None], out, smooth=False)
+                         for mask, fill in ((example.labelled, 1), (example.dry, 0)))
         if out != (self.crop, self.crop):  # a source smaller than one window: pad with black, unlabelled
             pad = (0, self.crop - out[1], 0, self.crop - out[0])
-            photo, target, labelled = (F.pad(t, pad) for t in (photo, target, labelled))
+            photo, target, labelled, dry = (F.pad(t, pad) for t in (photo, target, labelled, dry))
         aug = self.augment
         flip = aug.flips and bool(torch.rand(1, generator=gen) < 0.5)
         turns = int(torch.randint(0, 4, (1,), generator=gen)) if aug.rotations else 0
         factors = 1 + aug.jitter * (2 * torch.rand(6, generator=gen) - 1) if aug.jitter else None
         grey = aug.grey > 0 and bool(torch.rand(1, generator=gen) < aug.grey)
         coarse = aug.draw_coarse(gen)
-        images = [photo, target, labelled]
+        images = [photo, target, labelled, dry]
         if flip:
             images = [t.flip(-1) for t in images]
         if turns:
             images = [torch.rot90(t, turns, dims=(-2, -1)) for t in images]
-        photo, target, labelled = images
+        photo, target, labelled, dry = images
         if factors is not None:
             photo = jitter_colours(photo, factors)
         if grey:
             photo = grey_of(photo)
         if coarse:
             photo = coarsened(photo, coarse)
-        return to_model_range(photo.round()), to_model_range(target.round()), labelled
+        return to_model_range(photo.round()), to_model_range(target.round()), labelled, dry
 
     def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,
                 world: int = 1) -> Iterator[tuple[torch.Tensor, ...]]:
-        """(photo, map, labelled) batches of one epoch, sharded by rank, after skipping ``skip`` batches."""
+        """(photo, map, labelled, dry) batches of one epoch, sharded by rank, after skipping ``skip`` batches."""
         order = list(enumerate(self.order(epoch)))[rank::world]
         for b, start in enumerate(range(0, len(order) - batch_size + 1, batch_size)):
             if b < skip:
@@ -351,7 +358,7 @@ class MixedSet:
         """Each source as the model card lists it."""
         return [{"name": s.name, "kind": s.spec.get("kind"), "images": len(s.examples),
                  "resolution_m": round(s.examples[0].resolution_m, 3), "weight": round(float(w), 4),
-                 **{k: s.spec[k] for k in ("licence", "resolution_method", "val") if k in s.spec}}
+                 **{k: s.spec[k] for k in ("licence", "resolution_method", "val", "no_water") if k in s.spec}}
                 for s, w in zip(self.sources, self.weights.tolist())]
 
 

@@ -33,7 +33,7 @@ import platform
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -44,21 +44,23 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from geotrans.errors import ModelError
-from geotrans.model import UnetGenerator, build_generator
+from geotrans.model import UnetGenerator, build_generator, to_model_range
 from geotrans.options import PRECISIONS
 from geotrans.output import atomic_path
 from geotrans.precision import Precision, resolve_precision
 from geotrans.weights import load_generator, read_model_info
 from training.data import Augment, PairSet
-from training.losses import feature_matching, gradient_l1
+from training.losses import dry_hinge, feature_matching, gradient_l1
 from training.networks import build_discriminator
-from training.sources import MixedSet, mixed_set
+from training.sources import MixedSet, mixed_set, read_mix
 from training.report import sample_pairs, write_loss_curve, write_sample_grid
 
 log = logging.getLogger("training.train")
 
 CHECKPOINT = "checkpoint.pt"
-LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "g_fm", "g_grad", "d_real", "d_fake", "lr", "seconds"]
+LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "g_fm", "g_grad", "g_dry", "d_real", "d_fake", "lr", "seconds"]
+DRY_MARGIN = 0.15  # dry land this close to the water colour (mean |difference| per channel) is pushed away:
+# about the water side of the midpoint to the nearest other map colour (building, 0.25 away)
 
 
 @dataclass
@@ -85,6 +87,8 @@ class TrainConfig:
     jitter: float = 0.0  # colour jitter strength of the photo
     grey: float = 0.0  # probability of a grey photo
     coarse: float = 0.0  # probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene
+    lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (training.losses)
+    water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
     channels_last: bool = False
@@ -191,9 +195,11 @@ class Pix2Pix:
         return min(1.0, (step - config.d_warmup_steps + 1) / config.gan_ramp_steps)
 
     def step(self, source: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor] = None,
-             step: int = 10**9) -> dict:
+             dry: Optional[torch.Tensor] = None, step: int = 10**9) -> dict:
         """One iteration at global step ``step``. ``labelled`` (N, 1, H, W) of 0 and 1 marks the pixels the
-        target knows: the L1 term is their mean, and the real pair shows the generator's own output elsewhere."""
+        target knows: the L1 term is their mean, and the real pair shows the generator's own output elsewhere.
+        ``dry`` (the same shape) marks unlabelled pixels known to be dry land, kept from the water colour by
+        ``lambda_dry``."""
         config = self.config
         source, target = self._to_device(source), self._to_device(target)
         self.generator.train()
@@ -222,7 +228,7 @@ class Pix2Pix:
             self.scaler.update()
             zero = 0.0
             return {"g_gan": zero, "g_l1": self._l1(fake.detach().float(), target, labelled).item(), "g_fm": zero,
-                    "g_grad": zero, "d_real": d_real.item(), "d_fake": d_fake.item()}
+                    "g_grad": zero, "g_dry": zero, "d_real": d_real.item(), "d_fake": d_fake.item()}
 
         # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map, plus the optional terms.
         set_requires_grad(self.discriminator, False)
@@ -242,13 +248,23 @@ class Pix2Pix:
             g_loss = g_loss + adversarial * config.lambda_fm * g_fm
         if g_grad is not None:
             g_loss = g_loss + config.lambda_grad * g_grad
+        g_dry = self._dry(fake, dry) if config.lambda_dry and dry is not None else None
+        if g_dry is not None:
+            g_loss = g_loss + config.lambda_dry * g_dry
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
         set_requires_grad(self.discriminator, True)
         self.update_ema()
         return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "g_fm": 0.0 if g_fm is None else g_fm.item(),
-                "g_grad": 0.0 if g_grad is None else g_grad.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
+                "g_grad": 0.0 if g_grad is None else g_grad.item(), "g_dry": 0.0 if g_dry is None else g_dry.item(),
+                "d_real": d_real.item(), "d_fake": d_fake.item()}
+
+    def _dry(self, fake: torch.Tensor, dry: torch.Tensor) -> torch.Tensor:
+        if self.config.water_rgb is None:
+            raise ValueError("lambda_dry needs the water colour (water_rgb): train on a mix")
+        water = to_model_range(torch.tensor(self.config.water_rgb, dtype=torch.float32, device=fake.device))
+        return dry_hinge(fake, self._to_device(dry), water, DRY_MARGIN)
 
     def _l1(self, fake: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor]) -> torch.Tensor:
         """Mean absolute error over the labelled pixels (all of them when ``labelled`` is None)."""
@@ -344,6 +360,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    if config.lambda_dry and config.water_rgb is None and config.mix:
+        config = replace(config, water_rgb=list(read_mix(config.mix).style().colours["water"]))
     model = Pix2Pix(config, device)
     log.info("training on %s in %s, batch %d%s, %s", device, model.precision.name, config.batch_size,
              f" ({batch} per process)" if world > 1 else "", config.augment.describe())
@@ -374,8 +392,10 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     started = time.perf_counter() - progress["seconds"]
     budget = Budget(config, progress["seconds"], stop if stop is not None else StopRequest())
 
-    with open(csv_path, "a" if resume and csv_path.exists() else "w", newline="") as csv_file:
-        writer = csv.DictWriter(csv_file, LOSS_COLUMNS)
+    appending = resume and csv_path.exists() and csv_path.stat().st_size > 0
+    columns = csv_path.read_text().split("\n", 1)[0].split(",") if appending else LOSS_COLUMNS
+    with open(csv_path, "a" if appending else "w", newline="") as csv_file:
+        writer = csv.DictWriter(csv_file, columns, extrasaction="ignore")  # a resumed run keeps its file's columns
         if csv_file.tell() == 0:
             writer.writeheader()
         stopping = agreed(budget.spent(progress), device)
@@ -466,7 +486,7 @@ def hardware(device: torch.device) -> str:
     return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
-RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema")
+RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -502,6 +522,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--grey", type=float, default=None, help="probability of a grey photo (0)")
     parser.add_argument("--coarse", type=float, default=None,
                         help="probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene (0)")
+    parser.add_argument("--lambda-dry", type=float, default=None,
+                        help="weight of the hinge keeping a mix's known dry land (no_water sources) from the water "
+                             "colour (0, off)")
     parser.add_argument("--ema", type=float, default=None,
                         help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
                              "exported and sampled instead of the raw weights")
