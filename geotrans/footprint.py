@@ -109,13 +109,17 @@ def pixels_inside(geometry: shapely.Geometry, limit: int = 1) -> int:
     if geometry.is_empty:
         return 0
     left, bottom, right, top = geometry.bounds
-    col, row = math.floor(left), math.floor(bottom)
-    width, height = math.ceil(right) - col, math.ceil(top) - row
-    if width * height > 4096 * 4096:  # so large that it holds a pixel unless it is a sliver; count a band
-        height = max(1, 4096 * 4096 // width)
-    inside = geometry_mask([geometry], out_shape=(height, width), transform=Affine.translation(col, row),
-                           invert=True)
-    return min(limit, int(inside.sum()))
+    col, first, last = math.floor(left), math.floor(bottom), math.ceil(top)
+    width = math.ceil(right) - col
+    rows = max(1, 4096 * 4096 // width)  # drawn a band of rows at a time, so a long sliver costs no more
+    count = 0
+    for row in range(first, last, rows):
+        inside = geometry_mask([geometry], out_shape=(min(rows, last - row), width),
+                               transform=Affine.translation(col, row), invert=True)
+        count += int(inside.sum())
+        if count >= limit:
+            break
+    return min(limit, count)
 
 
 def to_pixels(geometry: shapely.Geometry, transform: Affine) -> shapely.Geometry:

@@ -57,3 +57,16 @@ def test_all_nodata_scene_is_refused(tmp_path, identity):
     with pytest.raises(InputError, match="no valid pixels"):
         run_scene(tmp_path / "empty.tif", tmp_path / "out.tif", identity)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.tif"]
+
+
+def test_pixels_inside_counts_pixel_centres_also_of_a_long_sliver():
+    import shapely
+
+    from geotrans.footprint import pixels_inside
+
+    assert pixels_inside(shapely.box(10.2, 10.2, 10.4, 10.4)) == 0  # between the centres
+    assert pixels_inside(shapely.box(10.2, 10.2, 12.8, 12.8), limit=100) == 9
+    # A strip along the top that holds no centre, and one pixel's centre 9000 rows down, past the first band.
+    sliver = shapely.union(shapely.box(0, 0.6, 9000, 0.9), shapely.box(8999.2, 8999.2, 8999.8, 8999.8))
+    assert pixels_inside(sliver) == 1
+    assert pixels_inside(shapely.box(0, 0.6, 9000, 0.9)) == 0
