@@ -20,7 +20,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
