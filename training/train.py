@@ -146,6 +146,8 @@ class Pix2Pix:
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas)
         self.gan_loss = nn.BCEWithLogitsLoss()
         self.l1_loss = nn.L1Loss()
+        self.water = None if self.config.water_rgb is None else \
+            to_model_range(torch.tensor(self.config.water_rgb, dtype=torch.float32, device=self.device))
         self.precision: Precision = resolve_precision(self.config.precision, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
@@ -261,10 +263,9 @@ class Pix2Pix:
                 "d_real": d_real.item(), "d_fake": d_fake.item()}
 
     def _dry(self, fake: torch.Tensor, dry: torch.Tensor) -> torch.Tensor:
-        if self.config.water_rgb is None:
+        if self.water is None:
             raise ValueError("lambda_dry needs the water colour (water_rgb): train on a mix")
-        water = to_model_range(torch.tensor(self.config.water_rgb, dtype=torch.float32, device=fake.device))
-        return dry_hinge(fake, self._to_device(dry), water, DRY_MARGIN)
+        return dry_hinge(fake, self._to_device(dry), self.water, DRY_MARGIN)
 
     def _l1(self, fake: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor]) -> torch.Tensor:
         """Mean absolute error over the labelled pixels (all of them when ``labelled`` is None)."""
@@ -393,7 +394,11 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     budget = Budget(config, progress["seconds"], stop if stop is not None else StopRequest())
 
     appending = resume and csv_path.exists() and csv_path.stat().st_size > 0
-    columns = csv_path.read_text().split("\n", 1)[0].split(",") if appending else LOSS_COLUMNS
+    if appending:
+        with open(csv_path, newline="") as existing:
+            columns = next(csv.reader(existing))
+    else:
+        columns = LOSS_COLUMNS
     with open(csv_path, "a" if appending else "w", newline="") as csv_file:
         writer = csv.DictWriter(csv_file, columns, extrasaction="ignore")  # a resumed run keeps its file's columns
         if csv_file.tell() == 0:
