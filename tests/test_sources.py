@@ -201,3 +201,40 @@ def test_a_run_on_a_mix_resumes_exactly_and_its_export_lists_the_sources(tmp_pat
     card = export(tmp_path / "b", tmp_path / "m.safetensors", "mixed")
     assert [s["name"] for s in card["training"]["sources"]] == ["nyc", "dubai"] and card["training"]["lambda_dry"] == 100
     assert card["training"]["d_warmup_steps"] == 1
+
+
+def _inside(mask: torch.Tensor, margin: int = 5) -> torch.Tensor:
+    """(H, W) boolean: the pixels of ``mask`` at least ``margin`` pixels from its edge."""
+    kernel = 2 * margin + 1
+    return -torch.nn.functional.max_pool2d(-mask.float()[None, None], kernel, stride=1, padding=margin)[0, 0] > 0
+
+
+def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_path):
+    # A real Dubai photo with sea, its buildings classed unknown.
+    style = MapStyle.from_card(read_model_info().card)
+    mix = read_mix(write_mix(tmp_path, classes={**DUBAI_CLASSES, "#3C1098": "ignore"}))
+    dubai = load_sources(mix)[1]
+    water_rgb = tuple(style.colours["water"])
+    plain = MixedSet([dubai], 0.9, augment=Augment(flips=False), seed=5)
+    dark = MixedSet([dubai], 0.9, augment=Augment(flips=False, dark_land=1.0, water_rgb=water_rgb), seed=5)
+    (p, t, labelled, _), (d, dt, dl, _) = plain.sample(0, 0, 0, 2), dark.sample(0, 0, 0, 2)
+    assert torch.equal(t, dt) and torch.equal(labelled, dl)  # the map and its labels are untouched
+    p, d = (p + 1) * 127.5, (d + 1) * 127.5
+    water = (((t + 1) * 127.5).round() == torch.tensor(water_rgb).view(3, 1, 1)).all(0)
+    known = labelled[0] > 0
+    land, sea, unknown = _inside(known & ~water), _inside(water & known), _inside(~known)
+    assert land.sum() > 1000 and sea.sum() > 1000 and unknown.sum() > 1000
+    bright = land & (p.mean(0) > 40)
+    ratio = (d[:, bright].sum(0) / p[:, bright].sum(0)).median()
+    assert 0.29 <= float(ratio) <= 0.76
+    assert torch.allclose(d[:, sea], p[:, sea], atol=1.0) and torch.allclose(d[:, unknown], p[:, unknown], atol=1.0)
+    # Off, it draws nothing: the samples of older recipes stay the same.
+    off = MixedSet([dubai], 0.9, augment=Augment(flips=False, dark_land=0.0), seed=5).sample(0, 0, 0, 2)
+    assert torch.equal(off[0], plain.sample(0, 0, 0, 2)[0])
+    # A no_water source's unknown pixels are known dry land: darkened too.
+    dry = load_sources(read_mix(write_mix(tmp_path, classes={**DUBAI_CLASSES, "#3C1098": "ignore"},
+                                          no_water=True)))[1]
+    dd = MixedSet([dry], 0.9, augment=Augment(flips=False, dark_land=1.0, water_rgb=water_rgb), seed=5)
+    dd = (dd.sample(0, 0, 0, 2)[0] + 1) * 127.5
+    lit = unknown & (p.mean(0) > 40)
+    assert float((dd[:, lit].sum(0) / p[:, lit].sum(0)).median()) <= 0.76

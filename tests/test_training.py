@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from geotrans.background import background
+from geotrans.palette import near_colour
 from training.data import Augment, PairSet, geotiff_pairs, read_aligned
 from training.losses import feature_matching, gradient_l1
 from training.networks import build_discriminator, receptive_field
@@ -479,3 +480,21 @@ def test_sample_grid_rows_are_photo_generated_map(tmp_path):
         generated = band[..., 600:1200]
         assert not np.array_equal(generated, photo) and not np.array_equal(generated, real_map)
     assert generator.training  # the run goes on training after the samples
+
+
+def test_dark_land_darkens_a_new_york_photos_land_not_its_water():
+    """The photo's land (what the real map does not draw as water) gets darker; water and the map stay."""
+    photo, map_ = read_aligned(MAPS_PAIRS.parent / "maps_water" / "23.jpg")  # half water
+    plain, dark = (PairSet([photo[:, :300, :300]], [map_[:, :300, :300]], seed=2, augment=Augment(flips=False, **kw))
+                   for kw in ({}, {"dark_land": 1.0}))
+    (ps, pt), (ds, dt) = plain.sample(0, 0), dark.sample(0, 0)
+    assert torch.equal(pt, dt)
+    rgb = ((pt + 1) * 127.5).round().to(torch.uint8).numpy()
+    water = torch.from_numpy(near_colour(rgb, (176, 208, 252), 15))
+    pool = torch.nn.functional.max_pool2d
+    land = pool(water.float()[None, None], 11, stride=1, padding=5)[0, 0] == 0  # 5 px from any water
+    sea = -pool(-water.float()[None, None], 11, stride=1, padding=5)[0, 0] > 0
+    assert land.sum() > 500 and sea.sum() > 500
+    ps, ds = (ps + 1) * 127.5, (ds + 1) * 127.5
+    assert torch.allclose(ds[:, sea], ps[:, sea], atol=1.0)
+    assert float(ds[:, land].mean() / ps[:, land].mean()) < 0.76

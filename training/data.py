@@ -24,6 +24,7 @@ from PIL import Image
 
 from geotrans.background import background
 from geotrans.model import to_model_range
+from geotrans.palette import near_colour
 from geotrans.tiler import TileGrid
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,11 @@ class Augment:
     saturation and per-band gain each drawn in 1 +- jitter); ``grey`` is the
     probability that the photo becomes grey (its luminance in all three bands);
     ``coarse`` the probability that it looks like a coarser scene that a run
-    upsampled (shrunk by a factor in ``COARSE_FACTORS``, then enlarged back).
+    upsampled (shrunk by a factor in ``COARSE_FACTORS``, then enlarged back);
+    ``dark_land`` the probability that the photo's land (every known pixel the
+    map does not draw in ``water_rgb``) is darkened by a factor in
+    ``DARK_FACTORS``, as dark forest and shadowed fields are, so that darkness
+    alone stops meaning water.
     """
 
     flips: bool = True
@@ -64,6 +69,8 @@ class Augment:
     jitter: float = 0.0
     grey: float = 0.0
     coarse: float = 0.0
+    dark_land: float = 0.0
+    water_rgb: tuple[int, int, int] = (176, 208, 252)  # the map style's water
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 1:
@@ -72,6 +79,8 @@ class Augment:
             raise ValueError("grey must be a probability")
         if not 0 <= self.coarse <= 1:
             raise ValueError("coarse must be a probability")
+        if not 0 <= self.dark_land <= 1:
+            raise ValueError("dark_land must be a probability")
 
     def describe(self) -> str:
         parts = ["horizontal flips" if self.flips else "no flips"]
@@ -83,6 +92,8 @@ class Augment:
             parts.append(f"grey photos p={self.grey:g}")
         if self.coarse:
             parts.append(f"coarse photos p={self.coarse:g} ({COARSE_FACTORS[0]:g}-{COARSE_FACTORS[1]:g}x)")
+        if self.dark_land:
+            parts.append(f"dark land p={self.dark_land:g} (x{DARK_FACTORS[0]:g}-{DARK_FACTORS[1]:g})")
         return ", ".join(parts)
 
     def draw_coarse(self, gen: torch.Generator) -> Optional[float]:
@@ -92,6 +103,37 @@ class Augment:
             return None
         chosen, position = torch.rand(2, generator=gen).tolist()
         return COARSE_FACTORS[0] + position * (COARSE_FACTORS[1] - COARSE_FACTORS[0]) if chosen < self.coarse else None
+
+
+    def draw_dark(self, gen: torch.Generator) -> Optional[float]:
+        """The factor a sample's land is darkened by, or None; draws nothing when ``dark_land`` is off."""
+        if not self.dark_land:
+            return None
+        chosen, position = torch.rand(2, generator=gen).tolist()
+        return DARK_FACTORS[0] + position * (DARK_FACTORS[1] - DARK_FACTORS[0]) if chosen < self.dark_land else None
+
+
+# New York's water is dark and its land seldom is; Korea's winter conifers and Dakota's crops are as dark as
+# its water, and a model that learnt "dark is water" draws them as lakes.
+DARK_FACTORS = (0.3, 0.75)
+DARK_EDGE_PX = 9  # the darkening fades in over this many pixels at the water's edge, so no seam gives it away
+
+
+def darkened_land(photo: torch.Tensor, target: torch.Tensor, factor: float, water_rgb: tuple[int, int, int],
+                  known: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Photo (3, H, W) in [0, 255] with its land darkened by ``factor``: the ``known`` pixels ((1, H, W) of 0
+    and 1; all when None) that the map ``target`` (3, H, W) in [0, 255] does not draw within the palette's
+    snapping distance of ``water_rgb``. Water and unknown pixels keep their brightness."""
+    rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
+    land = torch.from_numpy(~near_colour(rgb, water_rgb, WATER_DELTA_E)).float()[None]
+    if known is not None:
+        land = land * known
+    soft = F.avg_pool2d(land[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2,
+                        count_include_pad=False)[0]
+    return photo * (1 - (1 - factor) * soft)
+
+
+WATER_DELTA_E = 15.0  # a map pixel this close (CIE76) to the water colour is water, as the benchmark counts it
 
 
 # A run upsamples a coarse scene up to 4x (geotrans.resolution): NAIP at 5 m reaches the model as 1.25 m
@@ -170,6 +212,7 @@ class PairSet:
         factors = 1 + aug.jitter * (2 * torch.rand(6, generator=gen) - 1) if aug.jitter else None
         grey = aug.grey > 0 and bool(torch.rand(1, generator=gen) < aug.grey)
         coarse = aug.draw_coarse(gen)
+        dark = aug.draw_dark(gen)
         pair = []
         for image in (src, tgt):
             patch = torch.from_numpy(image[:, row : row + self.crop, col : col + self.crop].copy())
@@ -179,6 +222,8 @@ class PairSet:
                 patch = torch.rot90(patch, turns, dims=(-2, -1))
             pair.append(patch.float())
         photo, rendering = pair
+        if dark:
+            photo = darkened_land(photo, rendering, dark, aug.water_rgb)
         if factors is not None:
             photo = jitter_colours(photo, factors)
         if grey:

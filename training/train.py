@@ -87,6 +87,7 @@ class TrainConfig:
     jitter: float = 0.0  # colour jitter strength of the photo
     grey: float = 0.0  # probability of a grey photo
     coarse: float = 0.0  # probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene
+    dark_land: float = 0.0  # probability of a photo whose land is darkened (training.data.darkened_land)
     lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (training.losses)
     water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
@@ -103,8 +104,9 @@ class TrainConfig:
 
     @property
     def augment(self) -> Augment:
+        water = {} if self.water_rgb is None else {"water_rgb": tuple(self.water_rgb)}
         return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey,
-                       coarse=self.coarse)
+                       coarse=self.coarse, dark_land=self.dark_land, **water)
 
 
 class StopRequest:
@@ -361,7 +363,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    if config.lambda_dry and config.water_rgb is None and config.mix:
+    if (config.lambda_dry or config.dark_land) and config.water_rgb is None and config.mix:
         config = replace(config, water_rgb=list(read_mix(config.mix).style().colours["water"]))
     model = Pix2Pix(config, device)
     log.info("training on %s in %s, batch %d%s, %s", device, model.precision.name, config.batch_size,
@@ -491,7 +493,8 @@ def hardware(device: torch.device) -> str:
     return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
-RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry")
+RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
+          "dark_land")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -527,6 +530,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--grey", type=float, default=None, help="probability of a grey photo (0)")
     parser.add_argument("--coarse", type=float, default=None,
                         help="probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene (0)")
+    parser.add_argument("--dark-land", type=float, default=None,
+                        help="probability of a photo whose land (what its map does not draw as water) is darkened "
+                             "0.3-0.75x, so that dark stops meaning water (0)")
     parser.add_argument("--lambda-dry", type=float, default=None,
                         help="weight of the hinge keeping a mix's known dry land (no_water sources) from the water "
                              "colour (0, off)")
