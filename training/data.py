@@ -26,6 +26,7 @@ from geotrans.background import background
 from geotrans.model import to_model_range
 from geotrans.palette import near_colour
 from geotrans.tiler import TileGrid
+from training.water import MAX_DELTA_E, WATER_RGB
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Augment:
     grey: float = 0.0
     coarse: float = 0.0
     dark_land: float = 0.0
-    water_rgb: tuple[int, int, int] = (176, 208, 252)  # the map style's water
+    water_rgb: tuple[int, int, int] = WATER_RGB  # the map style's water
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 1:
@@ -99,18 +100,19 @@ class Augment:
     def draw_coarse(self, gen: torch.Generator) -> Optional[float]:
         """The factor a sample's photo is coarsened by, or None; draws nothing when ``coarse`` is off, so
         older recipes keep their samples."""
-        if not self.coarse:
-            return None
-        chosen, position = torch.rand(2, generator=gen).tolist()
-        return COARSE_FACTORS[0] + position * (COARSE_FACTORS[1] - COARSE_FACTORS[0]) if chosen < self.coarse else None
-
+        return _draw_factor(self.coarse, COARSE_FACTORS, gen)
 
     def draw_dark(self, gen: torch.Generator) -> Optional[float]:
         """The factor a sample's land is darkened by, or None; draws nothing when ``dark_land`` is off."""
-        if not self.dark_land:
-            return None
-        chosen, position = torch.rand(2, generator=gen).tolist()
-        return DARK_FACTORS[0] + position * (DARK_FACTORS[1] - DARK_FACTORS[0]) if chosen < self.dark_land else None
+        return _draw_factor(self.dark_land, DARK_FACTORS, gen)
+
+
+def _draw_factor(probability: float, factors: tuple[float, float], gen: torch.Generator) -> Optional[float]:
+    """With ``probability``, a factor drawn uniformly in ``factors``, else None; draws nothing when it is 0."""
+    if not probability:
+        return None
+    chosen, position = torch.rand(2, generator=gen).tolist()
+    return factors[0] + position * (factors[1] - factors[0]) if chosen < probability else None
 
 
 # New York's water is dark and its land seldom is; Korea's winter conifers and Dakota's crops are as dark as
@@ -125,15 +127,12 @@ def darkened_land(photo: torch.Tensor, target: torch.Tensor, factor: float, wate
     and 1; all when None) that the map ``target`` (3, H, W) in [0, 255] does not draw within the palette's
     snapping distance of ``water_rgb``. Water and unknown pixels keep their brightness."""
     rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
-    land = torch.from_numpy(~near_colour(rgb, water_rgb, WATER_DELTA_E)).float()[None]
+    land = torch.from_numpy(~near_colour(rgb, water_rgb, MAX_DELTA_E)).float()[None]
     if known is not None:
         land = land * known
     soft = F.avg_pool2d(land[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2,
                         count_include_pad=False)[0]
     return photo * (1 - (1 - factor) * soft)
-
-
-WATER_DELTA_E = 15.0  # a map pixel this close (CIE76) to the water colour is water, as the benchmark counts it
 
 
 # A run upsamples a coarse scene up to 4x (geotrans.resolution): NAIP at 5 m reaches the model as 1.25 m
