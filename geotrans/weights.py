@@ -59,6 +59,11 @@ def default_model_path() -> Path:
     return path
 
 
+def card_path(model: str | os.PathLike) -> Path:
+    """Where a model's card is written beside it, readable without geotrans: the same name, .json."""
+    return Path(model).with_suffix(".json")
+
+
 def save_generator(net: UnetGenerator, path: str | os.PathLike, name: str, card: dict | None = None,
                    dtype: torch.dtype = torch.float16) -> None:
     """Export ``net``'s weights (fp16 by default) with its architecture in the header."""

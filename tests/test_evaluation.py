@@ -12,9 +12,9 @@ from rasterio.windows import Window
 from helpers import KOREA, crop, run_scene
 from geotrans.model import build_generator
 from geotrans.options import RunOptions
-from geotrans.weights import default_model_path, load_generator
+from geotrans.weights import card_path, default_model_path, load_generator, save_generator
 from training.data import PairSet, read_aligned
-from training.evaluate import evaluate, resize_bilinear
+from training.evaluate import evaluate, main as evaluate_main, resize_bilinear
 from training.export import export
 from training.metrics import image_metrics
 from training.train import TrainConfig, train
@@ -86,6 +86,21 @@ def test_export_round_trip_is_bitwise_and_carries_the_card(tmp_path):
     assert on_disk == card == info.card
     assert card["architecture"]["ngf"] == 8 and card["native_resolution_m"] == 0.9
     assert card["training"]["steps"] == 2
+
+
+def test_evaluate_never_writes_its_results_over_the_models_card(tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    save_generator(build_generator(ngf=8), model, "tiny", card={"native_resolution_m": 0.9})
+    card_path(model).write_text('{"name": "tiny"}')
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--json", str(card_path(model))])
+    assert exit_info.value.code != 0
+    assert "is the model's card" in capsys.readouterr().err
+    assert card_path(model).read_text() == '{"name": "tiny"}'
+    results = tmp_path / "m-eval.json"
+    evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",
+                   "--json", str(results)])
+    assert json.loads(results.read_text())["results"]["deterministic"]["pairs"] == 1
 
 
 def colour_stats(image_hwc):

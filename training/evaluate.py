@@ -38,11 +38,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from geotrans.output import atomic_path
 from geotrans.palette import Palette, snap
 from geotrans.pipeline import translate_array
 from geotrans.options import PRECISIONS, RunOptions
 from geotrans.runner import BatchRunner, resolve_device
-from geotrans.weights import load_generator
+from geotrans.weights import card_path, load_generator
 from training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
@@ -165,6 +166,8 @@ def main(argv: Optional[list[str]] = None) -> None:
                         help="also score the held-out (val) images of each labelled source of this mix file "
                              "per class (training.semantic)")
     args = parser.parse_args(argv)
+    if args.json_path and args.model and Path(args.json_path).resolve() == card_path(args.model).resolve():
+        parser.error(f"--json {args.json_path} is the model's card: write the results elsewhere")
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     generator, info = load_generator(args.model)
     started = time.perf_counter()
@@ -203,7 +206,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     print(format_summary(report))
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report, indent=2))
+        with atomic_path(args.json_path) as tmp:
+            tmp.write_text(json.dumps(report, indent=2))
     else:
         print(json.dumps(report))
 

@@ -14,7 +14,7 @@ from typing import Optional
 from geotrans.model import UnetGenerator
 from geotrans.errors import ModelError
 from geotrans.output import atomic_path
-from geotrans.weights import load_generator, read_model_info, save_generator
+from geotrans.weights import card_path, load_generator, read_model_info, save_generator
 from training.train import CHECKPOINT, TrainConfig, load_checkpoint
 
 log = logging.getLogger("training.export")
@@ -73,7 +73,7 @@ def write_model(net, out: str | Path, name: str, card: dict) -> None:
     """The model at ``out`` and its card beside it (.json), each written whole or not at all."""
     with atomic_path(out) as tmp:
         save_generator(net, tmp, name=name, card=card)
-    with atomic_path(Path(out).with_suffix(".json")) as tmp:
+    with atomic_path(card_path(out)) as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
 
 
