@@ -92,11 +92,13 @@ def test_evaluate_never_writes_its_results_over_the_models_card(tmp_path, capsys
     model = tmp_path / "m.safetensors"
     save_generator(build_generator(ngf=8), model, "tiny", card={"native_resolution_m": 0.9})
     card_path(model).write_text('{"name": "tiny"}')
-    with pytest.raises(SystemExit) as exit_info:
-        evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--json", str(card_path(model))])
-    assert exit_info.value.code != 0
-    assert "is the model's card" in capsys.readouterr().err
-    assert card_path(model).read_text() == '{"name": "tiny"}'
+    weights = model.read_bytes()
+    for target in (card_path(model), model):
+        with pytest.raises(SystemExit) as exit_info:
+            evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--json", str(target)])
+        assert exit_info.value.code != 0
+        assert "is the model or its card" in capsys.readouterr().err
+    assert card_path(model).read_text() == '{"name": "tiny"}' and model.read_bytes() == weights
     results = tmp_path / "m-eval.json"
     evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",
                    "--json", str(results)])

@@ -166,8 +166,9 @@ def main(argv: Optional[list[str]] = None) -> None:
                         help="also score the held-out (val) images of each labelled source of this mix file "
                              "per class (training.semantic)")
     args = parser.parse_args(argv)
-    if args.json_path and args.model and Path(args.json_path).resolve() == card_path(args.model).resolve():
-        parser.error(f"--json {args.json_path} is the model's card: write the results elsewhere")
+    if args.json_path and args.model and Path(args.json_path).resolve() in (
+            Path(args.model).resolve(), card_path(args.model).resolve()):
+        parser.error(f"--json {args.json_path} is the model or its card: write the results elsewhere")
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     generator, info = load_generator(args.model)
     started = time.perf_counter()
