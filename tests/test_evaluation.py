@@ -88,7 +88,7 @@ def test_export_round_trip_is_bitwise_and_carries_the_card(tmp_path):
     assert card["training"]["steps"] == 2
 
 
-def test_evaluate_never_writes_its_results_over_the_models_card(tmp_path, capsys):
+def test_evaluate_never_writes_its_results_over_the_model_or_its_card(tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     save_generator(build_generator(ngf=8), model, "tiny", card={"native_resolution_m": 0.9})
     card_path(model).write_text('{"name": "tiny"}')
