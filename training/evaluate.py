@@ -38,6 +38,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from geotrans.errors import ModelError
 from geotrans.output import atomic_path
 from geotrans.palette import Palette, snap
 from geotrans.pipeline import translate_array
@@ -170,7 +171,10 @@ def main(argv: Optional[list[str]] = None) -> None:
             Path(args.model).resolve(), card_path(args.model).resolve()):
         parser.error(f"--json {args.json_path} is the model or its card: write the results elsewhere")
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    generator, info = load_generator(args.model)
+    try:
+        generator, info = load_generator(args.model)
+    except ModelError as err:
+        parser.error(str(err))
     started = time.perf_counter()
     results = {}
     palette = Palette.from_card(info.card)
