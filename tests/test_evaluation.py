@@ -88,7 +88,7 @@ def test_export_round_trip_is_bitwise_and_carries_the_card(tmp_path):
     assert card["training"]["steps"] == 2
 
 
-def test_evaluate_never_writes_over_the_model_or_its_card_and_names_a_missing_model_in_one_line(tmp_path, capsys):
+def test_evaluate_refuses_the_model_its_card_a_missing_model_or_results_folder_in_one_line(tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     save_generator(build_generator(ngf=8), model, "tiny", card={"native_resolution_m": 0.9})
     card_path(model).write_text('{"name": "tiny"}')
@@ -97,11 +97,15 @@ def test_evaluate_never_writes_over_the_model_or_its_card_and_names_a_missing_mo
         with pytest.raises(SystemExit) as exit_info:
             evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--json", str(target)])
         assert exit_info.value.code != 0
-        assert "is the model or its card" in capsys.readouterr().err
+        assert "is an input of the run" in capsys.readouterr().err
     assert card_path(model).read_text() == '{"name": "tiny"}' and model.read_bytes() == weights
     with pytest.raises(SystemExit) as exit_info:  # a model that is not there: one line, no traceback
         evaluate_main(["--model", str(tmp_path / "gone.safetensors"), "--data", str(DATA / "maps_val")])
     assert exit_info.value.code != 0 and "gone.safetensors: no such model file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # a results folder that is not there: refused before scoring
+        evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"),
+                       "--json", str(tmp_path / "no-such-folder" / "m-eval.json")])
+    assert exit_info.value.code != 0 and "output folder does not exist" in capsys.readouterr().err
     results = tmp_path / "m-eval.json"
     evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",
                    "--json", str(results)])

@@ -38,12 +38,13 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from geotrans.errors import ModelError
+from geotrans.errors import ModelError, OutputError, one_line
 from geotrans.output import atomic_path
 from geotrans.palette import Palette, snap
 from geotrans.pipeline import translate_array
 from geotrans.options import PRECISIONS, RunOptions
 from geotrans.runner import BatchRunner, resolve_device
+from geotrans.targets import Target, check_target
 from geotrans.weights import card_path, load_generator
 from training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
@@ -167,14 +168,14 @@ def main(argv: Optional[list[str]] = None) -> None:
                         help="also score the held-out (val) images of each labelled source of this mix file "
                              "per class (training.semantic)")
     args = parser.parse_args(argv)
-    if args.json_path and args.model and Path(args.json_path).resolve() in (
-            Path(args.model).resolve(), card_path(args.model).resolve()):
-        parser.error(f"--json {args.json_path} is the model or its card: write the results elsewhere")
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         generator, info = load_generator(args.model)
-    except ModelError as err:
-        parser.error(str(err))
+        if args.json_path:  # before minutes of scoring: never the model or its card, in a folder that exists
+            check_target(Target(args.json_path, "results"), inputs=(info.path, card_path(info.path)),
+                         overwrite=True)
+    except (ModelError, OutputError) as err:
+        parser.error(one_line(err))
     started = time.perf_counter()
     results = {}
     palette = Palette.from_card(info.card)
