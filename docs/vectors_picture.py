@@ -1,6 +1,6 @@
 """The README's features picture: real sample scenes, their maps, and the maps' features drawn over the scenes.
 
-    python docs/vectors_picture.py --out docs/vectors.jpg [--scene SCENE ...] [--side 300]
+    python docs/vectors_picture.py --out docs/vectors.jpg [--scene SCENE ...] [--side PX]
 
 The map and the GeoPackage are made by the real command line
 (``geotrans run SCENE --out MAP --vectors FEATURES.gpkg``); the features are read
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--scene", nargs="+", default=[str(ROOT / "sample_tiles" / name) for name in
                                                        ("vegas_rgba_4326.tif", "korea_rgb_jpeg_3857.tif")])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--side", type=int, default=640, help="height of each panel, px")
+    parser.add_argument("--side", type=int, default=300, help="height of each panel, px")
     args = parser.parse_args()
     rows = [row(scene, args.side) for scene in args.scene]
     sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows) + GAP * (len(rows) - 1)),
