@@ -103,7 +103,8 @@ def _is_image(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class Target:
-    """A path the run will write and what it is (``map``, ``preview``, ``log``, ``summary``, ``model``)."""
+    """A path the run will write and what it is (``map``, ``preview``, ``log``, ``summary``, ``model``,
+    ``vectors``, ``results``)."""
 
     path: str | os.PathLike  # as given: a str keeps a URL's "//" that a Path would fold
     role: str
