@@ -155,19 +155,22 @@ def checked_gdal(path: Path, action: str) -> Iterator[None]:
 
 def write_error(path: Path, action: str, messages: list[str], err: Optional[BaseException] = None) -> OutputError:
     """The one-line error for a failed write: a DiskFullError when the disk is full."""
+    free = _free_bytes(path.parent)
     full = isinstance(err, OSError) and err.errno == errno.ENOSPC or \
-        any("No space left" in m for m in messages) or _free_bytes(path.parent) < FULL_BELOW_BYTES
+        any("No space left" in m for m in messages) or free is not None and free < FULL_BELOW_BYTES
     if full:
-        return DiskFullError(f"{path}: the disk is full ({_free_bytes(path.parent) // 1024} KiB left) while "
-                             f"{action}; nothing was written there", hint="free some space and run again")
+        left = "" if free is None else f" ({free // 1024} KiB left)"
+        return DiskFullError(f"{path}: the disk is full{left} while {action}; nothing was written there",
+                             hint="free some space and run again")
     return OutputError(f"{path}: {action} failed ({one_line(Exception(reason(messages, 'unknown')))})")
 
 
-def _free_bytes(folder: Path) -> int:
+def _free_bytes(folder: Path) -> Optional[int]:
+    """Free space where ``folder`` is, or None when it cannot be known (a folder that is not there)."""
     try:
         return shutil.disk_usage(folder).free
     except OSError:
-        return 0
+        return None
 
 
 def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool) -> Path:
@@ -365,7 +368,8 @@ class GeoTiffSink:
                    "height": grid["height"], "crs": grid["crs"], "transform": grid["transform"]}
         self._ds = None
         self._env = None
-        if _free_bytes(self.path.parent) < FULL_BELOW_BYTES:  # GDAL can crash closing a file it never could write
+        free = _free_bytes(self.path.parent)
+        if free is not None and free < FULL_BELOW_BYTES:  # GDAL can crash closing a file it never could write
             raise write_error(self.path, "creating the map", [])
         self._env = rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)
         self._env.__enter__()

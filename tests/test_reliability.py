@@ -91,6 +91,17 @@ def test_a_full_disk_never_leaves_a_map_that_is_not_readable(tmp_path, small_dis
     assert outcomes == ["refused"] * 4 + ["written"]
 
 
+def test_a_write_into_a_missing_folder_is_not_called_a_full_disk(tmp_path):
+    from geotrans.errors import DiskFullError, OutputError
+    from geotrans.output import atomic_path
+
+    with pytest.raises(OutputError) as refused:
+        with atomic_path(tmp_path / "gone" / "results.json") as tmp:
+            tmp.write_text("{}")
+    assert not isinstance(refused.value, DiskFullError) and "No such file or directory" in str(refused.value)
+    assert not (tmp_path / "gone").exists()
+
+
 @needs_tmpfs
 @pytest.mark.parametrize("extra", [[], ["--cog"]])
 def test_overwrite_on_a_full_disk_keeps_the_good_map(tmp_path, small_disk, narrow_model_file, extra):
