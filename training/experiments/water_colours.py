@@ -24,8 +24,6 @@ from geotrans.options import RunOptions
 from geotrans.weights import load_generator
 from training.water import evaluate_water
 
-log = logging.getLogger("water_colours")
-
 
 def changed(rgb: np.ndarray, way: str) -> np.ndarray:
     """``rgb`` (3, H, W) float, changed one ``way`` (e.g. ``bright1.3``, ``sat0.5``, ``grey``, ``none``)."""
