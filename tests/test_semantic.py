@@ -82,3 +82,19 @@ def test_held_out_photos_go_through_geotrans_run_and_score_against_their_labels(
     assert report["water_iou"] == pytest.approx(np.mean(truth[labelled] == CODES["water"]), abs=0.01)
     assert report["dry_land_as_water"] == pytest.approx(1.0, abs=0.01)
     assert report["street_f1"] == 0.0 and report["building_iou"] == 0.0
+
+
+def test_the_confusion_experiment_counts_each_labelled_pixel_by_its_label_and_drawn_class():
+    from training.experiments.confusion import confusion, table
+
+    truth = np.array([[CODES["water"], CODES["water"], CODES["street"], IGNORE]], np.uint8)
+    drawn = np.array([[CODES["water"], CODES["background"], CODES["street"], CODES["water"]]], np.uint8)
+    valid = np.array([[True, True, True, True]])
+    counts = confusion(drawn, truth, valid)
+    assert counts.sum() == 3  # the unlabelled pixel is not counted
+    assert counts[CODES["water"], CODES["water"]] == counts[CODES["water"], CODES["background"]] == 1
+    assert counts[CODES["street"], CODES["street"]] == 1
+    valid[0, 0] = False
+    assert confusion(drawn, truth, valid)[CODES["water"], CODES["water"]] == 0
+    rows = table(counts).splitlines()
+    assert len(rows) == 4 and rows[2].startswith("| street | 0% | 100% |")

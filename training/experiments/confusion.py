@@ -1,0 +1,68 @@
+"""What does a model draw where the labels say water, green, street, building or land?
+
+The held-out photos of a mix's labelled sources go through ``geotrans run``'s own
+path, as ``training.evaluate --labelled`` scores them, and each labelled pixel is
+counted by its label and the map class it was drawn as (nearest palette colour).
+Each row is a label's pixels split over the drawn classes, so a low IoU can be
+read as missing (the row) or drawn elsewhere (the column).
+
+    python training/experiments/confusion.py --model M --mix training/mixes/beyond_new_york.json
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from geotrans.options import RunOptions
+from geotrans.render import CLASSES, IGNORE, MapStyle
+from geotrans.weights import load_generator
+from training.semantic import as_geotiff
+from training.sources import labelled_images, read_mix
+from training.translated import translated
+
+
+def confusion(drawn: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Pixel counts (label, drawn) over ``CLASSES`` of the labelled, valid pixels of one image."""
+    keep = valid & (truth != IGNORE)
+    pairs = truth[keep].astype(np.int64) * len(CLASSES) + drawn[keep].astype(np.int64)
+    return np.bincount(pairs, minlength=len(CLASSES) ** 2).reshape(len(CLASSES), len(CLASSES))
+
+
+def table(counts: np.ndarray) -> str:
+    """Markdown rows: each label's share drawn as each class, and its pixel count."""
+    lines = ["| label \\ drawn | " + " | ".join(CLASSES) + " | pixels |", "|---" * (len(CLASSES) + 2) + "|"]
+    for code, name in enumerate(CLASSES):
+        total = counts[code].sum()
+        if total:
+            lines.append(f"| {name} | " + " | ".join(f"{c / total:.0%}" for c in counts[code]) + f" | {total} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="exported generator (default: the shipped model)")
+    parser.add_argument("--mix", required=True, help="mix whose masks sources hold a val part")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    generator, info = load_generator(args.model)
+    mix = read_mix(args.mix)
+    style = MapStyle.from_card(info.card) if info.card.get("map_classes") else mix.style()
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in mix.sources:
+            if spec["kind"] != "masks" or not spec.get("val"):
+                continue
+            counts = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
+            for image in labelled_images(mix, spec, "val"):
+                scene = Path(tmp) / "photo.tif"
+                as_geotiff(image, scene)
+                map_ = translated(generator, scene, RunOptions(), info)
+                counts += confusion(style.classify(map_.rgb), image.classes, map_.valid)
+            print(f"\n{info.name}, {spec['name']} val\n{table(counts)}")
+
+
+if __name__ == "__main__":
+    main()
