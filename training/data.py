@@ -97,14 +97,50 @@ class Augment:
             parts.append(f"dark land p={self.dark_land:g} (x{DARK_FACTORS[0]:g}-{DARK_FACTORS[1]:g})")
         return ", ".join(parts)
 
-    def draw_coarse(self, gen: torch.Generator) -> Optional[float]:
-        """The factor a sample's photo is coarsened by, or None; draws nothing when ``coarse`` is off, so
-        older recipes keep their samples."""
-        return _draw_factor(self.coarse, COARSE_FACTORS, gen)
+    def draw(self, gen: torch.Generator) -> "Changes":
+        """One sample's changes. Draws happen in a fixed order, and only for enabled changes, so older
+        recipes keep their samples."""
+        flip = self.flips and bool(torch.rand(1, generator=gen) < 0.5)
+        turns = int(torch.randint(0, 4, (1,), generator=gen)) if self.rotations else 0
+        factors = 1 + self.jitter * (2 * torch.rand(6, generator=gen) - 1) if self.jitter else None
+        grey = self.grey > 0 and bool(torch.rand(1, generator=gen) < self.grey)
+        coarse = _draw_factor(self.coarse, COARSE_FACTORS, gen)
+        dark = _draw_factor(self.dark_land, DARK_FACTORS, gen)
+        return Changes(flip, turns, factors, grey, coarse, dark, self.water_rgb)
 
-    def draw_dark(self, gen: torch.Generator) -> Optional[float]:
-        """The factor a sample's land is darkened by, or None; draws nothing when ``dark_land`` is off."""
-        return _draw_factor(self.dark_land, DARK_FACTORS, gen)
+
+@dataclass(frozen=True)
+class Changes:
+    """The random changes one training sample gets (``Augment.draw``): where it lies, then its photo's colours."""
+
+    flip: bool = False
+    turns: int = 0  # quarter turns
+    factors: Optional[torch.Tensor] = None  # colour jitter (jitter_colours)
+    grey: bool = False
+    coarse: Optional[float] = None  # coarsened by this factor
+    dark: Optional[float] = None  # land darkened by this factor
+    water_rgb: tuple[int, int, int] = WATER_RGB
+
+    def placed(self, image: torch.Tensor) -> torch.Tensor:
+        """``image`` (C, H, W), the photo, its map or a mask, flipped and turned."""
+        if self.flip:
+            image = image.flip(-1)
+        if self.turns:
+            image = torch.rot90(image, self.turns, dims=(-2, -1))
+        return image
+
+    def photo(self, photo: torch.Tensor, target: torch.Tensor, known: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The placed photo (3, H, W) in [0, 255] with its colour changes: dark land (by its placed map
+        ``target`` and ``known`` pixels), jitter, grey, coarse."""
+        if self.dark:
+            photo = darkened_land(photo, target, self.dark, self.water_rgb, known)
+        if self.factors is not None:
+            photo = jitter_colours(photo, self.factors)
+        if self.grey:
+            photo = grey_of(photo)
+        if self.coarse:
+            photo = coarsened(photo, self.coarse)
+        return photo
 
 
 def _draw_factor(probability: float, factors: tuple[float, float], gen: torch.Generator) -> Optional[float]:
@@ -204,31 +240,10 @@ class PairSet:
         h, w = src.shape[1:]
         row = int(torch.randint(0, h - self.crop + 1, (1,), generator=gen))
         col = int(torch.randint(0, w - self.crop + 1, (1,), generator=gen))
-        aug = self.augment
-        # Draws happen in a fixed order, and only for enabled steps, so older recipes keep their samples.
-        flip = aug.flips and bool(torch.rand(1, generator=gen) < 0.5)
-        turns = int(torch.randint(0, 4, (1,), generator=gen)) if aug.rotations else 0
-        factors = 1 + aug.jitter * (2 * torch.rand(6, generator=gen) - 1) if aug.jitter else None
-        grey = aug.grey > 0 and bool(torch.rand(1, generator=gen) < aug.grey)
-        coarse = aug.draw_coarse(gen)
-        dark = aug.draw_dark(gen)
-        pair = []
-        for image in (src, tgt):
-            patch = torch.from_numpy(image[:, row : row + self.crop, col : col + self.crop].copy())
-            if flip:
-                patch = patch.flip(-1)
-            if turns:
-                patch = torch.rot90(patch, turns, dims=(-2, -1))
-            pair.append(patch.float())
-        photo, rendering = pair
-        if dark:
-            photo = darkened_land(photo, rendering, dark, aug.water_rgb)
-        if factors is not None:
-            photo = jitter_colours(photo, factors)
-        if grey:
-            photo = grey_of(photo)
-        if coarse:
-            photo = coarsened(photo, coarse)
+        changes = self.augment.draw(gen)
+        cut = (slice(None), slice(row, row + self.crop), slice(col, col + self.crop))
+        photo, rendering = (changes.placed(torch.from_numpy(image[cut].copy()).float()) for image in (src, tgt))
+        photo = changes.photo(photo, rendering)
         return to_model_range(photo), to_model_range(rendering)
 
     def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,

@@ -53,7 +53,7 @@ from geotrans.model import to_model_range
 from geotrans.render import CLASSES, CODES, IGNORE, IGNORE_NAME, Grid, MapStyle, read_vector_labels, \
     rasterize_features
 from geotrans.weights import read_model_info
-from training.data import Augment, coarsened, darkened_land, grey_of, jitter_colours, list_pairs, read_aligned
+from training.data import Augment, list_pairs, read_aligned
 
 log = logging.getLogger(__name__)
 
@@ -317,27 +317,9 @@ class MixedSet:
         if out != (self.crop, self.crop):  # a source smaller than one window: pad with black, unlabelled
             pad = (0, self.crop - out[1], 0, self.crop - out[0])
             photo, target, labelled, dry = (F.pad(t, pad) for t in (photo, target, labelled, dry))
-        aug = self.augment
-        flip = aug.flips and bool(torch.rand(1, generator=gen) < 0.5)
-        turns = int(torch.randint(0, 4, (1,), generator=gen)) if aug.rotations else 0
-        factors = 1 + aug.jitter * (2 * torch.rand(6, generator=gen) - 1) if aug.jitter else None
-        grey = aug.grey > 0 and bool(torch.rand(1, generator=gen) < aug.grey)
-        coarse = aug.draw_coarse(gen)
-        dark = aug.draw_dark(gen)
-        images = [photo, target, labelled, dry]
-        if flip:
-            images = [t.flip(-1) for t in images]
-        if turns:
-            images = [torch.rot90(t, turns, dims=(-2, -1)) for t in images]
-        photo, target, labelled, dry = images
-        if dark:
-            photo = darkened_land(photo, target, dark, aug.water_rgb, known=torch.maximum(labelled, dry))
-        if factors is not None:
-            photo = jitter_colours(photo, factors)
-        if grey:
-            photo = grey_of(photo)
-        if coarse:
-            photo = coarsened(photo, coarse)
+        changes = self.augment.draw(gen)
+        photo, target, labelled, dry = (changes.placed(t) for t in (photo, target, labelled, dry))
+        photo = changes.photo(photo, target, known=torch.maximum(labelled, dry))
         return to_model_range(photo.round()), to_model_range(target.round()), labelled, dry
 
     def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,
