@@ -498,3 +498,27 @@ def test_dark_land_darkens_a_new_york_photos_land_not_its_water():
     ps, ds = (ps + 1) * 127.5, (ds + 1) * 127.5
     assert torch.allclose(ds[:, sea], ps[:, sea], atol=1.0)
     assert float(ds[:, land].mean() / ps[:, land].mean()) < 0.76
+
+
+def test_dark_vegetation_darkens_only_the_green_land_of_a_new_york_photo():
+    """With dark_of "vegetation", a photo's trees darken and its streets and roofs keep their brightness;
+    dark land darkens both by the same drawn factor."""
+    photo, map_ = read_aligned(MAPS_PAIRS / "1.jpg")  # streets, roofs and street trees
+    plain, land, green = (PairSet([photo[:, :300, :300]], [map_[:, :300, :300]], seed=2,
+                                  augment=Augment(flips=False, **kw))
+                          for kw in ({}, {"dark_land": 1.0}, {"dark_land": 1.0, "dark_of": "vegetation"}))
+    (ps, pt), (ls, _), (gs, gt) = plain.sample(0, 0), land.sample(0, 0), green.sample(0, 0)
+    assert torch.equal(pt, gt)
+    ps, ls, gs = ((x + 1) * 127.5 for x in (ps, ls, gs))
+    green_share = torch.nn.functional.avg_pool2d(((2 * ps[1] - ps[0] - ps[2]) > 8).float()[None, None], 9, stride=1,
+                                                 padding=4, count_include_pad=False)[0, 0]
+    leafy, grey = green_share > 0.9, green_share < 0.02  # well inside trees, and well away from any
+    assert leafy.sum() > 1000 and grey.sum() > 1000
+
+    def ratio(sample, where):
+        return float(sample[:, where].mean() / ps[:, where].mean())
+
+    assert ratio(ls, leafy) < 0.76 and abs(ratio(gs, leafy) - ratio(ls, leafy)) < 0.05
+    assert ratio(gs, grey) > 0.98 and ratio(ls, grey) < 0.76
+    with pytest.raises(ValueError, match="dark_of"):
+        Augment(dark_of="forest")

@@ -62,7 +62,8 @@ class Augment:
     ``dark_land`` the probability that the photo's land (every known pixel the
     map does not draw in ``water_rgb``) is darkened by a factor in
     ``DARK_FACTORS``, as dark forest and shadowed fields are, so that darkness
-    alone stops meaning water.
+    alone stops meaning water; with ``dark_of`` "vegetation", only its green land
+    (``green_of``) is, as crops and forest darken while streets and roofs do not.
     """
 
     flips: bool = True
@@ -71,6 +72,7 @@ class Augment:
     grey: float = 0.0
     coarse: float = 0.0
     dark_land: float = 0.0
+    dark_of: str = "land"  # what dark land darkens: all of it, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB  # the map style's water
 
     def __post_init__(self) -> None:
@@ -82,6 +84,8 @@ class Augment:
             raise ValueError("coarse must be a probability")
         if not 0 <= self.dark_land <= 1:
             raise ValueError("dark_land must be a probability")
+        if self.dark_of not in DARK_KINDS:
+            raise ValueError(f"dark_of must be one of {', '.join(DARK_KINDS)}")
 
     def describe(self) -> str:
         parts = ["horizontal flips" if self.flips else "no flips"]
@@ -94,7 +98,7 @@ class Augment:
         if self.coarse:
             parts.append(f"coarse photos p={self.coarse:g} ({COARSE_FACTORS[0]:g}-{COARSE_FACTORS[1]:g}x)")
         if self.dark_land:
-            parts.append(f"dark land p={self.dark_land:g} (x{DARK_FACTORS[0]:g}-{DARK_FACTORS[1]:g})")
+            parts.append(f"dark {self.dark_of} p={self.dark_land:g} (x{DARK_FACTORS[0]:g}-{DARK_FACTORS[1]:g})")
         return ", ".join(parts)
 
     def draw(self, gen: torch.Generator) -> "Changes":
@@ -106,7 +110,7 @@ class Augment:
         grey = self.grey > 0 and bool(torch.rand(1, generator=gen) < self.grey)
         coarse = _draw_factor(self.coarse, COARSE_FACTORS, gen)
         dark = _draw_factor(self.dark_land, DARK_FACTORS, gen)
-        return Changes(flip, turns, factors, grey, coarse, dark, self.water_rgb)
+        return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of == "vegetation", self.water_rgb)
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ class Changes:
     grey: bool = False
     coarse: Optional[float] = None  # coarsened by this factor
     dark: Optional[float] = None  # land darkened by this factor
+    dark_green_only: bool = False  # only the land's vegetation
     water_rgb: tuple[int, int, int] = WATER_RGB
 
     def placed(self, image: torch.Tensor) -> torch.Tensor:
@@ -133,7 +138,7 @@ class Changes:
         """The placed photo (3, H, W) in [0, 255] with its colour changes: dark land (by its placed map
         ``target`` and ``known`` pixels), jitter, grey, coarse."""
         if self.dark:
-            photo = darkened_land(photo, target, self.dark, self.water_rgb, known)
+            photo = darkened_land(photo, target, self.dark, self.water_rgb, known, self.dark_green_only)
         if self.factors is not None:
             photo = jitter_colours(photo, self.factors)
         if self.grey:
@@ -154,21 +159,32 @@ def _draw_factor(probability: float, factors: tuple[float, float], gen: torch.Ge
 # New York's water is dark and its land seldom is; Korea's winter conifers and Dakota's crops are as dark as
 # its water, and a model that learnt "dark is water" draws them as lakes.
 DARK_FACTORS = (0.3, 0.75)
+DARK_KINDS = ("land", "vegetation")
+GREEN_EXCESS = 8  # vegetation: 2G - R - B above this many levels (the excess-green index)
 DARK_EDGE_PX = 9  # the darkening fades in over this many pixels at the water's edge, so no seam gives it away
 
 
 def darkened_land(photo: torch.Tensor, target: torch.Tensor, factor: float, water_rgb: tuple[int, int, int],
-                  known: Optional[torch.Tensor] = None) -> torch.Tensor:
+                  known: Optional[torch.Tensor] = None, green_only: bool = False) -> torch.Tensor:
     """Photo (3, H, W) in [0, 255] with its land darkened by ``factor``: the ``known`` pixels ((1, H, W) of 0
     and 1; all when None) that the map ``target`` (3, H, W) in [0, 255] does not draw within the palette's
-    snapping distance of ``water_rgb``. Water and unknown pixels keep their brightness."""
+    snapping distance of ``water_rgb``, and with ``green_only`` only the green ones among them
+    (``green_of``). Water and unknown pixels keep their brightness."""
     rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
     land = torch.from_numpy(~near_colour(rgb, water_rgb, MAX_DELTA_E)).float()[None]
     if known is not None:
         land = land * known
+    if green_only:
+        land = land * green_of(photo)
     soft = F.avg_pool2d(land[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2,
                         count_include_pad=False)[0]
     return photo * (1 - (1 - factor) * soft)
+
+
+def green_of(photo: torch.Tensor) -> torch.Tensor:
+    """(1, H, W) of 0 and 1: where a photo (3, H, W) in [0, 255] is vegetation by its excess green."""
+    red, green, blue = photo
+    return (2 * green - red - blue > GREEN_EXCESS).float()[None]
 
 
 # A run upsamples a coarse scene up to 4x (geotrans.resolution): NAIP at 5 m reaches the model as 1.25 m

@@ -49,7 +49,7 @@ from geotrans.options import PRECISIONS
 from geotrans.output import atomic_path
 from geotrans.precision import Precision, resolve_precision
 from geotrans.weights import load_generator, read_model_info
-from training.data import Augment, PairSet
+from training.data import DARK_KINDS, Augment, PairSet
 from training.losses import dry_hinge, feature_matching, gradient_l1
 from training.networks import build_discriminator
 from training.sources import MixedSet, mixed_set, read_mix
@@ -88,6 +88,7 @@ class TrainConfig:
     grey: float = 0.0  # probability of a grey photo
     coarse: float = 0.0  # probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene
     dark_land: float = 0.0  # probability of a photo whose land is darkened (training.data.darkened_land)
+    dark_of: str = "land"  # what dark land darkens: all known land, or its vegetation
     lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (training.losses)
     water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
@@ -106,7 +107,7 @@ class TrainConfig:
     def augment(self) -> Augment:
         water = {} if self.water_rgb is None else {"water_rgb": tuple(self.water_rgb)}
         return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey,
-                       coarse=self.coarse, dark_land=self.dark_land, **water)
+                       coarse=self.coarse, dark_land=self.dark_land, dark_of=self.dark_of, **water)
 
 
 class StopRequest:
@@ -494,7 +495,7 @@ def hardware(device: torch.device) -> str:
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land")
+          "dark_land", "dark_of")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -533,6 +534,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--dark-land", type=float, default=None,
                         help="probability of a photo whose land (what its map does not draw as water) is darkened "
                              "0.3-0.75x, so that dark stops meaning water (0)")
+    parser.add_argument("--dark-of", choices=DARK_KINDS, default=None,
+                        help="what --dark-land darkens: all known land, or only its vegetation (green by its "
+                             "excess green) as crops and forest darken (land)")
     parser.add_argument("--lambda-dry", type=float, default=None,
                         help="weight of the hinge keeping a mix's known dry land (no_water sources) from the water "
                              "colour (0, off)")
