@@ -110,7 +110,7 @@ class Augment:
         grey = self.grey > 0 and bool(torch.rand(1, generator=gen) < self.grey)
         coarse = _draw_factor(self.coarse, COARSE_FACTORS, gen)
         dark = _draw_factor(self.dark_land, DARK_FACTORS, gen)
-        return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of == "vegetation", self.water_rgb)
+        return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of, self.water_rgb)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Changes:
     grey: bool = False
     coarse: Optional[float] = None  # coarsened by this factor
     dark: Optional[float] = None  # land darkened by this factor
-    dark_green_only: bool = False  # only the land's vegetation
+    dark_of: str = "land"  # what is darkened: all known land, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB
 
     def placed(self, image: torch.Tensor) -> torch.Tensor:
@@ -138,7 +138,8 @@ class Changes:
         """The placed photo (3, H, W) in [0, 255] with its colour changes: dark land (by its placed map
         ``target`` and ``known`` pixels), jitter, grey, coarse."""
         if self.dark:
-            photo = darkened_land(photo, target, self.dark, self.water_rgb, known, self.dark_green_only)
+            green_only = self.dark_of == "vegetation"
+            photo = darkened_land(photo, target, self.dark, self.water_rgb, known, green_only)
         if self.factors is not None:
             photo = jitter_colours(photo, self.factors)
         if self.grey:
