@@ -24,7 +24,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import rasterio
@@ -118,30 +118,47 @@ def as_geotiff(image: LabelledImage, path: Path) -> None:
         ds.write(image.photo)
 
 
-def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, model_info: Optional[ModelInfo] = None,
-                    options: RunOptions = RunOptions(), style: Optional[MapStyle] = None) -> dict:
-    """The scores of one ``masks`` source's held-out images (its ``val`` part)."""
-    style = style or MapStyle.from_card((model_info or read_model_info()).card)
+def drawn_classes(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
+                  model_info: Optional[ModelInfo] = None,
+                  options: RunOptions = RunOptions()) -> Iterator[tuple[LabelledImage, np.ndarray, np.ndarray]]:
+    """Each held-out image of a ``masks`` source (its ``val`` part) with the class codes its map is drawn in
+    and the map's valid pixels, through ``geotrans run``'s own path."""
     images = labelled_images(mix, spec, "val")
     if not images:
         raise ValueError(f"source {spec.get('name')}: no held-out (val) images to score")
-    tally = Tally.empty()
-    complete_for = tuple(spec.get("complete_for", ()))
     with tempfile.TemporaryDirectory() as tmp:
         for image in images:
             scene = Path(tmp) / "photo.tif"
             as_geotiff(image, scene)
             map_ = translated(generator, scene, options, model_info)
-            tally.add(style.classify(map_.rgb), image.classes, map_.valid, image.resolution_m, complete_for)
-    return {"source": spec.get("name"), "images": len(images), **tally.scores()}
+            yield image, style.classify(map_.rgb), map_.valid
+
+
+def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, model_info: Optional[ModelInfo] = None,
+                    options: RunOptions = RunOptions(), style: Optional[MapStyle] = None) -> dict:
+    """The scores of one ``masks`` source's held-out images (its ``val`` part)."""
+    style = style or MapStyle.from_card((model_info or read_model_info()).card)
+    tally = Tally.empty()
+    complete_for = tuple(spec.get("complete_for", ()))
+    images = 0
+    for image, drawn, valid in drawn_classes(generator, mix, spec, style, model_info, options):
+        tally.add(drawn, image.classes, valid, image.resolution_m, complete_for)
+        images += 1
+    return {"source": spec.get("name"), "images": images, **tally.scores()}
+
+
+def scoring_style(mix: Mix, model_info: Optional[ModelInfo]) -> MapStyle:
+    """The map classes' colours: the model card's where it names them, else the mix's."""
+    if model_info and model_info.card.get("map_classes"):
+        return MapStyle.from_card(model_info.card)
+    return mix.style()
 
 
 def evaluate_labelled(generator: nn.Module, mix_path: str | Path, model_info: Optional[ModelInfo] = None,
                       options: RunOptions = RunOptions()) -> list[dict]:
     """Scores of every ``masks`` source of the mix at ``mix_path`` that holds images out."""
     mix = read_mix(mix_path)
-    style = MapStyle.from_card((model_info or read_model_info()).card) if model_info and \
-        model_info.card.get("map_classes") else mix.style()
+    style = scoring_style(mix, model_info)
     return [evaluate_source(generator, mix, spec, model_info, options, style)
             for spec in mix.sources if spec["kind"] == "masks" and spec.get("val")]
 

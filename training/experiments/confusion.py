@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from geotrans.options import RunOptions
-from geotrans.render import CLASSES, IGNORE, MapStyle
+from geotrans.render import CLASSES, IGNORE
 from geotrans.weights import load_generator
-from training.semantic import as_geotiff
-from training.sources import labelled_images, read_mix
-from training.translated import translated
+from training.semantic import drawn_classes, scoring_style
+from training.sources import read_mix
 
 
 def confusion(drawn: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -50,18 +46,14 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     generator, info = load_generator(args.model)
     mix = read_mix(args.mix)
-    style = MapStyle.from_card(info.card) if info.card.get("map_classes") else mix.style()
-    with tempfile.TemporaryDirectory() as tmp:
-        for spec in mix.sources:
-            if spec["kind"] != "masks" or not spec.get("val"):
-                continue
-            counts = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
-            for image in labelled_images(mix, spec, "val"):
-                scene = Path(tmp) / "photo.tif"
-                as_geotiff(image, scene)
-                map_ = translated(generator, scene, RunOptions(), info)
-                counts += confusion(style.classify(map_.rgb), image.classes, map_.valid)
-            print(f"\n{info.name}, {spec['name']} val\n{table(counts)}")
+    style = scoring_style(mix, info)
+    for spec in mix.sources:
+        if spec["kind"] != "masks" or not spec.get("val"):
+            continue
+        counts = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
+        for image, drawn, valid in drawn_classes(generator, mix, spec, style, info):
+            counts += confusion(drawn, image.classes, valid)
+        print(f"\n{info.name}, {spec['name']} val\n{table(counts)}")
 
 
 if __name__ == "__main__":
