@@ -1,6 +1,7 @@
 """Metrics, evaluation through geotrans's path, export, and the shipped model."""
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,34 @@ def test_evaluate_runs_the_real_scenes_in_the_precision_asked_for(tmp_path, monk
               "--no-water", str(scene), "--json", str(tmp_path / "eval.json")])
         assert json.loads((tmp_path / "eval.json").read_text())["false_water"][0]["scene"] == "korea.tif"
     assert seen == ["fp32", "fp32", "bf16", "bf16"]
+
+
+def goal_report(psnr, road_f1, korea_water):
+    """The parts of an evaluation report (training.evaluate --json) the summary reads; hand-made, since
+    what is tested is the table of two reports, not the scores in them."""
+    return {"model": "m", "results": {"deterministic": {"psnr": psnr, "ssim": 0.75, "acc5": 44.0}},
+            "roads": {"scene": "vegas.tif", "map": {"f1": road_f1}, "shifted_by_a_block": {"f1": 0.3}},
+            "false_water": [{"scene": "korea.tif", "drawn_as_water": {"palette_auto": korea_water}}]}
+
+
+def test_compare_marks_each_row_better_or_worse_by_its_direction(tmp_path, capsys):
+    from training.compare import main as compare_main
+
+    (tmp_path / "a.json").write_text(json.dumps(goal_report(26.83, 0.458, 0.037)))
+    (tmp_path / "b.json").write_text(json.dumps(goal_report(26.67, 0.464, 0.016)))
+    compare_main([f"v3={tmp_path / 'a.json'}", f"new={tmp_path / 'b.json'}"])
+    cells = [re.split(r"\s{2,}", line.strip()) for line in capsys.readouterr().out.splitlines()[1:]]
+    rows = {row[0]: " ".join(row[1:]).split() for row in cells}
+    assert rows["maps val PSNR (dB)"] == ["26.830", "26.670", "(-0.160)-"]  # higher is better
+    assert rows["vegas.tif road F1"] == ["0.458", "0.464", "(+0.006)+"]
+    assert rows["korea.tif drawn as water"] == ["0.037", "0.016", "(-0.021)+"]  # lower is better
+    assert rows["(floor: shifted a block)"] == ["0.300", "0.300", "(+0.000)"]  # a reference, no verdict
+
+
+def test_compare_refuses_a_file_that_is_not_an_evaluation_in_one_line(tmp_path):
+    from training.compare import main as compare_main
+
+    (tmp_path / "card.json").write_text(json.dumps({"name": "a model card"}))
+    with pytest.raises(SystemExit) as exit_:
+        compare_main([str(tmp_path / "card.json")])
+    assert str(exit_.value) == f"error: {tmp_path / 'card.json'}: holds no figures of training.evaluate"
