@@ -31,7 +31,8 @@ def comparison(reports: dict[str, dict]) -> list[tuple[str, list[Optional[float]
 
 
 def verdict(row: str, value: Optional[float], baseline: Optional[float]) -> str:
-    """``+`` better than the baseline, ``-`` worse, ``=`` equal, blank where either is missing or the row has no sense."""
+    """``+`` better than the baseline, ``-`` worse, ``=`` equal; blank where either is missing or the row is an
+    indented reference figure (a floor), which is neither better nor worse."""
     if value is None or baseline is None or row.startswith(" "):
         return " "
     if value == baseline:
