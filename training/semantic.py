@@ -34,7 +34,7 @@ from torch import nn
 
 from geotrans.options import RunOptions
 from geotrans.render import CODES, IGNORE, MapStyle
-from geotrans.weights import ModelInfo, read_model_info
+from geotrans.weights import ModelInfo
 from training.sources import LabelledImage, Mix, labelled_images, read_mix
 from training.translated import translated
 
@@ -134,10 +134,9 @@ def drawn_classes(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
             yield image, style.classify(map_.rgb), map_.valid
 
 
-def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, model_info: Optional[ModelInfo] = None,
-                    options: RunOptions = RunOptions(), style: Optional[MapStyle] = None) -> dict:
-    """The scores of one ``masks`` source's held-out images (its ``val`` part)."""
-    style = style or MapStyle.from_card((model_info or read_model_info()).card)
+def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
+                    model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions()) -> dict:
+    """The scores of one ``masks`` source's held-out images (its ``val`` part), classed in ``style``."""
     tally = Tally.empty()
     complete_for = tuple(spec.get("complete_for", ()))
     images = 0
@@ -145,6 +144,11 @@ def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, model_info: Opti
         tally.add(drawn, image.classes, valid, image.resolution_m, complete_for)
         images += 1
     return {"source": spec.get("name"), "images": images, **tally.scores()}
+
+
+def held_out_sources(mix: Mix) -> list[dict]:
+    """The mix's ``masks`` sources that hold images out (a ``val`` part), the ones the benchmark scores."""
+    return [spec for spec in mix.sources if spec["kind"] == "masks" and spec.get("val")]
 
 
 def scoring_style(mix: Mix, model_info: Optional[ModelInfo]) -> MapStyle:
@@ -159,8 +163,7 @@ def evaluate_labelled(generator: nn.Module, mix_path: str | Path, model_info: Op
     """Scores of every ``masks`` source of the mix at ``mix_path`` that holds images out."""
     mix = read_mix(mix_path)
     style = scoring_style(mix, model_info)
-    return [evaluate_source(generator, mix, spec, model_info, options, style)
-            for spec in mix.sources if spec["kind"] == "masks" and spec.get("val")]
+    return [evaluate_source(generator, mix, spec, style, model_info, options) for spec in held_out_sources(mix)]
 
 
 def format_semantic(reports: list[dict]) -> str:

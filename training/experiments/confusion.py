@@ -17,7 +17,7 @@ import numpy as np
 
 from geotrans.render import CLASSES, IGNORE
 from geotrans.weights import load_generator
-from training.semantic import drawn_classes, scoring_style
+from training.semantic import drawn_classes, held_out_sources, scoring_style
 from training.sources import read_mix
 
 
@@ -47,9 +47,7 @@ def main() -> None:
     generator, info = load_generator(args.model)
     mix = read_mix(args.mix)
     style = scoring_style(mix, info)
-    for spec in mix.sources:
-        if spec["kind"] != "masks" or not spec.get("val"):
-            continue
+    for spec in held_out_sources(mix):
         counts = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
         for image, drawn, valid in drawn_classes(generator, mix, spec, style, info):
             counts += confusion(drawn, image.classes, valid)
