@@ -12,49 +12,45 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from training.evaluate import summary_rows
-
-LOWER_IS_BETTER = ("as water",)  # rows whose figure is an error share
+from training.evaluate import Figure, summary_rows
 
 
-def lower_is_better(row: str) -> bool:
-    return any(word in row for word in LOWER_IS_BETTER)
-
-
-def comparison(reports: dict[str, dict]) -> list[tuple[str, list[Optional[float]]]]:
-    """(row, one value per report) for every summary row of any report, in the order they first appear."""
-    tables = {name: dict(summary_rows(report)) for name, report in reports.items()}
-    rows: list[str] = []
+def comparison(reports: dict[str, dict]) -> list[tuple[Figure, list[Optional[float]]]]:
+    """(figure, one value per report) for every summary figure of any report, in the order they first appear;
+    the figure is the first report's that has it."""
+    tables = {name: {f.name: f for f in summary_rows(report)} for name, report in reports.items()}
+    figures: dict[str, Figure] = {}
     for table in tables.values():
-        rows += [row for row in table if row not in rows]
-    return [(row, [table.get(row) for table in tables.values()]) for row in rows]
+        figures.update({name: f for name, f in table.items() if name not in figures})
+    return [(f, [table[name].value if name in table else None for table in tables.values()])
+            for name, f in figures.items()]
 
 
-def verdict(row: str, value: Optional[float], baseline: Optional[float]) -> str:
-    """``+`` better than the baseline, ``-`` worse, ``=`` equal; blank where either is missing or the row is an
-    indented reference figure (a floor), which is neither better nor worse."""
-    if value is None or baseline is None or row.startswith(" "):
+def verdict(figure: Figure, value: Optional[float], baseline: Optional[float]) -> str:
+    """``+`` better than the baseline, ``-`` worse, ``=`` equal; blank where either is missing or the figure is
+    a reference (a floor), which is neither better nor worse."""
+    if value is None or baseline is None or figure.better is None:
         return " "
     if value == baseline:
         return "="
-    return "+" if (value < baseline) == lower_is_better(row) else "-"
+    return "+" if (value > baseline) == (figure.better == "higher") else "-"
 
 
 def format_comparison(reports: dict[str, dict]) -> str:
     names = list(reports)
     rows = comparison(reports)
-    width = max(len(row) for row, _ in rows)
+    width = max(len(f.name) for f, _ in rows)
     cell = max(18, *(len(n) + 2 for n in names))
     lines = [" " * width + "".join(f"{n:>{cell}}" for n in names)]
-    for row, values in rows:
+    for figure, values in rows:
         base = values[0]
         cells = [f"{'-' if base is None else format(base, '.3f'):>{cell}}"]
         for value in values[1:]:
             text = "-" if value is None else format(value, ".3f")
             if value is not None and base is not None:
-                text += f" ({value - base:+.3f}){verdict(row, value, base)}"
+                text += f" ({value - base:+.3f}){verdict(figure, value, base)}"
             cells.append(f"{text:>{cell}}")
-        lines.append(f"{row:<{width}}" + "".join(cells))
+        lines.append(f"{figure.name:<{width}}" + "".join(cells))
     return "\n".join(lines)
 
 

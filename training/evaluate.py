@@ -30,6 +30,7 @@ import os
 import logging
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -117,32 +118,44 @@ def format_false_water(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def summary_rows(report: dict) -> list[tuple[str, Optional[float]]]:
-    """The figures the shipping rule reads, in one list of (name, value)."""
-    rows: list[tuple[str, Optional[float]]] = []
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the summary: its name, its value (None where not measured), and which way is better:
+    ``higher``, ``lower`` (an error share), or None for a reference that is neither (a floor)."""
+
+    name: str
+    value: Optional[float]
+    better: Optional[str] = "higher"
+
+
+def summary_rows(report: dict) -> list[Figure]:
+    """The figures the shipping rule reads, in one list."""
+    rows: list[Figure] = []
     first = next(iter(report.get("results", {}).values()), None)
     if first:
-        rows += [("maps val PSNR (dB)", first["psnr"]), ("maps val SSIM", first["ssim"]),
-                 ("maps val delta<5 (%)", first["acc5"])]
+        rows += [Figure("maps val PSNR (dB)", first["psnr"]), Figure("maps val SSIM", first["ssim"]),
+                 Figure("maps val delta<5 (%)", first["acc5"])]
     if "roads" in report:
-        rows += [(f"{report['roads']['scene']} road F1", report["roads"]["map"]["f1"]),
-                 ("  (floor: shifted a block)", report["roads"]["shifted_by_a_block"]["f1"])]
+        rows += [Figure(f"{report['roads']['scene']} road F1", report["roads"]["map"]["f1"]),
+                 Figure("  (floor: shifted a block)", report["roads"]["shifted_by_a_block"]["f1"], better=None)]
     if "water" in report:
-        rows.append((f"{report['water']['scene']} dry land as water", report["water"]["map"]["dry_land_as_water"]))
+        rows.append(Figure(f"{report['water']['scene']} dry land as water",
+                           report["water"]["map"]["dry_land_as_water"], better="lower"))
     for r in report.get("false_water", []):
-        rows.append((f"{r['scene']} drawn as water", r["drawn_as_water"]["palette_auto"]))
+        rows.append(Figure(f"{r['scene']} drawn as water", r["drawn_as_water"]["palette_auto"], better="lower"))
     for r in report.get("semantic", []):
         for key in ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1"):
             if r[key] is not None:
-                rows.append((f"{r['source']} {key.replace('_', ' ')}", r[key]))
+                rows.append(Figure(f"{r['source']} {key.replace('_', ' ')}", r[key],
+                                   better="lower" if key == "dry_land_as_water" else "higher"))
     return rows
 
 
 def format_summary(report: dict) -> str:
     rows = summary_rows(report)
-    width = max([len(name) for name, _ in rows] + [10])
-    return "\n".join([f"{'summary: ' + report['model']:<{width + 2}}", *(f"  {n:<{width}}{v:>10.3f}"
-                                                                      for n, v in rows if v is not None)])
+    width = max([len(f.name) for f in rows] + [10])
+    return "\n".join([f"{'summary: ' + report['model']:<{width + 2}}",
+                      *(f"  {f.name:<{width}}{f.value:>10.3f}" for f in rows if f.value is not None)])
 
 
 def main(argv: Optional[list[str]] = None) -> None:
