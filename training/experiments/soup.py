@@ -1,0 +1,48 @@
+"""One model from several exported generators of one architecture: the weighted mean of their weights.
+
+  python training/experiments/soup.py --out SOUP.safetensors --name NAME A.safetensors:0.7 B.safetensors:0.3
+
+Weights (default 1 each) are normalised. The card is the first model's, with ``soup_of`` naming each
+model, its sha256 and its weight. Runs from one warm start share a basin, so the mean is a working model
+whose figures lie between its parts' (docs/training.md).
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from geotrans.weights import load_generator
+from training.export import write_model
+
+
+def parse(item: str) -> tuple[str, float]:
+    """``MODEL`` or ``MODEL:WEIGHT``."""
+    path, sep, weight = item.rpartition(":")
+    return (path, float(weight)) if sep else (item, 1.0)
+
+
+def soup(parts: list[tuple[str, float]]):
+    """The generator whose every weight is the ``parts``' weighted mean, and the first part's info."""
+    loaded = [(load_generator(path), weight) for path, weight in parts]
+    total = sum(weight for _, weight in parts)
+    (net, info), _ = loaded[0]
+    states = [(n.state_dict(), w / total) for (n, _), w in loaded]
+    mean = {k: sum(s[k].float() * w for s, w in states).to(v.dtype) for k, v in states[0][0].items()}
+    net.load_state_dict(mean)
+    return net, info, [{"model": i.name, "sha256": i.sha256, "weight": w / total} for (_, i), w in loaded]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("models", nargs="+", metavar="MODEL[:WEIGHT]")
+    args = parser.parse_args()
+    net, info, parts = soup([parse(m) for m in args.models])
+    write_model(net, args.out, args.name, {**info.card, "name": args.name, "soup_of": parts})
+
+
+if __name__ == "__main__":
+    with torch.no_grad():
+        main()
