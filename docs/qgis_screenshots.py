@@ -5,7 +5,9 @@
         xvfb-run -a -s "-screen 0 1600x1000x24" qgis --nologo --noversioncheck --code docs/qgis_screenshots.py
 
 with the plugin installed and enabled in that profile (`geotrans qgis install`, then
-`qgis_process plugins enable geotrans_processing`). It opens the scene and its map,
+`env -i PATH=/usr/bin:/bin HOME=$HOME QT_QPA_PLATFORM=offscreen qgis_process.bin plugins enable
+geotrans_processing`; Debian's `qgis_process` wrapper refuses its own `--noversioncheck`, and QGIS's
+Python needs the clean environment). It opens the scene and its map,
 grabs the main window with the Processing Toolbox, then the "Translate scene to map" dialog, writes
 docs/qgis_layer.png (the README shows it as a 1200 px JPEG) and docs/qgis_dialog.png, and quits QGIS.
 """
@@ -20,6 +22,7 @@ from qgis.utils import iface
 DOCS = Path(os.environ.get("GEOTRANS_SHOT_DOCS", "docs")).resolve()
 SCENE = Path(os.environ.get("GEOTRANS_SHOT_SCENE", "sample_tiles/korea_rgb_jpeg_3857.tif")).resolve()
 MAP = Path(os.environ["GEOTRANS_SHOT_MAP"]).resolve()
+DOCS.mkdir(parents=True, exist_ok=True)  # QWidget.grab().save() fails silently into a missing folder
 
 
 def show_layers():
