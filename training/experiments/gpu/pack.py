@@ -4,7 +4,7 @@ The mix (1096 New York pairs, 117 MB; Dubai and EPFL, 18 MB), v4 (27 MB) and the
 machine lacks do not fit one call, so they travel in three, back to back while the machine stays
 warm (30 s), each copying its part to /tmp/gd there:
 
-  python training/experiments/gpu/pack.py            # writes .gpudata/p1..p3 (ignored by git)
+  python training/experiments/gpu/pack.py            # writes .gpudata/p1..p3 (in .gitignore)
   mv geotrans/default_model/generator.safetensors /tmp/  # the model travels once, in p3
   run: bash training/experiments/gpu/setup.sh   carry [.gpudata/p1]  # packages, pairs 1, speed test
   run: bash training/experiments/gpu/add.sh     carry [.gpudata/p2]  # pairs 2
