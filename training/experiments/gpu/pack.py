@@ -14,7 +14,7 @@ warm (30 s), each copying its part to /tmp/gd there:
 
 rasterio's wheel (36 MB) does not fit either; training on pairs and masks never calls it, so a stand-in
 package that imports and raises on use goes instead (the speed test of the first call would show one
-that is called). Session 22 ran it: 27 steps/s on one H200, 10100 steps in 5 minutes.
+that is called). Session 22 ran it: 27-43 steps/s on one H200, 10100 steps in 4.4-5 minutes.
 """
 from __future__ import annotations
 
