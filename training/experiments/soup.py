@@ -3,8 +3,8 @@
   python training/experiments/soup.py --out SOUP.safetensors --name NAME A.safetensors:0.7 B.safetensors:0.3
 
 Weights (default 1 each) are normalised. The card is the first model's, with ``soup_of`` naming each
-model, its sha256 and its weight. Runs from one warm start share a basin, so the mean is a working model
-whose figures lie between its parts' (docs/training.md).
+model, its sha256 and its weight. Runs from one warm start share a basin, so the mean is a working model,
+its figures mostly between its parts' and some beyond both (docs/training.md).
 """
 from __future__ import annotations
 
