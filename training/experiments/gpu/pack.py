@@ -73,6 +73,10 @@ def tree_bytes(skip: str) -> int:
     return sum(Path(n).stat().st_size for n in names if n and n != skip and Path(n).is_file())
 
 
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
 def write_stub(folder: Path) -> None:
     package = folder / "rasterio"
     package.mkdir(parents=True, exist_ok=True)
@@ -109,7 +113,7 @@ def main() -> None:
     for name in ("dubai", "epfl_roads"):
         shutil.copytree(data / "labelled" / name, parts[2] / name)
     tree = tree_bytes(skip=args.model)
-    room = [LIMIT - tree - MARGIN - sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in parts]
+    room = [LIMIT - tree - MARGIN - folder_bytes(p) for p in parts]
     pairs = sorted((data / "maps" / "train").glob("*.jpg"), key=lambda p: int(p.stem))
     which = 0
     for pair in pairs:
@@ -122,8 +126,7 @@ def main() -> None:
         room[which] -= pair.stat().st_size
     for part in parts:
         count = len(list((part / "maps").glob("*.jpg"))) if (part / "maps").is_dir() else 0
-        size = sum(f.stat().st_size for f in part.rglob("*") if f.is_file())
-        print(f"{part}: {count} pairs, {(size + tree) / 2**20:.1f} MiB with the tree")
+        print(f"{part}: {count} pairs, {(folder_bytes(part) + tree) / 2**20:.1f} MiB with the tree")
 
 
 if __name__ == "__main__":
