@@ -147,8 +147,14 @@ def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patt
     if out_dir.resolve() == root.resolve():
         raise InputError(f"{out_dir}: is the input folder; the maps need a folder of their own",
                          hint="give another --out")
-    if root.resolve() in out_dir.resolve().parents:
-        sources = [s for s in sources if out_dir.resolve() not in s.resolve().parents]
+    if root.resolve() in out_dir.resolve().parents:  # the maps' folder lies in the input tree
+        inside = [s for s in sources if out_dir.resolve() in s.resolve().parents]
+        yours = [s for s in inside if not written_by_geotrans(s)]
+        if yours:  # neither a scene to leave out silently nor a map to replace
+            raise InputError(f"{yours[0]}: is a scene of yours inside the output folder {out_dir}, which lies in "
+                             f"the input folder {root}; it would be neither translated nor kept",
+                             hint="give an --out outside the input folder")
+        sources = [s for s in sources if s not in inside]
     return [SceneJob(os.fspath(s), os.fspath(out_dir / s.relative_to(root))) for s in sources]
 
 

@@ -25,7 +25,7 @@ from geotrans.network import apply_http_settings
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
 from geotrans.resolution import RESAMPLINGS
-from geotrans.targets import SUMMARY, Target, check_targets, disk_file
+from geotrans.targets import SUMMARY, Target, check_targets, disk_file, is_geotrans_log
 from geotrans.tiler import DEFAULT_OVERLAP
 
 # The pipeline (and torch with it) is imported inside the commands that run it, by import_pipeline, so that
@@ -161,7 +161,8 @@ def _setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None, js
     log.handlers[:] = [handler]
     if log_file:
         try:
-            to_file = logging.FileHandler(log_file)
+            # appended to a geotrans log; anything else was let through only by --overwrite, and is replaced
+            to_file = logging.FileHandler(log_file, mode="a" if is_geotrans_log(Path(log_file)) else "w")
         except OSError as err:
             raise click.ClickException(f"{log_file}: cannot write the log there ({err.strerror})") from None
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

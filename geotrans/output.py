@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import time
 import uuid
 import warnings
@@ -271,11 +272,16 @@ def output_lock(path: str | os.PathLike, clean: bool = True, wait_s: float = 0.0
     lock = lock_path(path)
     deadline = time.monotonic() + wait_s
     while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link: a lock name that is one is somebody's, not ours
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise OutputError(f"{lock}: the lock file's name is a link, not a geotrans lock; it is left as "
+                                  "it is and nothing was written", hint="remove the link, or choose another output") \
+                    from None
             raise write_error(path, "locking the output", [one_line(err)], err) from None
         try:
+            _check_lock_file(fd, lock)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
@@ -300,6 +306,26 @@ def output_lock(path: str | os.PathLike, clean: bool = True, wait_s: float = 0.0
     finally:
         lock.unlink(missing_ok=True)  # while still held, so no one takes a lock on a file about to vanish
         os.close(fd)
+
+
+def _check_lock_file(fd: int, lock: Path) -> None:
+    """Refuse (closing ``fd``) a lock file that is not a geotrans lock: not a regular file, one with other
+    names (hard links), or one holding anything but a lock's record (it is left as it is, never deleted)."""
+    info = os.fstat(fd)
+    content = os.pread(fd, 4096, 0) if stat.S_ISREG(info.st_mode) else b""
+    if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and (not content or _is_lock_record(content)):
+        return
+    os.close(fd)
+    raise OutputError(f"{lock}: is not a geotrans lock file; it is left as it is and nothing was written",
+                      hint="move it, or choose another output")
+
+
+def _is_lock_record(content: bytes) -> bool:
+    try:
+        record = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and set(record) == {"host", "pid"}
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:
