@@ -25,7 +25,7 @@ from geotrans.network import apply_http_settings
 from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS, RunOptions
 from geotrans.palette import PALETTES
 from geotrans.resolution import RESAMPLINGS
-from geotrans.targets import SUMMARY, Target, check_targets, disk_file, is_geotrans_log
+from geotrans.targets import SUMMARY, Target, check_name, check_targets, disk_file, is_geotrans_log
 from geotrans.tiler import DEFAULT_OVERLAP
 
 # The pipeline (and torch with it) is imported inside the commands that run it, by import_pipeline, so that
@@ -135,7 +135,8 @@ class GroupedCommand(click.Command):
 
 RUN_OPTION_GROUPS = {
     "Input": ("bands", "gsd", "resampling", "aoi", "allow_ungeoreferenced", "http_timeout"),
-    "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "vectors", "overwrite"),
+    "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "vectors", "overwrite",
+               "huge"),
     "Model": ("model_path", "palette", "tta", "dropout", "seed"),
     "Speed": ("device", "precision", "batch_size", "overlap", "compile_"),
     "Folders and clusters": ("patterns", "recursive", "list_file", "force", "scheduler", "cluster", "strip_rows"),
@@ -287,8 +288,10 @@ def main() -> None:
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the log to this file (appended to).")
 @click.option("--http-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-              help="Network sources (/vsicurl/, URLs): give up on a connection or a request after this long "
-                   "(default 15 s to connect, 60 s a request, or GDAL_HTTP_* from the environment).")
+              help="Network sources (/vsicurl/, URLs): give up on each connection and each request after this "
+                   "long (default 15 s to connect, 60 s a request, or GDAL_HTTP_* from the environment). It bounds "
+                   "one request, not the whole wait: opening a scene takes several requests and busy answers are "
+                   "retried 3 times with back-off, so a silent server is given up on after several times this.")
 @MODEL_OPTION
 @click.option("--batch-size", default=8, show_default=True, type=int, help="Tiles per batch.")
 @OVERLAP_OPTION
@@ -324,6 +327,9 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True,
               help="Replace DST (and --preview) if it exists; in folder mode, also replace files in the output "
                    "folder that geotrans did not write (without it they are left alone and the scene fails).")
+@click.option("--yes", "huge", is_flag=True,
+              help="Run a plan beyond the size limits (over 1,000,000 windows to run, or a map over 10^10 px), "
+                   "which are refused without it.")
 @click.option("--progress", "progress_mode", type=click.Choice(("bar", "json")), default="bar", show_default=True,
               help="bar: a progress bar on a terminal; json: one JSON line per update (and per log message) on stderr, "
                    "for programs.")
@@ -337,7 +343,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
         gsd: Optional[float], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
         creation_options: tuple[tuple[str, str], ...], preview: Optional[str], vectors: Optional[str],
-        overwrite: bool, progress_mode: str, verbose: int, quiet: bool) -> None:
+        overwrite: bool, huge: bool, progress_mode: str, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
@@ -377,12 +383,21 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
                              dropout_seed=seed if dropout else None, bands=bands, cog=cog, compress=compress,
                              creation_options=tuple(creation_options), native_res=native_res,
                              gsd=gsd, resampling=resampling, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
-                             strip_rows=strip_rows)
+                             strip_rows=strip_rows, huge=huge)
         if creation_options:  # refused now, not after the model has loaded (nor ignored with a warning)
             import_pipeline()
             from geotrans.output import Encoding, check_encoding
 
             check_encoding(Encoding(compress, tuple(creation_options)), cog)
+    if vectors:  # the map's classes come from the model's card: a bad table is said before any map is made
+        with error_boundary(verbose):
+            import_pipeline()
+            from geotrans.render import MapStyle
+            from geotrans.weights import read_model_info
+
+            card = read_model_info(model_path).card
+            if card.get("map_classes") is not None:
+                MapStyle.from_card(card)
     if folder_mode:
         summary = _run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
                               cluster, quiet, verbose, progress_mode)
@@ -406,8 +421,10 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
                                        "(--cluster or --scheduler)")
         if not on_cluster:  # a cluster's workers decide for themselves
             options = resolved(options)
-        generator, model_info = (None, read_model_info(model_path)) if on_cluster else load_generator(model_path)
+        model_info = read_model_info(model_path)
         plan = interruptible(lambda: plan_run(src, options, model_info))  # a silent server cannot hold Ctrl-C
+        plan.check_size()  # before the weights load: a VRT can declare a million pixels a side
+        generator = None if on_cluster else load_generator(model_path)[0]
         with _bar("tiles", "tiles", quiet, progress_mode) as bar:
             if on_cluster and splits(plan):  # the workers load the model
                 report = translate_split(plan, dst, model_path, scheduler, cluster, progress=_follow(bar))
@@ -429,6 +446,7 @@ def _check_run_targets(src: Optional[str], dst: str, folder_mode: bool, preview:
     """Every path the run writes, against its inputs and each other (``geotrans.targets``), before it starts."""
     inputs = [p for p in (None if folder_mode else src, *other_inputs) if p]
     for path in inputs:  # before the model loads: a missing local input is the first thing to say
+        check_name(path, "input", InputError)
         if disk_file(path) is not None and not os.path.lexists(disk_file(path)):
             raise InputError(f"{path}: no such file")
     targets = [Target(path, role) for path, role in ((None if folder_mode else dst, "map"),

@@ -78,7 +78,7 @@ def measure_read_seconds(plan: RunPlan, samples: int = READ_SAMPLES) -> float:
     scene's middle row, in the order a run reads them. Neighbours share source blocks and resampling, so
     windows scattered over the scene measured 2-3x a run's reads (Dakota); a row's first window still pays
     for its blocks, as in a run. A first read elsewhere, opening the scene, is not timed."""
-    touching = [tile for tile in plan.tiles if plan.scene.touches(tile)]
+    touching = list(plan.scene.touching(plan.tiles))
     if not touching:
         return 0.0
     rows = sorted({tile.row for tile in touching})
@@ -140,6 +140,7 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
         "valid_fraction": scene.footprint.area / (grid.width * grid.height),
         "windows": {"to_run": plan.tiles_to_run, "to_skip": len(plan.tiles) - plan.tiles_to_run,
                     "total": len(plan.tiles), "size": plan.tiles.tile, "overlap": plan.tiles.overlap},
+        "beyond_limits": plan.beyond_limits,
         "estimate": None if seconds is None else {
             "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
@@ -188,9 +189,11 @@ def describe(plan: RunPlan, rates: Optional[Rates] = None) -> list[str]:
         f"resolution   {plan.scene.grid.describe()}",
         f"bands        {plan.scene.band_plan.describe()}",
         f"valid        {f['valid_fraction']:.1%} of the processing grid",
-        f"windows      {windows['to_run']} to run, {windows['to_skip']} to skip (of {windows['total']})",
+        f"windows      {windows['to_run']:,} to run, {windows['to_skip']:,} to skip (of {windows['total']:,})",
         f"estimate     {estimate_text}",
     ]
+    if f["beyond_limits"]:
+        lines.append(f"limits       beyond them ({f['beyond_limits']}): `geotrans run` needs --yes to start it")
     if f["model"] is None:
         lines.append("model        none installed; ground resolution not compared")
     else:

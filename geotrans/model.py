@@ -136,7 +136,7 @@ class UnetGenerator(nn.Module):
             raise ValueError("need one dropout seed per sample")
         masks = []
         for seed in seeds:
-            gen = torch.Generator(device="cpu").manual_seed(int(seed) * 16 + block)
+            gen = torch.Generator(device="cpu").manual_seed(int(seed) * 16 + block & (2**63 - 1))  # torch's range
             masks.append(torch.rand(x.shape[1:], generator=gen) >= DROPOUT_P)
         keep = torch.stack(masks).to(device=x.device, dtype=x.dtype)
         return x * keep / (1 - DROPOUT_P)

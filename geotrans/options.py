@@ -23,6 +23,7 @@ from geotrans.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
 COMPRESSION_NAMES = ("deflate", "zstd", "lzw", "jpeg", "webp")  # output.COMPRESSIONS holds their options
 DEVICES = ("auto", "cpu", "cuda")  # runner.resolve_device turns one into a torch device
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # precision.resolve_precision turns one into a Precision
+MAX_SEED = 2**63 - 1  # the largest --seed (torch seeds are 64-bit)
 IDENTITY = {"identity": True}  # changes the output file
 RUNTIME = {"identity": False}  # changes only how (or whether) it is computed
 
@@ -51,6 +52,7 @@ class RunOptions:
     tta: bool = field(default=False, metadata=IDENTITY)  # mean over the 8 flips and rotations of each tile
     compile: bool = field(default=False, metadata=IDENTITY)  # torch.compile: faster, float rounding differs
     strip_rows: Optional[int] = field(default=None, metadata=RUNTIME)  # on a cluster; None: from the worker count
+    huge: bool = field(default=False, metadata=RUNTIME)  # --yes: run a plan beyond plan.MAX_* (RunPlan.check_size)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -68,6 +70,8 @@ class RunOptions:
             raise InputError(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSION_NAMES)}")
         if self.palette not in PALETTES:
             raise InputError(f"unknown palette choice {self.palette!r}; choose one of {', '.join(PALETTES)}")
+        if self.dropout_seed is not None and not 0 <= self.dropout_seed <= MAX_SEED:
+            raise InputError(f"seed {self.dropout_seed} is out of range; give a whole number from 0 to {MAX_SEED}")
         if self.compile and self.dropout_seed is not None:
             raise InputError("--compile runs the generator without dropout; leave out --dropout or --compile")
         if self.strip_rows is not None and (self.strip_rows < 256 or self.strip_rows % 256):

@@ -27,6 +27,7 @@ from typing import Iterator, Optional
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
@@ -113,8 +114,7 @@ def check_encoding(encoding: Encoding, cog: bool = False) -> None:
     handler, logger = Complaints(logging.WARNING), logging.getLogger("rasterio._env")
     logger.addHandler(handler)
     name = f"/vsimem/geotrans-check-{uuid.uuid4().hex}"
-    profile = {**{k: v for k, v in MAP_PROFILE.items() if k not in ("tiled", "blockxsize", "blockysize")},
-               "width": 1, "height": 1}
+    profile = {**MAP_PROFILE, "width": 1, "height": 1}  # tiled as the map is, so block sizes are checked too
     try:
         with rasterio.Env(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -123,15 +123,16 @@ def check_encoding(encoding: Encoding, cog: bool = False) -> None:
                 ds.write(np.zeros((3, 1, 1), np.uint8))
             if cog:
                 rasterio.shutil.copy(f"{name}.tif", f"{name}.cog.tif", driver="COG", **encoding.cog())
-    except (RasterioError, ValueError) as err:
-        raise InputError(f"--co {' '.join(f'{k}={v}' for k, v in given.items())}: GDAL refuses it "
-                         f"({one_line(err)})") from None
+    except (RasterioError, CPLE_BaseError, ValueError) as err:  # CPLE_*: GDAL's own errors (the COG driver's)
+        said = re.sub(r"\w*:?/vsimem/geotrans-check-[0-9a-f]+(\.cog)?\.tif: ", "", one_line(err))  # our probe
+        raise InputError(f"--co {' '.join(f'{k}={v}' for k, v in given.items())}: GDAL refuses it ({said})") \
+            from None
     finally:
         logger.removeHandler(handler)
         for suffix in (".tif", ".cog.tif"):
             try:
                 rasterio.shutil.delete(f"{name}{suffix}")
-            except (RasterioError, OSError):
+            except (RasterioError, CPLE_BaseError, OSError):
                 pass
     if complaints:
         raise InputError(f"--co: GDAL {complaints[0]}", hint="see the GTiff (or COG) driver's creation options")

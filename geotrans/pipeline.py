@@ -78,6 +78,7 @@ def translate(plan: RunPlan, dst: str | os.PathLike, generator: nn.Module, progr
     ``extra_tags`` are added to the output's metadata. Nothing appears at ``dst``
     unless the whole scene was written.
     """
+    plan.check_size()
     runner = BatchRunner.for_options(generator, resolve_device(plan.options.device), plan.options)
 
     def fill(sink: GeoTiffSink) -> tuple[int, int]:

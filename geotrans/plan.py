@@ -17,6 +17,7 @@ from typing import Optional
 import rasterio
 
 from geotrans import __version__
+from geotrans.errors import InputError
 from geotrans.options import RunOptions
 from geotrans.palette import Palette
 from geotrans.render import MAP_CLASSES_TAG
@@ -24,6 +25,8 @@ from geotrans.scene import SceneInfo, inspect_scene
 from geotrans.tiler import TileGrid
 from geotrans.weights import ModelInfo
 
+MAX_WINDOWS_TO_RUN = 1_000_000  # about 14 hours on a 2-core CPU, an hour on a GPU: beyond it, --yes
+MAX_MAP_PIXELS = 10**10  # 100,000 px a side: beyond it the map alone is tens of GB, whatever it holds
 INSPECT_GDAL_CACHE = 64 * 2**20  # decimated reads for statistics touch every block; don't let them fill RAM
 
 
@@ -47,7 +50,28 @@ class RunPlan:
     @cached_property
     def tiles_to_run(self) -> int:
         """Windows that touch the footprint (an upper bound: a touching window may still hold no valid pixel)."""
-        return sum(self.scene.touches(tile) for tile in self.tiles)
+        return self.scene.count_touching(self.tiles)
+
+    @property
+    def map_pixels(self) -> int:
+        return self.map_grid["width"] * self.map_grid["height"]
+
+    @property
+    def beyond_limits(self) -> Optional[str]:
+        """Which of geotrans's size limits the plan passes (``MAX_WINDOWS_TO_RUN`` windows to run, a map of
+        ``MAX_MAP_PIXELS``: a VRT can declare a million pixels a side); None within them."""
+        passed = [f"{self.tiles_to_run:,} windows to run, over {MAX_WINDOWS_TO_RUN:,}"] \
+            if self.tiles_to_run > MAX_WINDOWS_TO_RUN else []
+        if self.map_pixels > MAX_MAP_PIXELS:
+            passed.append(f"a map of {self.map_grid['width']:,} x {self.map_grid['height']:,} px, over "
+                          f"{MAX_MAP_PIXELS:.0e} px")
+        return "; ".join(passed) or None
+
+    def check_size(self) -> None:
+        """Refuse, in one line, a plan beyond the limits (``beyond_limits``) unless ``options.huge`` (--yes)."""
+        if self.beyond_limits and not self.options.huge:
+            raise InputError(f"{self.src}: the plan is beyond geotrans's limits ({self.beyond_limits}); "
+                             "nothing was run", hint="check the scene's size (geotrans info), or pass --yes to run it")
 
     def job_identity(self) -> dict:
         """What makes the output what it is: the options' identity fields and the model's hash."""

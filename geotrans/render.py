@@ -147,6 +147,8 @@ class MapStyle:
     @classmethod
     def from_card(cls, card: Mapping) -> "MapStyle":
         table = card.get("map_classes")
+        if table and not isinstance(table, Mapping):
+            raise InputError(f"model {card.get('name', '?')}: its map_classes are not a table of class colours")
         if not table:
             raise InputError(f"model {card.get('name', '?')}: its card has no map_classes to draw labels with",
                              hint="use a model whose card names the colour of each map class")
@@ -156,7 +158,8 @@ class MapStyle:
         colours = {}
         for name in CLASSES:
             colour = table[name]
-            if len(colour) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in colour):
+            if not isinstance(colour, (list, tuple)) or len(colour) != 3 or \
+                    not all(isinstance(c, int) and 0 <= c <= 255 for c in colour):
                 raise InputError(f"model {card.get('name', '?')}: map class {name} has colour {colour!r}, "
                                  "not three 8-bit values")
             colours[name] = tuple(colour)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from contextlib import ExitStack, contextmanager
 from typing import Iterable, Iterator, Optional, Sequence
@@ -22,7 +23,8 @@ from geotrans.errors import InputError, one_line
 from geotrans.gdal_messages import gdal_messages, reason
 from geotrans.footprint import inside_mask, pixels_inside, read_aoi, to_pixels, valid_footprint
 from geotrans.resolution import ProcessingGrid, processing_grid
-from geotrans.tiler import Tile
+from geotrans.targets import check_name
+from geotrans.tiler import Tile, TileGrid
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,51 @@ class SceneInfo:
         """Whether ``tile`` overlaps the footprint; windows that don't are never read."""
         return self.footprint.intersects(box(tile.col, tile.row, tile.col_stop, tile.row_stop))
 
+    def touching(self, tiles: TileGrid) -> Iterator[Tile]:
+        """The windows of ``tiles`` that overlap the footprint (as ``touches`` says), in row-major order.
+
+        Row by row of windows: the footprint cut to the row's band meets a window of the band exactly where
+        its parts' column extents meet the window's columns, so each row costs one intersection and a
+        bisection, whatever the scene's size (a VRT can declare a million pixels a side)."""
+        cols = tiles.col_starts
+        for i, row in enumerate(tiles.row_starts):
+            height = min(tiles.tile, tiles.height - row)
+            for start, stop in self._columns_met(tiles, row, height):
+                for j in range(start, stop):
+                    col = cols[j]
+                    yield Tile(row, col, height, min(tiles.tile, tiles.width - col), i * len(cols) + j)
+
+    def count_touching(self, tiles: TileGrid) -> int:
+        """How many windows ``touching`` yields, without making them."""
+        return sum(stop - start for row in tiles.row_starts
+                   for start, stop in self._columns_met(tiles, row, min(tiles.tile, tiles.height - row)))
+
+    def _columns_met(self, tiles: TileGrid, row: int, height: int) -> list[tuple[int, int]]:
+        """Ranges [start, stop) of indexes into ``tiles.col_starts``, sorted and apart, of the windows in the
+        band [row, row + height] that the footprint meets (edges included, as shapely's ``intersects``)."""
+        if self.footprint.is_empty:
+            return []
+        band = self.footprint.intersection(box(-1, row, tiles.width + 1, row + height))
+        if band.is_empty:
+            return []
+        parts = getattr(band, "geoms", [band])
+        cols, ranges = tiles.col_starts, []
+        for part in parts:
+            if part.is_empty:
+                continue
+            left, _, right, _ = part.bounds
+            first = bisect_left(cols, left - tiles.tile)
+            while first < len(cols) and cols[first] + min(tiles.tile, tiles.width - cols[first]) < left:
+                first += 1
+            ranges.append((first, bisect_right(cols, right)))
+        merged: list[tuple[int, int]] = []
+        for start, stop in sorted(r for r in ranges if r[1] > r[0]):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+            else:
+                merged.append((start, stop))
+        return merged
+
     @property
     def bands(self) -> tuple[int, int, int]:
         return self.band_plan.bands
@@ -71,6 +118,7 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
     ``resampling``), ``gsd_m`` overrides the scene's own.
     """
     path = os.fspath(path)
+    check_name(path, "scene", InputError)
     if not is_gdal_path(path):
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file")

@@ -263,12 +263,23 @@ def is_geotrans_log(path: Path) -> bool:
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ (geotrans|training)[\w.]*: ")
 
 
+def check_name(path: str | os.PathLike, what: str, error: type = OutputError) -> None:
+    """Refuse a file name that is not UTF-8 text (bytes the file system allows, which GDAL cannot be given)."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise error(f"{shown}: the {what}'s name is not UTF-8 text, which GDAL cannot open",
+                    hint="rename the file") from None
+
+
 def check_target(target: Target, inputs: Sequence[str | os.PathLike] = (), others: Iterable[Target] = (),
                  overwrite: bool = False, geotrans_only: bool = False,
                  files: Optional[Sequence[InputFile]] = None) -> Path:
     """``target.path`` if the run may write it; else an OutputError saying why (see the module's rule).
     ``files``: the inputs' files, when the caller has listed them already (``input_files``)."""
     raw = os.fspath(target.path)
+    check_name(raw, target.role)
     if raw.startswith("/vsi") or _URL.match(raw):
         raise OutputError(f"{raw}: the {target.role} must be a local file, not a GDAL virtual path or URL")
     path = Path(raw)

@@ -224,3 +224,63 @@ def test_a_folder_run_inside_its_input_tree_still_resumes_over_its_own_maps(tmp_
         result = run_cli("run", scenes, "--out", scenes / "maps", "--recursive", "--model", narrow_model_file)
         assert result.exit_code == 0, result.output
     assert (scenes / "maps" / "a.tif").exists() and not (scenes / "maps" / "maps").exists()
+
+
+# Every option is checked before the model loads (#42, part 5): the model loader fails the test if reached.
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    import geotrans.weights
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr(geotrans.weights, "load_generator", refuse)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--cog", "--co", "BLOCKSIZE=100"], "BLOCKSIZE=100: GDAL refuses it"),
+    (["--co", "BLOCKXSIZE=100"], "BLOCKXSIZE=100: GDAL refuses it"),
+    (["--dropout", "--seed", "-1"], "seed -1 is out of range"),
+    (["--dropout", "--seed", "123456789012345678901234567890"], "is out of range"),
+])
+def test_bad_options_are_one_line_before_the_model_loads(tmp_path, scene, narrow_model_file, no_model_load, args,
+                                                         said):
+    result = run_cli("run", scene, "--out", tmp_path / "map.tif", "--model", narrow_model_file, *args)
+    assert_one_line_error(result, said)
+    assert "internal error" not in result.output and not list(tmp_path.glob("*map.tif*"))
+
+
+def test_the_largest_seed_runs(tmp_path, scene, narrow_model_file):
+    result = run_cli("run", scene, "--out", tmp_path / "map.tif", "--model", narrow_model_file, "--dropout",
+                     "--seed", str(2**63 - 1))
+    assert result.exit_code == 0, result.output
+
+
+def test_a_name_that_is_not_utf8_is_one_line_as_input_or_output(tmp_path, scene, narrow_model_file, no_model_load):
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff\xfe.tif")
+    shutil.copy(scene, bad)
+    for args in ((bad, "--out", tmp_path / "map.tif"), (scene, "--out", tmp_path / "bad\udcfe.tif")):
+        result = run_cli("run", *args, "--model", narrow_model_file)
+        assert_one_line_error(result, "is not UTF-8 text")
+    result = run_cli("info", bad)
+    assert_one_line_error(result, "is not UTF-8 text")
+
+
+@pytest.mark.parametrize("table", [
+    {"water": [176, 207, 253]},
+    "blue",
+    {name: 5 for name in ("background", "street", "major_road", "highway", "water", "green", "building")},
+])
+def test_a_bad_class_table_on_the_card_is_said_before_the_map_is_made(tmp_path, scene, table):
+    import torch
+
+    from geotrans.model import build_generator
+    from geotrans.weights import save_generator
+
+    torch.manual_seed(0)
+    model = tmp_path / "bad.safetensors"
+    save_generator(build_generator(ngf=8), model, name="bad", card={"map_classes": table})
+    result = run_cli("run", scene, "--out", tmp_path / "map.tif", "--model", model, "--vectors", tmp_path / "v.gpkg")
+    assert_one_line_error(result, "map")
+    assert not (tmp_path / "map.tif").exists() and not (tmp_path / "v.gpkg").exists()

@@ -172,3 +172,29 @@ def test_a_stopped_tune_checkpoints_and_resume_finishes_it(tmp_path, styled_narr
                   max_steps=3, resume=True, keep_worse=True)
     assert report.steps == 3 and out.exists() and not run_dir.exists()
     assert read_model_info(out).card["tune"]["steps"] == 3
+
+
+@pytest.mark.parametrize("damage", ["truncated", "pickle"])
+def test_a_damaged_checkpoint_to_resume_is_one_line_before_any_work(tmp_path, styled_narrow_model, damage,
+                                                                     monkeypatch):
+    """#42: a cut-short checkpoint, or a pickle that would run code, is said in one line, before the model
+    loads, and torch's advice to unpickle never reaches the user."""
+    import pickle
+
+    import training.tune
+
+    out = tmp_path / "mine.safetensors"
+    run_dir = tmp_path / ".mine.safetensors.tune"
+    run_dir.mkdir()
+    checkpoint = run_dir / "checkpoint.pt"
+    if damage == "truncated":
+        torch.save({"config": "{}", "weights": torch.zeros(1000)}, checkpoint)
+        checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    else:
+        checkpoint.write_bytes(pickle.dumps({"config": "{}", "thing": Path("x")}))
+    before = checkpoint.read_bytes()
+    monkeypatch.setattr(training.tune, "read_model_info", lambda *a: pytest.fail("the model was read first"))
+    result = run_cli("tune", VEGAS, "--labels", ROADS, "--label-class", "street", "--out", out, "--resume",
+                     "--model", styled_narrow_model)
+    assert_one_line_error(result, "checkpoint to resume")
+    assert "weights_only" not in result.output and checkpoint.read_bytes() == before and not out.exists()

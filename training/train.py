@@ -29,10 +29,12 @@ import csv
 import json
 import logging
 import os
+import pickle
 import platform
 import signal
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
@@ -342,7 +344,19 @@ def save_checkpoint(path: Path, model: Pix2Pix, progress: dict) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A run's checkpoint, loaded without unpickling code; a ModelError in one line when it is damaged (cut
+    short, not a checkpoint, or a pickle that needs code to load)."""
+    try:
+        with warnings.catch_warnings():  # torch's own advice (to unpickle) is not for our users
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        json.loads(state["config"])
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as err:
+        kind = "holds more than weights (code to unpickle), never loaded" if "weights_only" in str(err) or \
+            isinstance(err, pickle.UnpicklingError) else "is damaged or not a geotrans checkpoint"
+        raise ModelError(f"{path}: the checkpoint to resume {kind}",
+                         hint="start again without --resume (the run folder is replaced)") from None
+    return state
 
 
 def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bool = False,

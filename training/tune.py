@@ -259,6 +259,9 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
     if label_class is not None and label_class not in CODES:
         raise InputError(f"--label-class {label_class}: not one of {', '.join(CLASSES)}")
     table = _read_table(class_table) if class_table else None
+    run_dir = Path(out).with_name(f".{Path(out).name}.tune")
+    stored = json.loads(load_checkpoint(run_dir / CHECKPOINT)["config"]) \
+        if resume and (run_dir / CHECKPOINT).exists() else None  # a damaged one is said before any work
     base_info = read_model_info(base)
     style = MapStyle.from_card(base_info.card)
     metres = base_info.resolution_m or 0.9
@@ -267,7 +270,6 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
     before = score(base_net, areas, style, metres)
     log.info("base %s on the hold-out: %s", base_info.name, json.dumps(before))
 
-    run_dir = Path(out).with_name(f".{Path(out).name}.tune")
     if not resume and run_dir.exists():
         shutil.rmtree(run_dir)
     examples = [Example(np.ascontiguousarray(a.photo[:, :, a.train_cols]), style.paint(a.classes[:, a.train_cols]),
@@ -278,8 +280,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
                          ngf=base_info.ngf, lr=LR, lambda_fm=10.0, jitter=0.1, ema=0.999, sample_pairs=0,
                          max_minutes=minutes, max_steps=max_steps, init_generator=str(base_info.path),
                          d_warmup_steps=D_WARMUP_STEPS, gan_ramp_steps=GAN_RAMP_STEPS)
-    if resume and (run_dir / CHECKPOINT).exists():
-        stored = json.loads(load_checkpoint(run_dir / CHECKPOINT)["config"])
+    if stored is not None:
         config = TrainConfig(**{**stored, "max_minutes": minutes, "max_steps": max_steps})
     model = train(config, resume=resume, train_set=train_set, stop=stop, on_step=on_step)
     progress = json.loads((run_dir / "run.json").read_text())["progress"]
