@@ -98,3 +98,23 @@ def test_the_confusion_experiment_counts_each_labelled_pixel_by_its_label_and_dr
     assert confusion(drawn, truth, valid)[CODES["water"], CODES["water"]] == 0
     rows = table(counts).splitlines()
     assert len(rows) == 4 and rows[2].startswith("| street | 0% | 100% |")
+
+
+def test_land_class_figures_count_woods_and_fields_drawn_as_water_and_woods_drawn_green():
+    truth = np.full((10, 10), CODES["background"], np.uint8)  # fields
+    truth[:, :5] = CODES["green"]  # woods: 50 px
+    truth[0, :] = IGNORE  # unlabelled: never counted
+    drawn = np.full((10, 10), CODES["background"], np.uint8)
+    drawn[:, :4] = CODES["green"]  # 36 of the 45 labelled wood pixels drawn green
+    drawn[1:3, 4] = CODES["water"]  # 2 wood pixels drawn as water
+    drawn[1:4, 9] = CODES["water"]  # 3 field pixels drawn as water
+    drawn[0, :] = CODES["water"]  # on unlabelled pixels: not counted
+    tally = Tally.empty()
+    tally.add(drawn, truth, np.ones((10, 10), bool), pixel_m=1.0)
+    scores = tally.scores()
+    assert scores["green_drawn_green"] == pytest.approx(36 / 45)
+    assert scores["green_as_water"] == pytest.approx(2 / 45)
+    assert scores["background_as_water"] == pytest.approx(3 / 45)
+    empty = Tally.empty()
+    empty.add(drawn, np.full((10, 10), CODES["street"], np.uint8), np.ones((10, 10), bool), pixel_m=1.0)
+    assert empty.scores()["green_as_water"] is None  # no woods in the labels: no figure, not 0

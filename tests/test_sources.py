@@ -238,3 +238,33 @@ def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_pa
     dd = (dd.sample(0, 0, 0, 2)[0] + 1) * 127.5
     lit = unknown & (p.mean(0) > 40)
     assert float((dd[:, lit].sum(0) / p[:, lit].sum(0)).median()) <= 0.76
+
+
+def test_a_collage_joins_small_photos_in_name_order_and_leaves_missing_places_unlabelled():
+    """Synthetic 2 x 2 photos, so that every joined pixel's origin can be read off (real chips show the same
+    join, but not which pixel came from where)."""
+    from training.sources import LabelledImage, collage
+
+    images = [LabelledImage(f"p{k}", np.full((3, 2, 2), k, np.uint8), np.full((2, 2), k, np.uint8), 0.25)
+              for k in range(5)]
+    joined = collage(images, 2)
+    assert [j.name for j in joined] == ["p0+3", "p4"]
+    assert joined[0].classes.tolist() == [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
+    assert (joined[0].photo[:, 2:, :2] == 2).all() and joined[0].resolution_m == 0.25
+    assert (joined[1].classes[:2, :2] == 4).all() and (joined[1].classes[2:] == IGNORE).all()
+    assert (joined[1].photo[:, 2:] == 0).all()
+    assert collage(images, 1) == images
+    with pytest.raises(MixError, match="one size"):
+        collage([*images[:3], LabelledImage("big", np.zeros((3, 4, 4), np.uint8), np.zeros((4, 4), np.uint8), 1)], 2)
+
+
+def test_a_collage_source_trains_on_joined_photos_and_holds_out_its_val_part(tmp_path):
+    mix = read_mix(write_mix(tmp_path, images="tile2/images/*.jpg", val="tile2/images/image_part_009.jpg",
+                             collage=2))
+    held = labelled_images(mix, mix.sources[1], "val")
+    assert len(held) == 1 and held[0].name.endswith("image_part_009.jpg")  # one photo: no join
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"sources": [{**json.loads(write_mix(tmp_path).read_text())["sources"][1],
+                                            "collage": 0}]}))
+    with pytest.raises(MixError, match="collage"):
+        read_mix(bad)

@@ -50,7 +50,7 @@ from geotrans.weights import card_path, load_generator
 from training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
-from training.semantic import evaluate_labelled, format_semantic
+from training.semantic import LAND_FIGURES, evaluate_labelled, format_semantic
 from training.water import evaluate_false_water, evaluate_water
 
 log = logging.getLogger("training.evaluate")
@@ -144,10 +144,11 @@ def summary_rows(report: dict) -> list[Figure]:
     for r in report.get("false_water", []):
         rows.append(Figure(f"{r['scene']} drawn as water", r["drawn_as_water"]["palette_auto"], better="lower"))
     for r in report.get("semantic", []):
-        for key in ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1"):
-            if r[key] is not None:
+        for key in ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1",
+                    "street_recall", *LAND_FIGURES):
+            if r.get(key) is not None:
                 rows.append(Figure(f"{r['source']} {key.replace('_', ' ')}", r[key],
-                                   better="lower" if key == "dry_land_as_water" else "higher"))
+                                   better="lower" if key.endswith("as_water") else "higher"))
     return rows
 
 

@@ -11,6 +11,8 @@ against the labels, pooled over a source's images:
 
 * IoU of water, green, street and building;
 * dry land as water: the share of labelled land (not water) drawn as water;
+* per land class, where the labels show it: green (woods) drawn as green, green drawn as water and
+  background (fields, meadows, bare ground) drawn as water;
 * street F1 within ``TOLERANCE_M``: recall, the share of street labels within it of a map street, and
   precision, the share of map streets within it of a street label.
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -45,6 +47,9 @@ ORIGIN_M = 10_000.0  # where held-out photos are placed: 10 km from (0, 0), near
 #                     identity-like geotransform, so not at the origin itself)
 STREETS = (CODES["street"], CODES["major_road"], CODES["highway"])
 SCORED = ("water", "green", "street", "building")
+# Figures of one land class: name -> (the labels' class, the class it is drawn as), a share of the labels'.
+LAND_FIGURES = {"green_drawn_green": ("green", "green"), "green_as_water": ("green", "water"),
+                "background_as_water": ("background", "water")}
 
 
 def _kind(codes: np.ndarray, name: str) -> np.ndarray:
@@ -64,6 +69,8 @@ class Tally:
     street_labels_found: int = 0
     street_drawn: int = 0
     street_drawn_right: int = 0
+    labelled_as: dict = field(default_factory=dict)  # label class -> labelled pixels, for LAND_FIGURES
+    drawn_as: dict = field(default_factory=dict)  # (label class, drawn class) -> pixels, for LAND_FIGURES
 
     @classmethod
     def empty(cls) -> "Tally":
@@ -79,6 +86,11 @@ class Tally:
             self.intersection[name] += int(np.sum(d & t))
             self.union[name] += int(np.sum(d | t))
             self.truth[name] += int(t.sum())
+        for label in {label for label, _ in LAND_FIGURES.values()}:
+            self.labelled_as[label] = self.labelled_as.get(label, 0) + int(np.sum(labelled & _kind(truth, label)))
+        for label, drawn_name in LAND_FIGURES.values():
+            hits = int(np.sum(labelled & _kind(truth, label) & _kind(drawn, drawn_name)))
+            self.drawn_as[(label, drawn_name)] = self.drawn_as.get((label, drawn_name), 0) + hits
         land = labelled & ~_kind(truth, "water")
         self.dry += int(land.sum())
         self.dry_as_water += int(np.sum(land & _kind(drawn, "water")))
@@ -105,6 +117,8 @@ class Tally:
         return {**{f"{n}_iou": ratio(self.intersection[n], self.union[n]) if self.truth[n] else None
                    for n in SCORED},
                 "dry_land_as_water": ratio(self.dry_as_water, self.dry),
+                **{name: ratio(self.drawn_as.get((label, drawn), 0), self.labelled_as.get(label, 0))
+                   for name, (label, drawn) in LAND_FIGURES.items()},
                 "street_recall": recall, "street_precision": precision, "street_f1": f1,
                 "tolerance_m": TOLERANCE_M}
 
@@ -167,7 +181,8 @@ def evaluate_labelled(generator: nn.Module, mix_path: str | Path, model_info: Op
 
 
 def format_semantic(reports: list[dict]) -> str:
-    columns = ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1")
+    columns = ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1",
+               "street_recall", *LAND_FIGURES)
     header = f"{'held-out labels':<22}{'images':>7}" + "".join(f"{c:>19}" for c in columns)
     lines = [header]
     for r in reports:
