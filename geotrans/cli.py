@@ -78,7 +78,7 @@ class LocalCluster(OneLineParam):
         if isinstance(value, int):
             return value
         kind, _, count = str(value).partition(":")
-        if kind != "local" or not count.isdigit() or int(count) < 1:
+        if kind.lower() != "local" or not count.isdigit() or int(count) < 1:
             self.fail_one_line(f"--cluster: a local cluster is local:N (N worker processes), not {value!r}")
         return int(count)
 
@@ -262,11 +262,12 @@ def main() -> None:
     \b
     Examples:
       geotrans run scene.tif --out map.tif
-      geotrans run scene.tif --out map.tif --model my_generator.safetensors --batch-size 16
+      geotrans run scene.tif --out map.tif --model mine.safetensors -v
     """
 
 
-@main.command(cls=GroupedCommand, groups=RUN_OPTION_GROUPS)
+@main.command(cls=GroupedCommand, groups=RUN_OPTION_GROUPS,
+              short_help="Translate a scene, or a folder of scenes, into a map GeoTIFF.")
 @click.argument("src", type=click.Path(dir_okay=True, path_type=str), required=False)
 @click.option("--out", "-o", "dst", required=True, type=click.Path(path_type=str),
               help="Output GeoTIFF, or output folder when SRC is a folder or --list is given.")
@@ -280,7 +281,7 @@ def main() -> None:
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
               help="Spread the folder's scenes, or one scene's strips of rows, over this Dask cluster "
                    "(one worker per GPU).")
-@click.option("--cluster", default=None, type=LocalCluster(),
+@click.option("--cluster", default=None, type=LocalCluster(), metavar="local:N",
               help="Start a local Dask cluster of N workers for the folder's scenes or one scene's strips.")
 @click.option("--strip-rows", default=None, type=int, metavar="ROWS",
               help="One scene on a cluster: rows per strip, a multiple of 256 (default: about 4 strips per "
@@ -325,8 +326,9 @@ def main() -> None:
               help="Also vectorize the map into this GeoPackage (roads, water, green, buildings; see geotrans "
                    "vectorize); in folder mode a folder, one GeoPackage per map.")
 @click.option("--overwrite", is_flag=True,
-              help="Replace DST (and --preview) if it exists; in folder mode, also replace files in the output "
-                   "folder that geotrans did not write (without it they are left alone and the scene fails).")
+              help="Replace --out (and --preview, --vectors) if it exists; in folder mode, also replace files in the "
+                   "output and --vectors folders that geotrans did not write (without it they are left alone and "
+                   "the scene fails).")
 @click.option("--yes", "huge", is_flag=True,
               help="Run a plan beyond the size limits (over 1,000,000 windows to run, or a map over 10^10 px), "
                    "which are refused without it.")
@@ -344,14 +346,14 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
         gsd: Optional[float], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
         creation_options: tuple[tuple[str, str], ...], preview: Optional[str], vectors: Optional[str],
         overwrite: bool, huge: bool, progress_mode: str, verbose: int, quiet: bool) -> None:
-    """Translate the scene SRC into a map GeoTIFF at DST on the same grid, or a folder of scenes.
+    """Translate the scene SRC into a map GeoTIFF at --out on the same grid, or a folder of scenes.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
     QGIS. The model reads the scene resampled to its own ground resolution
     (from its model card); --native-res keeps that resolution in the output.
     Nodata, alpha and NaN pixels stay transparent. The map is written to a
-    temporary file beside DST and renamed when complete, so DST never holds a
-    partial map.
+    temporary file beside --out and renamed when complete, so --out never holds
+    a partial map.
 
     \b
     Examples:
@@ -491,7 +493,7 @@ def _vectorize_folder(summary, maps_dir: str, vectors_dir: str, force: bool, ove
     return failed
 
 
-@main.command()
+@main.command(short_help="Turn a map into GIS layers: roads, water, green, buildings.")
 @click.argument("map_path", metavar="MAP", type=click.Path(path_type=str))
 @click.option("--out", "-o", "dst", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The GeoPackage to write: layers roads, water, green and buildings.")
@@ -533,12 +535,10 @@ def vectorize(map_path: str, dst: str, model_path: Optional[str], min_area: Opti
             raise InputError(f"{map_path}: no such file")
         style = MapStyle.from_card(read_model_info(model_path).card) if model_path else None
         options = VectorOptions(min_area_m2=min_area, **({"strip_rows": strip_rows} if strip_rows else {}))
-        features = vectorize_map(map_path, dst, style, options, overwrite)
-    if not quiet:
-        click.echo(f"wrote {dst}: " + ", ".join(f"{n} {layer}" for layer, n in features.counts().items()))
+        vectorize_map(map_path, dst, style, options, overwrite)  # says what it wrote, once, in the log
 
 
-@main.command()
+@main.command(short_help="Say what `geotrans run` would do with a scene, without running.")
 @click.argument("src", type=click.Path(path_type=str))
 @MODEL_OPTION
 @BANDS_OPTION
@@ -586,7 +586,7 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
                 click.echo(line)
 
 
-@main.command()
+@main.command(short_help="Fine-tune the model on your scenes and labels.")
 @click.argument("scenes", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--labels", "labels", multiple=True, required=True, type=click.Path(path_type=str),
               help="Labels (repeatable): a vector file (GeoPackage, Shapefile, GeoJSON; features with a 'class' "
@@ -622,9 +622,10 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
 
     \b
     Examples:
-      geotrans tune sample_tiles/vegas_rgba_4326.tif --labels roads.geojson --label-class street \\
-          --out vegas.safetensors --minutes 10
-      geotrans tune a.tif b.tif --labels osm.gpkg --labels landcover.tif --class-table table.json -o mine.safetensors
+      geotrans tune sample_tiles/vegas_rgba_4326.tif --labels roads.geojson \\
+          --label-class street --out vegas.safetensors --minutes 10
+      geotrans tune a.tif b.tif --labels osm.gpkg --labels landcover.tif \\
+          --class-table table.json -o mine.safetensors
       geotrans run scene.tif --out map.tif --model mine.safetensors
 
     \b
@@ -659,10 +660,10 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
     if not report.written:
         raise click.ClickException(f"the tuned model scores worse than its base on the hold-out; {dst} was not "
                                    "written (--keep-worse writes it anyway)")
-    click.echo(f"wrote {dst} ({report.steps} steps, {report.minutes:g} min)")
+    click.echo(f"wrote {dst} ({report.summary()})")
 
 
-@main.group()
+@main.group(short_help="Install or remove the QGIS Processing provider.")
 def qgis() -> None:
     """The QGIS plugin: a Processing provider that runs this environment's geotrans.
 
@@ -681,7 +682,7 @@ PROFILES_PATH_OPTION = click.option(
     help="QGIS's profiles folder (as QGIS's own --profiles-path). Default: this platform's.")
 
 
-@qgis.command("install")
+@qgis.command("install", short_help="Copy the plugin into a QGIS profile.")
 @PROFILE_OPTION
 @PROFILES_PATH_OPTION
 @VERBOSE_OPTION
@@ -702,7 +703,7 @@ def qgis_install(profile: str, profiles_path: Optional[str], verbose: int, quiet
         click.echo(f"headless: qgis_process plugins enable {PLUGIN_NAME}")
 
 
-@qgis.command("uninstall")
+@qgis.command("uninstall", short_help="Remove the plugin from a QGIS profile.")
 @PROFILE_OPTION
 @PROFILES_PATH_OPTION
 @VERBOSE_OPTION

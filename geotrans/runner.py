@@ -10,6 +10,7 @@ caller's thread, in turn with blending.
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
@@ -158,6 +159,18 @@ class BatchRunner:
             check_compiler(device)
             self.model = torch.compile(self.generator, options={"freezing": True})
         self.compiled = compile
+
+    def running(self, generator: nn.Module) -> "BatchRunner":
+        """A runner of ``generator`` with this one's device, precision and options (not compiled), said once:
+        for scoring a second model (a tuned one against its base) without a second set of log lines."""
+        if self.compiled:
+            raise ValueError("a compiled runner's generator cannot be swapped")
+        other = copy.copy(self)
+        other.generator = other.model = generator.to(self.device).eval()
+        if self.device.type == "cuda":
+            other.generator = other.model = other.generator.to(memory_format=torch.channels_last)
+        other.tiles_run = 0
+        return other
 
     @classmethod
     def for_options(cls, generator: nn.Module, device: torch.device, options: RunOptions) -> "BatchRunner":

@@ -79,8 +79,9 @@ def read_model_info(path: str | os.PathLike | None = None) -> ModelInfo:
     return _model_info(path, data, _header(path, data))
 
 
-def load_generator(path: str | os.PathLike | None = None) -> tuple[UnetGenerator, ModelInfo]:
-    """Build the generator stored at ``path`` (default: the shipped model), in float32, eval mode.
+def load_generator(path: str | os.PathLike | None = None, announce: bool = True) -> tuple[UnetGenerator, ModelInfo]:
+    """Build the generator stored at ``path`` (default: the shipped model), in float32, eval mode; its
+    model line is logged unless the caller says it in its own words (``announce=False``).
 
     The file is read once: its hash, header and weights all come from the same bytes.
     """
@@ -100,7 +101,8 @@ def load_generator(path: str | os.PathLike | None = None) -> tuple[UnetGenerator
         net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
     except RuntimeError:
         raise ModelError(f"{path}: weights do not match a U-Net with ngf={info.ngf}") from None
-    log.info("model %s (ngf=%d, %s norm, sha256 %s)", info.name, info.ngf, info.norm, info.sha256[:12])
+    log.log(logging.INFO if announce else logging.DEBUG, "model %s (ngf=%d, %s norm, sha256 %s)", info.name,
+            info.ngf, info.norm, info.sha256[:12])
     return net.eval(), info
 
 

@@ -1,6 +1,8 @@
 """Fixtures: small models and stand-in generators (helpers live in helpers.py)."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,23 @@ import torch
 from geotrans.model import build_generator
 from geotrans.weights import save_generator
 from helpers import IdentityGenerator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_temp_folder(tmp_path_factory):
+    """The system's temp folder, for this session and the processes it starts (torchrun's torchelastic_*,
+    Dask's dask-scratch-space, torch.compile's caches), is a folder of pytest's own: a test run leaves
+    nothing in /tmp but pytest's basetemp."""
+    folder = tmp_path_factory.mktemp("system-temp")
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = None  # re-read from TMPDIR
+    yield folder
+    if before is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before
+    tempfile.tempdir = None
 
 
 @pytest.fixture

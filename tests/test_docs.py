@@ -81,6 +81,22 @@ def test_every_geotrans_command_in_the_docs_parses(page):
         check_parses(line, page.name)
 
 
+@pytest.mark.parametrize("command", [[], ["run"], ["info"], ["tune"], ["vectorize"], ["qgis"], ["qgis", "install"],
+                                     ["qgis", "uninstall"]])
+def test_every_commands_help_fits_80_columns_and_cuts_nothing(command):
+    from click.testing import CliRunner
+
+    from geotrans.cli import main
+
+    result = CliRunner().invoke(main, [*command, "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    cut = [line for line in lines if line.rstrip().endswith("...") and "[ARGS]..." not in line
+           and not line.rstrip().endswith("SCENES...")]
+    assert not cut, cut  # a command list whose descriptions click had to cut short
+
+
 def test_run_help_groups_its_options_as_the_manual_does_in_80_columns():
     from click.testing import CliRunner
 

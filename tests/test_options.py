@@ -38,3 +38,11 @@ def test_one_overlap_rule_for_options_and_the_tiler(overlap):
 def test_ground_resolution_must_be_a_positive_number(gsd):
     with pytest.raises(InputError, match="positive number"):
         RunOptions(gsd=gsd)
+
+
+@pytest.mark.parametrize("text", ["local:4", "LOCAL:4", "Local:4"])
+def test_a_local_cluster_is_read_in_any_case_as_its_help_shows_it(text):
+    """#44: the help shows local:N; LOCAL:4 (click's upper-cased metavar, once) is the same cluster."""
+    from geotrans.cli import LocalCluster
+
+    assert LocalCluster().convert(text, None, None) == 4

@@ -3,6 +3,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -23,11 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def can_mount() -> bool:
     if os.geteuid() != 0:
         return False
-    probe = Path("/tmp/geotrans-mount-probe")
-    probe.mkdir(exist_ok=True)
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True)
-    if ok.returncode == 0:
-        subprocess.run(["umount", str(probe)], check=True)
+    with tempfile.TemporaryDirectory(prefix="geotrans-mount-probe-") as probe:  # removed after: nothing left
+        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", probe], capture_output=True)
+        if ok.returncode == 0:
+            subprocess.run(["umount", probe], check=True)
     return ok.returncode == 0
 
 

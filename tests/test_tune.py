@@ -62,9 +62,13 @@ def test_the_holdout_never_meets_the_training_block_on_the_real_vegas_scene(styl
 def test_a_short_tune_writes_a_loadable_model_whose_card_names_its_sources(tmp_path, styled_narrow_model):
     out = tmp_path / "vegas.safetensors"
     result = run_cli("tune", VEGAS, "--labels", ROADS, "--label-class", "street", "--out", out,
-                     "--model", styled_narrow_model, "--max-steps", "2", "--keep-worse", "-q")
+                     "--model", styled_narrow_model, "--max-steps", "2", "--keep-worse")
     assert result.exit_code == 0, result.output
     assert "street F1" in result.output and "base" in result.output and "tuned" in result.output
+    logged = [line for line in result.output.splitlines() if line.startswith("geotrans: ")]
+    for event in ("model narrow-styled", "running the generator in"):  # one line an event (#44)
+        assert sum(event in line for line in logged) == 1, logged
+    assert "2 steps" in result.output and "of training" in result.output
     net, info = load_generator(out)
     tune = info.card["tune"]
     assert tune["base"] == "narrow-styled" and tune["steps"] == 2

@@ -313,7 +313,7 @@ def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
 
     Records the file's hash in ``config`` (and so in the checkpoint and the card).
     """
-    net, info = load_generator(config.init_generator)
+    net, info = load_generator(config.init_generator, announce=False)  # the warm-start line below says it
     if info.ngf != config.ngf or info.norm != model.generator.norm:
         raise ValueError(f"{config.init_generator}: a U-Net with ngf={info.ngf}, {info.norm} norm; this run "
                          f"builds ngf={config.ngf}, {model.generator.norm} norm")

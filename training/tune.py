@@ -205,10 +205,8 @@ def prepare_areas(scenes: Sequence[str], labels: Sequence[str], model_info: Mode
     return areas
 
 
-def score(generator: torch.nn.Module, areas: Sequence[Area], style: MapStyle, metres: float,
-          device: str = "auto") -> dict:
-    """The semantic benchmark's scores of ``generator``'s maps of every hold-out block."""
-    runner = BatchRunner(generator, resolve_device(device))
+def score(runner: BatchRunner, areas: Sequence[Area], style: MapStyle, metres: float) -> dict:
+    """The semantic benchmark's scores of the maps ``runner`` draws of every hold-out block."""
     tally = Tally.empty()
     for area in areas:
         photo = np.ascontiguousarray(area.photo[:, :, area.holdout_cols])
@@ -230,9 +228,15 @@ class TuneReport:
     after: dict
     written: bool
     steps: int
-    minutes: float
+    minutes: float  # of training in all, over every resumed invocation
     out: str
     areas: list = field(default_factory=list)
+    minutes_now: Optional[float] = None  # of this invocation (a resumed tune's share)
+
+    def summary(self) -> str:
+        """The line that says what was written: steps and minutes, this invocation's share when resumed."""
+        now = "" if self.minutes_now in (None, self.minutes) else f", {self.minutes_now:g} of them in this run"
+        return f"{self.steps} steps, {self.minutes:g} min of training{now}"
 
     def table(self) -> str:
         rows = [("street F1", "street_f1"), ("water IoU", "water_iou"), ("green IoU", "green_iou"),
@@ -267,7 +271,8 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
     metres = base_info.resolution_m or 0.9
     areas = prepare_areas(scenes, labels, base_info, holdout, table, label_class)
     base_net, _ = load_generator(base)
-    before = score(base_net, areas, style, metres)
+    base_runner = BatchRunner(base_net, resolve_device("auto"))
+    before = score(base_runner, areas, style, metres)
     log.info("base %s on the hold-out: %s", base_info.name, json.dumps(before))
 
     if not resume and run_dir.exists():
@@ -282,15 +287,17 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
                          d_warmup_steps=D_WARMUP_STEPS, gan_ramp_steps=GAN_RAMP_STEPS)
     if stored is not None:
         config = TrainConfig(**{**stored, "max_minutes": minutes, "max_steps": max_steps})
+    earlier = json.loads((run_dir / "run.json").read_text())["progress"]["seconds"] if stored is not None else 0.0
     model = train(config, resume=resume, train_set=train_set, stop=stop, on_step=on_step)
     progress = json.loads((run_dir / "run.json").read_text())["progress"]
     if stop:
         raise KeyboardInterrupt  # checkpointed: --resume continues
     tuned = model.exported_generator.eval()
-    after = score(tuned, areas, style, metres)
+    after = score(base_runner.running(tuned), areas, style, metres)
     worse = (quality(after) or 0.0) < (quality(before) or 0.0)
     report = TuneReport(before, after, written=not worse or keep_worse, steps=progress["step"],
-                        minutes=round(progress["seconds"] / 60, 1), out=out,
+                        minutes=round(progress["seconds"] / 60, 1),
+                        minutes_now=round((progress["seconds"] - earlier) / 60, 1), out=out,
                         areas=[{"scene": a.scene, "labels": list(a.labels), "holdout_from_column": a.holdout_col}
                                for a in areas])
     if not report.written:
