@@ -268,3 +268,37 @@ def test_a_collage_source_trains_on_joined_photos_and_holds_out_its_val_part(tmp
                                             "collage": 0}]}))
     with pytest.raises(MixError, match="collage"):
         read_mix(bad)
+
+
+def test_the_class_decision_pulls_an_unsure_pixel_to_its_labels_class_and_reads_only_labelled_pixels():
+    from geotrans.model import to_model_range
+    from geotrans.render import CLASSES
+    from training.losses import class_cross_entropy
+    from training.train import CLASS_TEMPERATURE
+
+    style = MapStyle.from_card(read_model_info().card)
+    colours = to_model_range(torch.tensor([style.colours[n] for n in CLASSES], dtype=torch.float32))
+    water, green = colours[CLASSES.index("water")], colours[CLASSES.index("green")]
+    target = water.view(1, 3, 1, 1).expand(1, 3, 2, 2).clone()
+    sure = target.clone()
+    unsure = ((water + green) / 2).view(1, 3, 1, 1).expand(1, 3, 2, 2).clone().requires_grad_(True)
+    loss = class_cross_entropy(unsure, target, colours, None, CLASS_TEMPERATURE)
+    assert class_cross_entropy(sure, target, colours, None, CLASS_TEMPERATURE) < 0.01 < loss.item()
+    loss.backward()
+    step = -unsure.grad[0, :, 0, 0]  # descent moves the pixel toward water, away from green
+    assert torch.dot(step, water - green) > 0
+    labelled = torch.zeros(1, 1, 2, 2)
+    labelled[..., 0, 0] = 1
+    mixed = sure.clone()
+    mixed[..., 1, 1] = green.view(3)  # wrong where unlabelled: not counted
+    assert class_cross_entropy(mixed, target, colours, labelled, CLASS_TEMPERATURE).item() < 0.01
+
+
+def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_term(tmp_path):
+    mix = write_mix(tmp_path)
+    model = train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run"), ngf=8, ndf=8, batch_size=2,
+                              sample_pairs=0, max_steps=2, epochs=1, mix=str(mix), lambda_class=5.0),
+                  torch.device("cpu"))
+    assert model.config.class_rgb[CODES["water"]] == list(MapStyle.from_card(read_model_info().card).colours["water"])
+    rows = (tmp_path / "run" / "losses.csv").read_text().splitlines()
+    assert "g_class" in rows[0] and float(rows[1].split(",")[rows[0].split(",").index("g_class")]) > 0

@@ -50,9 +50,10 @@ from geotrans.model import UnetGenerator, build_generator, to_model_range
 from geotrans.options import PRECISIONS
 from geotrans.output import atomic_path
 from geotrans.precision import Precision, resolve_precision
+from geotrans.render import CLASSES, MapStyle
 from geotrans.weights import load_generator, read_model_info
 from training.data import DARK_KINDS, Augment, PairSet
-from training.losses import dry_hinge, feature_matching, gradient_l1
+from training.losses import class_cross_entropy, dry_hinge, feature_matching, gradient_l1
 from training.networks import build_discriminator
 from training.sources import MixedSet, mixed_set, read_mix
 from training.report import sample_pairs, write_loss_curve, write_sample_grid
@@ -60,7 +61,10 @@ from training.report import sample_pairs, write_loss_curve, write_sample_grid
 log = logging.getLogger("training.train")
 
 CHECKPOINT = "checkpoint.pt"
-LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "g_fm", "g_grad", "g_dry", "d_real", "d_fake", "lr", "seconds"]
+LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "g_fm", "g_grad", "g_dry", "g_class", "d_real", "d_fake", "lr",
+                "seconds"]
+CLASS_TEMPERATURE = 0.02  # of the class decision's logits (model range, squared): background and building, the
+# nearest class colours (0.04 apart), differ by 2 nats; water and green (0.46 apart) by 23
 DRY_MARGIN = 0.15  # dry land this close to the water colour (mean |difference| per channel) is pushed away:
 # about the water side of the midpoint to the nearest other map colour (building, 0.25 away)
 
@@ -93,6 +97,8 @@ class TrainConfig:
     dark_of: str = "land"  # what dark land darkens: all known land, or its vegetation
     lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (training.losses)
     water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
+    lambda_class: float = 0.0  # weight of the class decision (cross-entropy over the map classes' colours)
+    class_rgb: Optional[list] = None  # those colours (K x 3), from the mix's or the shipped model's style
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
     channels_last: bool = False
@@ -153,6 +159,8 @@ class Pix2Pix:
         self.l1_loss = nn.L1Loss()
         self.water = None if self.config.water_rgb is None else \
             to_model_range(torch.tensor(self.config.water_rgb, dtype=torch.float32, device=self.device))
+        self.class_colours = None if self.config.class_rgb is None else \
+            to_model_range(torch.tensor(self.config.class_rgb, dtype=torch.float32, device=self.device))
         self.precision: Precision = resolve_precision(self.config.precision, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
@@ -258,6 +266,10 @@ class Pix2Pix:
         g_dry = self._dry(fake, dry) if config.lambda_dry and dry is not None else None
         if g_dry is not None:
             g_loss = g_loss + config.lambda_dry * g_dry
+        g_class = class_cross_entropy(fake, target, self.class_colours, labelled, CLASS_TEMPERATURE) \
+            if config.lambda_class else None
+        if g_class is not None:
+            g_loss = g_loss + config.lambda_class * g_class
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
@@ -265,6 +277,7 @@ class Pix2Pix:
         self.update_ema()
         return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "g_fm": 0.0 if g_fm is None else g_fm.item(),
                 "g_grad": 0.0 if g_grad is None else g_grad.item(), "g_dry": 0.0 if g_dry is None else g_dry.item(),
+                "g_class": 0.0 if g_class is None else g_class.item(),
                 "d_real": d_real.item(), "d_fake": d_fake.item()}
 
     def _dry(self, fake: torch.Tensor, dry: torch.Tensor) -> torch.Tensor:
@@ -380,6 +393,9 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     out.mkdir(parents=True, exist_ok=True)
     if (config.lambda_dry or config.dark_land) and config.water_rgb is None and config.mix:
         config = replace(config, water_rgb=list(read_mix(config.mix).style().colours["water"]))
+    if config.lambda_class and config.class_rgb is None:
+        style = read_mix(config.mix).style() if config.mix else MapStyle.from_card(read_model_info().card)
+        config = replace(config, class_rgb=[list(style.colours[name]) for name in CLASSES])
     model = Pix2Pix(config, device)
     log.info("training on %s in %s, batch %d%s, %s", device, model.precision.name, config.batch_size,
              f" ({batch} per process)" if world > 1 else "", config.augment.describe())
@@ -509,7 +525,7 @@ def hardware(device: torch.device) -> str:
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land", "dark_of")
+          "dark_land", "dark_of", "lambda_class")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -554,6 +570,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--lambda-dry", type=float, default=None,
                         help="weight of the hinge keeping a mix's known dry land (no_water sources) from the water "
                              "colour (0, off)")
+    parser.add_argument("--lambda-class", type=float, default=None,
+                        help="weight of a class decision beside L1: cross-entropy over the map classes' colours on "
+                             "the labelled pixels (0, off)")
     parser.add_argument("--ema", type=float, default=None,
                         help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
                              "exported and sampled instead of the raw weights")
