@@ -171,6 +171,8 @@ def model_summary(model: ModelInfo) -> str:
             text += "; hold-out " + ", ".join(scores)
     elif card.get("training", {}).get("sources"):
         text += "; trained on " + ", ".join(source["name"] for source in card["training"]["sources"])
+    if card.get("licence"):
+        text += f"; licence: {card['licence']}"
     return text
 
 

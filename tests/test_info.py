@@ -117,3 +117,20 @@ def test_info_names_the_model_and_a_tuned_models_base_and_hold_out_scores(tmp_pa
     assert "hold-out street F1 0.41 -> 0.58" in summary and "water" not in summary
     plan = plan_run(LANDSAT, RunOptions(), info)
     assert f"model        {summary}" in "\n".join(describe(plan, Rates(2.0, 0.25)))
+
+
+def test_a_model_trained_on_landcover_ai_says_its_licence_on_its_card_and_in_info(tmp_path):
+    from geotrans.info import model_summary
+    from geotrans.model import build_generator
+    from geotrans.weights import save_generator
+    from training.export import model_licence
+
+    sources = [{"name": "new-york-maps", "licence": "research use"},
+               {"name": "landcoverai-poland", "licence": "CC BY-NC-SA 4.0 (LandCover.ai)"}]
+    licence = model_licence(sources)
+    assert licence.startswith("CC BY-NC-SA 4.0 as a whole") and "landcoverai-poland" in licence
+    assert "new-york-maps" not in licence and model_licence(sources[:1]) is None
+    path = tmp_path / "mine.safetensors"
+    save_generator(build_generator(ngf=8), path, name="mine",
+                   card={"training": {"sources": sources}, "licence": licence})
+    assert model_summary(read_model_info(path)).endswith(f"; licence: {licence}")

@@ -61,12 +61,30 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         card["training"]["sources"] = run.get("sources", [])
         if config.lambda_dry:
             card["training"]["lambda_dry"] = config.lambda_dry  # no_water sources' dry land kept from water
+        if config.lambda_class:
+            card["training"]["lambda_class"] = config.lambda_class  # the class decision beside L1
+        licence = model_licence(card["training"]["sources"])
+        if licence:
+            card["licence"] = licence
         card["training"]["d_warmup_steps"] = config.d_warmup_steps
         card["training"]["gan_ramp_steps"] = config.gan_ramp_steps
     card.update(card_extra or {})
     write_model(net, out, name, card)
     log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return card
+
+
+SHARE_ALIKE = "CC BY-NC-SA"  # a source under it makes the model as a whole non-commercial and share-alike
+
+
+def model_licence(sources: list[dict]) -> Optional[str]:
+    """The licence a model trained on ``sources`` (the card's list) carries as a whole: CC BY-NC-SA 4.0 when
+    any source is under it (LandCover.ai), naming them; None when none is (each source's licence is listed)."""
+    bound = [s["name"] for s in sources if SHARE_ALIKE in str(s.get("licence", ""))]
+    if not bound:
+        return None
+    return (f"CC BY-NC-SA 4.0 as a whole (non-commercial, share-alike), because it learnt from "
+            f"{', '.join(bound)}; the other sources' terms are on the card")
 
 
 def write_model(net, out: str | Path, name: str, card: dict) -> None:
