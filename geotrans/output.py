@@ -175,12 +175,13 @@ def _free_bytes(folder: Path) -> Optional[int]:
         return None
 
 
-def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool) -> Path:
-    """The map's path if the run may write it (``geotrans.targets``' rule: not the input, even through a GDAL
-    archive path, a regular file or a new name in an existing folder, replaced only with ``overwrite``)."""
+def check_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool, files=None) -> Path:
+    """The map's path if the run may write it (``geotrans.targets``' rule: none of the files the input is made
+    of (``files``, when listed already), a regular file or a new name in an existing folder, replaced only with
+    ``overwrite``)."""
     from geotrans.targets import Target, check_target
 
-    return check_target(Target(Path(dst), "map"), inputs=[src], overwrite=overwrite)
+    return check_target(Target(Path(dst), "map"), inputs=[src], overwrite=overwrite, files=files)
 
 
 # Hidden, beside the target: the target's whole name, then what no name can stand for: a tag of 8 hex digits,

@@ -27,6 +27,7 @@ from geotrans.output import Encoding, GeoTiffSink, check_output, output_lock
 from geotrans.plan import RunPlan, plan_run
 from geotrans.runner import Batch, BatchRunner, batched, resolve_device, run_stages
 from geotrans.scene import SceneReader, tile_reads, to_tile, valid_pixels
+from geotrans.targets import input_files
 from geotrans.tiler import (DEFAULT_OVERLAP, DEFAULT_TILE, MAX_BAND_WIDTH, ColumnBand, RowStrip, Tile, TileGrid,
                             column_bands)
 
@@ -97,12 +98,13 @@ def write_map(plan: RunPlan, dst: str | os.PathLike, fill: Fill, device: str,
     """The map at ``dst``, made by ``fill`` (here, or on a cluster), warped back when the plan says so, and
     written atomically under the output's lock."""
     started = time.perf_counter()
-    dst = check_output(plan.src, dst, plan.options.overwrite)
+    files = input_files(plan.src, listed=plan.scene.files)  # the files GDAL listed when the plan opened it
+    dst = check_output(plan.src, dst, plan.options.overwrite, files)
     announce(plan, device)
     tags = {**plan.tags, **(extra_tags or {})}
     band_width = min(plan.scene.grid.width, MAX_BAND_WIDTH + 2 * plan.tiles.tile)
     with output_lock(dst), rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(band_width, plan.tiles.tile)):
-        check_output(plan.src, dst, plan.options.overwrite)  # again: a run that just finished may have made it
+        check_output(plan.src, dst, plan.options.overwrite, files)  # again: a finished run may have made it
         final = GeoTiffSink(dst, plan.map_grid, write_mask=plan.scene.has_mask, tags=tags, cog=plan.options.cog,
                             palette=plan.palette,
                             encoding=Encoding(plan.options.compress, plan.options.creation_options))

@@ -46,6 +46,7 @@ class SceneInfo:
     grid: ProcessingGrid  # the grid the model reads (the source's, or resampled to the model's resolution)
     footprint: shapely.Geometry  # what to process (valid pixels, within the AOI), in processing-grid pixels
     aoi: Optional[shapely.Geometry] = None  # the area of interest in the scene's CRS
+    files: Optional[tuple[str, ...]] = None  # the files GDAL listed for it (dataset.files): what it is made of
 
     def touches(self, tile: Tile) -> bool:
         """Whether ``tile`` overlaps the footprint; windows that don't are never read."""
@@ -184,7 +185,7 @@ def _inspect_open(ds, path: str, bands, model_gsd_m, gsd_m, allow_ungeoreference
     shapely.prepare(footprint)
     log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
              grid.describe(), 100 * footprint.area / (grid.width * grid.height))
-    return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi)
+    return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi, tuple(ds.files))
 
 
 def check_readable(ds, bands, side: int = 256) -> None:

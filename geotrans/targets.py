@@ -145,9 +145,10 @@ class InputFile:
     how: str
 
 
-def input_files(source: str | os.PathLike) -> list[InputFile]:
+def input_files(source: str | os.PathLike, listed: Optional[Sequence[str]] = None) -> list[InputFile]:
     """Every local file an input is made of: the files its path names (through any GDAL or rasterio prefix),
-    the files GDAL reads for it (a VRT's sources, VRTs followed down), and each one's sidecars."""
+    the files GDAL reads for it (a VRT's sources, VRTs followed down), and each one's sidecars. ``listed``:
+    GDAL's list for ``source`` when the caller has it open already (it is not opened again)."""
     source = os.fspath(source)
     named = disk_files(source)
     found = [InputFile(p, source, "named") for p in named]
@@ -156,8 +157,8 @@ def input_files(source: str | os.PathLike) -> list[InputFile]:
     for depth in range(VRT_DEPTH):
         next_queue = []
         for item in queue:
-            for listed in _read_files(item):
-                for local in disk_files(listed):
+            for listed_file in (listed if depth == 0 and listed is not None else _read_files(item)):
+                for local in disk_files(listed_file):
                     key = os.path.abspath(local)
                     if key in seen:
                         continue
