@@ -36,6 +36,25 @@ def gdal_messages() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
+@contextmanager
+def quiet_gdal() -> Iterator[None]:
+    """Drop the errors GDAL signals in this thread while the block runs: for probes whose failure is an
+    answer (is this file a raster?), not a problem to log."""
+    thread = threading.get_ident()
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.thread != thread
+
+    loggers = [logging.getLogger(f"{LOGGER}.{name}") for name in ("_env", "_err")]
+    for logger in loggers:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(keep)
+
+
 def reason(messages: list[str], fallback: str, err: BaseException | None = None) -> str:
     """The most telling message: GDAL's own (first signalled, or the error's cause), not rasterio's
     'See previous exception'."""

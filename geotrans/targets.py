@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from geotrans.errors import OutputError
+from geotrans.gdal_messages import quiet_gdal
 
 _ARCHIVE = re.compile(r"^/vsi(zip|gzip|tar|7z|rar)/(.*)$", re.IGNORECASE)
 _SUBFILE = re.compile(r"^/vsisubfile/[0-9_]+,(.*)$", re.IGNORECASE)
@@ -129,8 +130,8 @@ def _read_files(source: str) -> list[str]:
     import rasterio
     from rasterio.errors import RasterioError
 
-    try:
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="NO"), rasterio.open(source) as ds:
+    try:  # a file that is no raster (a label file, a model's card) simply lists nothing, without a log line
+        with quiet_gdal(), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="NO"), rasterio.open(source) as ds:
             return list(ds.files)
     except (RasterioError, OSError, ValueError):
         return []

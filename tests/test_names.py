@@ -284,3 +284,12 @@ def test_a_bad_class_table_on_the_card_is_said_before_the_map_is_made(tmp_path, 
     result = run_cli("run", scene, "--out", tmp_path / "map.tif", "--model", model, "--vectors", tmp_path / "v.gpkg")
     assert_one_line_error(result, "map")
     assert not (tmp_path / "map.tif").exists() and not (tmp_path / "v.gpkg").exists()
+
+
+def test_listing_a_file_that_is_no_raster_lists_only_it_and_logs_nothing(tmp_path, caplog):
+    card = tmp_path / "model.json"
+    card.write_text("{}")
+    with caplog.at_level("DEBUG"):
+        files = input_files(card)
+    assert [f.path for f in files if f.how != "sidecar"] == [card]
+    assert not [r for r in caplog.records if "signalled an error" in r.getMessage()]
