@@ -295,10 +295,16 @@ def test_the_class_decision_pulls_an_unsure_pixel_to_its_labels_class_and_reads_
 
 
 def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_term(tmp_path):
+    from geotrans.palette import Palette
+
     mix = write_mix(tmp_path)
     model = train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run"), ngf=8, ndf=8, batch_size=2,
                               sample_pairs=0, max_steps=2, epochs=1, mix=str(mix), lambda_class=5.0),
                   torch.device("cpu"))
-    assert model.config.class_rgb[CODES["water"]] == list(MapStyle.from_card(read_model_info().card).colours["water"])
+    assert model.config.class_rgb == [list(c) for c in Palette.from_card(read_model_info().card).colours]
+    classes = train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run2"), ngf=8, ndf=8,
+                                batch_size=2, sample_pairs=0, max_steps=1, epochs=1, mix=str(mix), lambda_class=5.0,
+                                class_colours="classes"), torch.device("cpu"))
+    assert classes.config.class_rgb[CODES["water"]] == list(MapStyle.from_card(read_model_info().card).colours["water"])
     rows = (tmp_path / "run" / "losses.csv").read_text().splitlines()
     assert "g_class" in rows[0] and float(rows[1].split(",")[rows[0].split(",").index("g_class")]) > 0

@@ -63,6 +63,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
             card["training"]["lambda_dry"] = config.lambda_dry  # no_water sources' dry land kept from water
         if config.lambda_class:
             card["training"]["lambda_class"] = config.lambda_class  # the class decision beside L1
+            card["training"]["class_colours"] = config.class_colours
         licence = model_licence(card["training"]["sources"])
         if licence:
             card["licence"] = licence

@@ -50,6 +50,7 @@ from geotrans.model import UnetGenerator, build_generator, to_model_range
 from geotrans.options import PRECISIONS
 from geotrans.output import atomic_path
 from geotrans.precision import Precision, resolve_precision
+from geotrans.palette import Palette
 from geotrans.render import CLASSES, MapStyle
 from geotrans.weights import load_generator, read_model_info
 from training.data import DARK_KINDS, Augment, PairSet
@@ -97,7 +98,8 @@ class TrainConfig:
     dark_of: str = "land"  # what dark land darkens: all known land, or its vegetation
     lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (training.losses)
     water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
-    lambda_class: float = 0.0  # weight of the class decision (cross-entropy over the map classes' colours)
+    lambda_class: float = 0.0  # weight of the class decision (cross-entropy over the style's colours)
+    class_colours: str = "palette"  # which: the style's palette (the colours a map snaps to) or its map classes
     class_rgb: Optional[list] = None  # those colours (K x 3), from the mix's or the shipped model's style
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
@@ -394,8 +396,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     if (config.lambda_dry or config.dark_land) and config.water_rgb is None and config.mix:
         config = replace(config, water_rgb=list(read_mix(config.mix).style().colours["water"]))
     if config.lambda_class and config.class_rgb is None:
-        style = read_mix(config.mix).style() if config.mix else MapStyle.from_card(read_model_info().card)
-        config = replace(config, class_rgb=[list(style.colours[name]) for name in CLASSES])
+        config = replace(config, class_rgb=decision_colours(config))
     model = Pix2Pix(config, device)
     log.info("training on %s in %s, batch %d%s, %s", device, model.precision.name, config.batch_size,
              f" ({batch} per process)" if world > 1 else "", config.augment.describe())
@@ -518,6 +519,23 @@ class Budget:
         return self.reason(progress) is not None
 
 
+CLASS_COLOURS = ("palette", "classes")
+
+
+def decision_colours(config: TrainConfig) -> list[list[int]]:
+    """The colours the class decision chooses among: the style's palette (New York's own colours, which real
+    maps keep: institutional land, light buildings), or its seven map classes (which pull those off)."""
+    mix = read_mix(config.mix) if config.mix else None
+    card = read_model_info(mix.resolve(mix.style_model) if mix and mix.style_model else None).card
+    if config.class_colours == "palette":
+        palette = Palette.from_card(card)
+        if palette is None:
+            raise ValueError("--class-colours palette needs a style model with a palette")
+        return [list(c) for c in palette.colours]
+    style = mix.style() if mix else MapStyle.from_card(card)
+    return [list(style.colours[name]) for name in CLASSES]
+
+
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(device)}"
@@ -525,7 +543,7 @@ def hardware(device: torch.device) -> str:
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land", "dark_of", "lambda_class")
+          "dark_land", "dark_of", "lambda_class", "class_colours")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -573,6 +591,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--lambda-class", type=float, default=None,
                         help="weight of a class decision beside L1: cross-entropy over the map classes' colours on "
                              "the labelled pixels (0, off)")
+    parser.add_argument("--class-colours", choices=CLASS_COLOURS, default=None,
+                        help="what --lambda-class chooses among: the style's palette, or its map classes (palette)")
     parser.add_argument("--ema", type=float, default=None,
                         help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
                              "exported and sampled instead of the raw weights")
