@@ -33,14 +33,18 @@ log = logging.getLogger(__name__)
 MASK_MAX_SIDE = 2048  # long side of the decimated mask read for the footprint
 
 
-def valid_footprint(ds, float_bands: Optional[tuple[int, ...]] = None) -> shapely.Geometry:
+def valid_footprint(ds, float_bands: Optional[tuple[int, ...]] = None, source=None) -> shapely.Geometry:
     """Valid pixels of ``ds`` (a dataset or WarpedVRT) as a geometry in its pixel coordinates. With
-    ``float_bands``, those bands' NaN, infinite and fill values are invalid too, as the run's mask has them."""
+    ``float_bands``, those bands' NaN, infinite and fill values are invalid too, as the run's mask has them.
+    ``source``: the dataset ``ds`` resamples over the same bounds (a WarpedVRT of it on the processing grid);
+    when the mask is read decimated anyway, it is read from the source, which costs GDAL no warp (a VRT can
+    declare a million pixels a side)."""
     if float_bands is None and all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums):
         return box(0, 0, ds.width, ds.height)  # nothing to read
     factor = max(1, math.ceil(max(ds.width, ds.height) / MASK_MAX_SIDE))
     shape_out = (math.ceil(ds.height / factor), math.ceil(ds.width / factor))
-    mask = ds.dataset_mask(out_shape=shape_out) > 0
+    decimated_source = factor > 1 and float_bands is None and source is not None and source is not ds
+    mask = (source if decimated_source else ds).dataset_mask(out_shape=shape_out) > 0
     if float_bands:
         unique = sorted(set(float_bands))
         mask &= usable_values(ds.read(unique, out_shape=(len(unique), *shape_out), resampling=Resampling.nearest))

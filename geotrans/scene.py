@@ -172,7 +172,7 @@ def _inspect_open(ds, path: str, bands, model_gsd_m, gsd_m, allow_ungeoreference
     floats = any(np.issubdtype(np.dtype(ds.dtypes[b - 1]), np.floating) for b in band_plan.bands)
     has_mask = floats or any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in band_plan.bands)
     with processing_view(ds, grid) as view:
-        footprint = valid_footprint(view, band_plan.bands if floats else None)
+        footprint = valid_footprint(view, band_plan.bands if floats else None, source=ds)
     if footprint.is_empty:
         raise InputError(f"{path}: no valid pixels (all nodata); nothing to translate")
     aoi = None

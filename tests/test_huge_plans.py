@@ -36,7 +36,7 @@ def test_info_on_a_million_pixels_a_side_answers_in_seconds_and_names_the_limit(
     assert result.exit_code == 0, result.output
     assert took < 60, took  # minutes before (windows counted one by one); seconds now, on a quiet machine < 5
     facts = __import__("json").loads(result.output)
-    assert facts["windows"]["to_run"] == 25 and facts["windows"]["total"] > 7_000_000
+    assert 0 < facts["windows"]["to_run"] < 100 and facts["windows"]["total"] > 7_000_000  # the 1024 px corner
     assert "over 1e+10 px" in facts["beyond_limits"]
 
 
