@@ -176,6 +176,16 @@ def test_a_stopped_tune_checkpoints_and_resume_finishes_it(tmp_path, styled_narr
                   max_steps=3, resume=True, keep_worse=True)
     assert report.steps == 3 and out.exists() and not run_dir.exists()
     assert read_model_info(out).card["tune"]["steps"] == 3
+    assert report.minutes_now is not None and report.minutes_now <= report.minutes  # this run's share (#44)
+
+
+def test_a_resumed_tune_says_its_minutes_in_all_and_in_this_run():
+    from training.tune import TuneReport
+
+    resumed = TuneReport({}, {}, written=True, steps=90, minutes=1.5, out="m.safetensors", minutes_now=0.5)
+    assert resumed.summary() == "90 steps, 1.5 min of training, 0.5 of them in this run"
+    whole = TuneReport({}, {}, written=True, steps=60, minutes=1.0, out="m.safetensors", minutes_now=1.0)
+    assert whole.summary() == "60 steps, 1 min of training"
 
 
 @pytest.mark.parametrize("damage", ["truncated", "pickle"])
