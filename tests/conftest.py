@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 
 from geotrans.model import build_generator
 from geotrans.weights import save_generator
-from helpers import IdentityGenerator
+from helpers import LANDSAT, IdentityGenerator
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,4 +42,12 @@ def narrow_model_file(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "narrow.safetensors"
     save_generator(build_generator(ngf=8), path, name="random-ngf8-test")
+    return path
+
+
+@pytest.fixture
+def scene(tmp_path) -> Path:
+    """A copy of a real sample scene that the test may see destroyed (it must not be)."""
+    path = tmp_path / "in.tif"
+    shutil.copy(LANDSAT, path)
     return path

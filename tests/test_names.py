@@ -24,14 +24,6 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def scene(tmp_path) -> Path:
-    """A copy of a real sample scene that the test may see destroyed (it must not be)."""
-    path = tmp_path / "in.tif"
-    shutil.copy(LANDSAT, path)
-    return path
-
-
 def vrt_of(source: Path, vrt: Path, relative_to: Path | None = None) -> Path:
     """A VRT reading ``source`` (named relative to the VRT's folder when ``relative_to`` is given), as
     gdalbuildvrt would write it."""

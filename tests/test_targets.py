@@ -31,14 +31,6 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def scene(tmp_path) -> Path:
-    """A copy of a real sample scene that the test may see destroyed (it must not be)."""
-    path = tmp_path / "in.tif"
-    shutil.copy(LANDSAT, path)
-    return path
-
-
 def test_a_preview_over_the_input_is_refused_and_the_input_kept(tmp_path, scene, narrow_model_file):
     before = digest(scene)
     result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--preview", scene, "--model", narrow_model_file)
