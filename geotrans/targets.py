@@ -213,13 +213,18 @@ APPENDED = ("log", "summary")  # roles extended, not replaced: the log is append
 _IMAGE_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"\x89PNG", b"\xff\xd8\xff")
 
 
-def _is_image(path: Path) -> bool:
+def _head(path: Path, size: int) -> Optional[bytes]:
+    """The first ``size`` bytes of the file at ``path``; None when it cannot be read."""
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            return f.read(size)
     except OSError:
-        return False
-    return any(head.startswith(magic[: len(head)]) and head for magic in _IMAGE_MAGIC)
+        return None
+
+
+def _is_image(path: Path) -> bool:
+    head = _head(path, 4)
+    return bool(head) and any(head.startswith(magic[: len(head)]) for magic in _IMAGE_MAGIC)
 
 
 @dataclass(frozen=True)
@@ -247,10 +252,8 @@ def _owned(path: Path, files: Sequence[InputFile], raw: str) -> None:
 
 def is_geotrans_log(path: Path) -> bool:
     """Whether ``path`` is empty or holds a log geotrans wrote (its first line is a geotrans log line)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
+    head = _head(path, 4096)
+    if head is None:
         return False
     if not head:
         return True
