@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geotrans.weights import load_generator  # noqa: E402
+from geotrans.model.weights import load_generator  # noqa: E402
 
 SCENE = ROOT / "sample_tiles" / "korea_rgb_jpeg_3857.tif"
 

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import mirrored_mosaic  # noqa: E402
 
-from geotrans.options import RunOptions  # noqa: E402
-from geotrans.palette import Palette, Snapper, snap  # noqa: E402
-from geotrans.pipeline import translate  # noqa: E402
-from geotrans.plan import plan_run  # noqa: E402
-from geotrans.weights import load_generator  # noqa: E402
+from geotrans.model.palette import Palette, Snapper, snap  # noqa: E402
+from geotrans.model.weights import load_generator  # noqa: E402
+from geotrans.run.options import RunOptions  # noqa: E402
+from geotrans.run.pipeline import translate  # noqa: E402
+from geotrans.run.plan import plan_run  # noqa: E402
 
 STRIP = 448
 
@@ -66,8 +66,8 @@ def main() -> None:
     for _ in range(args.repeat):
         times["snap (baseline)"].append(timed(lambda: [snap(s, palette) for s in strips]))
         table = Snapper(palette)
-        times["Snapper, first map"].append(timed(lambda: [table(s) for s in strips]))
-        times["Snapper, table warm"].append(timed(lambda: [table(s) for s in strips]))
+        times["Snapper, first map"].append(timed(lambda table=table: [table(s) for s in strips]))
+        times["Snapper, table warm"].append(timed(lambda table=table: [table(s) for s in strips]))
     assert np.array_equal(np.concatenate([table(s) for s in strips], axis=1), reference)
     keys = (pixels[0].astype(np.uint32) << 16) | (pixels[1].astype(np.uint32) << 8) | pixels[2]
     distinct = np.unique(keys).size

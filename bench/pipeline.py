@@ -38,15 +38,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geotrans.model import from_model_range, to_model_range  # noqa: E402
-from geotrans.mosaic import blend_window  # noqa: E402
-from geotrans.options import RunOptions  # noqa: E402
-from geotrans.pipeline import translate  # noqa: E402
-from geotrans.plan import plan_run  # noqa: E402
-from geotrans.runner import Batch, BatchRunner, resolve_device  # noqa: E402
-from geotrans.scene import SceneReader, inspect_scene  # noqa: E402
-from geotrans.tiler import TileGrid  # noqa: E402
-from geotrans.weights import load_generator  # noqa: E402
+from geotrans.io.scene import SceneReader, inspect_scene  # noqa: E402
+from geotrans.io.tiler import TileGrid  # noqa: E402
+from geotrans.model.generator import from_model_range, to_model_range  # noqa: E402
+from geotrans.model.weights import load_generator  # noqa: E402
+from geotrans.run.mosaic import blend_window  # noqa: E402
+from geotrans.run.options import RunOptions  # noqa: E402
+from geotrans.run.pipeline import translate  # noqa: E402
+from geotrans.run.plan import plan_run  # noqa: E402
+from geotrans.run.runner import Batch, BatchRunner, resolve_device  # noqa: E402
 
 KOREA = ROOT / "sample_tiles" / "korea_rgb_jpeg_3857.tif"
 log = logging.getLogger("bench")

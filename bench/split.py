@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from pipeline import mirrored_mosaic  # noqa: E402
 
-from geotrans.options import RunOptions  # noqa: E402
-from geotrans.pipeline import translate  # noqa: E402
-from geotrans.plan import plan_run  # noqa: E402
-from geotrans.split import translate_split  # noqa: E402
-from geotrans.weights import load_generator  # noqa: E402
+from geotrans.jobs.split import translate_split  # noqa: E402
+from geotrans.model.weights import load_generator  # noqa: E402
+from geotrans.run.options import RunOptions  # noqa: E402
+from geotrans.run.pipeline import translate  # noqa: E402
+from geotrans.run.plan import plan_run  # noqa: E402
 
 
 class Records(logging.Handler):

@@ -23,18 +23,19 @@ import torch
 from rasterio.windows import Window
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 from pipeline import mirrored_mosaic  # noqa: E402
-from geotrans.model import from_model_range  # noqa: E402
-from geotrans.mosaic import StreamingMosaic  # noqa: E402
-from geotrans.options import RunOptions  # noqa: E402
-from geotrans.output import (OVERVIEW_ENV, OVERVIEW_RESAMPLING, Encoding, GeoTiffSink, overview_factors,  # noqa: E402
-                             verify_readable)
-from geotrans.pipeline import _span_sink, gdal_cache_bytes, read_batches  # noqa: E402
-from geotrans.plan import plan_run  # noqa: E402
-from geotrans.runner import BatchRunner  # noqa: E402
-from geotrans.tiler import RowStrip, column_bands  # noqa: E402
-from geotrans.weights import load_generator  # noqa: E402
+
+from geotrans.io.sink import OVERVIEW_ENV, OVERVIEW_RESAMPLING, Encoding, GeoTiffSink, overview_factors, verify_readable  # noqa: E402
+from geotrans.io.tiler import RowStrip, column_bands  # noqa: E402
+from geotrans.model.generator import from_model_range  # noqa: E402
+from geotrans.model.weights import load_generator  # noqa: E402
+from geotrans.run.mosaic import StreamingMosaic  # noqa: E402
+from geotrans.run.options import RunOptions  # noqa: E402
+from geotrans.run.pipeline import _span_sink, gdal_cache_bytes, read_batches  # noqa: E402
+from geotrans.run.plan import plan_run  # noqa: E402
+from geotrans.run.runner import BatchRunner  # noqa: E402
 
 
 def timed(costs: dict, name: str, fn, *args):

@@ -11,17 +11,27 @@ and prints median tiles/s for each way:
 
 Usage: python bench/stages.py [REPEAT] [--compile]   (--compile: the generator through torch.compile)
 """
-import functools, os, statistics, sys, tempfile, threading, time
+import functools
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench")); sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 from pipeline import mirrored_mosaic
-import geotrans.pipeline as gp
-from geotrans.background import background
-from geotrans.options import RunOptions
-from geotrans.plan import plan_run
-from geotrans.weights import load_generator
-from geotrans.runner import resolved, run_stages
+
+import geotrans.run.pipeline as gp
+from geotrans.model.weights import load_generator
+from geotrans.run.background import background
+from geotrans.run.options import RunOptions
+from geotrans.run.plan import plan_run
+from geotrans.run.runner import resolved, run_stages
+
 TMP = Path(tempfile.mkdtemp())
 src = mirrored_mosaic(TMP / "scene.tif", 2048, 2048)
 OUT = str(TMP / "map.tif")
@@ -40,10 +50,12 @@ modes = {"overlapped": overlapped, "reader thread only": reader_only, "no thread
 rates = {m: [] for m in modes}
 plan = plan_run(str(src), opts, info)
 gp.translate(plan, OUT, gen)  # warm
-for rep in range(int(sys.argv[1]) if len(sys.argv) > 1 else 5):
+for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 5):
     for name, fn in modes.items():
         gp.run_stages = fn
-        t = time.perf_counter(); r = gp.translate(plan, OUT, gen); s = time.perf_counter() - t
+        t = time.perf_counter()
+        r = gp.translate(plan, OUT, gen)
+        s = time.perf_counter() - t
         rates[name].append(r.tiles_run / s)
 for name, v in rates.items():
     print(f"{name:20s} median {statistics.median(v):6.2f} tiles/s  ({min(v):.2f}-{max(v):.2f})")
@@ -69,16 +81,19 @@ def niced_reader_and_caller(batches, runner, depth=2):
     first = True
     for item in stages:
         if first:  # the model thread exists now (nice 0); the caller (blend, write) steps back
-            nice_me(); first = False
+            nice_me()
+            first = False
         yield item
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 0)  # root only: restore for the next mode
 
 modes2 = {"overlapped": overlapped, "niced reader": niced_reader, "niced reader+caller": niced_reader_and_caller}
 rates = {m: [] for m in modes2}
-for rep in range(int(sys.argv[1]) if len(sys.argv) > 1 else 5):
+for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 5):
     for name, fn in modes2.items():
         gp.run_stages = fn
-        t = time.perf_counter(); r = gp.translate(plan, OUT, gen); s = time.perf_counter() - t
+        t = time.perf_counter()
+        r = gp.translate(plan, OUT, gen)
+        s = time.perf_counter() - t
         rates[name].append(r.tiles_run / s)
 print()
 for name, v in rates.items():

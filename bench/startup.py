@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {"--help": ["--help"], "--version": ["--version"], "run --help": ["run", "--help"],
             "mistyped option": ["run", "scene.tif", "--out", "map.tif", "--precision", "fp8"]}
 ENTRY = "import sys; sys.argv = ['geotrans'] + sys.argv[1:]; from geotrans.__main__ import entry; entry()"
-EAGER = "import geotrans.pipeline, geotrans.folder, geotrans.info, geotrans.split, geotrans.qgis_install; " + ENTRY
+EAGER = ("import geotrans.run.pipeline, geotrans.jobs.folder, geotrans.run.info, geotrans.jobs.split, "
+         "geotrans.qgis.install; " + ENTRY)
 
 
 def timed(code: str, args: list[str]) -> tuple[float, float]:

@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from training.data import PairSet  # noqa: E402
-from training.train import Pix2Pix, TrainConfig  # noqa: E402
+from geotrans.training.data import PairSet  # noqa: E402
+from geotrans.training.train import Pix2Pix, TrainConfig  # noqa: E402
 
 # name -> TrainConfig overrides (and a thread count)
 SETTINGS = {

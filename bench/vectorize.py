@@ -52,7 +52,7 @@ RUN = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from geotrans.vectorize import vectorize
+from geotrans.vectors.vectorize import vectorize
 
 started = time.perf_counter()
 features = vectorize({src!r})

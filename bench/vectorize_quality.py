@@ -25,8 +25,8 @@ from scipy.ndimage import binary_dilation
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geotrans.render import CODES  # noqa: E402
-from geotrans.vectorize import POLYGON_LAYERS, ROAD_CLASSES, VectorOptions, open_map, read_classes, vectorize  # noqa: E402
+from geotrans.model.style import CODES  # noqa: E402
+from geotrans.vectors.vectorize import POLYGON_LAYERS, ROAD_CLASSES, VectorOptions, open_map, read_classes, vectorize  # noqa: E402
 
 
 def round_trip(path: Path, options: VectorOptions) -> tuple[dict, float, dict, float]:

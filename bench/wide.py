@@ -1,7 +1,7 @@
 """Peak memory of very wide scenes: 3 000 000 x 300 against 20 000 x 300, each in a fresh process.
 
 A scene wider than 8192 columns is blended in vertical bands of columns
-(`geotrans.tiler.column_bands`), so its memory should not grow with its width.
+(`geotrans.io.tiler.column_bands`), so its memory should not grow with its width.
 The scenes repeat the real Korea sample (mirrored) across their width. An
 identity model stands in for the generator: the generator's memory is the same
 for every scene, and its time would only make the run longer.
@@ -47,9 +47,9 @@ RUN = """
 import json, sys, time, torch
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from geotrans.options import RunOptions
-from geotrans.pipeline import translate
-from geotrans.plan import plan_run
+from geotrans.run.options import RunOptions
+from geotrans.run.pipeline import translate
+from geotrans.run.plan import plan_run
 
 class Identity(torch.nn.Module):
     def forward(self, x, dropout_seeds=None):

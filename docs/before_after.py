@@ -62,9 +62,9 @@ def main() -> None:
     args = parser.parse_args()
     from PIL import Image
 
-    from geotrans.render import IGNORE
+    from geotrans.model.style import IGNORE
+    from geotrans.training.sources import LabelledImage
     from training.semantic import as_geotiff
-    from training.sources import LabelledImage
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,22 +1,50 @@
 """geotrans: GeoTIFF satellite and aerial scenes to map-style GeoTIFFs with a pix2pix generator.
 
-The pipeline reads like the package: ``plan.plan_run`` decides a run (``scene``
-inspects the source, ``tiler`` lays windows), and ``pipeline.translate`` executes
-it: ``scene`` reads windows, ``runner`` batches them through the generator of
-``model``, ``mosaic`` blends, and ``output`` writes the GeoTIFF. ``cli`` is a
-thin click layer over them.
-"""
-__version__ = "0.1.0"
+The sub-packages are the pipeline's layers, each importing only those below it (``tests/test_layers.py``):
 
-__all__ = ["GeotransError", "RunOptions", "RunPlan", "RunReport", "plan_run", "translate", "__version__"]
-_EXPORTS = {"GeotransError": "geotrans.errors", "RunOptions": "geotrans.options", "RunPlan": "geotrans.plan",
-            "plan_run": "geotrans.plan", "RunReport": "geotrans.pipeline", "translate": "geotrans.pipeline"}
+- ``model``: the generator, its weights and card, its arithmetic, the map style;
+- ``io``: reading scenes and labels, cutting windows, writing maps and files safely;
+- ``run``: one run of one scene: ``plan.plan_run`` decides it, ``pipeline.translate`` executes it;
+- ``vectors``: a map into GIS layers;
+- ``jobs``: what a user starts: ``scene.run_scene`` (one scene), ``folder.run_folder`` (a folder, Dask);
+- ``training``: the pix2pix training loop and ``geotrans tune``;
+- ``qgis``: the QGIS plugin and its installer;
+- ``cli``: the ``geotrans`` command, a thin layer over them.
+
+``errors`` and ``interrupts`` are shared by all; ``moved`` keeps 0.1.0's module paths for a
+release. The names below are the library's API, imported on first
+use so that ``import geotrans`` (and the CLI's start) stays light, without torch.
+"""
+from geotrans.moved import keep_old_paths
+
+__version__ = "0.1.0"
+keep_old_paths()  # geotrans 0.1.0's flat module paths, for one release (geotrans.moved)
+
+__all__ = ["GeotransError", "RunOptions", "RunPlan", "RunReport", "load_generator", "plan_run", "run_folder",
+           "run_scene", "translate", "__version__"]
 
 
 def __getattr__(name: str):
-    """The library API, imported on first use: ``import geotrans`` stays light (no torch) for the CLI's start."""
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    """The library API (``__all__``), imported on first use."""
+    if name == "GeotransError":
+        from geotrans.errors import GeotransError
+        return GeotransError
+    if name == "RunOptions":
+        from geotrans.run.options import RunOptions
+        return RunOptions
+    if name in ("RunPlan", "plan_run"):
+        from geotrans.run import plan
+        return getattr(plan, name)
+    if name in ("RunReport", "translate"):
+        from geotrans.run import pipeline
+        return getattr(pipeline, name)
+    if name == "load_generator":
+        from geotrans.model.weights import load_generator
+        return load_generator
+    if name == "run_scene":
+        from geotrans.jobs.scene import run_scene
+        return run_scene
+    if name == "run_folder":
+        from geotrans.jobs.folder import run_folder
+        return run_folder
     raise AttributeError(f"module 'geotrans' has no attribute {name!r}")

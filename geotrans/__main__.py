@@ -14,8 +14,9 @@ from geotrans.interrupts import deferred_interrupt
 
 def entry() -> None:
     with deferred_interrupt() as noted:
-        from geotrans.cli import main
         import difflib  # noqa: F401  click imports it (namedtuples, made by eval) to parse a short option
+
+        from geotrans.cli import main
     if noted:
         # Nothing is written yet: exit at once, without Python's (and torch's) shutdown work.
         sys.stderr.write("geotrans: interrupted\n")

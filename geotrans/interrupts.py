@@ -12,14 +12,13 @@ raise the interrupt once the import has ended:
   even though the CLI caught it.
 
 So everything the commands run is imported inside the deferral
-(:func:`import_pipeline`), and nothing after it compiles source.
+(``geotrans.cli.console.import_pipeline``), and nothing after it compiles source.
 """
 from __future__ import annotations
 
-import importlib
 import signal
 import threading
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
 # Besides Ctrl-C: SIGTERM (how the QGIS plugin cancels), SIGHUP (a closed SSH session or terminal) and
@@ -38,24 +37,6 @@ def deferred_interrupt() -> Iterator[list]:
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
-
-
-# What the commands that run the model use: torch (a second or two) and the whole pipeline.
-PIPELINE = ("torch", "geotrans.pipeline", "geotrans.plan", "geotrans.preview", "geotrans.runner", "geotrans.split",
-            "geotrans.weights", "geotrans.batch", "geotrans.folder", "geotrans.info", "geotrans.qgis_install")
-
-
-def import_pipeline(dask: bool = False) -> None:
-    """Import torch and the pipeline, and with ``dask`` Dask's distributed where installed, with the stop signals
-    deferred; one noted meanwhile raises KeyboardInterrupt when the imports end."""
-    with deferred_interrupt() as noted:
-        for name in PIPELINE:
-            importlib.import_module(name)
-        if dask:
-            with suppress(ImportError):  # the run then says how to install it
-                importlib.import_module("distributed")
-    if noted:
-        raise KeyboardInterrupt
 
 
 T = TypeVar("T")

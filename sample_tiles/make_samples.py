@@ -1,5 +1,6 @@
 """Cut the sample tiles from ../shared/data/scenes (run once; kept for provenance)."""
 import shutil
+
 import rasterio
 from rasterio.windows import Window
 

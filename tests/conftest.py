@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from geotrans.model import build_generator
-from geotrans.weights import save_generator
 from helpers import LANDSAT, IdentityGenerator
+
+from geotrans.model.generator import build_generator
+from geotrans.model.weights import save_generator
 
 
 @pytest.fixture(scope="session", autouse=True)

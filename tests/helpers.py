@@ -13,10 +13,10 @@ from rasterio.windows import Window
 from shapely.geometry import box, mapping
 from torch import nn
 
-from geotrans.options import RunOptions
-from geotrans.pipeline import RunReport, translate
-from geotrans.plan import plan_run
-from geotrans.weights import ModelInfo
+from geotrans.model.weights import ModelInfo
+from geotrans.run.options import RunOptions
+from geotrans.run.pipeline import RunReport, translate
+from geotrans.run.plan import plan_run
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_tiles"
 KOREA = SAMPLES / "korea_rgb_jpeg_3857.tif"  # RGB JPEG COG, EPSG:3857, 1024 x 1024

@@ -82,8 +82,12 @@ def in_task(run, parameters, feedback):
     definition bound for the project; returns the task's results and the layers QGIS would load."""
     import time
 
-    from qgis.core import (QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProcessingOutputLayerDefinition,
-                           QgsProject)
+    from qgis.core import (
+        QgsProcessingAlgRunnerTask,
+        QgsProcessingContext,
+        QgsProcessingOutputLayerDefinition,
+        QgsProject,
+    )
     from qgis.PyQt.QtCore import QCoreApplication
 
     algorithm = QgsApplication.processingRegistry().createAlgorithmById(run["algorithm"])

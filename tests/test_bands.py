@@ -4,11 +4,11 @@ import logging
 import numpy as np
 import pytest
 import rasterio
-
 from helpers import ATLANTA, KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS, run_scene
-from geotrans.bands import BandPlan
-from geotrans.options import RunOptions
-from geotrans.scene import inspect_scene
+
+from geotrans.io.bands import BandPlan
+from geotrans.io.scene import inspect_scene
+from geotrans.run.options import RunOptions
 
 
 def test_rgb_uint8_is_used_as_is():
@@ -68,8 +68,9 @@ def test_float_scene_with_nan_stretches_valid_pixels_and_masks_nan(tmp_path, ide
 @pytest.mark.parametrize("mode", ["own-resolution", "model-resolution", "native-res"])
 @pytest.mark.parametrize("scene", [KOREA, LANDSAT, VEGAS, ATLANTA, ROTTERDAM, NAIP], ids=lambda p: p.stem)
 def test_every_kind_runs_on_the_right_grid_keeps_masks_and_is_not_blank(tmp_path, identity, scene, mode):
-    from geotrans.resolution import ground_resolution_m
     from test_resolution import model_at
+
+    from geotrans.io.resolution import ground_resolution_m
 
     out = tmp_path / "out.tif"
     model = None if mode == "own-resolution" else model_at(0.9)
@@ -95,8 +96,8 @@ def test_every_kind_runs_on_the_right_grid_keeps_masks_and_is_not_blank(tmp_path
 
 
 def test_nodata_in_model_input_is_filled_from_valid_neighbours():
-    from geotrans.scene import SceneReader
-    from geotrans.tiler import TileGrid
+    from geotrans.io.scene import SceneReader
+    from geotrans.io.tiler import TileGrid
 
     scene = inspect_scene(LANDSAT)
     with SceneReader(scene, 256) as reader, rasterio.open(LANDSAT) as ds:
@@ -117,8 +118,8 @@ def test_nodata_in_model_input_is_filled_from_valid_neighbours():
 def test_an_8_bit_scene_s_tiles_stay_8_bit_until_the_runner():
     """The reader hands 8-bit pixels on as they are (a quarter of the bytes to batch); the runner brings
     them into the model's range (tests/test_runner.py)."""
-    from geotrans.scene import SceneReader
-    from geotrans.tiler import TileGrid
+    from geotrans.io.scene import SceneReader
+    from geotrans.io.tiler import TileGrid
 
     scene = inspect_scene(KOREA)
     with SceneReader(scene, 256) as reader, rasterio.open(KOREA) as ds:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import rasterio
-
 from helpers import KOREA, LANDSAT, NAIP, ROTTERDAM, VEGAS
-from geotrans.batch import SUMMARY, plan_jobs
+
+from geotrans.jobs.batch import SUMMARY, plan_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,10 +169,10 @@ def test_bad_cluster_spec_is_a_one_line_error(tmp_path, narrow_model_file):
 
 def test_gpu_out_of_memory_retries_with_half_the_batch(tmp_path):
     import torch
-
     from helpers import IdentityGenerator
-    from geotrans.batch import SceneJob, process_scene
-    from geotrans.options import RunOptions
+
+    from geotrans.jobs.batch import SceneJob, process_scene
+    from geotrans.run.options import RunOptions
 
     class SmallGpu(IdentityGenerator):
         """Runs out of memory above 2 tiles a batch, as a GPU would."""
@@ -218,9 +218,10 @@ def test_folder_mode_option_errors_are_one_line(tmp_path, narrow_model_file):
 
 def test_a_bug_stops_a_folder_run_instead_of_failing_the_scene(tmp_path):
     """Our errors and I/O errors fail one scene; anything else is a bug and must surface."""
-    from geotrans.batch import SceneJob, process_scene
-    from geotrans.options import RunOptions
     from helpers import IdentityGenerator
+
+    from geotrans.jobs.batch import SceneJob, process_scene
+    from geotrans.run.options import RunOptions
 
     class Buggy(IdentityGenerator):
         def forward(self, x, dropout_seeds=None):

@@ -7,13 +7,11 @@ import time
 import pytest
 import rasterio
 import torch
-
 from helpers import KOREA, LANDSAT, NAIP, VEGAS, assert_one_line_error, run_cli
+
 from geotrans import __version__
-from geotrans.model import build_generator
-from geotrans.weights import read_model_info, save_generator
-
-
+from geotrans.model.generator import build_generator
+from geotrans.model.weights import read_model_info, save_generator
 
 
 def test_version_and_help_with_examples():
@@ -33,7 +31,7 @@ for args, code in ((["--help"], 0), (["--version"], 0), (["run", "--help"], 0), 
                    (["run", "scene.tif", "-o", "map.tif", "--precision", "fp8"], 2)):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == code, (args, result.output)
-print(sorted(name for name in ("torch", "geotrans.model", "geotrans.pipeline") if name in sys.modules))
+print(sorted(name for name in ("torch", "geotrans.model.generator", "geotrans.run.pipeline") if name in sys.modules))
 """
 
 
@@ -126,7 +124,7 @@ def test_missing_output_folder(tmp_path, narrow_model_file):
 
 def test_no_default_model_says_how_to_give_one(tmp_path, monkeypatch):
     # An install whose package data lacks the model file (the shipped one is tested in test_evaluation).
-    monkeypatch.setattr("geotrans.weights.DEFAULT_MODEL_FILE", "missing.safetensors")
+    monkeypatch.setattr("geotrans.model.weights.DEFAULT_MODEL_FILE", "missing.safetensors")
     result = run_cli("run", LANDSAT, "--out", tmp_path / "o.tif")
     assert_one_line_error(result, "no trained model is installed", "--model")
     assert not (tmp_path / "o.tif").exists()

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-
-from geotrans.options import RunOptions
-from geotrans.runner import padded
 from helpers import KOREA, LANDSAT, assert_one_line_error, run_cli, run_scene
+
+from geotrans.run.options import RunOptions
+from geotrans.run.runner import padded
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_a_compiled_run_of_a_real_scene_equals_the_eager_run_to_float_rounding(t
 
     from torch._dynamo.utils import counters
 
-    from geotrans.weights import load_generator
+    from geotrans.model.weights import load_generator
 
     generator, info = load_generator()
     maps = {}
@@ -43,7 +43,7 @@ def test_a_compiled_run_of_a_real_scene_equals_the_eager_run_to_float_rounding(t
         for compile in (False, True):
             options = RunOptions(device="cpu", precision="fp32", batch_size=4, palette=palette, compile=compile)
             caplog.clear()
-            with caplog.at_level(logging.INFO, logger="geotrans.pipeline"):
+            with caplog.at_level(logging.INFO, logger="geotrans.run.pipeline"):
                 report = run_scene(KOREA, tmp_path / f"{palette}-{compile}.tif", generator, options, info)
             assert report.tiles_run % 4 == 1  # a padded last batch is exercised
             assert ("built the compiled generator" in caplog.text) is compile
@@ -84,7 +84,7 @@ def test_compile_without_a_cpp_compiler_is_refused_in_one_line(tmp_path, narrow_
 
 def test_compile_is_part_of_the_resume_fingerprint(tmp_path):
     """A folder run with --compile redoes maps made without it (their pixels may differ by a level)."""
-    from geotrans.batch import SceneJob, job_fingerprint
+    from geotrans.jobs.batch import SceneJob, job_fingerprint
 
     job = SceneJob(str(KOREA), str(tmp_path / "o.tif"))
     assert job_fingerprint(job, RunOptions(compile=True), None) != job_fingerprint(job, RunOptions(), None)
@@ -94,14 +94,14 @@ def test_a_large_cpu_run_without_compile_is_told_of_it(monkeypatch, caplog):
     """Korea has 25 windows; with the threshold at 25 the tip appears, above it, or with --compile, not."""
     import logging
 
-    import geotrans.pipeline
-    from geotrans.pipeline import announce
-    from geotrans.plan import plan_run
+    import geotrans.run.pipeline
+    from geotrans.run.pipeline import announce
+    from geotrans.run.plan import plan_run
 
-    caplog.set_level(logging.INFO, logger="geotrans.pipeline")
+    caplog.set_level(logging.INFO, logger="geotrans.run.pipeline")
     for threshold, compile, device, told in ((25, False, "cpu", True), (26, False, "cpu", False),
                                              (25, True, "cpu", False), (25, False, "cuda", False)):
-        monkeypatch.setattr(geotrans.pipeline, "COMPILE_PAYS_TILES", threshold)
+        monkeypatch.setattr(geotrans.run.pipeline, "COMPILE_PAYS_TILES", threshold)
         caplog.clear()
         announce(plan_run(KOREA, RunOptions(compile=compile)), device)
         assert ("--compile" in caplog.text) is told, (threshold, compile, device)

@@ -100,7 +100,8 @@ def test_every_commands_help_fits_80_columns_and_cuts_nothing(command):
 def test_run_help_groups_its_options_as_the_manual_does_in_80_columns():
     from click.testing import CliRunner
 
-    from geotrans.cli import RUN_OPTION_GROUPS, main
+    from geotrans.cli import main
+    from geotrans.cli.run import RUN_OPTION_GROUPS
 
     result = CliRunner().invoke(main, ["run", "--help"], terminal_width=80)
     assert result.exit_code == 0, result.output

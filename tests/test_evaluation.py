@@ -8,17 +8,18 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from helpers import KOREA, crop, run_scene
 from rasterio.windows import Window
 
-from helpers import KOREA, crop, run_scene
-from geotrans.model import build_generator
-from geotrans.options import RunOptions
-from geotrans.weights import card_path, default_model_path, load_generator, save_generator
-from training.data import PairSet, read_aligned
-from training.evaluate import evaluate, main as evaluate_main, resize_bilinear
+from geotrans.model.generator import build_generator
+from geotrans.model.weights import card_path, default_model_path, load_generator, save_generator
+from geotrans.run.options import RunOptions
+from geotrans.training.data import PairSet, read_aligned
+from geotrans.training.train import TrainConfig, train
+from training.evaluate import evaluate, resize_bilinear
+from training.evaluate import main as evaluate_main
 from training.export import export
 from training.metrics import image_metrics
-from training.train import TrainConfig, train
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -63,7 +64,7 @@ def test_evaluate_runs_pairs_through_geotrans_tiling(tmp_path):
 
 def test_evaluate_scores_the_palette_and_tta_variants():
     """Snapping to the colours of a map changes the scores; TTA of a generator that is not equivariant too."""
-    from geotrans.palette import Palette
+    from geotrans.model.palette import Palette
 
     torch.manual_seed(0)
     net = build_generator(ngf=8)

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 import rasterio
-
 from helpers import KOREA, LANDSAT, run_scene, scene_box, write_aoi
+
 from geotrans.errors import InputError
-from geotrans.options import RunOptions
-from geotrans.scene import inspect_scene
+from geotrans.io.scene import inspect_scene
+from geotrans.run.options import RunOptions
 
 
 @pytest.mark.parametrize("crs_member", [None, "EPSG:3857"])
@@ -62,7 +62,7 @@ def test_all_nodata_scene_is_refused(tmp_path, identity):
 def test_pixels_inside_counts_pixel_centres_also_of_a_long_sliver():
     import shapely
 
-    from geotrans.footprint import pixels_inside
+    from geotrans.io.footprint import pixels_inside
 
     assert pixels_inside(shapely.box(10.2, 10.2, 10.4, 10.4)) == 0  # between the centres
     assert pixels_inside(shapely.box(10.2, 10.2, 12.8, 12.8), limit=100) == 9

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import rasterio.shutil
 import shapely
-from hypothesis import given, settings, strategies as st
+from helpers import KOREA, assert_one_line_error, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.affinity import rotate
 
-from helpers import KOREA, assert_one_line_error, run_cli
-from geotrans.plan import plan_run
-from geotrans.scene import SceneInfo
-from geotrans.tiler import TileGrid
+from geotrans.io.scene import SceneInfo
+from geotrans.io.tiler import TileGrid
+from geotrans.run.plan import plan_run
 
 
 def declared(tmp_path: Path, side: int) -> Path:
@@ -41,9 +42,9 @@ def test_info_on_a_million_pixels_a_side_answers_in_seconds_and_names_the_limit(
 
 
 def test_a_run_beyond_the_limits_is_one_line_before_the_model_loads(tmp_path, monkeypatch, narrow_model_file):
-    import geotrans.weights
+    import geotrans.model.weights
 
-    monkeypatch.setattr(geotrans.weights, "load_generator",
+    monkeypatch.setattr(geotrans.model.weights, "load_generator",
                         lambda *a, **k: pytest.fail("the model was loaded for a plan beyond the limits"))
     result = run_cli("run", declared(tmp_path, 200_000), "--out", tmp_path / "map.tif", "--model", narrow_model_file)
     assert_one_line_error(result, "beyond geotrans's limits", "--yes")
@@ -51,7 +52,7 @@ def test_a_run_beyond_the_limits_is_one_line_before_the_model_loads(tmp_path, mo
 
 
 def test_yes_lets_a_plan_beyond_the_limits_through_the_check(tmp_path):
-    from geotrans.options import RunOptions
+    from geotrans.run.options import RunOptions
 
     plan = plan_run(declared(tmp_path, 200_000), RunOptions(huge=True))
     assert plan.beyond_limits and plan.check_size() is None

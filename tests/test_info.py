@@ -1,13 +1,13 @@
 """geotrans info: a plan, formatted; the model's header is read without building the generator."""
 import pytest
 import torch
-
-import geotrans.model
-from geotrans.info import Rates, describe, estimate_seconds, measure_rates, measure_tiles_per_second
-from geotrans.options import RunOptions
-from geotrans.plan import plan_run
-from geotrans.weights import read_model_info
 from helpers import KOREA, LANDSAT, scene_box, write_aoi
+
+import geotrans.model.generator
+from geotrans.model.weights import read_model_info
+from geotrans.run.info import Rates, describe, estimate_seconds, measure_rates, measure_tiles_per_second
+from geotrans.run.options import RunOptions
+from geotrans.run.plan import plan_run
 
 
 def test_describe_formats_the_plan(narrow_model_file):
@@ -30,7 +30,7 @@ def test_reading_the_model_header_builds_no_generator(narrow_model_file, monkeyp
     def refuse(*args, **kwargs):
         raise AssertionError("a generator was built")
 
-    monkeypatch.setattr(geotrans.model.UnetGenerator, "__init__", refuse)
+    monkeypatch.setattr(geotrans.model.generator.UnetGenerator, "__init__", refuse)
     info = read_model_info(narrow_model_file)
     assert (info.name, info.ngf, len(info.sha256)) == ("random-ngf8-test", 8, 64)
 
@@ -65,8 +65,9 @@ def test_the_estimate_is_within_a_factor_of_two_of_a_real_run(tmp_path):
     than the generator; reads timed on windows scattered over the scene made NAIP's estimate 2x too high."""
     import time
 
-    from geotrans.weights import load_generator
     from helpers import NAIP, busy_elsewhere, run_scene
+
+    from geotrans.model.weights import load_generator
 
     busy = busy_elsewhere()
     if busy > 0.4:  # e.g. a training run: OpenMP threads then time the scheduler, not the work
@@ -102,9 +103,9 @@ def test_info_json_parses_and_agrees_with_the_text(narrow_model_file):
 
 
 def test_info_names_the_model_and_a_tuned_models_base_and_hold_out_scores(tmp_path):
-    from geotrans.info import model_summary
-    from geotrans.model import build_generator
-    from geotrans.weights import save_generator
+    from geotrans.model.generator import build_generator
+    from geotrans.model.weights import save_generator
+    from geotrans.run.info import model_summary
 
     path = tmp_path / "mine.safetensors"
     card = {"tune": {"base": "geotrans-maps-ngf32-v2", "minutes": 30, "steps": 1200, "areas": [{"scene": "a.tif"}],
@@ -120,9 +121,9 @@ def test_info_names_the_model_and_a_tuned_models_base_and_hold_out_scores(tmp_pa
 
 
 def test_a_model_trained_on_landcover_ai_says_its_licence_on_its_card_and_in_info(tmp_path):
-    from geotrans.info import model_summary
-    from geotrans.model import build_generator
-    from geotrans.weights import save_generator
+    from geotrans.model.generator import build_generator
+    from geotrans.model.weights import save_generator
+    from geotrans.run.info import model_summary
     from training.export import model_licence
 
     sources = [{"name": "new-york-maps", "licence": "research use"},

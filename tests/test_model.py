@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from geotrans.model import UnetGenerator, build_generator, count_parameters, encoder_channels
+from geotrans.model.generator import UnetGenerator, build_generator, count_parameters, encoder_channels
 
 
 def test_parameter_count_matches_reference_at_ngf64():

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 import rasterio
-
 from helpers import KOREA, LANDSAT
-from geotrans.mosaic import StreamingMosaic, blend_ramp
-from geotrans.scene import SceneReader, inspect_scene
-from geotrans.tiler import TileGrid
+
+from geotrans.io.scene import SceneReader, inspect_scene
+from geotrans.io.tiler import TileGrid
+from geotrans.run.mosaic import StreamingMosaic, blend_ramp
 
 
 class RecordingSink:

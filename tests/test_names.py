@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import rasterio
 import rasterio.shutil
-
 from helpers import KOREA, LANDSAT, assert_one_line_error, run_cli
-from geotrans.targets import disk_files, input_files, sidecars
+
+from geotrans.io.targets import disk_files, input_files, sidecars
 
 
 def md5(path: Path) -> str:
@@ -222,12 +222,12 @@ def test_a_folder_run_inside_its_input_tree_still_resumes_over_its_own_maps(tmp_
 
 @pytest.fixture
 def no_model_load(monkeypatch):
-    import geotrans.weights
+    import geotrans.model.weights
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the options were checked")
 
-    monkeypatch.setattr(geotrans.weights, "load_generator", refuse)
+    monkeypatch.setattr(geotrans.model.weights, "load_generator", refuse)
 
 
 @pytest.mark.parametrize("args, said", [
@@ -267,8 +267,8 @@ def test_a_name_that_is_not_utf8_is_one_line_as_input_or_output(tmp_path, scene,
 def test_a_bad_class_table_on_the_card_is_said_before_the_map_is_made(tmp_path, scene, table):
     import torch
 
-    from geotrans.model import build_generator
-    from geotrans.weights import save_generator
+    from geotrans.model.generator import build_generator
+    from geotrans.model.weights import save_generator
 
     torch.manual_seed(0)
     model = tmp_path / "bad.safetensors"

@@ -2,13 +2,13 @@
 import json
 
 import pytest
-
-from geotrans.batch import SceneJob, job_fingerprint
-from geotrans.errors import InputError
-from geotrans.options import RunOptions
-from geotrans.plan import plan_run
-from geotrans.tiler import TileGrid
 from helpers import KOREA
+
+from geotrans.errors import InputError
+from geotrans.io.tiler import TileGrid
+from geotrans.jobs.batch import SceneJob, job_fingerprint
+from geotrans.run.options import RunOptions
+from geotrans.run.plan import plan_run
 
 
 def test_identity_leaves_out_what_cannot_change_the_output():
@@ -43,6 +43,6 @@ def test_ground_resolution_must_be_a_positive_number(gsd):
 @pytest.mark.parametrize("text", ["local:4", "LOCAL:4", "Local:4"])
 def test_a_local_cluster_is_read_in_any_case_as_its_help_shows_it(text):
     """#44: the help shows local:N; LOCAL:4 (click's upper-cased metavar, once) is the same cluster."""
-    from geotrans.cli import LocalCluster
+    from geotrans.cli.options import LocalCluster
 
     assert LocalCluster().convert(text, None, None) == 4

@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 import rasterio
+from helpers import KOREA, LANDSAT
 from rasterio.transform import from_origin
 
 from geotrans.errors import OutputError
-from geotrans.output import COMPRESSIONS, GeoTiffSink, atomic_path, check_output, overview_factors
-from helpers import KOREA, LANDSAT
+from geotrans.io.files import atomic_path
+from geotrans.io.sink import COMPRESSIONS, GeoTiffSink, check_output, overview_factors
 
 GRID = {"crs": "EPSG:32618", "transform": from_origin(500000, 4000000, 1, 1), "width": 600, "height": 300}
 
@@ -66,7 +67,7 @@ def test_overviews_reach_down_to_about_one_tile():
 
 
 def test_the_compression_names_of_the_options_are_the_profiles():
-    from geotrans.options import COMPRESSION_NAMES
+    from geotrans.run.options import COMPRESSION_NAMES
 
     assert tuple(COMPRESSIONS) == COMPRESSION_NAMES
 

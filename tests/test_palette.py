@@ -3,16 +3,16 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-
-from geotrans.batch import SceneJob, job_fingerprint
-from geotrans.model import build_generator, to_model_range
-from geotrans.options import RunOptions
-from geotrans.palette import Palette, Snapper, learn_palette, snap, srgb_to_lab
-from geotrans.plan import plan_run
-from geotrans.runner import D4, Batch, BatchRunner, d4, d4_inverse
-from geotrans.tiler import Tile
-from geotrans.weights import load_generator, read_model_info, save_generator
 from helpers import KOREA, LANDSAT, IdentityGenerator, run_scene
+
+from geotrans.io.tiler import Tile
+from geotrans.jobs.batch import SceneJob, job_fingerprint
+from geotrans.model.generator import build_generator, to_model_range
+from geotrans.model.palette import Palette, Snapper, learn_palette, snap, srgb_to_lab
+from geotrans.model.weights import load_generator, read_model_info, save_generator
+from geotrans.run.options import RunOptions
+from geotrans.run.plan import plan_run
+from geotrans.run.runner import D4, Batch, BatchRunner, d4, d4_inverse
 
 # The four colours that cover most of the training maps (measured in issue #10).
 MAP_COLOURS = ((232, 228, 220), (176, 208, 252), (252, 252, 252), (200, 220, 172))
@@ -41,7 +41,7 @@ def test_snap_moves_close_pixels_exactly_onto_the_palette_and_leaves_far_ones():
 def test_the_snapper_s_table_gives_snap_s_result_filling_exactly_the_colours_it_meets():
     """The shipped palette on a real map made without it (Korea, shipped model), then on every 8-bit colour."""
     palette = Palette.from_card(read_model_info(None).card)
-    from geotrans.pipeline import translate_array
+    from geotrans.run.pipeline import translate_array
 
     generator, _ = load_generator(None)
     with rasterio.open(KOREA) as ds:

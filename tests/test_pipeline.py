@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from helpers import KOREA, LANDSAT, VEGAS, IdentityGenerator, crop, run_scene
 from rasterio.windows import Window
 
-from helpers import KOREA, LANDSAT, VEGAS, IdentityGenerator, crop, run_scene
 from geotrans.errors import OutputError
-from geotrans.model import build_generator
-from geotrans.options import RunOptions
+from geotrans.model.generator import build_generator
+from geotrans.run.options import RunOptions
 
 
 def read_rgb(path):
@@ -152,8 +152,8 @@ def test_input_is_never_overwritten(tmp_path, identity):
 
 
 def test_in_memory_path_matches_the_file_path(tmp_path):
-    from geotrans.pipeline import translate_array
-    from geotrans.runner import BatchRunner
+    from geotrans.run.pipeline import translate_array
+    from geotrans.run.runner import BatchRunner
 
     torch.manual_seed(0)
     net = build_generator(ngf=8)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from geotrans.precision import Precision, cpu_has_native_bf16, resolve_precision
+from geotrans.model.precision import Precision, cpu_has_native_bf16, resolve_precision
 
 
 def test_auto_takes_bf16_only_on_cpus_with_native_bf16():
@@ -46,11 +46,11 @@ def test_fp32_inference_equals_a_plain_forward_pass(tmp_path):
     """One 256 px tile of a real scene: the map must be exactly the generator's fp32 output, rounded."""
     import numpy as np
     import rasterio
+    from helpers import KOREA, crop, run_scene
     from rasterio.windows import Window
 
-    from geotrans.model import build_generator, from_model_range, to_model_range
-    from geotrans.options import RunOptions
-    from helpers import KOREA, crop, run_scene
+    from geotrans.model.generator import build_generator, from_model_range, to_model_range
+    from geotrans.run.options import RunOptions
 
     src = crop(KOREA, Window(300, 300, 256, 256), tmp_path / "tile.tif")
     torch.manual_seed(1)
@@ -65,10 +65,10 @@ def test_fp32_inference_equals_a_plain_forward_pass(tmp_path):
 
 
 def test_the_runner_runs_the_model_in_the_resolved_dtype(monkeypatch):
-    import geotrans.runner
-    from geotrans.model import build_generator
-    from geotrans.runner import Batch, BatchRunner
-    from geotrans.tiler import Tile
+    import geotrans.run.runner
+    from geotrans.io.tiler import Tile
+    from geotrans.model.generator import build_generator
+    from geotrans.run.runner import Batch, BatchRunner
 
     seen = []
     net = build_generator(ngf=8)
@@ -78,18 +78,19 @@ def test_the_runner_runs_the_model_in_the_resolved_dtype(monkeypatch):
     BatchRunner(net, torch.device("cpu"), precision="fp32").run(batch)
     BatchRunner(net, torch.device("cpu"), precision="bf16").run(batch)
     assert seen == [torch.float32, torch.bfloat16]
-    monkeypatch.setattr(geotrans.runner, "CPU_INFERENCE_BF16", False)
+    monkeypatch.setattr(geotrans.run.runner, "CPU_INFERENCE_BF16", False)
     assert BatchRunner(net, torch.device("cpu")).precision.name == "fp32"
 
 
 def test_a_tile_s_bf16_output_does_not_depend_on_its_batch_companions():
     """Real Korea tiles, the shipped model: one batch of 5 against five batches of 1, bit for bit. With this,
     a split run (strips batch tiles differently) equals a serial run in bf16 too."""
-    from geotrans.pipeline import read_batches
-    from geotrans.plan import plan_run
-    from geotrans.runner import Batch, BatchRunner
-    from geotrans.weights import load_generator
     from helpers import KOREA
+
+    from geotrans.model.weights import load_generator
+    from geotrans.run.pipeline import read_batches
+    from geotrans.run.plan import plan_run
+    from geotrans.run.runner import Batch, BatchRunner
 
     generator, info = load_generator()
     tiles = [t for batch in read_batches(plan_run(KOREA)) for t in zip(batch.tiles, batch.pixels, batch.valid)][:5]

@@ -6,15 +6,15 @@ real scenes covers; the pixel values come from the real Korea sample, tiled to s
 import numpy as np
 import rasterio
 import torch
+from helpers import KOREA, IdentityGenerator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geotrans.model import from_model_range, to_model_range
-from geotrans.mosaic import StreamingMosaic
-from geotrans.pipeline import translate_array
-from geotrans.runner import BatchRunner
-from geotrans.tiler import TileGrid
-from helpers import KOREA, IdentityGenerator
+from geotrans.io.tiler import TileGrid
+from geotrans.model.generator import from_model_range, to_model_range
+from geotrans.run.mosaic import StreamingMosaic
+from geotrans.run.pipeline import translate_array
+from geotrans.run.runner import BatchRunner
 
 with rasterio.open(KOREA) as _ds:
     KOREA_PIXELS = _ds.read()

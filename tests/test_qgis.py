@@ -19,14 +19,13 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
 from rasterio.warp import transform_bounds
 
-from geotrans.model import build_generator
-from geotrans.qgis_install import PLUGIN_NAME, default_profiles_path, geotrans_command
-from geotrans.qgis_plugin import command
-from geotrans.weights import read_model_info, save_generator
-from training.export import inherited_style
-from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+from geotrans.model.generator import build_generator
+from geotrans.model.weights import inherited_style, read_model_info, save_generator
+from geotrans.qgis.install import PLUGIN_NAME, default_profiles_path, geotrans_command
+from geotrans.qgis.plugin import command
 
 ROADS = Path(__file__).resolve().parent / "data" / "vegas_roads" / "vegas_roads.geojson"
 
@@ -66,10 +65,11 @@ def leftovers(folder: Path) -> list[str]:
 # --- The command lines and the runs, without QGIS -------------------------------------------------------------
 
 def test_the_plugin_s_choices_agree_with_geotrans():
-    from geotrans.options import COMPRESSION_NAMES, DEVICES, PRECISIONS
-    from geotrans.tiler import DEFAULT_OVERLAP
-    from geotrans.targets import SUMMARY
-    from geotrans.cli import run
+    from geotrans.cli.run import run
+    from geotrans.io.targets import SUMMARY
+    from geotrans.io.tiler import DEFAULT_OVERLAP
+    from geotrans.model.choices import DEVICES, PRECISIONS
+    from geotrans.run.options import COMPRESSION_NAMES
 
     assert command.DEVICES == DEVICES and command.PRECISIONS == PRECISIONS and command.SUMMARY == SUMMARY
     assert command.COMPRESSIONS == COMPRESSION_NAMES and command.DEFAULT_OVERLAP == DEFAULT_OVERLAP
@@ -78,7 +78,8 @@ def test_the_plugin_s_choices_agree_with_geotrans():
 
 def test_the_plugin_s_command_lines_mean_what_it_asks_for():
     """Each algorithm's arguments, parsed by geotrans's own command line."""
-    from geotrans.cli import info, run
+    from geotrans.cli.info import info
+    from geotrans.cli.run import run
 
     ctx = run.make_context("run", command.scene_arguments(
         "in.tif", "out.tif", model="m.safetensors", bands=(3, 2, 1), aoi="aoi.geojson", overlap=32, batch_size=4,
@@ -90,7 +91,7 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
         batch_size=4, device="cpu", precision="fp32", cog=True, compress="zstd", compile_=True, overwrite=True,
         progress_mode="json", vectors="features.gpkg")
     assert run.make_context("run", command.scene_arguments("in.tif", "out.tif")[1:]).params["vectors"] is None
-    from geotrans.cli import vectorize
+    from geotrans.cli.vectorize import vectorize
 
     ctx = vectorize.make_context("vectorize", command.vectorize_arguments("map.tif", "f.gpkg", min_area=50)[1:])
     assert {k: ctx.params[k] for k in ("map_path", "dst", "min_area", "overwrite")} == dict(
@@ -103,7 +104,7 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
     assert ctx.params["model_path"] is None and ctx.params["cog"] is False and ctx.params["compile_"] is False
     ctx = info.make_context("info", command.plan_arguments("in.tif", bands=(1,), overlap=0)[1:])
     assert (ctx.params["src"], ctx.params["bands"], ctx.params["overlap"]) == ("in.tif", (1,), 0)
-    from geotrans.cli import tune
+    from geotrans.cli.tune import tune
 
     ctx = tune.make_context("tune", command.tune_arguments(
         ["a.tif", "b.tif"], ["roads.gpkg", "water.shp"], "mine.safetensors", model="base.safetensors", minutes=30,
@@ -118,8 +119,8 @@ def test_the_plugin_s_command_lines_mean_what_it_asks_for():
 
 
 def test_the_plugin_s_map_classes_are_the_renderer_s():
-    from geotrans.render import CLASSES
-    from geotrans.vectorize import LAYERS
+    from geotrans.model.style import CLASSES
+    from geotrans.vectors.vectorize import LAYERS
 
     assert sorted(command.MAP_CLASSES) == sorted(CLASSES)
     assert sorted(command.VECTOR_LAYERS) == sorted(LAYERS)
@@ -215,7 +216,7 @@ def test_the_plugin_s_metadata_names_this_version():
     import configparser
 
     from geotrans import __version__
-    from geotrans.qgis_install import PLUGIN_SOURCE
+    from geotrans.qgis.install import PLUGIN_SOURCE
 
     metadata = configparser.ConfigParser()
     metadata.read(PLUGIN_SOURCE / "metadata.txt")
@@ -225,7 +226,7 @@ def test_the_plugin_s_metadata_names_this_version():
 
 
 def test_the_plugin_imports_neither_torch_nor_rasterio():
-    from geotrans.qgis_install import PLUGIN_SOURCE
+    from geotrans.qgis.install import PLUGIN_SOURCE
 
     for source in PLUGIN_SOURCE.glob("*.py"):
         text = source.read_text()

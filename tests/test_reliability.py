@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
+from helpers import KOREA, LANDSAT, VEGAS, run_cli
 from rasterio.windows import Window
 
 from geotrans import __version__
 from geotrans.cli import main
-from geotrans.plan import plan_run
-from helpers import KOREA, LANDSAT, VEGAS, run_cli
+from geotrans.run.plan import plan_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +93,7 @@ def test_a_full_disk_never_leaves_a_map_that_is_not_readable(tmp_path, small_dis
 
 def test_a_write_into_a_missing_folder_is_not_called_a_full_disk(tmp_path):
     from geotrans.errors import DiskFullError, OutputError
-    from geotrans.output import atomic_path
+    from geotrans.io.files import atomic_path
 
     with pytest.raises(OutputError) as refused:
         with atomic_path(tmp_path / "gone" / "results.json") as tmp:
@@ -152,7 +152,7 @@ def test_a_file_size_limit_fails_cleanly_for_any_user(tmp_path, narrow_model_fil
 def test_a_second_run_for_the_same_output_is_refused_naming_the_holder(tmp_path, narrow_model_file):
     import socket
 
-    from geotrans.output import output_lock
+    from geotrans.io.files import output_lock
 
     out = tmp_path / "map.tif"
     with output_lock(out):  # another live run, as far as the CLI can tell (a lock of its own)
@@ -169,7 +169,7 @@ def test_a_killed_runs_lock_is_taken_over_and_its_temporary_files_removed(tmp_pa
 
     out = tmp_path / "map.tif"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from geotrans.output import output_lock\n"
+        "import sys, time; from pathlib import Path; from geotrans.io.files import output_lock\n"
         f"out = Path({str(out)!r})\n"
         "with output_lock(out):\n"
         "    (out.parent / ('.' + out.name + '.0badf00d.part')).write_bytes(b'half a map' * 1000)\n"
@@ -188,8 +188,8 @@ def test_a_killed_runs_lock_is_taken_over_and_its_temporary_files_removed(tmp_pa
 def test_two_folder_runs_share_the_work_and_the_summary(tmp_path, narrow_model_file):
     import json
 
-    from geotrans.batch import SUMMARY
-    from geotrans.output import output_lock
+    from geotrans.io.files import output_lock
+    from geotrans.jobs.batch import SUMMARY
 
     scenes = tmp_path / "scenes"
     scenes.mkdir()
@@ -405,7 +405,7 @@ def test_info_fails_on_a_truncated_file_with_gdals_reason(tmp_path):
 
 
 def test_column_bands_cover_each_column_once_and_bound_the_accumulator():
-    from geotrans.tiler import MAX_BAND_WIDTH, TileGrid, column_bands
+    from geotrans.io.tiler import MAX_BAND_WIDTH, TileGrid, column_bands
 
     grid = TileGrid(300, 3_000_000, 256, 64)
     bands = column_bands(grid)
@@ -422,16 +422,16 @@ def test_column_bands_cover_each_column_once_and_bound_the_accumulator():
 @pytest.mark.parametrize("scene", [KOREA, VEGAS])  # VEGAS is read resampled and warped back in strips
 def test_a_scene_blended_in_column_bands_is_the_same_map(tmp_path, monkeypatch, scene, narrow_model_file):
     import numpy as np
-
-    import geotrans.pipeline
-    from geotrans.options import RunOptions
-    from geotrans.weights import load_generator
     from helpers import run_scene
+
+    import geotrans.run.pipeline
+    from geotrans.model.weights import load_generator
+    from geotrans.run.options import RunOptions
 
     generator, info = load_generator(narrow_model_file)  # random weights: every tile differs, so seams show
     info = type(info)(**{**info.__dict__, "card": {"native_resolution_m": 0.9}})
     run_scene(scene, tmp_path / "whole.tif", generator, RunOptions(device="cpu"), info)
-    monkeypatch.setattr(geotrans.pipeline, "MAX_BAND_WIDTH", 256)
+    monkeypatch.setattr(geotrans.run.pipeline, "MAX_BAND_WIDTH", 256)
     run_scene(scene, tmp_path / "bands.tif", generator, RunOptions(device="cpu"), info)
     with rasterio.open(tmp_path / "whole.tif") as a, rasterio.open(tmp_path / "bands.tif") as b:
         assert np.array_equal(a.read(), b.read()) and np.array_equal(a.dataset_mask(), b.dataset_mask())
@@ -446,7 +446,7 @@ def test_a_sparse_file_claiming_a_huge_scene_is_announced_loudly(tmp_path, caplo
 
     from rasterio.transform import from_origin
 
-    from geotrans.pipeline import HUGE_JOB_TILES, announce
+    from geotrans.run.pipeline import HUGE_JOB_TILES, announce
 
     path = tmp_path / "sparse.tif"
     with rasterio.open(path, "w", driver="GTiff", width=70_000, height=70_000, count=3, dtype="uint8", tiled=True,

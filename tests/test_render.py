@@ -14,10 +14,20 @@ from rasterio.crs import CRS
 from rasterio.warp import transform as transform_coords
 
 from geotrans.errors import InputError
-from geotrans.palette import Palette
-from geotrans.render import CODES, IGNORE, Feature, Grid, MapStyle, classes_from_codes, osm_class, \
-    parse_class_table, parse_other_tags, rasterize_features, read_vector_labels, render_vectors
-from geotrans.weights import read_model_info
+from geotrans.io.labels import (
+    Feature,
+    Grid,
+    classes_from_codes,
+    osm_class,
+    parse_class_table,
+    parse_other_tags,
+    rasterize_features,
+    read_vector_labels,
+    render_vectors,
+)
+from geotrans.model.palette import Palette
+from geotrans.model.style import CODES, IGNORE, MapStyle
+from geotrans.model.weights import read_model_info
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_tiles"
 VEGAS = SAMPLES / "vegas_rgba_4326.tif"
@@ -157,7 +167,7 @@ def test_empty_and_invalid_geometries_are_skipped_or_repaired_with_a_warning(tmp
         ({"class": "green"}, None),
         ({"class": "lava"}, {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
     ], crs="EPSG:32611")
-    with caplog.at_level(logging.WARNING, logger="geotrans.render"):
+    with caplog.at_level(logging.WARNING, logger="geotrans.model.style"):
         features = read_vector_labels(path, UTM11)
     assert [f.map_class for f in features] == ["water"]
     assert features[0].geometry.is_valid and features[0].geometry.area == pytest.approx(50.0)
@@ -206,8 +216,8 @@ def test_a_card_without_map_classes_is_refused_in_one_line():
 def test_a_map_names_its_class_colours_and_they_class_its_pixels_back(tmp_path, style):
     import json as json_
 
-    from geotrans.options import RunOptions
-    from geotrans.plan import plan_run
+    from geotrans.run.options import RunOptions
+    from geotrans.run.plan import plan_run
 
     plan = plan_run(VEGAS, RunOptions(), read_model_info())
     assert json_.loads(plan.tags["GEOTRANS_MAP_CLASSES"]) == read_model_info().card["map_classes"]

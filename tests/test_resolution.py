@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-
 from helpers import KOREA, LANDSAT, VEGAS, run_scene, scene_box, write_aoi
+
 from geotrans.errors import InputError
-from geotrans.options import RunOptions
-from geotrans.resolution import ground_resolution_m, metres_per_degree, processing_grid
-from geotrans.scene import inspect_scene
-from geotrans.weights import ModelInfo
+from geotrans.io.resolution import ground_resolution_m, metres_per_degree, processing_grid
+from geotrans.io.scene import inspect_scene
+from geotrans.model.weights import ModelInfo
+from geotrans.run.options import RunOptions
 
 
 def model_at(gsd):
@@ -168,9 +168,9 @@ def test_the_resampling_choice_reaches_the_read_and_auto_keeps_today_s(tmp_path)
     """Korea (0.47 m) is read at the shipped model's 0.9 m: averaged by default, as asked otherwise."""
     from rasterio.enums import Resampling
 
-    from geotrans.pipeline import translate
-    from geotrans.plan import plan_run
-    from geotrans.weights import load_generator
+    from geotrans.model.weights import load_generator
+    from geotrans.run.pipeline import translate
+    from geotrans.run.plan import plan_run
 
     generator, info = load_generator()
     auto = plan_run(KOREA, RunOptions(), info)
@@ -188,15 +188,15 @@ def test_pixels_far_from_square_or_far_finer_than_the_model_are_warned(caplog):
 
     from rasterio.crs import CRS
 
-    with caplog.at_level(logging.WARNING, logger="geotrans.resolution"):
+    with caplog.at_level(logging.WARNING, logger="geotrans.io.resolution"):
         # 0.00001 degree pixels at 89.9 N: 1.1 m north-south, 2 mm east-west
         processing_grid(CRS.from_epsg(4326), Affine(1e-5, 0, 10, 0, -1e-5, 89.9), 1000, 1000, 0.9)
     assert "longer one way than the other" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="geotrans.resolution"):
+    with caplog.at_level(logging.WARNING, logger="geotrans.io.resolution"):
         processing_grid(CRS.from_epsg(32611), Affine(0.01, 0, 600000, 0, -0.01, 4000000), 1000, 1000, 0.9)
     assert "finer than the model" in caplog.text and "longer" not in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="geotrans.resolution"):
+    with caplog.at_level(logging.WARNING, logger="geotrans.io.resolution"):
         processing_grid(CRS.from_epsg(32611), Affine(0.5, 0, 600000, 0, -0.5, 4000000), 1000, 1000, 0.9)
     assert caplog.text == ""

@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-
 from helpers import VEGAS
-from geotrans.resolution import pixel_size_m
+
+from geotrans.io.resolution import pixel_size_m
 from training.roads import evaluate_roads, label_raster, road_pixels, road_scores, shifted
 
 LABELS = Path(__file__).resolve().parent / "data" / "vegas_roads" / "vegas_roads.geojson"
@@ -67,8 +67,8 @@ def test_road_pixels_are_the_near_white_streets():
     rgb = np.array([[[252, 232, 176, 255]], [[252, 224, 208, 255]], [[252, 216, 252, 244]]], np.uint8)
     assert road_pixels(rgb).tolist() == [[True, False, False, False]]
     # The shipped palette's street colour counts; its background colour does not.
-    from geotrans.palette import Palette
-    from geotrans.weights import read_model_info
+    from geotrans.model.palette import Palette
+    from geotrans.model.weights import read_model_info
 
     colours = Palette.from_card(read_model_info().card).colours
     street = min(colours, key=lambda c: sum((255 - v) ** 2 for v in c))
@@ -83,7 +83,7 @@ def test_road_pixels_are_the_near_white_streets():
 @pytest.mark.slow
 def test_the_shipped_model_draws_streets_on_vegas_through_the_default_path():
     """With the palette on (the default), streets are snapped to the palette's white: they still count."""
-    from geotrans.weights import load_generator
+    from geotrans.model.weights import load_generator
 
     generator, info = load_generator()
     report = evaluate_roads(generator, VEGAS, LABELS, model_info=info)

@@ -4,12 +4,12 @@ import threading
 import numpy as np
 import pytest
 import torch
+from helpers import IdentityGenerator
 
 from geotrans.errors import InputError
-from geotrans.model import to_model_range
-from geotrans.runner import Batch, BatchRunner, batched, resolve_device, run_stages
-from geotrans.tiler import Tile, TileGrid
-from helpers import IdentityGenerator
+from geotrans.io.tiler import Tile, TileGrid
+from geotrans.model.generator import to_model_range
+from geotrans.run.runner import Batch, BatchRunner, batched, resolve_device, run_stages
 
 
 def reads(n, skip=()):

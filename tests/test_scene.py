@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
+from helpers import KOREA, LANDSAT, ROTTERDAM, VEGAS, IdentityGenerator, run_scene, scene_box, write_aoi
 
 from geotrans.cli import main
-from geotrans.options import RunOptions
-from geotrans.plan import plan_run
-from geotrans.scene import SceneReader, inspect_scene, tile_reads, valid_pixels
-from geotrans.weights import ModelInfo
-from helpers import KOREA, LANDSAT, ROTTERDAM, VEGAS, IdentityGenerator, run_scene, scene_box, write_aoi
+from geotrans.io.scene import SceneReader, inspect_scene, tile_reads, valid_pixels
+from geotrans.model.weights import ModelInfo
+from geotrans.run.options import RunOptions
+from geotrans.run.plan import plan_run
 
 
 def test_validity_is_the_mask_where_there_is_no_nan_or_aoi():
@@ -75,7 +75,7 @@ def counting_opens():
     return counts, counting
 
 
-# Every run first opens its input once to list the files it is made of (geotrans.targets: no output may be
+# Every run first opens its input once to list the files it is made of (geotrans.io.targets: no output may be
 # one of them), before the model loads; the plan's own list serves the map's checks after that.
 @pytest.mark.parametrize("scene,extra,opens", [
     (KOREA, ["--gsd", "0.9"], 3),  # within 5% of the model: its files, inspect, read

@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from geotrans.render import CODES, IGNORE, MapStyle
-from geotrans.weights import read_model_info
-from training.semantic import Tally, evaluate_labelled
-from training.sources import labelled_images, read_mix
+from geotrans.model.style import CODES, IGNORE, MapStyle
+from geotrans.model.weights import read_model_info
+from geotrans.training.scores import Tally
+from geotrans.training.sources import labelled_images, read_mix
+from training.semantic import evaluate_labelled
 
 DATA = Path(__file__).resolve().parent / "data"
 STYLE = MapStyle.from_card(read_model_info().card)

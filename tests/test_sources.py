@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from geotrans.render import CODES, IGNORE, MapStyle
-from geotrans.weights import read_model_info
-from training.data import Augment
-from training.sources import MixError, MixedSet, labelled_images, load_sources, mask_classes, read_mix
-from training.train import Pix2Pix, TrainConfig, train
+from geotrans.model.style import CODES, IGNORE, MapStyle
+from geotrans.model.weights import read_model_info
+from geotrans.training.data import Augment
+from geotrans.training.sources import MixedSet, MixError, labelled_images, load_sources, mask_classes, read_mix
+from geotrans.training.train import Pix2Pix, TrainConfig, train
 
 DATA = Path(__file__).resolve().parent / "data"
 DUBAI_CLASSES = {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
@@ -100,7 +100,7 @@ def test_a_no_water_sources_unlabelled_pixels_are_dry_land_and_travel_with_the_s
 
 
 def test_the_dry_term_pushes_only_pixels_drawn_near_water_and_only_where_dry(tmp_path):
-    from training.losses import dry_hinge
+    from geotrans.training.losses import dry_hinge
 
     water = torch.tensor([0.4, 0.6, 0.98])
     fake = water.view(1, 3, 1, 1).repeat(1, 1, 2, 2)  # all drawn as water
@@ -243,7 +243,7 @@ def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_pa
 def test_a_collage_joins_small_photos_in_name_order_and_leaves_missing_places_unlabelled():
     """Synthetic 2 x 2 photos, so that every joined pixel's origin can be read off (real chips show the same
     join, but not which pixel came from where)."""
-    from training.sources import LabelledImage, collage
+    from geotrans.training.sources import LabelledImage, collage
 
     images = [LabelledImage(f"p{k}", np.full((3, 2, 2), k, np.uint8), np.full((2, 2), k, np.uint8), 0.25)
               for k in range(5)]
@@ -271,10 +271,10 @@ def test_a_collage_source_trains_on_joined_photos_and_holds_out_its_val_part(tmp
 
 
 def test_the_class_decision_pulls_an_unsure_pixel_to_its_labels_class_and_reads_only_labelled_pixels():
-    from geotrans.model import to_model_range
-    from geotrans.render import CLASSES
-    from training.losses import class_cross_entropy
-    from training.train import CLASS_TEMPERATURE
+    from geotrans.model.generator import to_model_range
+    from geotrans.model.style import CLASSES
+    from geotrans.training.losses import class_cross_entropy
+    from geotrans.training.train import CLASS_TEMPERATURE
 
     style = MapStyle.from_card(read_model_info().card)
     colours = to_model_range(torch.tensor([style.colours[n] for n in CLASSES], dtype=torch.float32))
@@ -295,7 +295,7 @@ def test_the_class_decision_pulls_an_unsure_pixel_to_its_labels_class_and_reads_
 
 
 def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_term(tmp_path):
-    from geotrans.palette import Palette
+    from geotrans.model.palette import Palette
 
     mix = write_mix(tmp_path)
     model = train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run"), ngf=8, ndf=8, batch_size=2,

@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 import rasterio
-
-from geotrans.options import RunOptions
-from geotrans.pipeline import translate
-from geotrans.plan import plan_run
-from geotrans.split import strip_grid, strip_rows_for, translate_split
-from geotrans.tiler import RowStrip, TileGrid, row_strips
-from geotrans.weights import load_generator
 from helpers import KOREA, LANDSAT, run_cli
+
+from geotrans.io.tiler import RowStrip, TileGrid, row_strips
+from geotrans.jobs.split import strip_grid, strip_rows_for, translate_split
+from geotrans.model.weights import load_generator
+from geotrans.run.options import RunOptions
+from geotrans.run.pipeline import translate
+from geotrans.run.plan import plan_run
 
 pytest.importorskip("distributed")
 

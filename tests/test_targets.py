@@ -1,4 +1,4 @@
-"""The hostile cases: geotrans never writes over what the user owns (geotrans.targets and the writes it guards)."""
+"""The hostile cases: geotrans never writes over what the user owns (geotrans.io.targets and the writes it guards)."""
 from __future__ import annotations
 
 import fcntl
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-
 from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+
 from geotrans.errors import OutputError
-from geotrans.output import durable_replace, is_temporary_of, lock_path, output_lock, temporary_path
-from geotrans.targets import Target, check_target, disk_file
+from geotrans.io.files import durable_replace, is_temporary_of, lock_path, output_lock, temporary_path
+from geotrans.io.targets import Target, check_target, disk_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,7 +105,7 @@ def test_a_log_over_the_input_or_the_map_is_refused(tmp_path, scene, narrow_mode
 
 def test_a_log_is_appended_to_a_text_file_but_never_to_an_image(tmp_path, scene, narrow_model_file):
     log = tmp_path / "run.log"
-    yesterday = "2026-12-05 22:00:00,000 INFO geotrans.pipeline: yesterday's run\n"  # a geotrans log (#42)
+    yesterday = "2026-12-05 22:00:00,000 INFO geotrans.run.pipeline: yesterday's run\n"  # a geotrans log (#42)
     log.write_text(yesterday)
     result = run_cli("run", scene, "--out", tmp_path / "out.tif", "--log", log, "--model", narrow_model_file, "-q")
     assert result.exit_code == 0, result.output
@@ -295,7 +295,7 @@ def test_a_qgis_profile_that_leaves_the_profiles_folder_is_refused(tmp_path, pro
 
 
 def test_a_scene_list_keeps_urls_and_gdal_paths_as_written(tmp_path):
-    from geotrans.batch import plan_jobs
+    from geotrans.jobs.batch import plan_jobs
 
     listing = tmp_path / "scenes.txt"
     listing.write_text("/vsicurl/https://example.com/data/a.tif\nhttps://example.com/b.tif?token=1\n"
@@ -309,13 +309,13 @@ def test_a_scene_list_keeps_urls_and_gdal_paths_as_written(tmp_path):
 def test_folder_mode_matches_any_case_and_says_what_it_leaves_out(tmp_path, caplog):
     import logging
 
-    from geotrans.batch import plan_jobs
+    from geotrans.jobs.batch import plan_jobs
 
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     shutil.copy(LANDSAT, scenes / "LC08.TIF")
     (scenes / "gone.tif").symlink_to(tmp_path / "nowhere.tif")
-    with caplog.at_level(logging.WARNING, logger="geotrans.batch"):
+    with caplog.at_level(logging.WARNING, logger="geotrans.jobs.batch"):
         jobs = plan_jobs(scenes, tmp_path / "maps")
     assert [Path(j.src).name for j in jobs] == ["LC08.TIF"]
     assert "gone.tif" in caplog.text and "link" in caplog.text
@@ -344,8 +344,8 @@ def test_creation_options_gdal_knows_still_work(tmp_path, narrow_model_file):
 
 def test_a_paletted_scene_is_expanded_through_its_colour_table(tmp_path, narrow_model_file):
     # The real Vegas crop, quantised to a colour table of 4 entries (a paletted scene of the same place).
-    from geotrans.scene import SceneReader, inspect_scene
-    from geotrans.tiler import TileGrid
+    from geotrans.io.scene import SceneReader, inspect_scene
+    from geotrans.io.tiler import TileGrid
 
     with rasterio.open(VEGAS) as ds:
         grey = ds.read(1)
@@ -371,12 +371,12 @@ def test_a_paletted_scene_is_expanded_through_its_colour_table(tmp_path, narrow_
 
 
 def test_a_missing_input_is_said_before_the_model_loads(tmp_path, monkeypatch):
-    import geotrans.weights
+    import geotrans.model.weights
 
     def never(*args, **kwargs):
         raise AssertionError("the model was loaded first")
 
-    monkeypatch.setattr(geotrans.weights, "load_generator", never)
+    monkeypatch.setattr(geotrans.model.weights, "load_generator", never)
     result = run_cli("run", tmp_path / "nope.tif", "--out", tmp_path / "o.tif")
     assert_one_line_error(result, "no such file")
     result = run_cli("run", VEGAS, "--out", tmp_path / "o.tif", "--aoi", tmp_path / "no-aoi.geojson")
@@ -437,10 +437,10 @@ def float_scene(tmp_path, fill) -> Path:
 
 
 def test_the_plans_valid_fraction_is_the_mask_the_run_writes_for_nan_without_nodata(tmp_path, narrow_model_file):
-    from geotrans.info import facts
-    from geotrans.options import RunOptions
-    from geotrans.plan import plan_run
-    from geotrans.weights import read_model_info
+    from geotrans.model.weights import read_model_info
+    from geotrans.run.info import facts
+    from geotrans.run.options import RunOptions
+    from geotrans.run.plan import plan_run
 
     def holes(data):
         data = data.copy()
@@ -469,8 +469,8 @@ def test_a_scene_of_only_fill_and_infinite_values_exits_1_and_writes_nothing(tmp
 
 @pytest.mark.parametrize("palette", [[[255, 0]], [["red", 0, 0]], [[300, 0, 0]], "blue"])
 def test_a_model_card_with_a_bad_palette_is_one_line(tmp_path, palette):
-    from geotrans.model import build_generator
-    from geotrans.weights import save_generator
+    from geotrans.model.generator import build_generator
+    from geotrans.model.weights import save_generator
 
     model = tmp_path / "bad.safetensors"
     save_generator(build_generator(ngf=8), model, name="bad-palette", card={"palette": palette,
@@ -484,7 +484,7 @@ def test_a_model_card_with_a_bad_palette_is_one_line(tmp_path, palette):
 
 def test_a_batch_that_cannot_fit_in_memory_is_one_line(tmp_path, narrow_model_file, monkeypatch):
     # The allocator's refusal, provoked without allocating: a generator that raises what torch's CPU allocator does.
-    from geotrans.runner import BatchRunner
+    from geotrans.run.runner import BatchRunner
 
     def refuse(self, images, seeds):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
@@ -526,9 +526,9 @@ def test_ctrl_c_acts_at_once_while_a_silent_server_holds_the_read(tmp_path, narr
 def test_the_plans_valid_fraction_is_the_mask_the_run_writes_for_an_internal_mask_resampled(tmp_path,
                                                                                           narrow_model_file):
     # The real Vegas crop (0.27 m, so resampled to the model's 0.9 m) with an internal mask hiding a band of rows.
-    from geotrans.info import facts
-    from geotrans.options import RunOptions
-    from geotrans.plan import plan_run
+    from geotrans.run.info import facts
+    from geotrans.run.options import RunOptions
+    from geotrans.run.plan import plan_run
 
     with rasterio.open(VEGAS) as ds:
         data = ds.read([1, 2, 3])
@@ -553,7 +553,7 @@ def test_the_plans_valid_fraction_is_the_mask_the_run_writes_for_an_internal_mas
 
 def read_model_info_with_resolution(tmp_path, narrow_model_file):
     """The narrow test model with a card stating the shipped model's 0.9 m, so scenes are resampled to it."""
-    from geotrans.weights import load_generator, read_model_info, save_generator
+    from geotrans.model.weights import load_generator, read_model_info, save_generator
 
     net, _ = load_generator(narrow_model_file)
     path = tmp_path / "narrow-0.9m.safetensors"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from geotrans.tiler import TileGrid, axis_starts
+from geotrans.io.tiler import TileGrid, axis_starts
 
 
 @pytest.mark.parametrize("height,width,overlap", [(718, 791, 64), (1024, 1024, 0), (257, 600, 32), (256, 256, 64),

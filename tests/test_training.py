@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from geotrans.background import background
-from geotrans.palette import near_colour
-from training.data import Augment, PairSet, geotiff_pairs, read_aligned
-from training.losses import feature_matching, gradient_l1
-from training.networks import build_discriminator, receptive_field
-from training.train import CHECKPOINT, Pix2Pix, StopRequest, TrainConfig, lr_at, train
+from geotrans.model.palette import near_colour
+from geotrans.run.background import background
+from geotrans.training.data import Augment, PairSet, geotiff_pairs, read_aligned
+from geotrans.training.losses import feature_matching, gradient_l1
+from geotrans.training.networks import build_discriminator, receptive_field
+from geotrans.training.train import CHECKPOINT, Pix2Pix, StopRequest, TrainConfig, lr_at, train
 
 MAPS_PAIRS = Path(__file__).resolve().parent / "data" / "maps_pairs"
 
@@ -77,7 +77,7 @@ def test_generator_step_leaves_discriminator_weights_to_the_discriminator_step(t
     source, target = next(pairs.batches(0, 1))
     d_before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
     # A generator-only update: gradients reach the generator through D, but D is untouched.
-    from training.train import set_requires_grad
+    from geotrans.training.train import set_requires_grad
 
     set_requires_grad(model.discriminator, False)
     fake = model.generator(source)
@@ -126,7 +126,6 @@ def test_lr_is_constant_then_decays_linearly():
 
 def test_geotiff_pairs_use_the_tiler(tmp_path):
     import rasterio
-
     from helpers import KOREA
 
     with rasterio.open(KOREA) as ds:
@@ -245,13 +244,13 @@ def test_resume_is_exact_under_the_new_recipe(tmp_path):
 
 
 def test_precision_fp32_turns_autocast_off_and_auto_follows_the_cpu(tmp_path, monkeypatch):
-    import geotrans.precision
+    import geotrans.model.precision
 
     model = Pix2Pix(tiny_config(tmp_path, precision="fp32"), torch.device("cpu"))
     assert model.precision.name == "fp32"
-    monkeypatch.setattr(geotrans.precision, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(geotrans.model.precision, "cpu_has_native_bf16", lambda: False)
     assert Pix2Pix(tiny_config(tmp_path), torch.device("cpu")).precision.name == "fp32"
-    monkeypatch.setattr(geotrans.precision, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(geotrans.model.precision, "cpu_has_native_bf16", lambda: True)
     model = Pix2Pix(tiny_config(tmp_path), torch.device("cpu"))
     assert model.precision.name == "bf16"
     # The step's forward passes really run in bf16, while the losses stay fp32.
@@ -384,7 +383,7 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
 
 def test_a_warm_start_takes_the_exported_generator_and_a_fresh_discriminator(tmp_path):
     """The run folder is gone: a new run starts from the exported weights (as shipped, fp16) and a new D."""
-    from geotrans.weights import read_model_info, save_generator
+    from geotrans.model.weights import read_model_info, save_generator
 
     trained = train(tiny_config(tmp_path / "a", epochs=1), torch.device("cpu"), train_set=tiny_pairs())
     exported = tmp_path / "exported.safetensors"
@@ -423,15 +422,15 @@ def test_the_moving_average_follows_the_generator_and_is_what_the_export_holds(t
         torch.testing.assert_close(ema[k], 0.75 * before[k] + 0.25 * after[k])
     assert not any(p.requires_grad for p in model.ema_generator.parameters())
 
+    from geotrans.training.train import save_checkpoint
     from training.export import export
-    from training.train import save_checkpoint
 
     run = tmp_path / "run"
     run.mkdir()
     save_checkpoint(run / CHECKPOINT, model, {"epoch": 0, "batch": 1, "step": 1, "seconds": 1.0})
     averaged = export(run, tmp_path / "ema.safetensors", "ema")
     raw = export(run, tmp_path / "raw.safetensors", "raw", raw=True)
-    from geotrans.weights import load_generator
+    from geotrans.model.weights import load_generator
 
     for path, source_weights in ((tmp_path / "ema.safetensors", ema), (tmp_path / "raw.safetensors", after)):
         loaded = load_generator(path)[0].state_dict()
@@ -441,7 +440,7 @@ def test_the_moving_average_follows_the_generator_and_is_what_the_export_holds(t
 
 def test_a_warm_start_starts_the_moving_average_from_the_warm_weights(tmp_path):
     """Not from the random init: with decay 0.999, 1000 steps later a third of it would still be noise."""
-    from geotrans.weights import save_generator
+    from geotrans.model.weights import save_generator
 
     trained = train(tiny_config(tmp_path / "a", epochs=1), torch.device("cpu"), train_set=tiny_pairs())
     exported = tmp_path / "exported.safetensors"
@@ -465,8 +464,8 @@ def test_a_resume_that_turns_the_average_on_starts_it_from_the_generator(tmp_pat
 def test_sample_grid_rows_are_photo_generated_map(tmp_path):
     from PIL import Image
 
-    from geotrans.model import build_generator
-    from training.report import sample_pairs, write_sample_grid
+    from geotrans.model.generator import build_generator
+    from geotrans.training.report import sample_pairs, write_sample_grid
 
     pairs = sample_pairs(MAPS_PAIRS, 2)
     assert len(pairs) == 2 and sample_pairs(tmp_path / "missing", 2) == []

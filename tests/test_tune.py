@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-
 from helpers import LANDSAT, VEGAS, assert_one_line_error, run_cli
-from geotrans.model import build_generator
-from geotrans.render import CODES, IGNORE
-from geotrans.weights import load_generator, read_model_info, save_generator
-from training.export import inherited_style
-from training.tune import GAP_PX, holdout_column, prepare_areas
+
+from geotrans.model.generator import build_generator
+from geotrans.model.style import CODES, IGNORE
+from geotrans.model.weights import inherited_style, load_generator, read_model_info, save_generator
+from geotrans.training.tune import GAP_PX, holdout_column, prepare_areas
 
 ROADS = Path(__file__).resolve().parent / "data" / "vegas_roads" / "vegas_roads.geojson"
 
@@ -88,7 +87,7 @@ def test_labels_that_do_not_overlap_the_scene_are_one_line_and_nothing_is_writte
 
 
 def test_a_folder_of_labels_gives_its_label_files(tmp_path, styled_narrow_model):
-    from training.tune import label_files
+    from geotrans.training.tune import label_files
 
     folder = tmp_path / "labels"
     folder.mkdir()
@@ -129,7 +128,7 @@ def test_a_class_raster_goes_through_its_table(tmp_path, styled_narrow_model):
         return codes
 
     raster = class_raster(tmp_path, west_water)
-    from geotrans.render import parse_class_table
+    from geotrans.io.labels import parse_class_table
 
     [area] = prepare_areas([str(VEGAS)], [str(raster)], read_model_info(styled_narrow_model), 0.2,
                            table=parse_class_table({"0": "ignore", "1": "water"}))
@@ -161,8 +160,8 @@ def test_the_output_may_not_be_an_input(tmp_path, styled_narrow_model):
 
 
 def test_a_stopped_tune_checkpoints_and_resume_finishes_it(tmp_path, styled_narrow_model):
-    from training.train import StopRequest
-    from training.tune import tune
+    from geotrans.training.train import StopRequest
+    from geotrans.training.tune import tune
 
     out = tmp_path / "vegas.safetensors"
     stop = StopRequest()
@@ -180,7 +179,7 @@ def test_a_stopped_tune_checkpoints_and_resume_finishes_it(tmp_path, styled_narr
 
 
 def test_a_resumed_tune_says_its_minutes_in_all_and_in_this_run():
-    from training.tune import TuneReport
+    from geotrans.training.tune import TuneReport
 
     resumed = TuneReport({}, {}, written=True, steps=90, minutes=1.5, out="m.safetensors", minutes_now=0.5)
     assert resumed.summary() == "90 steps, 1.5 min of training, 0.5 of them in this run"
@@ -195,7 +194,7 @@ def test_a_damaged_checkpoint_to_resume_is_one_line_before_any_work(tmp_path, st
     loads, and torch's advice to unpickle never reaches the user."""
     import pickle
 
-    import training.tune
+    import geotrans.training.tune
 
     out = tmp_path / "mine.safetensors"
     run_dir = tmp_path / ".mine.safetensors.tune"
@@ -207,7 +206,7 @@ def test_a_damaged_checkpoint_to_resume_is_one_line_before_any_work(tmp_path, st
     else:
         checkpoint.write_bytes(pickle.dumps({"config": "{}", "thing": Path("x")}))
     before = checkpoint.read_bytes()
-    monkeypatch.setattr(training.tune, "read_model_info", lambda *a: pytest.fail("the model was read first"))
+    monkeypatch.setattr(geotrans.training.tune, "read_model_info", lambda *a: pytest.fail("the model was read first"))
     result = run_cli("tune", VEGAS, "--labels", ROADS, "--label-class", "street", "--out", out, "--resume",
                      "--model", styled_narrow_model)
     assert_one_line_error(result, "checkpoint to resume")

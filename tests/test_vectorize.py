@@ -13,14 +13,23 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from helpers import KOREA, VEGAS, assert_one_line_error, run_cli, run_scene
 from rasterio.features import rasterize
 from scipy.ndimage import binary_dilation
 
-from geotrans.render import CODES, MapStyle
-from geotrans.vectorize import (LAYERS, POLYGON_LAYERS, ROAD_CLASSES, VectorOptions, open_map, read_classes,
-                                vectorize, vectorize_map, write_features)
-from geotrans.weights import load_generator, read_model_info
-from helpers import KOREA, VEGAS, assert_one_line_error, run_cli, run_scene
+from geotrans.model.style import CODES, MapStyle
+from geotrans.model.weights import load_generator, read_model_info
+from geotrans.vectors.vectorize import (
+    LAYERS,
+    POLYGON_LAYERS,
+    ROAD_CLASSES,
+    VectorOptions,
+    open_map,
+    read_classes,
+    vectorize,
+    vectorize_map,
+    write_features,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 import numpy as np
 import rasterio
 import torch
-
 from helpers import KOREA, NAIP, IdentityGenerator
+
 from training.water import WATER_RGB, evaluate_water, map_water, water_scores, water_truth
 
 

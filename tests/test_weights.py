@@ -4,8 +4,8 @@ import torch
 from safetensors.torch import save_file
 
 from geotrans.errors import ModelError, NoModelError
-from geotrans.model import build_generator
-from geotrans.weights import default_model_path, load_generator, save_generator
+from geotrans.model.generator import build_generator
+from geotrans.model.weights import default_model_path, load_generator, save_generator
 
 
 def test_export_then_load_gives_the_same_fp16_weights(tmp_path):
@@ -67,7 +67,7 @@ def _retag(tmp_path, name, edit_config=None, edit_tensors=None):
 
 
 def test_an_absurd_width_is_refused_before_anything_is_allocated(tmp_path, monkeypatch):
-    import geotrans.weights
+    import geotrans.model.weights
 
     huge = _retag(tmp_path, "huge.safetensors", edit_config=lambda c: c.update(ngf=4096))
     with pytest.raises(ModelError, match="ngf=4096"):
@@ -77,7 +77,7 @@ def test_an_absurd_width_is_refused_before_anything_is_allocated(tmp_path, monke
     def no_loading(*args, **kwargs):
         raise AssertionError("weights were loaded before the shapes were checked")
 
-    monkeypatch.setattr(geotrans.weights, "load_safetensors", no_loading)
+    monkeypatch.setattr(geotrans.model.weights, "load_safetensors", no_loading)
     with pytest.raises(ModelError, match="do not match a U-Net with ngf=16"):
         load_generator(lying)
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import logging
+import os
 import time
 import zlib
 from dataclasses import dataclass
@@ -40,14 +40,15 @@ from PIL import Image
 from tqdm import tqdm
 
 from geotrans.errors import ModelError, OutputError, one_line
-from geotrans.output import atomic_path
-from geotrans.palette import Palette, snap
-from geotrans.pipeline import translate_array
-from geotrans.options import PRECISIONS, RunOptions
-from geotrans.runner import BatchRunner, resolve_device
-from geotrans.targets import Target, check_target
-from geotrans.weights import card_path, load_generator
-from training.data import list_pairs, read_aligned
+from geotrans.io.files import atomic_path
+from geotrans.io.targets import Target, check_target
+from geotrans.model.choices import PRECISIONS
+from geotrans.model.palette import Palette, snap
+from geotrans.model.weights import card_path, load_generator
+from geotrans.run.options import RunOptions
+from geotrans.run.pipeline import translate_array
+from geotrans.run.runner import BatchRunner, resolve_device
+from geotrans.training.data import list_pairs, read_aligned
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
 from training.semantic import LAND_FIGURES, evaluate_labelled, format_semantic

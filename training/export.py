@@ -11,11 +11,10 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from geotrans.model import UnetGenerator
-from geotrans.errors import ModelError
-from geotrans.output import atomic_path
-from geotrans.weights import card_path, load_generator, read_model_info, save_generator
-from training.train import CHECKPOINT, TrainConfig, load_checkpoint
+from geotrans.io.files import atomic_path
+from geotrans.model.generator import UnetGenerator
+from geotrans.model.weights import card_path, inherited_style, load_generator, save_generator
+from geotrans.training.train import CHECKPOINT, TrainConfig, load_checkpoint
 
 log = logging.getLogger("training.export")
 
@@ -43,7 +42,8 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         "output": {"bands": "R, G, B map rendering", "normalization": "(y + 1) * 127.5"},
         "training": {"data": f"{config.data}/train ({pairs} aligned pairs)" if not config.mix else
                      f"{config.mix}: {pairs} samples an epoch from the sources below",
-                     "crops": f"random {config.crop} px crops at the imagery's own resolution, {config.augment.describe()}",
+                     "crops": f"random {config.crop} px crops at the imagery's own resolution, "
+                              f"{config.augment.describe()}",
                      "epochs": round(progress["epoch"] + progress["batch"] / max(1, pairs // config.batch_size), 2),
                      "steps": progress["step"], "batch_size": config.batch_size, "lr": config.lr,
                      "beta1": config.beta1, "lambda_l1": config.lambda_l1, "lambda_fm": config.lambda_fm,
@@ -94,20 +94,6 @@ def write_model(net, out: str | Path, name: str, card: dict) -> None:
         save_generator(net, tmp, name=name, card=card)
     with atomic_path(card_path(out)) as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
-
-
-STYLE_KEYS = ("native_resolution_m", "ground_resolution_method", "palette", "palette_max_delta_e", "palette_method",
-              "map_classes", "palette_classes", "map_classes_method")
-
-
-def inherited_style(model: str | Path) -> dict:
-    """The map style (resolution, palette, class colours) of a warm start's model, which its runs keep."""
-    try:
-        card = read_model_info(model).card
-    except ModelError as err:
-        log.warning("the warm start's card is not readable (%s); its style is not carried over", err)
-        return {}
-    return {k: card[k] for k in STYLE_KEYS if k in card}
 
 
 def recard(model: str | Path, out: str | Path, card_extra: dict) -> dict:

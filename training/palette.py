@@ -3,7 +3,7 @@
     python -m training.palette --train ../shared/data/maps/train --val ../shared/data/maps/val \
         --model M --k 8 --limit 100 --out palette.json
 
-1. k-means in CIELAB over pixels sampled from every training map (``geotrans.palette.learn_palette``).
+1. k-means in CIELAB over pixels sampled from every training map (``geotrans.model.palette.learn_palette``).
 2. For each candidate distance (CIE76 delta E), the val pairs are translated once
    and scored with the output snapped at that distance (same protocol as
    ``training.evaluate``); the smallest distance within 0.1 points of the best
@@ -23,11 +23,11 @@ from typing import Optional
 
 import numpy as np
 
-from geotrans.palette import Palette, learn_palette, snap
-from geotrans.pipeline import translate_array
-from geotrans.runner import BatchRunner, resolve_device
-from geotrans.weights import load_generator
-from training.data import list_pairs, read_aligned
+from geotrans.model.palette import Palette, learn_palette, snap
+from geotrans.model.weights import load_generator
+from geotrans.run.pipeline import translate_array
+from geotrans.run.runner import BatchRunner, resolve_device
+from geotrans.training.data import list_pairs, read_aligned
 from training.evaluate import resize_bilinear
 from training.metrics import image_metrics, mean_metrics
 

@@ -9,7 +9,7 @@ near-white streets of the map style:
 * F1, their harmonic mean.
 
 Distances are measured in metres on the ground (pixel sizes from
-``geotrans.resolution``), so geographic and projected grids compare alike. The
+``geotrans.io.resolution``), so geographic and projected grids compare alike. The
 floor to beat is the same map shifted by a city block: road-like pixels in the
 wrong places.
 """
@@ -26,10 +26,10 @@ from rasterio.warp import transform_geom
 from scipy.ndimage import distance_transform_edt
 from torch import nn
 
-from geotrans.options import RunOptions
-from geotrans.palette import near_colour
-from geotrans.resolution import pixel_size_m
-from geotrans.weights import ModelInfo
+from geotrans.io.resolution import pixel_size_m
+from geotrans.model.palette import near_colour
+from geotrans.model.weights import ModelInfo
+from geotrans.run.options import RunOptions
 from training.translated import translated
 
 STREET_RGB = (255, 255, 255)  # the map style's streets

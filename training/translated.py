@@ -12,10 +12,10 @@ from affine import Affine
 from rasterio.crs import CRS
 from torch import nn
 
-from geotrans.options import RunOptions
-from geotrans.pipeline import translate
-from geotrans.plan import plan_run
-from geotrans.weights import ModelInfo
+from geotrans.model.weights import ModelInfo
+from geotrans.run.options import RunOptions
+from geotrans.run.pipeline import translate
+from geotrans.run.plan import plan_run
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,12 @@ import numpy as np
 import rasterio
 from torch import nn
 
-from geotrans.options import RunOptions
-from geotrans.palette import near_colour
-from geotrans.weights import ModelInfo
+from geotrans.model.palette import near_colour
+from geotrans.model.style import MAX_DELTA_E, WATER_RGB
+from geotrans.model.weights import ModelInfo
+from geotrans.run.options import RunOptions
 from training.translated import translated
 
-WATER_RGB = (176, 208, 252)  # the map style's water (the training maps' blue, issue #10)
-MAX_DELTA_E = 15.0  # how close a map pixel's colour must be to count as water (the palette's snapping distance)
 NDWI_MIN = 0.3  # open water above, vegetation and bare soil below (measured on NAIP, see above)
 
 

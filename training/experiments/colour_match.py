@@ -26,8 +26,8 @@ import rasterio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from geotrans.weights import load_generator  # noqa: E402
-from training.data import list_pairs, read_aligned  # noqa: E402
+from geotrans.model.weights import load_generator  # noqa: E402
+from geotrans.training.data import list_pairs, read_aligned  # noqa: E402
 from training.roads import evaluate_roads  # noqa: E402
 from training.water import evaluate_false_water, evaluate_water  # noqa: E402
 
@@ -97,7 +97,7 @@ def main() -> None:
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for way in args.ways:
-            copy = (lambda s: s) if way == "none" else (lambda s: matched_copy(s, hist, way, Path(tmp)))
+            copy = (lambda s: s) if way == "none" else (lambda s, way=way: matched_copy(s, hist, way, Path(tmp)))
             green = 2 if way == "none" else 5
             roads = evaluate_roads(generator, copy(vegas), scenes / "vegas_roads.geojson", model_info=info)
             water = evaluate_water(generator, copy(dakota), green_nir=(green, 4), model_info=info)

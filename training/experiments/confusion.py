@@ -15,10 +15,10 @@ import logging
 
 import numpy as np
 
-from geotrans.render import CLASSES, IGNORE
-from geotrans.weights import load_generator
+from geotrans.model.style import CLASSES, IGNORE
+from geotrans.model.weights import load_generator
+from geotrans.training.sources import read_mix
 from training.semantic import drawn_classes, held_out_sources, scoring_style
-from training.sources import read_mix
 
 
 def confusion(drawn: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -25,8 +25,8 @@ from rasterio.transform import from_origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from geotrans.render import CODES, IGNORE  # noqa: E402
-from training.sources import labelled_images, read_mix  # noqa: E402
+from geotrans.model.style import CODES, IGNORE  # noqa: E402
+from geotrans.training.sources import labelled_images, read_mix  # noqa: E402
 
 MIX = Path(__file__).resolve().parents[1] / "mixes" / "beyond_new_york.json"
 CRS = "EPSG:32640"  # UTM zone 40N: Dubai

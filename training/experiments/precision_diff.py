@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from geotrans.options import RunOptions
-from geotrans.pipeline import translate
-from geotrans.plan import plan_run
-from geotrans.weights import load_generator
+from geotrans.model.weights import load_generator
+from geotrans.run.options import RunOptions
+from geotrans.run.pipeline import translate
+from geotrans.run.plan import plan_run
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_tiles"
 

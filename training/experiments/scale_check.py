@@ -15,10 +15,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from geotrans.pipeline import translate_array  # noqa: E402
-from geotrans.runner import BatchRunner  # noqa: E402
-from geotrans.weights import load_generator  # noqa: E402
-from training.data import list_pairs, read_aligned  # noqa: E402
+from geotrans.model.weights import load_generator  # noqa: E402
+from geotrans.run.pipeline import translate_array  # noqa: E402
+from geotrans.run.runner import BatchRunner  # noqa: E402
+from geotrans.training.data import list_pairs, read_aligned  # noqa: E402
 from training.evaluate import resize_bilinear  # noqa: E402
 from training.metrics import image_metrics, mean_metrics  # noqa: E402
 

@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from geotrans.weights import load_generator
+from geotrans.model.weights import load_generator
 from training.export import write_model
 
 

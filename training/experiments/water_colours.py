@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from geotrans.options import RunOptions
-from geotrans.weights import load_generator
+from geotrans.model.weights import load_generator
+from geotrans.run.options import RunOptions
 from training.water import evaluate_water
 
 

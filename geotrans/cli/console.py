@@ -1,0 +1,140 @@
+"""What the commands share around the library call: the error boundary (a library error is one line and
+exit 1, an interrupt exit 130), logging set up once per command, progress as a bar or JSON lines, and the
+pipeline imported with the stop signals deferred.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Iterator, Optional
+
+import click
+from tqdm import tqdm
+
+from geotrans.errors import GeotransError, one_line
+from geotrans.interrupts import STOP_SIGNALS, deferred_interrupt
+from geotrans.io.targets import is_geotrans_log
+
+
+@contextmanager
+def error_boundary(verbose: int = 0, interrupted: str = "interrupted") -> Iterator[None]:
+    """Library error -> one line and exit 1; Ctrl-C or SIGTERM -> ``interrupted`` and exit 130;
+    anything else -> one line naming an internal error (its traceback with -v)."""
+    # SIGTERM (and Ctrl-Break on Windows, how the QGIS plugin cancels there) unwinds like Ctrl-C: temp files go.
+    previous = {stop: signal.signal(stop, _raise_interrupt) for stop in STOP_SIGNALS}
+    try:
+        yield
+    except GeotransError as err:
+        raise click.ClickException(one_line(err) + (f"; {err.hint}" if err.hint else "")) from None
+    except KeyboardInterrupt:
+        click.echo(f"geotrans: {interrupted}", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit:
+        raise
+    except Exception as err:  # a bug: one line unless -v asks for the traceback
+        if verbose:
+            raise
+        raise click.ClickException(f"internal error: {type(err).__name__}: {one_line(err)} "
+                                   "(run with -v for the traceback)") from None
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def import_pipeline(dask: bool = False) -> None:
+    """Import torch and the library the commands call, and with ``dask`` Dask's distributed where installed,
+    with the stop signals deferred (``geotrans.interrupts``); one noted meanwhile raises KeyboardInterrupt when
+    the imports end. The commands import from these modules only after this call."""
+    with deferred_interrupt() as noted:
+        import torch  # noqa: F401
+
+        import geotrans.jobs.folder  # noqa: F401
+        import geotrans.jobs.preflight  # noqa: F401
+        import geotrans.jobs.scene  # noqa: F401
+        import geotrans.qgis.install  # noqa: F401
+        import geotrans.run.info  # noqa: F401
+        if dask:
+            with suppress(ImportError):  # the run then says how to install it
+                import distributed  # noqa: F401
+    if noted:
+        raise KeyboardInterrupt
+
+
+log = logging.getLogger("geotrans")
+
+
+class JsonLogLine(logging.Formatter):
+    """A log record as one JSON line (``--progress json``): {"log": "warning", "message": "..."}."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"log": record.levelname.lower(), "message": record.getMessage()})
+
+
+def setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None, json_lines: bool = False) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogLine() if json_lines else logging.Formatter("geotrans: %(message)s"))
+    log.handlers[:] = [handler]
+    if log_file:
+        try:
+            # appended to a geotrans log; anything else was let through only by --overwrite, and is replaced
+            to_file = logging.FileHandler(log_file, mode="a" if is_geotrans_log(Path(log_file)) else "w")
+        except OSError as err:
+            raise click.ClickException(f"{log_file}: cannot write the log there ({err.strerror})") from None
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        to_file.setLevel(logging.DEBUG if verbose else logging.INFO)
+        log.addHandler(to_file)
+        handler.setLevel(level)
+        level = min(level, to_file.level)
+    log.setLevel(level)
+    log.propagate = False
+
+
+class JsonProgress:
+    """tqdm's ``reset``/``update`` as one JSON line per update on stderr (``--progress json``), for programs
+    such as a QGIS provider: {"progress": "tiles", "done": 12, "total": 25}."""
+
+    def __init__(self, unit: str):
+        self.unit, self.n, self.total = unit, 0, 0
+
+    def __enter__(self) -> "JsonProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def reset(self, total: Optional[int] = None) -> None:
+        self.n, self.total = 0, total or 0
+        self._emit()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._emit()
+
+    def _emit(self) -> None:
+        click.echo(json.dumps({"progress": self.unit, "done": self.n, "total": self.total}), err=True)
+
+
+def progress_bar(unit: str, desc: str, quiet: bool, progress: str = "bar", position: int = 0):
+    """The progress display: a tqdm bar on a terminal (none with -q), or JSON lines with ``--progress json``."""
+    if progress == "json":
+        return JsonProgress(unit)
+    return tqdm(total=0, unit=unit, desc=desc, position=position, leave=position == 0, dynamic_ncols=True,
+                disable=quiet or not sys.stderr.isatty())
+
+
+def follow(bar):
+    """A progress callback (tiles just finished, tiles in all) that drives ``bar``, scene after scene."""
+    def progress(finished: int, total: int) -> None:
+        if bar.total != total or bar.n >= total:
+            bar.reset(total)
+        bar.update(finished)
+    return progress

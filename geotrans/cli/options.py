@@ -1,0 +1,112 @@
+"""Shared command-line options and parameter types, as ``rio``'s options module: each option is made
+once here and applied to every command that takes it (click makes a fresh Option each time).
+"""
+from __future__ import annotations
+
+import click
+
+from geotrans.io.resolution import RESAMPLINGS
+from geotrans.io.tiler import DEFAULT_OVERLAP
+
+
+class OneLineParam(click.ParamType):
+    """A parameter type whose bad values get geotrans's one-line error, not click's usage block."""
+
+    def fail_one_line(self, message: str):
+        raise click.ClickException(message)
+
+
+class Bands(OneLineParam):
+    name = "R,G,B"
+
+    def convert(self, value, param, ctx) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            bands = tuple(int(part) for part in str(value).split(","))
+        except ValueError:
+            self.fail_one_line(f"--bands takes 1-based band numbers like 1,2,3, not {value!r}")
+        if len(bands) not in (1, 3):
+            self.fail_one_line(f"--bands takes three bands (R,G,B) or one (grey), not {len(bands)}")
+        return bands
+
+
+class CreationOption(OneLineParam):
+    name = "KEY=VALUE"
+
+    def convert(self, value, param, ctx) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, option = str(value).partition("=")
+        if not sep or not key.strip() or not option.strip():
+            self.fail_one_line(f"--co takes a GDAL creation option as KEY=VALUE (e.g. ZLEVEL=9), not {value!r}")
+        return key.strip().upper(), option.strip()
+
+
+class LocalCluster(OneLineParam):
+    name = "local:N"
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            return value
+        kind, _, count = str(value).partition(":")
+        if kind.lower() != "local" or not count.isdigit() or int(count) < 1:
+            self.fail_one_line(f"--cluster: a local cluster is local:N (N worker processes), not {value!r}")
+        return int(count)
+
+
+class GroupedCommand(click.Command):
+    """A command whose --help lists its options in groups, as the manual presents them: ``groups`` maps a
+    heading to option names; options in no group come last, under "Other options"."""
+
+    def __init__(self, *args, groups: dict[str, tuple[str, ...]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        help_option = self.get_help_option(ctx)
+        records = {"help" if param is help_option else param.name: param.get_help_record(ctx)
+                   for param in self.get_params(ctx) if isinstance(param, click.Option)}
+        placed = set()
+        for heading, names in self.groups.items():
+            rows = [records[name] for name in names if records.get(name)]
+            placed.update(names)
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+        rest = [record for name, record in records.items() if record and name not in placed]
+        if rest:
+            with formatter.section("Other options"):
+                formatter.write_dl(rest)
+
+
+# Scene options shared by `run` and `info` (click makes a fresh Option each time one is applied).
+VERBOSE_OPTION = click.option(
+    "-v", "--verbose", count=True, help="More log detail (and tracebacks of internal errors).")
+MODEL_OPTION = click.option(
+    "--model", "model_path", type=click.Path(path_type=str), default=None,
+    help="Exported generator (.safetensors). Default: the model shipped with geotrans.")
+OVERLAP_OPTION = click.option(
+    "--overlap", default=DEFAULT_OVERLAP, show_default=True, type=int,
+    help="Pixels shared by neighbouring 256 px tiles (0 to 128), blended with a cosine ramp.")
+BANDS_OPTION = click.option(
+    "--bands", default=None, type=Bands(),
+    help="1-based bands to use as R,G,B (or one band for grey). Default: from the colour interpretation, "
+         "else the first three.")
+AOI_OPTION = click.option(
+    "--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson",
+    help="Only process windows touching this area (WGS84 GeoJSON unless it names a CRS); mask outside.")
+GSD_OPTION = click.option(
+    "--gsd", type=float, default=None, metavar="METRES",
+    help="The scene's ground resolution, for scenes whose scale is wrong or missing.")
+RESAMPLING_OPTION = click.option(
+    "--resampling", type=click.Choice(RESAMPLINGS), default="auto", show_default=True,
+    help="How the scene is read at the model's resolution; auto: average when the scene is finer, bilinear "
+         "when it is coarser.")
+UNGEO_OPTION = click.option(
+    "--allow-ungeoreferenced", is_flag=True, help="Process a scene without CRS in pixel space.")
+QUIET_OPTION = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+PROFILE_OPTION = click.option("--profile", default="default", show_default=True, help="The QGIS profile.")
+PROFILES_PATH_OPTION = click.option(
+    "--profiles-path", type=click.Path(file_okay=False, path_type=str), default=None,
+    help="QGIS's profiles folder (as QGIS's own --profiles-path). Default: this platform's.")

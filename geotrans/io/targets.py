@@ -1,0 +1,333 @@
+"""What geotrans may write: one rule for every path it writes (map, preview, log, summary, vectors, model).
+
+A target is refused, in one line, when it is:
+
+* any file an input of the run is made of (``input_files``): the file it names, directly or through a GDAL
+  or rasterio path (``/vsizip/a.zip/x.tif``, ``zip://a.zip!x.tif``, ``file://``, ``/vsicached?file=``,
+  ``/vsisparse/`` ... name files on disk: the archive, the cached file, the sparse file's parts), every file
+  GDAL reads for it (a VRT's sources, followed into VRTs of VRTs), and the sidecars GDAL would read beside
+  each (``.ovr``, ``.aux.xml``, ``.msk``, world files), whether or not they exist yet;
+* another output of the same run (the map and its preview, log or summary);
+* not a regular file (a device, a pipe, a socket, a folder) or not a local path (a ``/vsi`` or URL target);
+* in a folder that does not exist;
+* an existing file, unless ``overwrite``; in folder mode an existing file geotrans did not write (no
+  ``GEOTRANS_*`` tags) is refused even then, unless ``overwrite``. A log is appended to, so an existing
+  log is fine, but never an existing image (a TIFF, PNG or JPEG file is no log); an existing folder summary is
+  merged, but only one geotrans wrote (else it is refused, unless ``overwrite``); likewise a log is appended
+  only to a geotrans log (or an empty file), and replaces any other text file only with ``overwrite``.
+
+``check_targets`` checks all of a run's targets at once, before anything is read or loaded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+from urllib.parse import unquote
+from xml.etree import ElementTree
+
+from geotrans.errors import OutputError
+from geotrans.io.gdal_messages import quiet_gdal
+
+# rasterio is imported in the functions that open a file: the CLI checks every target before it loads
+# rasterio and torch, so that a wrong path is said at once.
+
+_ARCHIVE = re.compile(r"^/vsi(zip|gzip|tar|7z|rar)/(.*)$", re.IGNORECASE)
+_SUBFILE = re.compile(r"^/vsisubfile/[0-9_]+,(.*)$", re.IGNORECASE)
+_CACHED = re.compile(r"^/vsicached\?(.*)$", re.IGNORECASE)
+_KEYED = re.compile(r"^/vsicrypt/(.*)$", re.IGNORECASE)  # /vsicrypt/key=...,file=PATH
+_SPARSE = re.compile(r"^/vsisparse/(.*)$", re.IGNORECASE)
+_DRIVER = re.compile(r"^(GTIFF_DIR:[0-9]+:|GTIFF_RAW:)(.*)$", re.IGNORECASE)  # GDAL's GeoTIFF driver prefixes
+# rasterio's URL-like paths: file://PATH, zip://ARCHIVE!MEMBER, tar://, gzip://, zip+file:// ...
+_RASTERIO = re.compile(r"^(?:(zip|tar|gzip)(?:\+file)?|file)://(.*)$", re.IGNORECASE)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# The files GDAL reads beside a raster: overviews, auxiliary metadata, masks; world files replace the extension.
+SIDECARS = (".ovr", ".aux.xml", ".msk", ".aux")
+VRT_DEPTH = 8  # VRTs of VRTs followed this deep (GDAL's own nesting limit is near it)
+
+
+def disk_file(path: str | os.PathLike) -> Optional[Path]:
+    """The local file a path reads: itself, or the archive or compressed file under a GDAL path such as
+    ``/vsizip/a.zip/x.tif``, ``/vsizip/{a.zip}/x.tif``, ``/vsigzip/x.tif.gz`` or ``/vsisubfile/0_100,x.bin``,
+    a rasterio path (``file://x.tif``, ``zip://a.zip!x.tif``), ``/vsicached?file=x.tif`` or a driver prefix
+    (``GTIFF_DIR:1:x.tif``); None for network and memory paths (``/vsicurl/``, ``/vsimem/``, URLs). A sparse
+    file (``/vsisparse/``) reads several: ``disk_files`` names them all."""
+    files = disk_files(path)
+    return files[0] if files else None
+
+
+def disk_files(path: str | os.PathLike) -> list[Path]:
+    """Every local file a path reads, the one it names first (see ``disk_file``); empty for network paths."""
+    text = os.fspath(path)
+    if text.startswith("vrt://"):  # GDAL's connection string to a VRT of a file: vrt://PATH?OPTIONS
+        return disk_files(text[len("vrt://"):].split("?", 1)[0])
+    for pattern in (_SUBFILE, _DRIVER):
+        match = pattern.match(text)
+        if match:
+            return disk_files(match.group(match.lastindex))
+    cached = _CACHED.match(text) or _KEYED.match(text)
+    if cached:
+        named = _option(cached.group(1), "file")
+        return disk_files(named) if named else []
+    sparse = _SPARSE.match(text)
+    if sparse:
+        xml = disk_files(sparse.group(1))
+        return xml + [f for part in _sparse_parts(xml[0]) for f in disk_files(part)] if xml else []
+    scheme = _RASTERIO.match(text)
+    if scheme:
+        rest = unquote(scheme.group(2))
+        return disk_files(rest.split("!", 1)[0] if scheme.group(1) else rest)
+    archive = _ARCHIVE.match(text)
+    if not archive:
+        return [] if text.startswith("/vsi") or _URL.match(text) else [Path(text)]
+    rest = archive.group(2)
+    if rest.startswith("{") and "}" in rest:
+        return disk_files(rest[1 : rest.index("}")])
+    parts = rest.split("/")
+    for i in range(1, len(parts) + 1):  # GDAL takes the first prefix that is a file as the archive
+        candidate = "/".join(parts[:i])
+        if candidate and os.path.isfile(candidate):
+            return [Path(candidate)]
+    return disk_files(rest) if rest.startswith("/vsi") else [Path(rest)]
+
+
+def _option(query: str, key: str) -> Optional[str]:
+    """``key``'s value in GDAL's ``key=value`` options (``&`` or ``,`` between them)."""
+    for part in re.split(r"[&,]", query):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == key:
+            return unquote(value)
+    return None
+
+
+def _sparse_parts(xml: Path) -> list[str]:
+    """The files a ``/vsisparse/`` description names (its ``SubfileRegion`` filenames), relative to it
+    where it says so."""
+    try:
+        root = ElementTree.parse(xml).getroot()
+    except (OSError, ElementTree.ParseError):
+        return []
+    parts = []
+    for name in root.iter("Filename"):
+        if name.text:
+            relative = name.get("relative", "0") in ("1", "true", "TRUE")
+            parts.append(os.fspath(xml.parent / name.text) if relative else name.text)
+    return parts
+
+
+def sidecars(path: Path) -> list[Path]:
+    """The files GDAL reads beside a raster, existing or not: ``x.tif.ovr``, ``x.tif.aux.xml``,
+    ``x.tif.msk``, ``x.tif.aux``, ``x.aux`` and the world files ``x.tfw``, ``x.tifw``, ``x.wld`` (either case)."""
+    ext = path.suffix[1:]
+    pairs = [(path.name, suffix) for suffix in SIDECARS] + [(path.stem, ".aux")]
+    if ext:
+        pairs += [(path.stem, f".{ext[0]}{ext[-1]}w"), (path.stem, f".{ext}w"), (path.stem, ".wld")]
+    return [path.with_name(base + s) for base, suffix in pairs for s in dict.fromkeys((suffix.lower(), suffix.upper()))]
+
+
+def _read_files(source: str) -> list[str]:
+    """The files GDAL lists for a raster it opens (``dataset.files``); none when it cannot open it."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:  # a file that is no raster (a label file, a model's card) simply lists nothing, without a log line
+        with quiet_gdal(), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="NO"), rasterio.open(source) as ds:
+            return list(ds.files)
+    except (RasterioError, OSError, ValueError):
+        return []
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A local file a run reads, and why: the input it belongs to and how (``named``, ``read``, ``sidecar``)."""
+
+    path: Path
+    source: str
+    how: str
+
+
+def input_files(source: str | os.PathLike, listed: Optional[Sequence[str]] = None) -> list[InputFile]:
+    """Every local file an input is made of: the files its path names (through any GDAL or rasterio prefix),
+    the files GDAL reads for it (a VRT's sources, VRTs followed down), and each one's sidecars. ``listed``:
+    GDAL's list for ``source`` when the caller has it open already (it is not opened again)."""
+    source = os.fspath(source)
+    named = disk_files(source)
+    found = [InputFile(p, source, "named") for p in named]
+    seen = {os.path.abspath(p) for p in named}
+    queue = [source] if named else []  # network inputs have no local files to protect (or to open here)
+    for depth in range(VRT_DEPTH):
+        next_queue = []
+        for item in queue:
+            for listed_file in (listed if depth == 0 and listed is not None else _read_files(item)):
+                for local in disk_files(listed_file):
+                    key = os.path.abspath(local)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    found.append(InputFile(local, source, "read"))
+                    if local.suffix.lower() == ".vrt":
+                        next_queue.append(os.fspath(local))
+        queue = next_queue
+        if not queue:
+            break
+    for item in list(found):
+        found += [InputFile(side, source, "sidecar") for side in sidecars(item.path)]
+    return found
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def is_summary(path: Path) -> bool:
+    """Whether ``path`` holds a folder summary geotrans wrote (a JSON object of ``totals`` and ``scenes``)."""
+    try:
+        summary = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and isinstance(summary.get("totals"), dict) and \
+        isinstance(summary.get("scenes"), list)
+
+
+def written_by_geotrans(path: Path) -> bool:
+    """Whether the GeoTIFF at ``path`` carries geotrans's tags (a map it wrote)."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(path) as ds:
+            return any(key.startswith("GEOTRANS_") for key in ds.tags())
+    except (RasterioError, OSError):
+        return False
+
+
+SUMMARY = "geotrans-summary.json"  # folder mode's record of its scenes, in the output folder
+APPENDED = ("log", "summary")  # roles extended, not replaced: the log is appended to, the summary merged
+_IMAGE_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"\x89PNG", b"\xff\xd8\xff")
+
+
+def _head(path: Path, size: int) -> Optional[bytes]:
+    """The first ``size`` bytes of the file at ``path``; None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return None
+
+
+def _is_image(path: Path) -> bool:
+    head = _head(path, 4)
+    return bool(head) and any(head.startswith(magic[: len(head)]) for magic in _IMAGE_MAGIC)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A path the run will write and what it is (``map``, ``preview``, ``log``, ``summary``, ``model``,
+    ``vectors``, ``results``)."""
+
+    path: str | os.PathLike  # as given: a str keeps a URL's "//" that a Path would fold
+    role: str
+
+
+def _owned(path: Path, files: Sequence[InputFile], raw: str) -> None:
+    """An OutputError when ``path`` is one of the files the run's inputs are made of."""
+    for item in files:
+        if not _same(item.path, path):
+            continue
+        if item.how == "sidecar":
+            why = f" (a file GDAL reads with {item.source})"
+        elif item.how == "read":
+            why = f" ({item.source} reads it)"
+        else:
+            why = "" if item.source == raw else f" ({item.source})"
+        raise OutputError(f"{path}: is an input of the run{why}; geotrans never overwrites its input")
+
+
+def is_geotrans_log(path: Path) -> bool:
+    """Whether ``path`` is empty or holds a log geotrans wrote (its first line is a geotrans log line)."""
+    head = _head(path, 4096)
+    if head is None:
+        return False
+    if not head:
+        return True
+    try:
+        first = head.decode("utf-8").splitlines()[0]
+    except (UnicodeDecodeError, IndexError):
+        return False
+    return bool(LOG_LINE.match(first))
+
+
+# A line of geotrans's --log: "2026-12-06 01:17:58,582 INFO geotrans.run.pipeline: ..." (training's loggers too).
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ (geotrans|training)[\w.]*: ")
+
+
+def check_name(path: str | os.PathLike, what: str, error: type = OutputError) -> None:
+    """Refuse a file name that is not UTF-8 text (bytes the file system allows, which GDAL cannot be given)."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise error(f"{shown}: the {what}'s name is not UTF-8 text, which GDAL cannot open",
+                    hint="rename the file") from None
+
+
+def check_target(target: Target, inputs: Sequence[str | os.PathLike] = (), others: Iterable[Target] = (),
+                 overwrite: bool = False, geotrans_only: bool = False,
+                 files: Optional[Sequence[InputFile]] = None) -> Path:
+    """``target.path`` if the run may write it; else an OutputError saying why (see the module's rule).
+    ``files``: the inputs' files, when the caller has listed them already (``input_files``)."""
+    raw = os.fspath(target.path)
+    check_name(raw, target.role)
+    if raw.startswith("/vsi") or _URL.match(raw):
+        raise OutputError(f"{raw}: the {target.role} must be a local file, not a GDAL virtual path or URL")
+    path = Path(raw)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; give a file name for the {target.role}")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path.parent}: the {target.role}'s output folder does not exist")
+    if os.path.lexists(path):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG  # a dangling link: writing replaces the link itself
+        if not stat.S_ISREG(mode):
+            raise OutputError(f"{path}: is not a regular file; geotrans writes the {target.role} only to a "
+                              "regular file or a new name")
+    _owned(path, files if files is not None else [f for source in inputs for f in input_files(source)], raw)
+    for other in others:
+        if other.role != target.role and _same(Path(os.fspath(other.path)), path):
+            raise OutputError(f"{path}: is also the run's {other.role}; give the {target.role} a name of its own")
+    if os.path.lexists(path):
+        if target.role == "summary" and not overwrite and not is_summary(path):
+            raise OutputError(f"{path}: exists and is not a summary geotrans wrote; it is left as it is",
+                              hint="move it, or pass --overwrite to replace it")
+        if target.role in APPENDED and _is_image(path):  # never, not even with --overwrite
+            raise OutputError(f"{path}: is an image, not a log; geotrans appends its log only to a text file")
+        if target.role == "log" and not overwrite and not is_geotrans_log(path):
+            raise OutputError(f"{path}: exists and is not a geotrans log; geotrans appends only to its own logs",
+                              hint="give the log a new name, or pass --overwrite to replace the file")
+        if target.role in APPENDED:
+            return path
+        if geotrans_only and not overwrite and not written_by_geotrans(path):
+            raise OutputError(f"{path}: exists and is not a map geotrans wrote; it is left as it is",
+                              hint="pass --overwrite to replace it")
+        if not overwrite and not geotrans_only:
+            raise OutputError(f"{path}: already exists", hint="pass --overwrite to replace it")
+    return path
+
+
+def check_targets(targets: Sequence[Target], inputs: Sequence[str | os.PathLike] = (),
+                  overwrite: bool = False) -> None:
+    """Check every target of a run against the inputs' files and each other, before anything runs."""
+    files = [f for source in inputs for f in input_files(source)]
+    for target in targets:
+        check_target(target, inputs, targets, overwrite, files=files)

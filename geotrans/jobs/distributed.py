@@ -1,0 +1,130 @@
+"""Scale-out on Dask distributed: scenes of a folder, or strips of one scene (``geotrans.jobs.split``).
+
+Each worker loads the model once (a WorkerPlugin) and keeps it. In a folder run
+every scene runs through the same :func:`geotrans.jobs.batch.process_scene` as a
+serial run, so resume, fault isolation and the summary behave the same. Workers
+must see the input and output paths (a shared filesystem) and, for ``--model``,
+the model file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from geotrans.errors import DiskFullError, GeotransError, one_line
+from geotrans.jobs.batch import BatchSummary, SceneJob, SceneResult, process_scene, written_outputs
+from geotrans.run.options import RunOptions
+from geotrans.run.runner import resolved
+
+log = logging.getLogger(__name__)
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise GeotransError("running on a Dask cluster needs Dask", hint="pip install 'geotrans[dask]'") from None
+    return distributed
+
+
+def _model_plugin(model_path: Optional[str], torch_threads: Optional[int]):
+    distributed = _distributed()
+
+    class ModelPlugin(distributed.WorkerPlugin):
+        """Loads the generator once per worker and keeps it there."""
+
+        name = "geotrans-model"
+
+        def setup(self, worker) -> None:
+            import torch
+
+            from geotrans.model.weights import load_generator
+            from geotrans.run.runner import resolve_device
+
+            if torch_threads:
+                torch.set_num_threads(torch_threads)
+            worker.geotrans_model = load_generator(model_path)
+            worker.geotrans_device = resolve_device("auto").type  # this worker's own GPU, if it has one
+
+    return ModelPlugin()
+
+
+def worker_model():
+    """(generator, model info, device name) loaded on the Dask worker running the calling task."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    return (*worker.geotrans_model, worker.geotrans_device)
+
+
+@contextmanager
+def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
+                local_workers: Optional[int] = None) -> Iterator:
+    """A Client of an existing cluster (``scheduler``) or of a LocalCluster of ``local_workers`` processes
+    (closed on exit), with the model loaded on every worker."""
+    distributed = _distributed()
+    started = time.perf_counter()
+    cluster = None
+    torch_threads = None
+    if scheduler is None:
+        torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
+        cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+    try:
+        with distributed.Client(scheduler or cluster) as client:
+            client.register_plugin(_model_plugin(model_path, torch_threads))
+            log.info("dask: %d workers at %s, ready in %.1f s", len(client.scheduler_info()["workers"]),
+                     client.scheduler.address, time.perf_counter() - started)
+            yield client
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool, written: frozenset = frozenset()) -> SceneResult:
+    generator, model_info, device = worker_model()
+    options = resolved(replace(options, device=device) if options.device == "auto" else options)
+    return process_scene(job, generator, model_info, options, force, written=written)
+
+
+def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: RunOptions, out_dir: str | os.PathLike,
+                   force: bool = False, scheduler: Optional[str] = None, local_workers: Optional[int] = None,
+                   on_scene: Optional[Callable[[SceneResult], None]] = None) -> BatchSummary:
+    """Spread ``jobs`` over an existing cluster (``scheduler``) or a LocalCluster of ``local_workers``."""
+    distributed = _distributed()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[int, SceneResult] = {}
+    summary = BatchSummary()
+    with dask_client(model_path, scheduler, local_workers) as client:
+        futures = client.map(_scene_on_worker, jobs, options=options, force=force, written=written_outputs(out_dir),
+                             pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in distributed.as_completed(futures):
+                i = index[future.key]
+                try:
+                    results[i] = future.result()
+                except DiskFullError as err:  # every following scene would fail too
+                    results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", one_line(err))
+                    summary.results = [results[k] for k in sorted(results)]
+                    summary.write_if_possible(out_dir)
+                    client.cancel(futures)
+                    raise
+                except (distributed.KilledWorker, OSError) as err:  # a worker lost: isolate the scene
+                    results[i] = SceneResult(jobs[i].src, jobs[i].dst, "failed", f"worker error: {err}")
+                summary.results = [results[k] for k in sorted(results)]
+                summary.write(out_dir)
+                if on_scene:
+                    on_scene(results[i])
+        except KeyboardInterrupt:
+            client.cancel(futures)
+            summary.interrupted = True
+            summary.write_if_possible(out_dir)
+            raise
+    return summary

@@ -1,0 +1,34 @@
+"""Every path a job writes, checked against its inputs and each other before it starts (the rule is
+``geotrans.io.targets``'). Light to import: the CLI checks before torch loads."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+from geotrans.errors import InputError, OutputError
+from geotrans.io.targets import SUMMARY, Target, check_name, check_targets, disk_file
+
+
+def check_job_paths(src: Optional[str], dst: str, folder_mode: bool, preview: Optional[str] = None,
+                    log_file: Optional[str] = None, other_inputs: Sequence[Optional[str]] = (),
+                    overwrite: bool = False, vectors: Optional[str] = None) -> None:
+    """A run's inputs exist and its outputs (map or folder, preview, log, vectors, the folder's summary) may be
+    written: none is an input under another name, nor replaced without ``overwrite``."""
+    inputs = [p for p in (None if folder_mode else src, *other_inputs) if p]
+    for path in inputs:  # before the model loads: a missing local input is the first thing to say
+        check_name(path, "input", InputError)
+        if disk_file(path) is not None and not os.path.lexists(disk_file(path)):
+            raise InputError(f"{path}: no such file")
+    targets = [Target(path, role) for path, role in ((None if folder_mode else dst, "map"),
+                                                     (preview, "preview"), (log_file, "log"),
+                                                     (None if folder_mode else vectors, "vectors")) if path]
+    if folder_mode and vectors and Path(vectors).exists() and not Path(vectors).is_dir():
+        raise InputError(f"{vectors}: in folder mode --vectors is a folder (one GeoPackage per map)")
+    for folder in (dst, vectors) if folder_mode else ():
+        if folder and not Path(folder).is_dir() and not Path(folder).parent.is_dir():  # made, but not a chain
+            raise OutputError(f"{Path(folder).parent}: no such folder to make {Path(folder).name} in",
+                              hint="create it first, or check the path")
+    if folder_mode and Path(dst).is_dir():
+        targets.append(Target(Path(dst) / SUMMARY, "summary"))
+    check_targets(targets, inputs, overwrite)

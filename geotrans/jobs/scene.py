@@ -1,0 +1,52 @@
+"""One scene's job, as ``geotrans run scene.tif --out map.tif`` does it: plan, load the model, translate
+here (or split into strips over a Dask cluster), then the preview and the vectors asked for."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Optional
+
+from geotrans.errors import InputError, OutputError
+from geotrans.interrupts import interruptible
+from geotrans.jobs.split import splits, translate_split
+from geotrans.model.weights import load_generator, read_model_info
+from geotrans.run.options import RunOptions
+from geotrans.run.pipeline import RunReport, translate
+from geotrans.run.plan import plan_run
+from geotrans.run.preview import write_preview
+from geotrans.run.runner import resolved
+from geotrans.vectors.vectorize import vectorize_map
+
+log = logging.getLogger(__name__)
+
+
+def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str] = None,
+              preview: Optional[str] = None, vectors: Optional[str] = None, scheduler: Optional[str] = None,
+              local_workers: Optional[int] = None,
+              progress: Optional[Callable[[int, int], None]] = None) -> RunReport:
+    """The scene ``src`` translated into the map ``dst`` (the library's ``geotrans run``): on this machine, or
+    in strips of rows on a Dask cluster (``scheduler``, or a LocalCluster of ``local_workers``) when the scene
+    is large enough to split; then a ``preview`` PNG and the map's ``vectors`` (a GeoPackage) if asked for.
+    ``progress`` hears (tiles just finished, tiles in all)."""
+    on_cluster = scheduler is not None or local_workers is not None
+    if preview and not Path(preview).resolve().parent.is_dir():
+        raise OutputError(f"{preview}: its folder does not exist; nothing was run")
+    if options.strip_rows is not None and not on_cluster:
+        raise InputError("--strip-rows applies to a scene split across a cluster (--cluster or --scheduler)")
+    if not on_cluster:  # a cluster's workers decide for themselves
+        options = resolved(options)
+    model_info = read_model_info(model_path)
+    plan = interruptible(lambda: plan_run(src, options, model_info))  # a silent server cannot hold Ctrl-C
+    plan.check_size()  # before the weights load: a VRT can declare a million pixels a side
+    generator = None if on_cluster else load_generator(model_path)[0]
+    if on_cluster and splits(plan):  # the workers load the model
+        report = translate_split(plan, dst, model_path, scheduler, local_workers, progress=progress)
+    else:
+        generator = generator or load_generator(model_path)[0]
+        report = translate(plan, dst, generator, progress=progress)
+    if preview:
+        write_preview(plan, report.dst, preview)
+        log.info("wrote preview %s", preview)
+    if vectors:
+        vectorize_map(report.dst, vectors, overwrite=options.overwrite, inputs=(src,))
+    return report

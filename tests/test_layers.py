@@ -1,0 +1,139 @@
+"""The package's layers, read from its imports: a module imports only from its own layer and those below
+it, and no modules import each other in a loop. Every import counts, a function's own included."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "geotrans"
+
+# Lowest first. A module may import from its own layer and from those before it, never from one after it.
+LAYERS = (
+    ("shared", ("geotrans.errors", "geotrans.interrupts", "geotrans.moved")),
+    ("model", ("geotrans.model",)),
+    ("reading and writing", ("geotrans.io",)),
+    ("one run", ("geotrans.run",)),
+    ("vectors", ("geotrans.vectors",)),
+    ("jobs", ("geotrans.jobs",)),
+    ("training", ("geotrans.training",)),
+    ("qgis", ("geotrans.qgis",)),
+    ("command line", ("geotrans.cli", "geotrans.__main__")),
+)
+FACE = "geotrans"  # the package's own __init__: the library's API, imported lazily from the layers
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(name: str, path: Path) -> set[str]:
+    """The geotrans modules ``name`` imports, anywhere in its body; ``from X import y`` counts X.y when that
+    is a module, else X."""
+    known = modules()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & set(known)
+            found |= submodules
+            if len(submodules) < len(node.names):  # names defined in the module (or package) itself
+                found.add(base)
+    return {m for m in found if m in known and m != name}
+
+
+def layer_of(name: str) -> int:
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            return rank
+    raise AssertionError(f"{name}: in no layer; add it to LAYERS")
+
+
+def test_every_module_is_in_a_layer():
+    for name in modules():
+        if name != FACE:
+            layer_of(name)
+
+
+@pytest.mark.parametrize("name", sorted(set(modules()) - {FACE}))
+def test_a_module_imports_nothing_from_a_higher_layer(name):
+    path = modules()[name]
+    upward = sorted(m for m in imports_of(name, path) if m != FACE and layer_of(m) > layer_of(name))
+    assert not upward, f"{name} ({LAYERS[layer_of(name)][0]}) imports " + ", ".join(
+        f"{m} ({LAYERS[layer_of(m)][0]})" for m in upward)
+
+
+def test_the_packages_face_is_imported_by_no_layer_but_for_its_version():
+    for name, path in modules().items():
+        if name != FACE and FACE in imports_of(name, path):
+            tree = ast.parse(path.read_text())
+            taken = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                     and node.module == FACE and not node.level for alias in node.names}
+            assert taken <= {"__version__"}, f"{name} takes {taken} from geotrans's face, not from its layer"
+
+
+def test_the_qgis_plugin_imports_nothing_of_geotrans():
+    """It runs inside QGIS's own Python, where geotrans, torch and rasterio are not installed."""
+    for name, path in modules().items():
+        if name.startswith("geotrans.qgis.plugin"):
+            outside = {m for m in imports_of(name, path) if not m.startswith("geotrans.qgis.plugin")}
+            assert not outside, f"{name} imports {outside}"
+
+
+def test_no_modules_import_each_other_in_a_loop():
+    graph = {name: imports_of(name, path) - {FACE} for name, path in modules().items()}
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            if state.get(other) == "open":
+                loop = trail[trail.index(other):] + [other] if other in trail else [name, other]
+                raise AssertionError("import loop: " + " -> ".join(loop))
+            if other not in state:
+                visit(other, trail + [other])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+
+
+def test_the_layer_test_sees_an_upward_import(tmp_path):
+    """The reader itself: a model module importing a run module is caught."""
+    path = PACKAGE / "model" / "weights.py"
+    tree_imports = imports_of("geotrans.model.weights", path)
+    assert "geotrans.model.generator" in tree_imports
+    fake = tmp_path / "fake.py"
+    fake.write_text("def f():\n    from geotrans.run.plan import plan_run\n")
+    assert imports_of("geotrans.model.fake", fake) == {"geotrans.run.plan"}
+    assert layer_of("geotrans.run.plan") > layer_of("geotrans.model.fake")
+
+
+def test_the_old_flat_paths_still_import_for_a_release_with_a_warning():
+    import importlib
+    import sys
+
+    from geotrans.moved import MOVED
+
+    assert set(MOVED.values()) <= set(modules())
+    sys.modules.pop("geotrans.weights", None)
+    with pytest.warns(DeprecationWarning, match="geotrans.weights is now geotrans.model.weights"):
+        old = importlib.import_module("geotrans.weights")
+    assert old is importlib.import_module("geotrans.model.weights")
+    from geotrans import plan_run, run_folder, run_scene
+
+    assert (run_scene.__module__, run_folder.__module__, plan_run.__module__) == (
+        "geotrans.jobs.scene", "geotrans.jobs.folder", "geotrans.run.plan")
