@@ -184,3 +184,19 @@ def test_cog_output_validates(tmp_path, identity, scene):
                                       rasterio.enums.ColorInterp.blue)
         assert ds.overviews(1) and ds.tags()["GEOTRANS_SOURCE"] == scene.name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]
+
+
+def test_the_library_runs_a_scene_as_geotrans_run_does(tmp_path):
+    """``geotrans.run_scene`` is what `geotrans run SCENE` calls: the same map, with its preview and vectors
+    (the shipped model: its card has the class colours vectors need)."""
+    from helpers import run_cli
+
+    from geotrans import run_scene
+
+    assert run_cli("run", KOREA, "--out", tmp_path / "cli.tif", "-q").exit_code == 0
+    report = run_scene(str(KOREA), str(tmp_path / "lib.tif"), RunOptions(), preview=str(tmp_path / "lib.png"),
+                       vectors=str(tmp_path / "lib.gpkg"))
+    assert str(report.dst) == str(tmp_path / "lib.tif") and report.tiles_run == 9
+    with rasterio.open(tmp_path / "cli.tif") as a, rasterio.open(tmp_path / "lib.tif") as b:
+        assert np.array_equal(a.read(), b.read()) and a.profile == b.profile
+    assert (tmp_path / "lib.png").stat().st_size > 0 and (tmp_path / "lib.gpkg").stat().st_size > 0
