@@ -122,16 +122,19 @@ def test_killed_run_resumes_without_redoing_finished_scenes(tmp_path, narrow_mod
 def test_sigterm_leaves_no_temporary_file(tmp_path, narrow_model_file):
     folder = tmp_path / "scenes"
     folder.mkdir()
-    shutil.copy(KOREA, folder / "a.tif")
-    shutil.copy(KOREA, folder / "b.tif")
+    for name in ("a", "b", "c", "d"):
+        shutil.copy(KOREA, folder / f"{name}.tif")
     out = tmp_path / "maps"
     proc = subprocess.Popen([sys.executable, "-m", "geotrans", "run", str(folder), "--out", str(out), "--model",
                              str(narrow_model_file), "--batch-size", "1", "--overlap", "128"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out.exists() and list(out.glob(".*.part"))):
+    # the first scene's map being written (not a summary's temporary file: after the last scene's, the run
+    # can end before the signal is sent, and a signal to an ended process is dropped)
+    while not (out.exists() and list(out.glob(".a.tif.*.part"))):
         assert proc.poll() is None and time.monotonic() < deadline, "run ended before it could be signalled"
         time.sleep(0.005)
+    assert proc.poll() is None, "run ended before it could be signalled"
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in stderr, (stdout, stderr)
