@@ -33,7 +33,9 @@ from geotrans.model.palette import Palette, snap, srgb_to_lab
 from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import ModelInfo, load_generator
 from geotrans.run.options import RunOptions
+from geotrans.run.runner import D4
 from geotrans.training.data import list_pairs, read_aligned
+from geotrans.training.scores import STREETS
 from geotrans.training.sources import LabelledImage, labelled_images, read_mix
 from training.semantic import as_geotiff, held_out_sources, scoring_style
 from training.translated import translated
@@ -41,8 +43,6 @@ from training.water import water_truth
 
 log = logging.getLogger("training.confidence")
 
-STREETS = (CODES["street"], CODES["major_road"], CODES["highway"])
-D4 = tuple((flip, turns) for flip in (False, True) for turns in range(4))
 SIGNALS = ("margin", "d4", "dropout")
 
 
@@ -213,16 +213,20 @@ def main(argv: Optional[list[str]] = None) -> None:
 def dakota(mapper: Mapper, scene: str, style: MapStyle, palette: Optional[Palette], dropout: int,
            wanted: tuple[str, ...]) -> dict:
     """Dakota's water: right where the map draws water exactly where the NDWI says water."""
-    with rasterio.open(scene) as ds:
-        rgb, green, nir = ds.read((1, 2, 3)), ds.read(2), ds.read(4)
-        metres = abs(ds.transform.a)  # UTM: metres
-    water = water_truth(green, nir)
-    photo = np.clip(rgb, 0, 255).astype(np.uint8)
+    photo, water, metres = read_dakota(scene)
 
     def truth(classes):
         return (classes == CODES["water"]) == water, np.ones(water.shape, bool)
 
     return measure(mapper, [(photo, metres, truth)], style, palette, dropout, wanted)
+
+
+def read_dakota(scene: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Dakota's NAIP scene (R, G, B, NIR): its photo (uint8 (3, H, W)), its water by NDWI, metres per pixel."""
+    with rasterio.open(scene) as ds:
+        rgb, green, nir = ds.read((1, 2, 3)), ds.read(2), ds.read(4)
+        metres = abs(ds.transform.a)  # UTM: metres
+    return np.clip(rgb, 0, 255).astype(np.uint8), water_truth(green, nir), metres
 
 
 def table(report: dict) -> str:

@@ -21,7 +21,6 @@ import logging
 from typing import Iterator, Optional
 
 import numpy as np
-import rasterio
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,9 +31,8 @@ from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import load_generator
 from geotrans.training.data import list_pairs, read_aligned
 from geotrans.training.sources import labelled_images, read_mix
-from training.confidence import auroc, confident_half, margins, merged
+from training.confidence import auroc, confident_half, margins, merged, read_dakota
 from training.semantic import held_out_sources, scoring_style
-from training.water import water_truth
 
 log = logging.getLogger("training.confidence_head")
 TILE = 256
@@ -89,13 +87,10 @@ def head(channels: int) -> nn.Module:
     return nn.Sequential(nn.Linear(channels, 32), nn.ReLU(), nn.Linear(32, 1))
 
 
-def labelled_tiles(mix_path: str, key: str, style: MapStyle, model_m: float,
-                   sets: Optional[list[str]] = None) -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple]]:
+def labelled_tiles(mix_path: str, key: str, model_m: float) -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple]]:
     """(set, photo tile, label tile, complete classes) of the mix's ``masks`` sources (``images`` or ``val``)."""
     mix = read_mix(mix_path)
     for spec in held_out_sources(mix):
-        if sets and spec["name"] not in sets:
-            continue
         complete = tuple(CODES[c] for c in spec.get("complete_for", ()))
         for image in labelled_images(mix, spec, key):
             photo, labels = to_model_resolution(image.photo, image.classes, image.resolution_m, model_m)
@@ -185,12 +180,9 @@ def judged(features: Features, net: nn.Module, samples: Iterator) -> dict:
 
 def dakota_tiles(scene: str, model_m: float) -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple]]:
     """Dakota's NAIP scene with its water by NDWI as labels (water, else background: land of any kind)."""
-    with rasterio.open(scene) as ds:
-        rgb, green, nir = ds.read((1, 2, 3)), ds.read(2), ds.read(4)
-        metres = abs(ds.transform.a)
-    water = water_truth(green, nir)
+    photo, water, metres = read_dakota(scene)
     labels = np.where(water, CODES["water"], CODES["background"]).astype(np.uint8)
-    photo, labels = to_model_resolution(np.clip(rgb, 0, 255).astype(np.uint8), labels, metres, model_m)
+    photo, labels = to_model_resolution(photo, labels, metres, model_m)
     for p, lab in tiles(photo, labels):
         yield "dakota-water", p, lab, ()
 
@@ -218,7 +210,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     def training_samples():
         counts: dict[str, int] = {}
-        for sample in labelled_tiles(args.mix, "images", style, model_m):
+        for sample in labelled_tiles(args.mix, "images", model_m):
             counts[sample[0]] = counts.get(sample[0], 0) + 1
             if counts[sample[0]] <= args.tiles_per_set:
                 yield sample
@@ -228,7 +220,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     net = train_head(features, training_samples(), channels, args.steps).eval()
 
     def judged_samples():
-        yield from labelled_tiles(args.mix, "val", style, model_m)
+        yield from labelled_tiles(args.mix, "val", model_m)
         if args.pairs_val:
             yield from pair_tiles(args.pairs_val, args.limit, style)
         if args.dakota:
