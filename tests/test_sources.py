@@ -294,6 +294,27 @@ def test_the_class_decision_pulls_an_unsure_pixel_to_its_labels_class_and_reads_
     assert class_cross_entropy(mixed, target, colours, labelled, CLASS_TEMPERATURE).item() < 0.01
 
 
+def test_the_water_weight_weighs_only_pixels_whose_target_is_water():
+    from geotrans.model.generator import to_model_range
+    from geotrans.model.style import CLASSES
+    from geotrans.training.losses import class_cross_entropy, class_weights
+    from geotrans.training.train import CLASS_TEMPERATURE
+
+    style = MapStyle.from_card(read_model_info().card)
+    colours = to_model_range(torch.tensor([style.colours[n] for n in CLASSES], dtype=torch.float32))
+    water, green = colours[CLASSES.index("water")], colours[CLASSES.index("green")]
+    weights = class_weights(colours, to_model_range(torch.tensor(style.colours["water"], dtype=torch.float32)), 3.0)
+    assert weights[CLASSES.index("water")] == 3 and weights.sum() == len(CLASSES) + 2
+    between = ((water + green) / 2).view(1, 3, 1, 1).expand(1, 3, 1, 2).clone()
+    target = torch.stack([water, green]).T.reshape(1, 3, 1, 2)  # left pixel water, right green
+    plain = class_cross_entropy(between, target, colours, None, CLASS_TEMPERATURE)
+    weighed = class_cross_entropy(between, target, colours, None, CLASS_TEMPERATURE, weights)
+    per_pixel = [class_cross_entropy(between[..., i:i + 1], target[..., i:i + 1], colours, None, CLASS_TEMPERATURE)
+                 for i in range(2)]
+    assert torch.isclose(plain, (per_pixel[0] + per_pixel[1]) / 2)
+    assert torch.isclose(weighed, (3 * per_pixel[0] + per_pixel[1]) / 2)
+
+
 def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_term(tmp_path):
     from geotrans.model.palette import Palette
 
@@ -304,7 +325,11 @@ def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_te
     assert model.config.class_rgb == [list(c) for c in Palette.from_card(read_model_info().card).colours]
     classes = train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run2"), ngf=8, ndf=8,
                                 batch_size=2, sample_pairs=0, max_steps=1, epochs=1, mix=str(mix), lambda_class=5.0,
-                                class_colours="classes"), torch.device("cpu"))
+                                class_colours="classes", water_weight=3.0), torch.device("cpu"))
     assert classes.config.class_rgb[CODES["water"]] == list(MapStyle.from_card(read_model_info().card).colours["water"])
+    assert classes.class_weights.tolist() == [3.0 if i == CODES["water"] else 1.0 for i in range(len(classes.config.class_rgb))]
+    with pytest.raises(ValueError, match="water_weight needs"):
+        train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run3"), ngf=8, ndf=8, batch_size=2,
+                          sample_pairs=0, max_steps=1, epochs=1, mix=str(mix), water_weight=3.0), torch.device("cpu"))
     rows = (tmp_path / "run" / "losses.csv").read_text().splitlines()
     assert "g_class" in rows[0] and float(rows[1].split(",")[rows[0].split(",").index("g_class")]) > 0

@@ -40,7 +40,8 @@ log = logging.getLogger("training.train")
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land", "dark_of", "lambda_class", "class_colours")
+          "dark_land", "dark_of", "lambda_class", "class_colours",
+          "water_weight")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -91,6 +92,9 @@ def main(argv: Optional[list[str]] = None) -> None:
                              "the labelled pixels (0, off)")
     parser.add_argument("--class-colours", choices=CLASS_COLOURS, default=None,
                         help="what --lambda-class chooses among: the style's palette, or its map classes (palette)")
+    parser.add_argument("--water-weight", type=float, default=None,
+                        help="in the class decision, the weight of labelled pixels whose class is water, so that "
+                             "learning dry land does not cost the water labels show (1)")
     parser.add_argument("--ema", type=float, default=None,
                         help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
                              "exported and sampled instead of the raw weights")
@@ -121,6 +125,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if not args.mix and not (Path(args.data) / "train").is_dir():
         parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
+    if args.water_weight is not None and (args.water_weight <= 0 or not (args.lambda_class or args.resume)):
+        parser.error("--water-weight weighs the class decision's water: it needs --lambda-class and a weight above 0")
     recipe = {k: getattr(args, k) for k in RECIPE if getattr(args, k) is not None}
     config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
                          batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr, **recipe,

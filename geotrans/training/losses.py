@@ -39,17 +39,28 @@ def dry_hinge(generated: torch.Tensor, dry: torch.Tensor, water: torch.Tensor, m
     return (F.relu(margin - distance) * dry).sum() / dry.sum().clamp(min=1)
 
 
+def class_weights(colours: torch.Tensor, water: torch.Tensor, weight: float) -> torch.Tensor:
+    """(K,) weights for ``class_cross_entropy``: ``weight`` for the colour nearest ``water`` (3,), 1 for the rest."""
+    weights = torch.ones(len(colours), device=colours.device)
+    weights[((colours - water) ** 2).sum(1).argmin()] = weight
+    return weights
+
+
 def class_cross_entropy(generated: torch.Tensor, target: torch.Tensor, colours: torch.Tensor,
-                        labelled: torch.Tensor | None, temperature: float) -> torch.Tensor:
+                        labelled: torch.Tensor | None, temperature: float,
+                        weights: torch.Tensor | None = None) -> torch.Tensor:
     """A class decision beside L1: each pixel's map classes scored by how near the generated colour lies to each
     class colour (``colours`` (K, 3), model range; logits -squared distance / ``temperature``), cross-entropy
     against the class whose colour is nearest the target's, averaged over the ``labelled`` pixels (N, 1, H, W
-    of 0 and 1; all when None). L1 pulls a pixel unsure between water and green to a colour between them; this
-    term pulls it to one of them."""
+    of 0 and 1; all when None). ``weights`` (K,) weighs each pixel by its target's class (a class the maps
+    must not lose counts more); the mean stays over the pixels. L1 pulls a pixel unsure between water and
+    green to a colour between them; this term pulls it to one of them."""
     palette = colours.view(1, -1, 3, 1, 1)
     logits = -((generated.float().unsqueeze(1) - palette) ** 2).sum(2) / temperature  # (N, K, H, W)
     truth = ((target.float().unsqueeze(1) - palette) ** 2).sum(2).argmin(1)  # (N, H, W)
     loss = F.cross_entropy(logits, truth, reduction="none")
+    if weights is not None:
+        loss = loss * weights[truth]
     if labelled is None:
         return loss.mean()
     weight = labelled[:, 0].float()

@@ -51,7 +51,7 @@ from geotrans.model.precision import Precision, resolve_precision
 from geotrans.model.style import CLASSES, MapStyle
 from geotrans.model.weights import load_generator, read_model_info
 from geotrans.training.data import Augment, PairSet
-from geotrans.training.losses import class_cross_entropy, dry_hinge, feature_matching, gradient_l1
+from geotrans.training.losses import class_cross_entropy, class_weights, dry_hinge, feature_matching, gradient_l1
 from geotrans.training.networks import build_discriminator
 from geotrans.training.report import sample_pairs, write_loss_curve, write_sample_grid
 from geotrans.training.sources import MixedSet, mixed_set, read_mix
@@ -98,6 +98,7 @@ class TrainConfig:
     lambda_class: float = 0.0  # weight of the class decision (cross-entropy over the style's colours)
     class_colours: str = "palette"  # which: the style's palette (the colours a map snaps to) or its map classes
     class_rgb: Optional[list] = None  # those colours (K x 3), from the mix's or the shipped model's style
+    water_weight: float = 1.0  # in the class decision, the weight of pixels whose target is water (others 1)
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
     channels_last: bool = False
@@ -160,6 +161,12 @@ class Pix2Pix:
             to_model_range(torch.tensor(self.config.water_rgb, dtype=torch.float32, device=self.device))
         self.class_colours = None if self.config.class_rgb is None else \
             to_model_range(torch.tensor(self.config.class_rgb, dtype=torch.float32, device=self.device))
+        self.class_weights = None
+        if self.config.water_weight != 1:
+            if self.config.water_weight <= 0 or self.class_colours is None or self.water is None:
+                raise ValueError("water_weight needs a positive weight, the class decision (lambda_class) and the "
+                                 "water colour (water_rgb): train on a mix")
+            self.class_weights = class_weights(self.class_colours, self.water, self.config.water_weight)
         self.precision: Precision = resolve_precision(self.config.precision, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
@@ -265,8 +272,8 @@ class Pix2Pix:
         g_dry = self._dry(fake, dry) if config.lambda_dry and dry is not None else None
         if g_dry is not None:
             g_loss = g_loss + config.lambda_dry * g_dry
-        g_class = class_cross_entropy(fake, target, self.class_colours, labelled, CLASS_TEMPERATURE) \
-            if config.lambda_class else None
+        g_class = class_cross_entropy(fake, target, self.class_colours, labelled, CLASS_TEMPERATURE,
+                                      self.class_weights) if config.lambda_class else None
         if g_class is not None:
             g_loss = g_loss + config.lambda_class * g_class
         self.scaler.scale(g_loss).backward()
@@ -390,7 +397,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    if (config.lambda_dry or config.dark_land) and config.water_rgb is None and config.mix:
+    if (config.lambda_dry or config.dark_land or config.water_weight != 1) and config.water_rgb is None and config.mix:
         config = replace(config, water_rgb=list(read_mix(config.mix).style().colours["water"]))
     if config.lambda_class and config.class_rgb is None:
         config = replace(config, class_rgb=decision_colours(config))
