@@ -3,7 +3,7 @@ views. Small synthetic arrays: each figure is checked against a value worked out
 import numpy as np
 import pytest
 
-from geotrans.model.style import CODES, MapStyle
+from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import read_model_info
 from training.confidence import D4, auroc, confident_half, d4_back, d4_view, margins, merged
 
@@ -66,3 +66,28 @@ def test_dakota_judges_water_only_and_complete_labels_judge_what_is_drawn_off_th
     known, right = known_and_right("epfl-suburbs", np.array([[street, land, street]], np.uint8),
                                    np.array([[street, 255, 255]], np.uint8), (street,))
     assert list(known) == [True, False, True] and list(right) == [True, False, False]
+
+
+def test_a_hardened_copy_darkens_green_land_only_and_coarsens_the_whole_tile():
+    """A constructed tile (a green field, a green pond, an unlabelled green strip, grey land), so that which
+    pixels may change is exact; real tiles mix all four in ways no assertion could name."""
+    from training.confidence_head import hardened, with_hard_copies
+
+    tile = np.zeros((3, 64, 64), np.uint8)
+    tile[:] = np.array([60, 140, 60], np.uint8)[:, None, None]  # vegetation everywhere ...
+    tile[:, :, 48:] = 128  # ... but grey land on the right
+    labels = np.full((64, 64), CODES["green"], np.uint8)
+    labels[:, 16:32] = CODES["water"]
+    labels[:, 32:48] = IGNORE
+    labels[:, 48:] = CODES["background"]
+    dark = hardened(tile, labels, 0.5, None)
+    assert abs(int(dark[1, 32, 2]) - 70) <= 1  # green land, far from other classes: halved
+    assert (dark[:, :, 20:28] == tile[:, :, 20:28]).all()  # water keeps its brightness
+    assert (dark[:, :, 36:44] == tile[:, :, 36:44]).all()  # unknown too
+    assert (dark[:, :, 52:] == tile[:, :, 52:]).all()  # grey land is not vegetation
+    coarse = hardened(tile, labels, None, 4.0)
+    assert coarse[1, 32, 47] != tile[1, 32, 47] and (coarse[:, :, :8] == tile[:, :, :8]).all()
+    samples = [("s", tile, labels, ())] * 50
+    copies = list(with_hard_copies(iter(samples), 1.0, 0.0))
+    assert len(copies) == 100 and not np.array_equal(copies[1][1], tile)
+    assert len(list(with_hard_copies(iter(samples), 0.0, 0.0))) == 50

@@ -29,7 +29,15 @@ from geotrans.model.generator import from_model_range, to_model_range
 from geotrans.model.palette import Palette, snap
 from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import load_generator
-from geotrans.training.data import list_pairs, read_aligned
+from geotrans.training.data import (
+    COARSE_FACTORS,
+    DARK_EDGE_PX,
+    DARK_FACTORS,
+    coarsened,
+    green_of,
+    list_pairs,
+    read_aligned,
+)
 from geotrans.training.sources import labelled_images, read_mix
 from training.confidence import auroc, confident_half, margins, merged, read_dakota
 from training.semantic import held_out_sources, scoring_style
@@ -96,6 +104,31 @@ def labelled_tiles(mix_path: str, key: str, model_m: float) -> Iterator[tuple[st
             photo, labels = to_model_resolution(image.photo, image.classes, image.resolution_m, model_m)
             for p, lab in tiles(photo, labels):
                 yield spec["name"], p, lab, complete
+
+
+def hardened(tile: np.ndarray, labels: np.ndarray, dark: Optional[float], coarse: Optional[float]) -> np.ndarray:
+    """A copy of a photo tile as the land a run gets wrong: its labelled green land that is not water darkened
+    by ``dark`` (fading in at the edges, as ``geotrans.training.data.darkened_land``), then coarsened by
+    ``coarse`` (as a run upsamples a coarse scene). Dakota's false water is dark crops at 5 m, read 4x up."""
+    photo = torch.from_numpy(tile).float()
+    if dark is not None:
+        land = torch.from_numpy((labels != IGNORE) & (labels != CODES["water"])).float()[None] * green_of(photo)
+        soft = F.avg_pool2d(land[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2, count_include_pad=False)[0]
+        photo = photo * (1 - (1 - dark) * soft)
+    if coarse is not None:
+        photo = coarsened(photo, coarse)
+    return photo.round().clamp(0, 255).byte().numpy()
+
+
+def with_hard_copies(samples: Iterator, dark_land: float, coarse: float, seed: int = 0) -> Iterator:
+    """Each labelled sample and, with probability ``dark_land`` or ``coarse``, a hardened copy of it."""
+    rng = np.random.default_rng(seed)
+    for name, tile, labels, complete in samples:
+        yield name, tile, labels, complete
+        dark = rng.uniform(*DARK_FACTORS) if rng.random() < dark_land else None
+        factor = rng.uniform(*COARSE_FACTORS) if rng.random() < coarse else None
+        if dark is not None or factor is not None:
+            yield name, hardened(tile, labels, dark, factor), labels, complete
 
 
 def pair_tiles(folder: str, limit: int, style: MapStyle) -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple]]:
@@ -198,6 +231,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--dakota", default=None)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--tiles-per-set", type=int, default=400, help="training tiles per labelled source at most")
+    parser.add_argument("--dark-land", type=float, default=0.0,
+                        help="probability of a training tile's hardened copy with its green land darkened (0)")
+    parser.add_argument("--coarse", type=float, default=0.0,
+                        help="probability of a training tile's hardened copy coarsened 1.5-4x (0)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -210,10 +247,13 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     def training_samples():
         counts: dict[str, int] = {}
-        for sample in labelled_tiles(args.mix, "images", model_m):
-            counts[sample[0]] = counts.get(sample[0], 0) + 1
-            if counts[sample[0]] <= args.tiles_per_set:
-                yield sample
+
+        def capped():
+            for sample in labelled_tiles(args.mix, "images", model_m):
+                counts[sample[0]] = counts.get(sample[0], 0) + 1
+                if counts[sample[0]] <= args.tiles_per_set:
+                    yield sample
+        yield from with_hard_copies(capped(), args.dark_land, args.coarse)
         if args.pairs_train:
             yield from pair_tiles(args.pairs_train, args.train_pairs, style)
 
