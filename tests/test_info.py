@@ -54,8 +54,12 @@ def test_the_estimate_is_measured_and_wider_models_are_slower():
 def test_reading_is_timed_on_the_plan_s_own_windows():
     """Landsat's windows need their nodata border filled; Korea's are plain JPEG tiles."""
 
-    landsat, korea = (measure_rates(plan_run(scene), 8, "cpu").read_seconds for scene in (LANDSAT, KOREA))
+    from geotrans.run.info import measure_read_seconds
+
+    # The fastest of three: beside another busy process (a training run) one timing can catch a pause.
+    landsat, korea = (min(measure_read_seconds(plan_run(scene)) for _ in range(3)) for scene in (LANDSAT, KOREA))
     assert landsat > 2 * korea > 0
+    assert measure_rates(plan_run(KOREA), 8, "cpu").read_seconds > 0  # the estimate reads the same measure
 
 
 @pytest.mark.slow
