@@ -12,7 +12,7 @@ share of Korea's forest drawn as water. Ways of matching:
   grey        one gain and offset for all bands, from the grey level's mean and sd
   gain        per band, a gain to the training photos' mean (colour cast and brightness)
 
-    python training/experiments/colour_match.py --model geotrans/default_model/generator.safetensors \
+    python -m training.experiments.colour_match --model geotrans/default_model/generator.safetensors \
         --data ../shared/data/maps --scenes ../shared/data/scenes [--ways none meanstd hist grey gain]
 """
 import argparse

@@ -6,7 +6,7 @@ counted by its label and the map class it was drawn as (nearest palette colour).
 Each row is a label's pixels split over the drawn classes, so a low IoU can be
 read as missing (the row) or drawn elsewhere (the column).
 
-    python training/experiments/confusion.py --model M --mix training/mixes/beyond_new_york.json
+    python -m training.experiments.confusion --model M --mix training/mixes/beyond_new_york.json
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ apart on the map, and each mask a single-band class raster on that grid, with a
 class table. It also writes a mix file whose held-out images are tiles 5 and 6,
 for ``python -m training.evaluate --labelled``:
 
-    python training/experiments/dubai_tune.py OUT
+    python -m training.experiments.dubai_tune OUT
     geotrans tune OUT/scenes/*.tif --labels OUT/labels/*.tif --class-table OUT/classes.json \\
         --out OUT/dubai.safetensors --minutes 30
     python -m training.evaluate --model OUT/dubai.safetensors --data ../shared/data/maps/val --limit 100 \\

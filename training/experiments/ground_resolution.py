@@ -5,7 +5,7 @@ street = 79.25 m), along the avenues, which run 29 degrees east of north (61 deg
 from the image's x axis). On map halves showing that grid, the white-street mask has a
 Fourier peak at 61 degrees whose period in pixels gives metres per pixel.
 
-    python training/experiments/ground_resolution.py ../shared/data/maps/train 785 799 841 1065
+    python -m training.experiments.ground_resolution ../shared/data/maps/train 785 799 841 1065
 
 Measured 2026-11-25: 0.901, 0.850, 0.887, 0.895 m/px (median 0.89). Google Maps zoom 17
 at New York's latitude (40.8 N) is 156543.03 * cos(40.8) / 2**17 = 0.905 m/px: the
@@ -35,7 +35,7 @@ def street_period_px(path: str) -> tuple[float, float]:
     return 1 / radius[peak], angle[peak]
 
 
-if __name__ == "__main__":
+def main() -> None:
     folder, ids = sys.argv[1], sys.argv[2:]
     estimates = []
     for i in ids:
@@ -43,3 +43,7 @@ if __name__ == "__main__":
         estimates.append(STREET_PERIOD_M / period)
         print(f"{i}.jpg: period {period:.1f} px at {angle:.1f} deg -> {estimates[-1]:.3f} m/px")
     print(f"median {np.median(estimates):.3f} m/px")
+
+
+if __name__ == "__main__":
+    main()

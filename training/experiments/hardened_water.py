@@ -5,7 +5,7 @@ model's resolution) are translated as they are, with their green land darkened, 
 coarsened (``training.confidence_head.hardened``); each line is the share of the labelled dry land drawn
 as water. A head that should flag false water can only learn it where the model makes it.
 
-    PYTHONPATH=. python training/experiments/hardened_water.py --tiles 40
+    python -m training.experiments.hardened_water --tiles 40
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """fp32 against bf16 inference on the real sample scenes: largest and mean per-pixel difference.
 
-    python training/experiments/precision_diff.py [--model M] [SCENES ...]
+    python -m training.experiments.precision_diff [--model M] [SCENES ...]
 
 Each scene goes through `geotrans run`'s path twice, with --precision fp32 and
 bf16; the maps are compared over their valid pixels (0..255 per band).

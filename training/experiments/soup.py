@@ -1,6 +1,6 @@
 """One model from several exported generators of one architecture: the weighted mean of their weights.
 
-  python training/experiments/soup.py --out SOUP.safetensors --name NAME A.safetensors:0.7 B.safetensors:0.3
+  python -m training.experiments.soup --out SOUP.safetensors --name NAME A.safetensors:0.7 B.safetensors:0.3
 
 Weights (default 1 each) are normalised. The card is the first model's, with ``soup_of`` naming each
 model, its sha256 and its weight. Runs from one warm start share a basin, so the mean is a working model,

@@ -7,7 +7,7 @@ precision against the NDWI. A model that tells water from land keeps its
 precision when only brightness changes; one that thresholds darkness trades
 false water for recall and keeps neither.
 
-    python training/experiments/water_colours.py --model M \
+    python -m training.experiments.water_colours --model M \
         --scene ../shared/data/scenes/dakota_naip_rgbn_nodata.tif
 """
 from __future__ import annotations
