@@ -29,15 +29,7 @@ from geotrans.model.generator import from_model_range, to_model_range
 from geotrans.model.palette import Palette, snap
 from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import load_generator
-from geotrans.training.data import (
-    COARSE_FACTORS,
-    DARK_EDGE_PX,
-    DARK_FACTORS,
-    coarsened,
-    green_of,
-    list_pairs,
-    read_aligned,
-)
+from geotrans.training.data import COARSE_FACTORS, DARK_FACTORS, coarsened, darkened, green_of, list_pairs, read_aligned
 from geotrans.training.sources import labelled_images, read_mix
 from training.confidence import auroc, confident_half, margins, merged, read_dakota
 from training.semantic import held_out_sources, scoring_style
@@ -108,13 +100,12 @@ def labelled_tiles(mix_path: str, key: str, model_m: float) -> Iterator[tuple[st
 
 def hardened(tile: np.ndarray, labels: np.ndarray, dark: Optional[float], coarse: Optional[float]) -> np.ndarray:
     """A copy of a photo tile as the land a run gets wrong: its labelled green land that is not water darkened
-    by ``dark`` (fading in at the edges, as ``geotrans.training.data.darkened_land``), then coarsened by
+    by ``dark`` (``geotrans.training.data.darkened``, as training darkens land), then coarsened by
     ``coarse`` (as a run upsamples a coarse scene). Dakota's false water is dark crops at 5 m, read 4x up."""
     photo = torch.from_numpy(tile).float()
     if dark is not None:
         land = torch.from_numpy((labels != IGNORE) & (labels != CODES["water"])).float()[None] * green_of(photo)
-        soft = F.avg_pool2d(land[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2, count_include_pad=False)[0]
-        photo = photo * (1 - (1 - dark) * soft)
+        photo = darkened(photo, land, dark)
     if coarse is not None:
         photo = coarsened(photo, coarse)
     return photo.round().clamp(0, 255).byte().numpy()
@@ -246,9 +237,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     channels = generator.head[1].in_channels + 4
 
     def training_samples():
-        counts: dict[str, int] = {}
-
         def capped():
+            counts: dict[str, int] = {}
             for sample in labelled_tiles(args.mix, "images", model_m):
                 counts[sample[0]] = counts.get(sample[0], 0) + 1
                 if counts[sample[0]] <= args.tiles_per_set:

@@ -40,8 +40,7 @@ log = logging.getLogger("training.train")
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land", "dark_of", "lambda_class", "class_colours",
-          "water_weight")
+          "dark_land", "dark_of", "lambda_class", "class_colours", "water_weight")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:

@@ -177,6 +177,12 @@ def darkened_land(photo: torch.Tensor, target: torch.Tensor, factor: float, wate
         land = land * known
     if green_only:
         land = land * green_of(photo)
+    return darkened(photo, land, factor)
+
+
+def darkened(photo: torch.Tensor, land: torch.Tensor, factor: float) -> torch.Tensor:
+    """Photo (3, H, W) with the ``land`` pixels ((1, H, W) of 0 and 1) darkened by ``factor``, fading in over
+    ``DARK_EDGE_PX`` at their edges so that no seam gives them away."""
     soft = F.avg_pool2d(land[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2,
                         count_include_pad=False)[0]
     return photo * (1 - (1 - factor) * soft)
