@@ -142,7 +142,6 @@ def test_the_old_flat_paths_still_import_for_a_release_with_a_warning():
         "geotrans.jobs.scene", "geotrans.jobs.folder", "geotrans.run.plan")
 
 
-
 @pytest.mark.parametrize("script", sorted(p.stem for p in (PACKAGE.parent / "training" / "experiments").glob("*.py")))
 def test_every_experiment_script_runs_as_its_usage_line_says(script):
     """``python -m training.experiments.NAME``: a script whose imports moved with the layers fails here, not in

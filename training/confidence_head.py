@@ -98,6 +98,15 @@ def labelled_tiles(mix_path: str, key: str, model_m: float) -> Iterator[tuple[st
                 yield spec["name"], p, lab, complete
 
 
+def capped(samples: Iterator, limit: int) -> Iterator:
+    """The first ``limit`` samples of each set."""
+    counts: dict[str, int] = {}
+    for sample in samples:
+        counts[sample[0]] = counts.get(sample[0], 0) + 1
+        if counts[sample[0]] <= limit:
+            yield sample
+
+
 def hardened(tile: np.ndarray, labels: np.ndarray, dark: Optional[float], coarse: Optional[float]) -> np.ndarray:
     """A copy of a photo tile as the land a run gets wrong: its labelled green land that is not water darkened
     by ``dark`` (``geotrans.training.data.darkened``, as training darkens land), then coarsened by
@@ -237,13 +246,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     channels = generator.head[1].in_channels + 4
 
     def training_samples():
-        def capped():
-            counts: dict[str, int] = {}
-            for sample in labelled_tiles(args.mix, "images", model_m):
-                counts[sample[0]] = counts.get(sample[0], 0) + 1
-                if counts[sample[0]] <= args.tiles_per_set:
-                    yield sample
-        yield from with_hard_copies(capped(), args.dark_land, args.coarse)
+        yield from with_hard_copies(capped(labelled_tiles(args.mix, "images", model_m), args.tiles_per_set),
+                                    args.dark_land, args.coarse)
         if args.pairs_train:
             yield from pair_tiles(args.pairs_train, args.train_pairs, style)
 

@@ -15,7 +15,7 @@ from geotrans.model.palette import Palette
 from geotrans.model.style import CODES, IGNORE
 from geotrans.model.weights import load_generator
 from geotrans.training.sources import read_mix
-from training.confidence_head import Features, hardened, labelled_tiles
+from training.confidence_head import Features, capped, hardened, labelled_tiles
 from training.semantic import scoring_style
 
 KINDS = (("as it is", None, None), ("green land darkened 0.4x", 0.4, None),
@@ -31,14 +31,12 @@ def main() -> None:
     generator, info = load_generator(args.model)
     features = Features(generator, scoring_style(read_mix(args.mix), info), Palette.from_card(info.card))
     counts: dict[tuple[str, str], list[int]] = {}
-    seen: dict[str, int] = {}
-    for name, tile, labels, _ in labelled_tiles(args.mix, "images", info.resolution_m or 0.9):
-        seen[name] = seen.get(name, 0) + 1
+    for name, tile, labels, _ in capped(labelled_tiles(args.mix, "images", info.resolution_m or 0.9), args.tiles):
         dry = (labels != IGNORE) & (labels != CODES["water"])
-        if seen[name] > args.tiles or not dry.any():
+        if not dry.any():
             continue
         for kind, dark, coarse in KINDS:
-            classes, _ = features(tile if dark is None and coarse is None else hardened(tile, labels, dark, coarse))
+            classes, _ = features(hardened(tile, labels, dark, coarse))
             count = counts.setdefault((name, kind), [0, 0])
             count[0] += int(((classes == CODES["water"]) & dry).sum())
             count[1] += int(dry.sum())
