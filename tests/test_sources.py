@@ -69,13 +69,14 @@ def test_samples_are_at_the_models_resolution_seeded_and_padded_when_small(tmp_p
     a, b = mixed.sample(0, 0, epoch=1, position=4), mixed.sample(0, 0, epoch=1, position=4)
     assert all(torch.equal(x, y) for x, y in zip(a, b))  # a resumed epoch draws the same samples
     assert not torch.equal(a[0], mixed.sample(0, 0, epoch=2, position=4)[0])
-    assert [t.shape for t in a] == [(3, 256, 256), (3, 256, 256), (1, 256, 256), (1, 256, 256)]
+    assert [t.shape for t in a] == [(3, 256, 256), (3, 256, 256), (1, 256, 256), (1, 256, 256), (1,)]
+    assert a[4].item() == 1.0  # a map rendered from the labels
     assert not a[3].any()  # no dry land is known beyond the labels of a source without no_water
     # Declared at 0.3 m, the 510 px photo spans 153 m: 170 px at 0.9 m, padded to 256 and unlabelled there.
     fine = MixedSet([type(dubai)(dubai.name, 1.0, [type(dubai.examples[0])(
         dubai.examples[0].photo, dubai.examples[0].target, None, 0.3, True)])], resolution_m=0.9,
         augment=Augment(flips=False))
-    photo, _, labelled, _ = fine.sample(0, 0, epoch=0, position=0)
+    photo, _, labelled, _, _ = fine.sample(0, 0, epoch=0, position=0)
     assert labelled[0, :170, :170].all() and not labelled[0, 181:, :].any() and not labelled[0, :, 181:].any()
     assert (photo[:, 181:, :] == -1).all()  # black photo where padded
 
@@ -88,7 +89,7 @@ def test_a_no_water_sources_unlabelled_pixels_are_dry_land_and_travel_with_the_s
     mixed = MixedSet([load_sources(mix)[1]], resolution_m=1.0, augment=Augment(flips=True, rotations=True), seed=1)
     seen = 0
     for position in range(8):  # cut, flipped and turned with the photo, as the labels are
-        _, _, labelled, dry = mixed.sample(0, 0, epoch=0, position=position)
+        _, _, labelled, dry, _ = mixed.sample(0, 0, epoch=0, position=position)
         assert torch.equal(dry, 1 - labelled)
         seen += int(dry.sum())
     assert seen > 0
@@ -217,7 +218,7 @@ def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_pa
     water_rgb = tuple(style.colours["water"])
     plain = MixedSet([dubai], 0.9, augment=Augment(flips=False), seed=5)
     dark = MixedSet([dubai], 0.9, augment=Augment(flips=False, dark_land=1.0, water_rgb=water_rgb), seed=5)
-    (p, t, labelled, _), (d, dt, dl, _) = plain.sample(0, 0, 0, 2), dark.sample(0, 0, 0, 2)
+    (p, t, labelled, _, _), (d, dt, dl, _, _) = plain.sample(0, 0, 0, 2), dark.sample(0, 0, 0, 2)
     assert torch.equal(t, dt) and torch.equal(labelled, dl)  # the map and its labels are untouched
     p, d = (p + 1) * 127.5, (d + 1) * 127.5
     water = (((t + 1) * 127.5).round() == torch.tensor(water_rgb).view(3, 1, 1)).all(0)
@@ -313,6 +314,29 @@ def test_the_water_weight_weighs_only_pixels_whose_target_is_water():
                  for i in range(2)]
     assert torch.isclose(plain, (per_pixel[0] + per_pixel[1]) / 2)
     assert torch.isclose(weighed, (3 * per_pixel[0] + per_pixel[1]) / 2)
+
+
+def test_the_class_decision_on_rendered_maps_scores_only_samples_whose_map_is_drawn_from_labels(tmp_path, capsys):
+    from training.train import main
+
+    sources = load_sources(read_mix(write_mix(tmp_path)))
+    flags = [MixedSet([source], resolution_m=0.9).sample(0, 0, epoch=0, position=0)[4].item() for source in sources]
+    assert flags == [0.0, 1.0]  # the New York pairs' maps are real, Dubai's are drawn from its labels
+    labelled, fake = torch.ones(2, 1, 4, 4), torch.zeros(2, 3, 4, 4)
+    labelled[1, :, 0, 0] = 0
+    rendered = torch.tensor([[0.0], [1.0]])
+    assert torch.equal(tiny_model(tmp_path, class_on="all")._classed(labelled, rendered, fake), labelled)
+    on_rendered = tiny_model(tmp_path, class_on="rendered")
+    classed = on_rendered._classed(labelled, rendered, fake)
+    assert not classed[0].any() and torch.equal(classed[1], labelled[1])
+    assert torch.equal(on_rendered._classed(None, rendered, fake)[:, :, 1, 1], torch.tensor([[0.0], [1.0]]))
+    assert not on_rendered._classed(labelled, None, fake).any()  # no sample is known to be rendered
+    with pytest.raises(ValueError, match="class_on is one of all, rendered"):
+        tiny_model(tmp_path, class_on="labels")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--mix", str(write_mix(tmp_path)),
+              "--class-on", "rendered"])
+    assert exit_.value.code == 2 and "--class-on chooses what the class decision scores" in capsys.readouterr().err
 
 
 def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_term(tmp_path):

@@ -28,6 +28,7 @@ from geotrans.training.data import DARK_KINDS
 from geotrans.training.train import (
     CHECKPOINT,
     CLASS_COLOURS,
+    CLASS_ON,
     StopRequest,
     TrainConfig,
     load_checkpoint,
@@ -40,7 +41,8 @@ log = logging.getLogger("training.train")
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land", "dark_of", "lambda_class", "class_colours", "water_weight")
+          "dark_land", "dark_of", "lambda_class", "class_colours", "water_weight",
+          "class_on")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -94,6 +96,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--water-weight", type=float, default=None,
                         help="in the class decision, the weight of labelled pixels whose class is water, so that "
                              "learning dry land does not cost the water labels show (1)")
+    parser.add_argument("--class-on", choices=CLASS_ON, default=None,
+                        help="which samples the class decision scores: all, or only those whose map is rendered "
+                             "from class labels, not the New York maps, whose lettering and anti-aliased edges "
+                             "belong to no class (all)")
     parser.add_argument("--ema", type=float, default=None,
                         help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
                              "exported and sampled instead of the raw weights")
@@ -126,6 +132,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
     if args.water_weight is not None and (args.water_weight <= 0 or not (args.lambda_class or args.resume)):
         parser.error("--water-weight weighs the class decision's water: it needs --lambda-class and a weight above 0")
+    if args.class_on is not None and not (args.lambda_class or args.resume):
+        parser.error("--class-on chooses what the class decision scores: it needs --lambda-class")
     recipe = {k: getattr(args, k) for k in RECIPE if getattr(args, k) is not None}
     config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
                          batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr, **recipe,

@@ -327,7 +327,8 @@ class MixedSet:
 
     def sample(self, source: int, index: int, epoch: int, position: int) -> tuple[torch.Tensor, ...]:
         """Augmented (photo, map) float32 (3, crop, crop) in [-1, 1], the labelled pixels and the unlabelled
-        ones known to be dry land, float32 (1, crop, crop) of 0 and 1."""
+        ones known to be dry land, float32 (1, crop, crop) of 0 and 1, and whether the map is rendered from
+        class labels, float32 (1,)."""
         example = self.sources[source].examples[index]
         gen = torch.Generator().manual_seed((self.seed * 100_003 + epoch) * 1_000_003 + position)
         scale = 1 + self.scale_jitter * (2 * float(torch.rand(1, generator=gen)) - 1)
@@ -351,11 +352,13 @@ class MixedSet:
         changes = self.augment.draw(gen)
         photo, target, labelled, dry = (changes.placed(t) for t in (photo, target, labelled, dry))
         photo = changes.photo(photo, target, known=torch.maximum(labelled, dry))
-        return to_model_range(photo.round()), to_model_range(target.round()), labelled, dry
+        rendered = torch.tensor([float(example.rendered)])
+        return to_model_range(photo.round()), to_model_range(target.round()), labelled, dry, rendered
 
     def batches(self, epoch: int, batch_size: int, skip: int = 0, rank: int = 0,
                 world: int = 1) -> Iterator[tuple[torch.Tensor, ...]]:
-        """(photo, map, labelled, dry) batches of one epoch, sharded by rank, after skipping ``skip`` batches."""
+        """(photo, map, labelled, dry, rendered) batches of one epoch, sharded by rank, after skipping ``skip``
+        batches."""
         order = list(enumerate(self.order(epoch)))[rank::world]
         for b, start in enumerate(range(0, len(order) - batch_size + 1, batch_size)):
             if b < skip:

@@ -99,6 +99,7 @@ class TrainConfig:
     class_colours: str = "palette"  # which: the style's palette (the colours a map snaps to) or its map classes
     class_rgb: Optional[list] = None  # those colours (K x 3), from the mix's or the shipped model's style
     water_weight: float = 1.0  # in the class decision, the weight of pixels whose target is water (others 1)
+    class_on: str = "all"  # which samples the class decision scores: all, or only maps rendered from labels
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
     channels_last: bool = False
@@ -162,6 +163,8 @@ class Pix2Pix:
         self.class_colours = None if self.config.class_rgb is None else \
             to_model_range(torch.tensor(self.config.class_rgb, dtype=torch.float32, device=self.device))
         self.class_weights = None
+        if self.config.class_on not in CLASS_ON:
+            raise ValueError(f"class_on is one of {', '.join(CLASS_ON)}, not {self.config.class_on!r}")
         if self.config.water_weight != 1:
             if self.config.water_weight <= 0 or self.class_colours is None or self.water is None:
                 raise ValueError("water_weight needs a positive weight, the class decision (lambda_class) and the "
@@ -216,11 +219,12 @@ class Pix2Pix:
         return min(1.0, (step - config.d_warmup_steps + 1) / config.gan_ramp_steps)
 
     def step(self, source: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor] = None,
-             dry: Optional[torch.Tensor] = None, step: int = 10**9) -> dict:
+             dry: Optional[torch.Tensor] = None, rendered: Optional[torch.Tensor] = None, step: int = 10**9) -> dict:
         """One iteration at global step ``step``. ``labelled`` (N, 1, H, W) of 0 and 1 marks the pixels the
         target knows: the L1 term is their mean, and the real pair shows the generator's own output elsewhere.
         ``dry`` (the same shape) marks unlabelled pixels known to be dry land, kept from the water colour by
-        ``lambda_dry``."""
+        ``lambda_dry``. ``rendered`` (N, 1) of 0 and 1 marks the samples whose map is rendered from class labels
+        (``class_on`` "rendered" scores the class decision on those alone; None: none is)."""
         config = self.config
         source, target = self._to_device(source), self._to_device(target)
         self.generator.train()
@@ -272,8 +276,8 @@ class Pix2Pix:
         g_dry = self._dry(fake, dry) if config.lambda_dry and dry is not None else None
         if g_dry is not None:
             g_loss = g_loss + config.lambda_dry * g_dry
-        g_class = class_cross_entropy(fake, target, self.class_colours, labelled, CLASS_TEMPERATURE,
-                                      self.class_weights) if config.lambda_class else None
+        g_class = class_cross_entropy(fake, target, self.class_colours, self._classed(labelled, rendered, fake),
+                                      CLASS_TEMPERATURE, self.class_weights) if config.lambda_class else None
         if g_class is not None:
             g_loss = g_loss + config.lambda_class * g_class
         self.scaler.scale(g_loss).backward()
@@ -290,6 +294,16 @@ class Pix2Pix:
         if self.water is None:
             raise ValueError("lambda_dry needs the water colour (water_rgb): train on a mix")
         return dry_hinge(fake, self._to_device(dry), self.water, DRY_MARGIN)
+
+    def _classed(self, labelled: Optional[torch.Tensor], rendered: Optional[torch.Tensor],
+                 fake: torch.Tensor) -> Optional[torch.Tensor]:
+        """The pixels the class decision scores: the labelled ones, of rendered maps only where ``class_on`` says."""
+        if self.config.class_on == "all":
+            return labelled
+        known = torch.ones_like(fake[:, :1]) if labelled is None else labelled
+        if rendered is None:
+            return torch.zeros_like(known)
+        return known * self._to_device(rendered).view(-1, 1, 1, 1)
 
     def _l1(self, fake: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor]) -> torch.Tensor:
         """Mean absolute error over the labelled pixels (all of them when ``labelled`` is None)."""
@@ -524,6 +538,7 @@ class Budget:
 
 
 CLASS_COLOURS = ("palette", "classes")
+CLASS_ON = ("all", "rendered")  # the samples the class decision scores: every one, or maps rendered from labels
 
 
 def decision_colours(config: TrainConfig) -> list[list[int]]:
