@@ -85,6 +85,26 @@ def test_held_out_photos_go_through_geotrans_run_and_score_against_their_labels(
     assert report["street_f1"] == 0.0 and report["building_iou"] == 0.0
 
 
+def test_the_colour_rule_ranks_colours_by_their_share_of_water_and_takes_one_colours_pixels_together():
+    # Hand-worked: the arithmetic of the bound, on three colours (a real scene is its usage line).
+    from training.experiments.colour_bound import colour_bins, fitted_trade, least_dry_at, trade, water_share
+
+    blue, teal, green = (40, 60, 120), (60, 90, 70), (60, 120, 40)
+    rgb = np.array([blue, blue, teal, teal, green, green], np.uint8).T  # (3, 6)
+    water = np.array([True, True, True, False, False, False])
+    bins = colour_bins(rgb, 32)
+    share = water_share(bins, water, 32)
+    assert share[bins].tolist() == [1.0, 1.0, 0.5, 0.5, 0.0, 0.0]
+    recall, dry = trade(share[bins], water)
+    assert recall.tolist() == pytest.approx([2 / 3, 1, 1]) and dry.tolist() == pytest.approx([0, 1 / 3, 1])
+    assert least_dry_at(recall, dry, 0.5) == 0 and least_dry_at(recall, dry, 0.9) == pytest.approx(1 / 3)
+    # Fitted where teal never shows, the rule calls teal dry: scored there, it finds blue's water only.
+    image = rgb.reshape(3, 2, 3)  # rows: blue, blue, teal | teal, green, green
+    fit = np.array([[True, True, False], [False, True, True]])
+    recall, dry = fitted_trade(image, water.reshape(2, 3), fit, ~fit, 32)
+    assert recall.tolist() == [1.0] and dry.tolist() == [1.0]  # both teal pixels score 0: one threshold
+
+
 def test_the_confusion_experiment_counts_each_labelled_pixel_by_its_label_and_drawn_class():
     from training.experiments.confusion import confusion, table
 
