@@ -304,8 +304,10 @@ def test_the_water_weight_weighs_only_pixels_whose_target_is_water():
     style = MapStyle.from_card(read_model_info().card)
     colours = to_model_range(torch.tensor([style.colours[n] for n in CLASSES], dtype=torch.float32))
     water, green = colours[CLASSES.index("water")], colours[CLASSES.index("green")]
-    weights = class_weights(colours, to_model_range(torch.tensor(style.colours["water"], dtype=torch.float32)), 3.0)
+    weights = class_weights(colours, [(to_model_range(torch.tensor(style.colours["water"], dtype=torch.float32)), 3.0)])
     assert weights[CLASSES.index("water")] == 3 and weights.sum() == len(CLASSES) + 2
+    both = class_weights(colours, [(water, 3.0), (colours[CLASSES.index("building")], 0.0)])
+    assert both.tolist() == [{"water": 3.0, "building": 0.0}.get(name, 1.0) for name in CLASSES]
     between = ((water + green) / 2).view(1, 3, 1, 1).expand(1, 3, 1, 2).clone()
     target = torch.stack([water, green]).T.reshape(1, 3, 1, 2)  # left pixel water, right green
     plain = class_cross_entropy(between, target, colours, None, CLASS_TEMPERATURE)
@@ -316,9 +318,7 @@ def test_the_water_weight_weighs_only_pixels_whose_target_is_water():
     assert torch.isclose(weighed, (3 * per_pixel[0] + per_pixel[1]) / 2)
 
 
-def test_the_class_decision_on_rendered_maps_scores_only_samples_whose_map_is_drawn_from_labels(tmp_path, capsys):
-    from training.train import main
-
+def test_the_class_decision_on_rendered_maps_scores_only_samples_whose_map_is_drawn_from_labels(tmp_path):
     sources = load_sources(read_mix(write_mix(tmp_path)))
     flags = [MixedSet([source], resolution_m=0.9).sample(0, 0, epoch=0, position=0)[4].item() for source in sources]
     assert flags == [0.0, 1.0]  # the New York pairs' maps are real, Dubai's are drawn from its labels
@@ -333,10 +333,16 @@ def test_the_class_decision_on_rendered_maps_scores_only_samples_whose_map_is_dr
     assert not on_rendered._classed(labelled, None, fake).any()  # no sample is known to be rendered
     with pytest.raises(ValueError, match="class_on is one of all, rendered"):
         tiny_model(tmp_path, class_on="labels")
+
+
+@pytest.mark.parametrize("option", [["--building-weight", "0"], ["--water-weight", "0"], ["--class-on", "all"]])
+def test_the_class_decision_s_options_are_refused_without_it_in_one_line(tmp_path, capsys, option):
+    from training.train import main
+
     with pytest.raises(SystemExit) as exit_:
-        main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--mix", str(write_mix(tmp_path)),
-              "--class-on", "rendered"])
-    assert exit_.value.code == 2 and "--class-on chooses what the class decision scores" in capsys.readouterr().err
+        main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--mix", str(write_mix(tmp_path)), *option])
+    assert exit_.value.code == 2 and "needs --lambda-class" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_term(tmp_path):
@@ -352,6 +358,13 @@ def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_te
                                 class_colours="classes", water_weight=3.0), torch.device("cpu"))
     assert classes.config.class_rgb[CODES["water"]] == list(MapStyle.from_card(read_model_info().card).colours["water"])
     assert classes.class_weights.tolist() == [3.0 if i == CODES["water"] else 1.0 for i in range(len(classes.config.class_rgb))]
+    roofs = train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run4"), ngf=8, ndf=8, batch_size=2,
+                              sample_pairs=0, max_steps=1, epochs=1, mix=str(mix), lambda_class=5.0,
+                              class_colours="classes", building_weight=0.0), torch.device("cpu"))
+    assert roofs.config.building_rgb == list(MapStyle.from_card(read_model_info().card).colours["building"])
+    assert roofs.class_weights.tolist() == [0.0 if i == CODES["building"] else 1.0 for i in range(len(CODES))]
+    with pytest.raises(ValueError, match="building_weight needs"):
+        tiny_model(tmp_path, building_weight=0.0)
     with pytest.raises(ValueError, match="water_weight needs"):
         train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run3"), ngf=8, ndf=8, batch_size=2,
                           sample_pairs=0, max_steps=1, epochs=1, mix=str(mix), water_weight=3.0), torch.device("cpu"))

@@ -42,7 +42,7 @@ log = logging.getLogger("training.train")
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
           "dark_land", "dark_of", "lambda_class", "class_colours", "water_weight",
-          "class_on")
+          "building_weight", "class_on")
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
@@ -96,6 +96,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--water-weight", type=float, default=None,
                         help="in the class decision, the weight of labelled pixels whose class is water, so that "
                              "learning dry land does not cost the water labels show (1)")
+    parser.add_argument("--building-weight", type=float, default=None,
+                        help="in the class decision, the weight of labelled pixels whose class is a building; 0 "
+                             "leaves them to L1, so that bright roofs do not teach the decision to draw bright "
+                             "water in the building grey (1)")
     parser.add_argument("--class-on", choices=CLASS_ON, default=None,
                         help="which samples the class decision scores: all, or only those whose map is rendered "
                              "from class labels, not the New York maps, whose lettering and anti-aliased edges "
@@ -132,6 +136,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
     if args.water_weight is not None and (args.water_weight <= 0 or not (args.lambda_class or args.resume)):
         parser.error("--water-weight weighs the class decision's water: it needs --lambda-class and a weight above 0")
+    if args.building_weight is not None and (args.building_weight < 0 or not (args.lambda_class or args.resume)):
+        parser.error("--building-weight weighs the class decision's buildings: it needs --lambda-class and a weight "
+                     "of 0 or more")
     if args.class_on is not None and not (args.lambda_class or args.resume):
         parser.error("--class-on chooses what the class decision scores: it needs --lambda-class")
     recipe = {k: getattr(args, k) for k in RECIPE if getattr(args, k) is not None}

@@ -39,10 +39,12 @@ def dry_hinge(generated: torch.Tensor, dry: torch.Tensor, water: torch.Tensor, m
     return (F.relu(margin - distance) * dry).sum() / dry.sum().clamp(min=1)
 
 
-def class_weights(colours: torch.Tensor, water: torch.Tensor, weight: float) -> torch.Tensor:
-    """(K,) weights for ``class_cross_entropy``: ``weight`` for the colour nearest ``water`` (3,), 1 for the rest."""
+def class_weights(colours: torch.Tensor, weighed: Sequence[tuple[torch.Tensor, float]]) -> torch.Tensor:
+    """(K,) weights for ``class_cross_entropy``: for each (colour (3,), weight) of ``weighed``, that weight for
+    the one of ``colours`` (K, 3) nearest it; 1 for the rest."""
     weights = torch.ones(len(colours), device=colours.device)
-    weights[((colours - water) ** 2).sum(1).argmin()] = weight
+    for colour, weight in weighed:
+        weights[((colours - colour) ** 2).sum(1).argmin()] = weight
     return weights
 
 

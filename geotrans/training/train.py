@@ -99,6 +99,8 @@ class TrainConfig:
     class_colours: str = "palette"  # which: the style's palette (the colours a map snaps to) or its map classes
     class_rgb: Optional[list] = None  # those colours (K x 3), from the mix's or the shipped model's style
     water_weight: float = 1.0  # in the class decision, the weight of pixels whose target is water (others 1)
+    building_weight: float = 1.0  # and of pixels whose target is a building (0: the decision leaves them to L1)
+    building_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
     class_on: str = "all"  # which samples the class decision scores: all, or only maps rendered from labels
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
@@ -165,11 +167,20 @@ class Pix2Pix:
         self.class_weights = None
         if self.config.class_on not in CLASS_ON:
             raise ValueError(f"class_on is one of {', '.join(CLASS_ON)}, not {self.config.class_on!r}")
+        weighed = []
         if self.config.water_weight != 1:
             if self.config.water_weight <= 0 or self.class_colours is None or self.water is None:
                 raise ValueError("water_weight needs a positive weight, the class decision (lambda_class) and the "
                                  "water colour (water_rgb): train on a mix")
-            self.class_weights = class_weights(self.class_colours, self.water, self.config.water_weight)
+            weighed.append((self.water, self.config.water_weight))
+        if self.config.building_weight != 1:
+            if self.config.building_weight < 0 or self.class_colours is None or self.config.building_rgb is None:
+                raise ValueError("building_weight needs a weight of 0 or more, the class decision (lambda_class) and "
+                                 "the building colour (building_rgb): train on a mix")
+            building = to_model_range(torch.tensor(self.config.building_rgb, dtype=torch.float32, device=self.device))
+            weighed.append((building, self.config.building_weight))
+        if weighed:
+            self.class_weights = class_weights(self.class_colours, weighed)
         self.precision: Precision = resolve_precision(self.config.precision, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
@@ -413,6 +424,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     out.mkdir(parents=True, exist_ok=True)
     if (config.lambda_dry or config.dark_land or config.water_weight != 1) and config.water_rgb is None and config.mix:
         config = replace(config, water_rgb=list(read_mix(config.mix).style().colours["water"]))
+    if config.building_weight != 1 and config.building_rgb is None and config.mix:
+        config = replace(config, building_rgb=list(read_mix(config.mix).style().colours["building"]))
     if config.lambda_class and config.class_rgb is None:
         config = replace(config, class_rgb=decision_colours(config))
     model = Pix2Pix(config, device)
