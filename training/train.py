@@ -98,8 +98,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                              "learning dry land does not cost the water labels show (1)")
     parser.add_argument("--building-weight", type=float, default=None,
                         help="in the class decision, the weight of labelled pixels whose class is a building; 0 "
-                             "leaves them to L1, so that bright roofs do not teach the decision to draw bright "
-                             "water in the building grey (1)")
+                             "leaves them to L1 (1)")
     parser.add_argument("--class-on", choices=CLASS_ON, default=None,
                         help="which samples the class decision scores: all, or only those whose map is rendered "
                              "from class labels, not the New York maps, whose lettering and anti-aliased edges "
