@@ -101,7 +101,7 @@ def test_the_colour_rule_ranks_colours_by_their_share_of_water_and_takes_one_col
     # Fitted where teal never shows, the rule calls teal dry: scored there, it finds blue's water only.
     image = rgb.reshape(3, 2, 3)  # rows: blue, blue, teal | teal, green, green
     fit = np.array([[True, True, False], [False, True, True]])
-    recall, dry = fitted_trade(image, water.reshape(2, 3), fit, ~fit, 32)
+    recall, dry = fitted_trade(colour_bins(image, 32), water.reshape(2, 3), fit, ~fit, 32)
     assert recall.tolist() == [1.0] and dry.tolist() == [1.0]  # both teal pixels score 0: one threshold
 
 

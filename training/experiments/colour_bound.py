@@ -24,7 +24,7 @@ HALVES = ("left", "right", "top", "bottom")
 
 
 def colour_bins(rgb: np.ndarray, levels: int) -> np.ndarray:
-    """(N,) bin of each of ``rgb``'s (3, N) uint8 colours, ``levels`` levels a channel."""
+    """The bin of each of ``rgb``'s (3, ...) uint8 colours, ``levels`` levels a channel: shape (...)."""
     q = (rgb.astype(np.int64) * levels) // 256
     return (q[0] * levels + q[1]) * levels + q[2]
 
@@ -61,11 +61,11 @@ def half(shape: tuple[int, int], which: str) -> np.ndarray:
     return mask
 
 
-def fitted_trade(rgb: np.ndarray, water: np.ndarray, fit: np.ndarray, test: np.ndarray,
+def fitted_trade(bins: np.ndarray, water: np.ndarray, fit: np.ndarray, test: np.ndarray,
                  levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """The trade of the colour rule fitted on the ``fit`` pixels, scored on the ``test`` ones (both (H, W))."""
-    share = water_share(colour_bins(rgb[:, fit], levels), water[fit], levels)
-    return trade(share[colour_bins(rgb[:, test], levels)], water[test])
+    """The trade of the colour rule fitted on the ``fit`` pixels, scored on the ``test`` ones (all (H, W);
+    ``bins`` from ``colour_bins``)."""
+    return trade(water_share(bins[fit], water[fit], levels)[bins[test]], water[test])
 
 
 def main() -> None:
@@ -79,9 +79,9 @@ def main() -> None:
         bands = src.read()
         valid = src.dataset_mask() > 0
     truth = water_truth(bands[1], bands[3])
-    rgb = bands[:3]
-    whole = fitted_trade(rgb, truth, valid, valid, args.levels)
-    held = {name: fitted_trade(rgb, truth, valid & half(valid.shape, name), valid & ~half(valid.shape, name),
+    bins = colour_bins(bands[:3], args.levels)
+    whole = fitted_trade(bins, truth, valid, valid, args.levels)
+    held = {name: fitted_trade(bins, truth, valid & half(valid.shape, name), valid & ~half(valid.shape, name),
                                args.levels) for name in HALVES}
     print(f"{args.scene}: water (NDWI) {truth[valid].mean():.1%} of {valid.sum()} valid pixels, "
           f"colour bins of {256 // args.levels} levels")
