@@ -121,6 +121,20 @@ def test_the_confusion_experiment_counts_each_labelled_pixel_by_its_label_and_dr
     assert len(rows) == 4 and rows[2].startswith("| street | 0% | 100% |")
 
 
+def test_the_confusion_experiment_gives_the_mean_photo_colour_of_each_label_drawn_as_it_and_missed():
+    from training.experiments.confusion import colour_sums, colour_table
+
+    truth = np.array([[CODES["water"], CODES["water"], CODES["water"], IGNORE]], np.uint8)
+    drawn = np.array([[CODES["water"], CODES["green"], CODES["background"], CODES["water"]]], np.uint8)
+    photo = np.array([[[10, 60, 80, 255]], [[20, 90, 100, 255]], [[30, 60, 70, 255]]], np.uint8)
+    sums = colour_sums(photo, drawn, truth, np.ones_like(truth, bool))
+    assert sums[CODES["water"], 1].tolist() == [10, 20, 30, 1]  # the one water pixel drawn as water
+    assert sums[CODES["water"], 0].tolist() == [140, 190, 130, 2]  # the two it missed; the unlabelled one left out
+    assert sums[CODES["green"]].sum() == 0
+    rows = colour_table(sums).splitlines()
+    assert rows[2] == "| water | 10, 20, 30 (1 px) | 70, 95, 65 (2 px) |" and len(rows) == 3
+
+
 def test_land_class_figures_count_woods_and_fields_drawn_as_water_and_woods_drawn_green():
     truth = np.full((10, 10), CODES["background"], np.uint8)  # fields
     truth[:, :5] = CODES["green"]  # woods: 50 px
