@@ -422,12 +422,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    if (config.lambda_dry or config.dark_land or config.water_weight != 1) and config.water_rgb is None and config.mix:
-        config = replace(config, water_rgb=list(read_mix(config.mix).style().colours["water"]))
-    if config.building_weight != 1 and config.building_rgb is None and config.mix:
-        config = replace(config, building_rgb=list(read_mix(config.mix).style().colours["building"]))
-    if config.lambda_class and config.class_rgb is None:
-        config = replace(config, class_rgb=decision_colours(config))
+    config = with_recorded_colours(config)
     model = Pix2Pix(config, device)
     log.info("training on %s in %s, batch %d%s, %s", device, model.precision.name, config.batch_size,
              f" ({batch} per process)" if world > 1 else "", config.augment.describe())
@@ -554,17 +549,37 @@ CLASS_COLOURS = ("palette", "classes")
 CLASS_ON = ("all", "rendered")  # the samples the class decision scores: every one, or maps rendered from labels
 
 
-def decision_colours(config: TrainConfig) -> list[list[int]]:
-    """The colours the class decision chooses among: the style's palette (New York's own colours, which real
-    maps keep: institutional land, light buildings), or its seven map classes (which pull those off)."""
+def with_recorded_colours(config: TrainConfig) -> TrainConfig:
+    """The config with the map colours its losses need, read once from its mix's style (or the style model's
+    card) and recorded in the run: water (dry-land hinge, dark land, water weight), building (building weight)
+    and the class decision's choices."""
+    water = (config.lambda_dry or config.dark_land or config.water_weight != 1) and config.water_rgb is None \
+        and config.mix
+    building = config.building_weight != 1 and config.building_rgb is None and config.mix
+    classes = config.lambda_class and config.class_rgb is None
+    if not (water or building or classes):
+        return config
     mix = read_mix(config.mix) if config.mix else None
     card = read_model_info(mix.resolve(mix.style_model) if mix and mix.style_model else None).card
-    if config.class_colours == "palette":
+    style = mix.style() if mix else MapStyle.from_card(card)
+    if water:
+        config = replace(config, water_rgb=list(style.colours["water"]))
+    if building:
+        config = replace(config, building_rgb=list(style.colours["building"]))
+    if classes:
+        config = replace(config, class_rgb=decision_colours(config.class_colours, style, card))
+    return config
+
+
+def decision_colours(class_colours: str, style: MapStyle, card: dict) -> list[list[int]]:
+    """The colours the class decision chooses among: the style model's palette (New York's own colours, which
+    real maps keep: institutional land, light buildings), or the style's seven map classes (which pull those
+    off)."""
+    if class_colours == "palette":
         palette = Palette.from_card(card)
         if palette is None:
             raise ValueError("--class-colours palette needs a style model with a palette")
         return [list(c) for c in palette.colours]
-    style = mix.style() if mix else MapStyle.from_card(card)
     return [list(style.colours[name]) for name in CLASSES]
 
 
