@@ -387,7 +387,7 @@ def test_a_warm_start_takes_the_exported_generator_and_a_fresh_discriminator(tmp
 
     trained = train(tiny_config(tmp_path / "a", epochs=1), torch.device("cpu"), train_set=tiny_pairs())
     exported = tmp_path / "exported.safetensors"
-    save_generator(trained.generator, exported, name="tiny")
+    save_generator(trained.generator, exported, name="tiny", card={"licence": "CC BY-NC-SA 4.0 as a whole"})
     warm = train(tiny_config(tmp_path / "b", epochs=1, max_steps=0, init_generator=str(exported)),
                  torch.device("cpu"), train_set=tiny_pairs())
     shipped = {k: v.half().float() for k, v in trained.generator.state_dict().items()}
@@ -404,6 +404,7 @@ def test_a_warm_start_takes_the_exported_generator_and_a_fresh_discriminator(tmp
           train_set=tiny_pairs())
     card = export(tmp_path / "e" / "run", tmp_path / "warm.safetensors", "warm")
     assert card["training"]["warm_start"]["sha256"] == read_model_info(exported).sha256
+    assert card["licence"] == "CC BY-NC-SA 4.0 as a whole"  # a model made from a share-alike one is under it too
     with pytest.raises(ValueError, match="ngf=8"):
         train(tiny_config(tmp_path / "d", ngf=16, max_steps=0, init_generator=str(exported)), torch.device("cpu"),
               train_set=tiny_pairs())
@@ -444,7 +445,7 @@ def test_a_warm_start_starts_the_moving_average_from_the_warm_weights(tmp_path):
 
     trained = train(tiny_config(tmp_path / "a", epochs=1), torch.device("cpu"), train_set=tiny_pairs())
     exported = tmp_path / "exported.safetensors"
-    save_generator(trained.generator, exported, name="tiny")
+    save_generator(trained.generator, exported, name="tiny", card={"licence": "CC BY-NC-SA 4.0 as a whole"})
     warm = train(tiny_config(tmp_path / "b", epochs=1, max_steps=0, ema=0.999, init_generator=str(exported)),
                  torch.device("cpu"), train_set=tiny_pairs())
     for key, value in warm.generator.state_dict().items():

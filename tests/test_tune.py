@@ -59,9 +59,13 @@ def test_the_holdout_never_meets_the_training_block_on_the_real_vegas_scene(styl
 
 
 def test_a_short_tune_writes_a_loadable_model_whose_card_names_its_sources(tmp_path, styled_narrow_model):
+    base = tmp_path / "models" / "narrow-styled.safetensors"  # the base under a share-alike licence
+    base.parent.mkdir()
+    net, info = load_generator(styled_narrow_model)
+    save_generator(net, base, name=info.name, card={**info.card, "licence": "CC BY-NC-SA 4.0 as a whole"})
     out = tmp_path / "vegas.safetensors"
     result = run_cli("tune", VEGAS, "--labels", ROADS, "--label-class", "street", "--out", out,
-                     "--model", styled_narrow_model, "--max-steps", "2", "--keep-worse")
+                     "--model", base, "--max-steps", "2", "--keep-worse")
     assert result.exit_code == 0, result.output
     assert "street F1" in result.output and "base" in result.output and "tuned" in result.output
     logged = [line for line in result.output.splitlines() if line.startswith("geotrans: ")]
@@ -74,6 +78,7 @@ def test_a_short_tune_writes_a_loadable_model_whose_card_names_its_sources(tmp_p
     assert tune["areas"][0]["scene"] == str(VEGAS) and tune["areas"][0]["labels"] == [str(ROADS)]
     assert tune["hold_out_before"]["street_f1"] is not None and "street_f1" in tune["hold_out_after"]
     assert info.card["map_classes"] == read_model_info().card["map_classes"]
+    assert info.card["licence"] == "CC BY-NC-SA 4.0 as a whole"  # what is made from it is under it too
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # the run folder and temporaries are gone
     assert run_cli("run", VEGAS, "--out", tmp_path / "map.tif", "--model", out, "-q").exit_code == 0  # and it runs
 

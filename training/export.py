@@ -13,7 +13,7 @@ from typing import Optional
 
 from geotrans.io.files import atomic_path
 from geotrans.model.generator import UnetGenerator
-from geotrans.model.weights import card_path, inherited_style, load_generator, save_generator
+from geotrans.model.weights import card_path, inherited_terms, load_generator, save_generator
 from geotrans.training.train import CHECKPOINT, TrainConfig, load_checkpoint
 
 log = logging.getLogger("training.export")
@@ -56,7 +56,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
     if config.init_generator:
         card["training"]["warm_start"] = {"generator": config.init_generator, "sha256": config.init_sha256,
                                           "fresh": "discriminator and optimizers"}
-        card.update(inherited_style(config.init_generator))
+        card.update(inherited_terms(config.init_generator))
     if config.mix:
         card["training"]["sources"] = run.get("sources", [])
         if config.lambda_dry:
@@ -66,7 +66,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
             card["training"]["class_colours"] = config.class_colours
         licence = model_licence(card["training"]["sources"])
         if licence:
-            card["licence"] = licence
+            card["licence"] = licence  # else the warm start's, if it has one
         card["training"]["d_warmup_steps"] = config.d_warmup_steps
         card["training"]["gan_ramp_steps"] = config.gan_ramp_steps
     card.update(card_extra or {})

@@ -165,11 +165,17 @@ STYLE_KEYS = ("native_resolution_m", "ground_resolution_method", "palette", "pal
               "map_classes", "palette_classes", "map_classes_method")
 
 
-def inherited_style(model: str | Path) -> dict:
+def inherited_style(model: str | Path, keys: tuple[str, ...] = STYLE_KEYS) -> dict:
     """The map style (resolution, palette, class colours) of a warm start's model, which its runs keep."""
     try:
         card = read_model_info(model).card
     except ModelError as err:
         log.warning("the warm start's card is not readable (%s); its style is not carried over", err)
         return {}
-    return {k: card[k] for k in STYLE_KEYS if k in card}
+    return {k: card[k] for k in keys if k in card}
+
+
+def inherited_terms(model: str | Path) -> dict:
+    """What a model trained or tuned from ``model`` keeps of its card: the map style and the licence, since a
+    model made from one under CC BY-NC-SA is under it too."""
+    return inherited_style(model, STYLE_KEYS + ("licence",))

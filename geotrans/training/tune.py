@@ -46,7 +46,7 @@ from geotrans.io.labels import Grid, classes_from_codes, parse_class_table, rast
 from geotrans.io.scene import SceneReader
 from geotrans.io.targets import Target, check_targets
 from geotrans.model.style import CLASSES, CODES, IGNORE, MapStyle
-from geotrans.model.weights import ModelInfo, inherited_style, load_generator, read_model_info, save_generator
+from geotrans.model.weights import ModelInfo, inherited_terms, load_generator, read_model_info, save_generator
 from geotrans.run.options import RunOptions
 from geotrans.run.pipeline import translate_array
 from geotrans.run.plan import plan_run
@@ -298,7 +298,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
     if not report.written:
         log.warning("the tuned model is worse on the hold-out than its base; not written (--keep-worse writes it)")
         return report
-    card = {**inherited_style(base_info.path), "name": Path(out).stem,
+    card = {**inherited_terms(base_info.path), "name": Path(out).stem,
             "tune": {"base": base_info.name, "base_sha256": base_info.sha256, "areas": report.areas,
                      "minutes": report.minutes, "steps": report.steps, "holdout": holdout, "lr": LR,
                      "d_warmup_steps": D_WARMUP_STEPS, "gan_ramp_steps": GAN_RAMP_STEPS,
