@@ -358,6 +358,11 @@ def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_te
                                 class_colours="classes", water_weight=3.0), torch.device("cpu"))
     assert classes.config.class_rgb[CODES["water"]] == list(MapStyle.from_card(read_model_info().card).colours["water"])
     assert classes.class_weights.tolist() == [3.0 if i == CODES["water"] else 1.0 for i in range(len(classes.config.class_rgb))]
+    from training.export import export
+
+    card = export(tmp_path / "run2", tmp_path / "classes.safetensors", "classes")["training"]
+    assert (card["lambda_class"], card["class_colours"], card["water_weight"]) == (5.0, "classes", 3.0)
+    assert "building_weight" not in card and "class_on" not in card  # defaults are not written
     roofs = train(TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run4"), ngf=8, ndf=8, batch_size=2,
                               sample_pairs=0, max_steps=1, epochs=1, mix=str(mix), lambda_class=5.0,
                               class_colours="classes", building_weight=0.0), torch.device("cpu"))

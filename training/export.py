@@ -64,6 +64,9 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         if config.lambda_class:
             card["training"]["lambda_class"] = config.lambda_class  # the class decision beside L1
             card["training"]["class_colours"] = config.class_colours
+            card["training"].update({key: value for key, value, default in (
+                ("water_weight", config.water_weight, 1), ("building_weight", config.building_weight, 1),
+                ("class_on", config.class_on, "all")) if value != default})
         licence = model_licence(card["training"]["sources"])
         if licence:
             card["licence"] = licence  # else the warm start's, if it has one
