@@ -522,3 +522,29 @@ def test_dark_vegetation_darkens_only_the_green_land_of_a_new_york_photo():
     assert ratio(gs, grey) > 0.98 and ratio(ls, grey) < 0.76
     with pytest.raises(ValueError, match="dark_of"):
         Augment(dark_of="forest")
+
+
+def test_a_soup_is_the_weighted_mean_of_its_parts_and_keeps_any_parts_licence(tmp_path):
+    """Three random narrow generators (weights need no training to be averaged)."""
+    from safetensors.torch import load_file
+
+    from geotrans.model.generator import build_generator
+    from geotrans.model.weights import read_model_info, save_generator
+    from training.experiments.soup import soup, soup_card
+
+    paths = []
+    for seed, card in ((0, {"style": "a"}), (1, {}), (2, {"licence": "CC BY-NC-SA 4.0 as a whole"})):
+        torch.manual_seed(seed)
+        paths.append(tmp_path / f"m{seed}.safetensors")
+        save_generator(build_generator(ngf=8), paths[-1], name=f"m{seed}", card=card)
+    net, info, parts = soup([(str(paths[0]), 2.0), (str(paths[1]), 1.0), (str(paths[2]), 1.0)])
+    stored = [load_file(p) for p in paths]
+    key = next(k for k in stored[0] if k.endswith("weight"))
+    mean = 0.5 * stored[0][key].float() + 0.25 * stored[1][key].float() + 0.25 * stored[2][key].float()
+    assert torch.allclose(net.state_dict()[key].float(), mean, atol=1e-3)
+    assert [(p["model"], p["weight"]) for p in parts] == [("m0", 0.5), ("m1", 0.25), ("m2", 0.25)]
+    assert parts[0]["sha256"] == read_model_info(paths[0]).sha256
+    card = soup_card(info.card, "s", parts)
+    assert card["style"] == "a" and card["name"] == "s" and card["soup_of"] == parts
+    assert card["licence"] == "CC BY-NC-SA 4.0 as a whole"  # the third part's, though the card is the first's
+    assert "licence" not in soup_card(info.card, "s", parts[:2])

@@ -553,20 +553,20 @@ def with_recorded_colours(config: TrainConfig) -> TrainConfig:
     """The config with the map colours its losses need, read once from its mix's style (or the style model's
     card) and recorded in the run: water (dry-land hinge, dark land, water weight), building (building weight)
     and the class decision's choices."""
-    water = (config.lambda_dry or config.dark_land or config.water_weight != 1) and config.water_rgb is None \
+    needs_water = (config.lambda_dry or config.dark_land or config.water_weight != 1) and config.water_rgb is None \
         and config.mix
-    building = config.building_weight != 1 and config.building_rgb is None and config.mix
-    classes = config.lambda_class and config.class_rgb is None
-    if not (water or building or classes):
+    needs_building = config.building_weight != 1 and config.building_rgb is None and config.mix
+    needs_classes = config.lambda_class and config.class_rgb is None
+    if not (needs_water or needs_building or needs_classes):
         return config
     mix = read_mix(config.mix) if config.mix else None
     card = read_model_info(mix.resolve(mix.style_model) if mix and mix.style_model else None).card
     style = mix.style() if mix else MapStyle.from_card(card)
-    if water:
+    if needs_water:
         config = replace(config, water_rgb=list(style.colours["water"]))
-    if building:
+    if needs_building:
         config = replace(config, building_rgb=list(style.colours["building"]))
-    if classes:
+    if needs_classes:
         config = replace(config, class_rgb=decision_colours(config.class_colours, style, card))
     return config
 

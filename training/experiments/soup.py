@@ -3,7 +3,8 @@
   python -m training.experiments.soup --out SOUP.safetensors --name NAME A.safetensors:0.7 B.safetensors:0.3
 
 Weights (default 1 each) are normalised. The card is the first model's, with ``soup_of`` naming each
-model, its sha256 and its weight. Runs from one warm start share a basin, so the mean is a working model,
+model, its sha256 and its weight, and a part's licence where the first has none (a soup of a share-alike
+model is under it too). Runs from one warm start share a basin, so the mean is a working model,
 its figures mostly between its parts' and some beyond both (docs/training.md).
 """
 from __future__ import annotations
@@ -30,7 +31,17 @@ def soup(parts: list[tuple[str, float]]):
     states = [(n.state_dict(), w / total) for (n, _), w in loaded]
     mean = {k: sum(s[k].float() * w for s, w in states).to(v.dtype) for k, v in states[0][0].items()}
     net.load_state_dict(mean)
-    return net, info, [{"model": i.name, "sha256": i.sha256, "weight": w / total} for (_, i), w in loaded]
+    return net, info, [{"model": i.name, "sha256": i.sha256, "weight": w / total,
+                        **({"licence": i.card["licence"]} if i.card.get("licence") else {})} for (_, i), w in loaded]
+
+
+def soup_card(first: dict, name: str, parts: list[dict]) -> dict:
+    """The first part's card, named ``name``, with ``soup_of`` and the licence any part carries."""
+    card = {**first, "name": name, "soup_of": parts}
+    licences = [part["licence"] for part in parts if part.get("licence")]
+    if licences and not card.get("licence"):
+        card["licence"] = licences[0]
+    return card
 
 
 def main() -> None:
@@ -40,7 +51,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+", metavar="MODEL[:WEIGHT]")
     args = parser.parse_args()
     net, info, parts = soup([parse(m) for m in args.models])
-    write_model(net, args.out, args.name, {**info.card, "name": args.name, "soup_of": parts})
+    write_model(net, args.out, args.name, soup_card(info.card, args.name, parts))
 
 
 if __name__ == "__main__":
