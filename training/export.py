@@ -56,6 +56,8 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
     if config.init_generator:
         card["training"]["warm_start"] = {"generator": config.init_generator, "sha256": config.init_sha256,
                                           "fresh": "discriminator and optimizers"}
+        if config.init_ngf:
+            card["training"]["warm_start"]["widened_from_ngf"] = config.init_ngf
         card.update(inherited_terms(config.init_generator))
     if config.mix:
         card["training"]["sources"] = run.get("sources", [])

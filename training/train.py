@@ -64,7 +64,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--decay-epochs", type=int, default=0, help="final epochs over which lr decays to 0")
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
                         help="pairs per step, over all processes under torchrun")
-    parser.add_argument("--ngf", type=int, default=TrainConfig.ngf)
+    parser.add_argument("--ngf", type=int, default=None,
+                        help=f"generator width (default {TrainConfig.ngf}; with --init-generator, the file's, and a "
+                             "larger one widens it)")
     parser.add_argument("--ndf", type=int, default=TrainConfig.ndf)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     # The recipe's options default to None: with --resume, only those given change the stored run.
@@ -142,7 +144,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         parser.error("--class-on chooses what the class decision scores: it needs --lambda-class")
     recipe = {k: getattr(args, k) for k in RECIPE if getattr(args, k) is not None}
     config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
-                         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, lr=args.lr, **recipe,
+                         batch_size=args.batch_size, ngf=args.ngf or TrainConfig.ngf, ndf=args.ndf, lr=args.lr, **recipe,
                          precision=args.precision,
                          channels_last=args.channels_last, compile=args.compile, seed=args.seed,
                          train_limit=args.train_limit, max_steps=args.max_steps, max_minutes=args.max_minutes,
@@ -150,9 +152,13 @@ def main(argv: Optional[list[str]] = None) -> None:
                          d_warmup_steps=args.d_warmup_steps, gan_ramp_steps=args.gan_ramp_steps)
     if args.init_generator:
         try:
-            config.ngf = read_model_info(args.init_generator).ngf
+            start_ngf = read_model_info(args.init_generator).ngf
         except ModelError as err:
             parser.error(str(err))
+        if args.ngf is not None and args.ngf < start_ngf:
+            parser.error(f"--ngf {args.ngf} is narrower than {args.init_generator}'s {start_ngf}; a warm start can "
+                         "only keep or widen it")
+        config.ngf = args.ngf or start_ngf
     if args.resume and (Path(args.out) / CHECKPOINT).exists():
         stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
         config = resumed_config(stored, config, recipe)

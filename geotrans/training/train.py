@@ -55,6 +55,7 @@ from geotrans.training.losses import class_cross_entropy, class_weights, dry_hin
 from geotrans.training.networks import build_discriminator
 from geotrans.training.report import sample_pairs, write_loss_curve, write_sample_grid
 from geotrans.training.sources import MixedSet, mixed_set, read_mix
+from geotrans.training.widen import widened
 
 log = logging.getLogger("geotrans.training.train")
 
@@ -110,6 +111,7 @@ class TrainConfig:
     max_minutes: Optional[float] = None  # stop (with a checkpoint) after this many minutes of this invocation
     init_generator: Optional[str] = None  # warm start: an exported generator's weights (fresh D and optimizers)
     init_sha256: Optional[str] = None  # that file's hash, recorded when the run starts
+    init_ngf: Optional[int] = None  # that file's width, where the run widened it to ngf
     mix: Optional[str] = None  # a mix of sources (geotrans.training.sources) instead of data/train
     d_warmup_steps: int = 0  # first steps train only the discriminator (the generator frozen)
     gan_ramp_steps: int = 0  # after those, the adversarial and feature terms ramp in linearly over this many steps
@@ -352,15 +354,20 @@ class Pix2Pix:
 
 
 def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
-    """Start the generator (and its moving average) from an exported model's weights; the discriminator and
-    optimizers start fresh.
+    """Start the generator (and its moving average) from an exported model's weights, widened to the run's
+    ``ngf`` where that is larger; the discriminator and optimizers start fresh.
 
     Records the file's hash in ``config`` (and so in the checkpoint and the card).
     """
     net, info = load_generator(config.init_generator, announce=False)  # the warm-start line below says it
-    if info.ngf != config.ngf or info.norm != model.generator.norm:
+    if info.ngf > config.ngf or info.norm != model.generator.norm:
         raise ValueError(f"{config.init_generator}: a U-Net with ngf={info.ngf}, {info.norm} norm; this run "
                          f"builds ngf={config.ngf}, {model.generator.norm} norm")
+    if info.ngf < config.ngf:
+        net = widened(net, config.ngf, seed=config.seed)
+        config.init_ngf = info.ngf
+        log.info("widened %s from ngf %d to %d (the same function; new channels start unread)",
+                 config.init_generator, info.ngf, config.ngf)
     model.generator.load_state_dict(net.state_dict())
     if model.ema_generator is not None:  # the average starts where the generator does, not at the random init
         model.ema_generator.load_state_dict(net.state_dict())
