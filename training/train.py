@@ -144,8 +144,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         parser.error("--class-on chooses what the class decision scores: it needs --lambda-class")
     recipe = {k: getattr(args, k) for k in RECIPE if getattr(args, k) is not None}
     config = TrainConfig(data=args.data, out=args.out, epochs=args.epochs, decay_epochs=args.decay_epochs,
-                         batch_size=args.batch_size, ngf=args.ngf or TrainConfig.ngf, ndf=args.ndf, lr=args.lr, **recipe,
-                         precision=args.precision,
+                         batch_size=args.batch_size, ngf=args.ngf or TrainConfig.ngf, ndf=args.ndf, lr=args.lr,
+                         **recipe, precision=args.precision,
                          channels_last=args.channels_last, compile=args.compile, seed=args.seed,
                          train_limit=args.train_limit, max_steps=args.max_steps, max_minutes=args.max_minutes,
                          init_generator=args.init_generator, mix=args.mix,
