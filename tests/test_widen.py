@@ -79,4 +79,24 @@ def test_a_warm_start_at_a_larger_ngf_widens_the_file_and_the_card_says_so(tmp_p
     assert model.generator.ngf == 12 and model.config.init_ngf == 8
     card = export(tmp_path / "run", tmp_path / "wide.safetensors", "wide")
     assert card["training"]["warm_start"]["widened_from_ngf"] == 8
+    assert card["training"]["warm_start"]["widen_seed"] == config.seed
     assert read_model_info(tmp_path / "wide.safetensors").ngf == 12
+
+
+def test_a_soup_widens_a_narrower_part_as_the_wide_run_was_widened(tmp_path):
+    """The soup of a model and a run widened from it lies on the line between the run's start and its end."""
+    from geotrans.model.weights import save_generator
+    from training.experiments.soup import soup
+
+    narrow = build_generator(ngf=8)
+    start = widened(narrow, 12, seed=3)
+    step = {k: torch.randn_like(v) * 0.01 for k, v in start.state_dict().items()}
+    trained = build_generator(ngf=12)
+    trained.load_state_dict({k: v + step[k] for k, v in start.state_dict().items()})
+    save_generator(narrow, tmp_path / "narrow.safetensors", name="narrow")
+    save_generator(trained, tmp_path / "wide.safetensors", name="wide",
+                   card={"training": {"warm_start": {"widened_from_ngf": 8, "widen_seed": 3}}})
+    net, _, _ = soup([(str(tmp_path / "narrow.safetensors"), 1.0), (str(tmp_path / "wide.safetensors"), 1.0)])
+    assert net.ngf == 12
+    halfway = {k: (v + step[k] / 2).half().float() for k, v in start.state_dict().items()}
+    assert all(torch.allclose(v.float(), halfway[k], atol=2e-3) for k, v in net.state_dict().items())

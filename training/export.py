@@ -57,7 +57,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         card["training"]["warm_start"] = {"generator": config.init_generator, "sha256": config.init_sha256,
                                           "fresh": "discriminator and optimizers"}
         if config.init_ngf:
-            card["training"]["warm_start"]["widened_from_ngf"] = config.init_ngf
+            card["training"]["warm_start"].update(widened_from_ngf=config.init_ngf, widen_seed=config.seed)
         card.update(inherited_terms(config.init_generator))
     if config.mix:
         card["training"]["sources"] = run.get("sources", [])

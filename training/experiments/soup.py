@@ -2,7 +2,9 @@
 
   python -m training.experiments.soup --out SOUP.safetensors --name NAME A.safetensors:0.7 B.safetensors:0.3
 
-Weights (default 1 each) are normalised. The card is the first model's, with ``soup_of`` naming each
+Weights (default 1 each) are normalised. A part narrower than the widest is widened to its ngf first
+(``geotrans.training.widen``, with the seed a widened warm start recorded), so a run widened from a model
+soups with that model. The card is the first model's, with ``soup_of`` naming each
 model, its sha256 and its weight, and a part's licence where the first has none (a soup of a share-alike
 model is under it too). Runs from one warm start share a basin, so the mean is a working model,
 its figures mostly between its parts' and some beyond both (docs/training.md).
@@ -14,6 +16,7 @@ import argparse
 import torch
 
 from geotrans.model.weights import load_generator
+from geotrans.training.widen import widened
 from training.export import write_model
 
 
@@ -26,6 +29,9 @@ def parse(item: str) -> tuple[str, float]:
 def soup(parts: list[tuple[str, float]]):
     """The generator whose every weight is the ``parts``' weighted mean, and the first part's info."""
     loaded = [(load_generator(path), weight) for path, weight in parts]
+    (wide, wide_info), _ = max(loaded, key=lambda part: part[0][1].ngf)
+    seed = wide_info.card.get("training", {}).get("warm_start", {}).get("widen_seed", 0)
+    loaded = [((widened(n, wide.ngf, seed=seed), i), w) for (n, i), w in loaded]
     total = sum(weight for _, weight in parts)
     (net, info), _ = loaded[0]
     states = [(n.state_dict(), w / total) for (n, _), w in loaded]
