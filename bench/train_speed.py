@@ -2,7 +2,7 @@
 
     python bench/train_speed.py [--data ../shared/data/maps] [--ngf 32] [--seconds 40] [--only NAME ...]
 
-Each setting trains a fresh ngf-32 model on real maps pairs through the real
+Each setting trains a fresh model (ngf 32, or the setting's own) on real maps pairs through the real
 data path (random crops, augmentation, background prefetch) and is timed after
 warm-up steps. The first setting is today's recipe (fp32, batch 1); every other
 is reported as a ratio to it. Pause any training run before measuring.
@@ -36,6 +36,9 @@ SETTINGS = {
     "bf16 b4 channels_last": dict(precision="bf16", batch_size=4, channels_last=True),
     "bf16 b4 1 thread": dict(precision="bf16", batch_size=4, threads=1),
     "bf16 b4 compile": dict(precision="bf16", batch_size=4, compile=True),
+    "bf16 b4 +fm": dict(precision="bf16", batch_size=4, lambda_fm=10.0),
+    "bf16 b4 +fm ngf40": dict(precision="bf16", batch_size=4, lambda_fm=10.0, ngf=40),
+    "bf16 b4 +fm ngf48": dict(precision="bf16", batch_size=4, lambda_fm=10.0, ngf=48),
     "bf16 b4 +fm +grad +rot": dict(precision="bf16", batch_size=4, lambda_fm=10.0, lambda_grad=100.0,
                                    rotations=True),
 }
@@ -54,7 +57,7 @@ def measure(name: str, overrides: dict, pairs: PairSet, ngf: int, seconds: float
     overrides = dict(overrides)
     threads = overrides.pop("threads", None) or len(__import__("os").sched_getaffinity(0))
     torch.set_num_threads(threads)
-    config = TrainConfig(data="", out="", ngf=ngf, **overrides)
+    config = TrainConfig(**{"data": "", "out": "", "ngf": ngf, **overrides})  # a setting may name its own ngf
     pairs.augment = config.augment
     model = Pix2Pix(config, torch.device("cpu"))
     batches = endless(pairs, config.batch_size)
