@@ -71,6 +71,7 @@ def test_a_short_tune_writes_a_loadable_model_whose_card_names_its_sources(tmp_p
     logged = [line for line in result.output.splitlines() if line.startswith("geotrans: ")]
     for event in ("model narrow-styled", "running the generator in"):  # one line an event (#44)
         assert sum(event in line for line in logged) == 1, logged
+    assert not any("{" in line for line in logged), logged  # scores are the table's, not a logged JSON dump
     assert "2 steps" in result.output and "of training" in result.output
     net, info = load_generator(out)
     tune = info.card["tune"]

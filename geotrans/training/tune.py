@@ -268,7 +268,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
     base_net, _ = load_generator(base)
     base_runner = BatchRunner(base_net, resolve_device("auto"))
     before = score(base_runner, areas, style, metres)
-    log.info("base %s on the hold-out: %s", base_info.name, json.dumps(before))
+    log.debug("base %s on the hold-out: %s", base_info.name, json.dumps(before))  # the report's table says it
 
     if not resume and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -295,8 +295,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
                         minutes_now=round((progress["seconds"] - earlier) / 60, 1), out=out,
                         areas=[{"scene": a.scene, "labels": list(a.labels), "holdout_from_column": a.holdout_col}
                                for a in areas])
-    if not report.written:
-        log.warning("the tuned model is worse on the hold-out than its base; not written (--keep-worse writes it)")
+    if not report.written:  # the caller says so (the CLI's one error line)
         return report
     card = {**inherited_terms(base_info.path), "name": Path(out).stem,
             "tune": {"base": base_info.name, "base_sha256": base_info.sha256, "areas": report.areas,
