@@ -30,12 +30,11 @@ def widened(net: UnetGenerator, ngf: int, seed: int = 0) -> UnetGenerator:
     old, new = encoder_channels(net.ngf), encoder_channels(ngf)
     with torch.no_grad():
         for i, (src, dst) in enumerate(zip(net.encoder, wide.encoder)):
-            in_map = _channels(net.in_channels, net.in_channels) if i == 0 else _channels(old[i - 1], new[i - 1])
+            in_map = _first(net.in_channels if i == 0 else old[i - 1])
             _copy(_conv(src), _conv(dst), in_map, old[i], gen)
         for j, (src, dst) in enumerate(zip(net.decoder, wide.decoder)):
             mirror = len(old) - 1 - j
-            in_map = (_channels(old[mirror], new[mirror]) if j == 0
-                      else _concat(old[mirror], new[mirror]))
+            in_map = _first(old[mirror]) if j == 0 else _concat(old[mirror], new[mirror])
             _copy(_conv(src), _conv(dst), in_map, old[mirror - 1], gen)
         _copy(_conv(net.head), _conv(wide.head), _concat(old[0], new[0]), net.out_channels, gen)
     return wide.train(net.training)
@@ -45,9 +44,8 @@ def _conv(block: nn.Module) -> nn.Conv2d | nn.ConvTranspose2d:
     return next(m for m in block.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
 
 
-def _channels(old: int, new: int) -> list[int]:
-    """Where a layer's old input channels sit among its new ones (the first ``old``)."""
-    assert new >= old
+def _first(old: int) -> list[int]:
+    """Where a layer's old input channels sit among its new ones: first."""
     return list(range(old))
 
 
