@@ -1,5 +1,6 @@
 """Widening a trained generator (geotrans.training.widen): the wider net draws what the narrow one drew,
 and training grows its new channels."""
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from geotrans.model.generator import build_generator, to_model_range
 from geotrans.model.weights import load_generator, read_model_info
 from geotrans.training.data import PairSet, read_aligned
 from geotrans.training.train import Pix2Pix, TrainConfig, train
-from geotrans.training.widen import widened
+from geotrans.training.widen import WIDEN_SEED, widened
 
 ROOT = Path(__file__).resolve().parent.parent
 KOREA = ROOT / "sample_tiles" / "korea_rgb_jpeg_3857.tif"
@@ -79,7 +80,12 @@ def test_a_warm_start_at_a_larger_ngf_widens_the_file_and_the_card_says_so(tmp_p
     assert model.generator.ngf == 12 and model.config.init_ngf == 8
     card = export(tmp_path / "run", tmp_path / "wide.safetensors", "wide")
     assert card["training"]["warm_start"]["widened_from_ngf"] == 8
-    assert card["training"]["warm_start"]["widen_seed"] == config.seed
+    assert card["training"]["warm_start"]["widen_seed"] == WIDEN_SEED
+    # Runs of other seeds widened from the same file start from the same net, so their weights can be averaged.
+    other = replace(config, out=str(tmp_path / "other"), seed=5, max_steps=0)
+    again = replace(config, out=str(tmp_path / "again"), max_steps=0)
+    starts = [train(c, torch.device("cpu"), train_set=two_pairs()).generator.state_dict() for c in (other, again)]
+    assert all(torch.equal(v, starts[1][k]) for k, v in starts[0].items())
     assert read_model_info(tmp_path / "wide.safetensors").ngf == 12
 
 

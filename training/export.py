@@ -15,6 +15,7 @@ from geotrans.io.files import atomic_path
 from geotrans.model.generator import UnetGenerator
 from geotrans.model.weights import card_path, inherited_terms, load_generator, save_generator
 from geotrans.training.train import CHECKPOINT, TrainConfig, load_checkpoint
+from geotrans.training.widen import WIDEN_SEED
 
 log = logging.getLogger("training.export")
 
@@ -57,7 +58,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
         card["training"]["warm_start"] = {"generator": config.init_generator, "sha256": config.init_sha256,
                                           "fresh": "discriminator and optimizers"}
         if config.init_ngf:
-            card["training"]["warm_start"].update(widened_from_ngf=config.init_ngf, widen_seed=config.seed)
+            card["training"]["warm_start"].update(widened_from_ngf=config.init_ngf, widen_seed=WIDEN_SEED)
         card.update(inherited_terms(config.init_generator))
     if config.mix:
         card["training"]["sources"] = run.get("sources", [])

@@ -364,7 +364,7 @@ def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
         raise ValueError(f"{config.init_generator}: a U-Net with ngf={info.ngf}, {info.norm} norm; this run "
                          f"builds ngf={config.ngf}, {model.generator.norm} norm")
     if info.ngf < config.ngf:
-        net = widened(net, config.ngf, seed=config.seed)
+        net = widened(net, config.ngf)  # one start for every run widened from this file, whatever its seed
         config.init_ngf = info.ngf
         log.info("widened %s from ngf %d to %d (the same function; new channels start unread)",
                  config.init_generator, info.ngf, config.ngf)

@@ -6,6 +6,10 @@ zero, so the widened net computes exactly the narrow net's function; training th
 channels from the first step (the zero weights have gradients; Net2WiderNet's idea, with zeros
 in place of copied units, as in a zero-initialised residual branch).
 
+The new channels' initialisation has a fixed seed (``WIDEN_SEED``) whatever a run's own seed: every run
+widened from one model starts from one net, as runs warm-started from it do, so their weights can be
+averaged (``training.experiments.soup``).
+
 The decoder's inputs are the concatenation [decoder output, mirrored encoder output]: each half
 keeps its old channels first, so the old weights land on the same features.
 """
@@ -17,9 +21,10 @@ from torch import nn
 from geotrans.model.generator import UnetGenerator, encoder_channels
 
 INIT_STD = 0.02  # pix2pix's normal init, as build_generator's
+WIDEN_SEED = 0
 
 
-def widened(net: UnetGenerator, ngf: int, seed: int = 0) -> UnetGenerator:
+def widened(net: UnetGenerator, ngf: int, seed: int = WIDEN_SEED) -> UnetGenerator:
     """A copy of ``net`` at width ``ngf`` (at least ``net.ngf``) drawing what ``net`` draws."""
     if ngf < net.ngf:
         raise ValueError(f"cannot narrow a generator: ngf {net.ngf} -> {ngf}")
