@@ -106,3 +106,17 @@ def test_a_soup_widens_a_narrower_part_as_the_wide_run_was_widened(tmp_path):
     assert net.ngf == 12
     halfway = {k: (v + step[k] / 2).half().float() for k, v in start.state_dict().items()}
     assert all(torch.allclose(v.float(), halfway[k], atol=2e-3) for k, v in net.state_dict().items())
+
+
+def test_a_narrower_ngf_than_the_warm_start_s_is_one_line(tmp_path, capsys):
+    from training.train import main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train").symlink_to(MAPS_PAIRS)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--init-generator",
+              str(ROOT / "geotrans" / "default_model" / "generator.safetensors"), "--ngf", "16"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--ngf 16 is narrower than" in err[-1] and "32" in err[-1] and "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "run").exists()
