@@ -2,7 +2,7 @@
 
     python bench/train_speed.py [--data ../shared/data/maps] [--ngf 32] [--seconds 40] [--only NAME ...]
 
-Each setting trains a fresh model (ngf 32, or the setting's own) on real maps pairs through the real
+Each setting trains a fresh model (at --ngf, or the setting's own) on real maps pairs through the real
 data path (random crops, augmentation, background prefetch) and is timed after
 warm-up steps. The first setting is today's recipe (fp32, batch 1); every other
 is reported as a ratio to it. Pause any training run before measuring.
