@@ -47,6 +47,8 @@ WARMUP_STEPS = 3
 
 def endless(pairs: PairSet, batch_size: int):
     """Batches of epoch after epoch, each prepared in the background as in training."""
+    if len(pairs) < batch_size:  # an epoch would hold no batch, and the loop would wait forever
+        raise SystemExit(f"train_speed: {len(pairs)} pairs make no batch of {batch_size}; load more with --pairs")
     epoch = 0
     while True:
         yield from pairs.prefetched(epoch, batch_size)
