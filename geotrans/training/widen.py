@@ -62,22 +62,17 @@ def _concat(old: int, new: int) -> list[int]:
 def _copy(src: nn.Module, dst: nn.Module, in_map: list[int], old_out: int, gen: torch.Generator) -> None:
     """Fill ``dst``: trained weights at (first ``old_out`` outputs, ``in_map`` inputs), new outputs
     initialised, new inputs read with zero weight."""
-    transposed = isinstance(dst, nn.ConvTranspose2d)
-    weight = dst.weight  # Conv2d: (out, in, kh, kw); ConvTranspose2d: (in, out, kh, kw)
-    weight.copy_(torch.randn(weight.shape, generator=gen) * INIT_STD)
-    index = torch.tensor(in_map)
-    if transposed:
-        weight[:, :old_out] = 0  # the old outputs read nothing from the new inputs ...
-        weight[index, :old_out] = src.weight  # ... and their trained weights from the old ones
-        keep = torch.ones(weight.shape[0], dtype=torch.bool)
-        keep[index] = False
-        weight[keep] = 0  # the new inputs start unread by every output
-    else:
-        weight[:old_out] = 0
-        weight[:old_out, index] = src.weight
-        keep = torch.ones(weight.shape[1], dtype=torch.bool)
-        keep[index] = False
-        weight[:, keep] = 0
+    dst.weight.copy_(torch.randn(dst.weight.shape, generator=gen) * INIT_STD)
+    weight, trained = _out_in(dst), _out_in(src)
+    new_inputs = torch.ones(weight.shape[1], dtype=torch.bool)
+    new_inputs[torch.tensor(in_map)] = False
+    weight[:, new_inputs] = 0  # the new inputs start unread by every output
+    weight[:old_out, torch.tensor(in_map)] = trained
     if dst.bias is not None:
         dst.bias.zero_()
         dst.bias[:old_out] = src.bias
+
+
+def _out_in(conv: nn.Module) -> torch.Tensor:
+    """A conv's weight as (out, in, kh, kw), a view: ConvTranspose2d stores (in, out, kh, kw)."""
+    return conv.weight.transpose(0, 1) if isinstance(conv, nn.ConvTranspose2d) else conv.weight
