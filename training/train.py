@@ -41,7 +41,7 @@ log = logging.getLogger("training.train")
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land", "dark_of", "lambda_class", "class_colours", "water_weight",
+          "dark_land", "dark_of", "water_coloured", "lambda_class", "class_colours", "water_weight",
           "building_weight", "class_on")
 
 
@@ -87,6 +87,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--dark-of", choices=DARK_KINDS, default=None,
                         help="what --dark-land darkens: all known land, or only its vegetation (green by its "
                              "excess green) as crops and forest darken (land)")
+    parser.add_argument("--water-coloured", type=float, default=None,
+                        help="probability of a photo whose vegetation takes the mean colour of its own water, "
+                             "keeping 0.3-1x its texture, so that colour stops meaning water (0)")
     parser.add_argument("--lambda-dry", type=float, default=None,
                         help="weight of the hinge keeping a mix's known dry land (no_water sources) from the water "
                              "colour (0, off)")

@@ -63,7 +63,10 @@ class Augment:
     map does not draw in ``water_rgb``) is darkened by a factor in
     ``DARK_FACTORS``, as dark forest and shadowed fields are, so that darkness
     alone stops meaning water; with ``dark_of`` "vegetation", only its green land
-    (``green_of``) is, as crops and forest darken while streets and roofs do not.
+    (``green_of``) is, as crops and forest darken while streets and roofs do not;
+    ``water_coloured`` the probability that the photo's known vegetation takes the
+    mean colour of its own water (``water_coloured_land``), keeping a share of its
+    texture in ``WATER_COLOURED_TEXTURE``, so that colour alone stops meaning water.
     """
 
     flips: bool = True
@@ -74,6 +77,7 @@ class Augment:
     dark_land: float = 0.0
     dark_of: str = "land"  # what dark land darkens: all of it, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB  # the map style's water
+    water_coloured: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 1:
@@ -86,6 +90,8 @@ class Augment:
             raise ValueError("dark_land must be a probability")
         if self.dark_of not in DARK_KINDS:
             raise ValueError(f"dark_of must be one of {', '.join(DARK_KINDS)}")
+        if not 0 <= self.water_coloured <= 1:
+            raise ValueError("water_coloured must be a probability")
 
     def describe(self) -> str:
         parts = ["horizontal flips" if self.flips else "no flips"]
@@ -99,6 +105,9 @@ class Augment:
             parts.append(f"coarse photos p={self.coarse:g} ({COARSE_FACTORS[0]:g}-{COARSE_FACTORS[1]:g}x)")
         if self.dark_land:
             parts.append(f"dark {self.dark_of} p={self.dark_land:g} (x{DARK_FACTORS[0]:g}-{DARK_FACTORS[1]:g})")
+        if self.water_coloured:
+            low, high = WATER_COLOURED_TEXTURE
+            parts.append(f"vegetation in its water's colour p={self.water_coloured:g} (texture x{low:g}-{high:g})")
         return ", ".join(parts)
 
     def draw(self, gen: torch.Generator) -> "Changes":
@@ -110,7 +119,8 @@ class Augment:
         grey = self.grey > 0 and bool(torch.rand(1, generator=gen) < self.grey)
         coarse = _draw_factor(self.coarse, COARSE_FACTORS, gen)
         dark = _draw_factor(self.dark_land, DARK_FACTORS, gen)
-        return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of, self.water_rgb)
+        texture = _draw_factor(self.water_coloured, WATER_COLOURED_TEXTURE, gen)
+        return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of, self.water_rgb, texture)
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,7 @@ class Changes:
     dark: Optional[float] = None  # land darkened by this factor
     dark_of: str = "land"  # what is darkened: all known land, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB
+    water_coloured: Optional[float] = None  # vegetation in its water's colour, keeping this share of its texture
 
     def placed(self, image: torch.Tensor) -> torch.Tensor:
         """``image`` (C, H, W), the photo, its map or a mask, flipped and turned."""
@@ -135,11 +146,13 @@ class Changes:
         return image
 
     def photo(self, photo: torch.Tensor, target: torch.Tensor, known: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The placed photo (3, H, W) in [0, 255] with its colour changes: dark land (by its placed map
-        ``target`` and ``known`` pixels), jitter, grey, coarse."""
+        """The placed photo (3, H, W) in [0, 255] with its colour changes: dark land and vegetation in its
+        water's colour (by its placed map ``target`` and ``known`` pixels), jitter, grey, coarse."""
         if self.dark:
             green_only = self.dark_of == "vegetation"
             photo = darkened_land(photo, target, self.dark, self.water_rgb, known, green_only)
+        if self.water_coloured:
+            photo = water_coloured_land(photo, target, self.water_coloured, self.water_rgb, known)
         if self.factors is not None:
             photo = jitter_colours(photo, self.factors)
         if self.grey:
@@ -178,6 +191,35 @@ def darkened_land(photo: torch.Tensor, target: torch.Tensor, factor: float, wate
     if green_only:
         land = land * green_of(photo)
     return darkened(photo, land, factor)
+
+
+# Dakota's crops are the colour of its green lakes (mean R, G, B 60, 86, 65 against 65, 92, 71 at 5 m); what
+# tells them apart is texture (twice the lakes' fine detail). A photo whose vegetation wears its water's colour
+# teaches that colour alone does not make water.
+WATER_COLOURED_TEXTURE = (0.3, 1.0)
+MIN_SHARE = 0.02  # a photo needs this share of known water and of known vegetation to be recoloured
+
+
+def water_coloured_land(photo: torch.Tensor, target: torch.Tensor, texture: float, water_rgb: tuple[int, int, int],
+                        known: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Photo (3, H, W) in [0, 255] whose vegetation takes the mean colour of its water: the ``known`` pixels
+    ((1, H, W) of 0 and 1; all when None) that the map ``target`` draws within the palette's snapping distance of
+    ``water_rgb`` are its water, the other known green ones (``green_of``) its vegetation, which keeps
+    ``texture`` times its departures from its own mean and fades in over ``DARK_EDGE_PX`` at its edges. A photo
+    with under ``MIN_SHARE`` of either is returned as it is."""
+    rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
+    water = torch.from_numpy(near_colour(rgb, water_rgb, MAX_DELTA_E)).float()[None]
+    if known is not None:
+        water = water * known
+    vegetation = (1 - water) * green_of(photo) * (1 if known is None else known)
+    if water.mean() < MIN_SHARE or vegetation.mean() < MIN_SHARE:
+        return photo
+    water_mean, vegetation_mean = (((photo * mask).sum((1, 2)) / mask.sum()).view(3, 1, 1)
+                                   for mask in (water, vegetation))
+    recoloured = (photo - vegetation_mean) * texture + water_mean
+    soft = F.avg_pool2d(vegetation[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2,
+                        count_include_pad=False)[0]
+    return (photo + soft * (recoloured - photo)).clamp(0, 255)
 
 
 def darkened(photo: torch.Tensor, land: torch.Tensor, factor: float) -> torch.Tensor:

@@ -94,6 +94,7 @@ class TrainConfig:
     coarse: float = 0.0  # probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene
     dark_land: float = 0.0  # probability of a photo whose land is darkened (geotrans.training.data.darkened_land)
     dark_of: str = "land"  # what dark land darkens: all known land, or its vegetation
+    water_coloured: float = 0.0  # probability of a photo whose vegetation wears its water's colour
     lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (losses.dry_hinge)
     water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
     lambda_class: float = 0.0  # weight of the class decision (cross-entropy over the style's colours)
@@ -120,7 +121,8 @@ class TrainConfig:
     def augment(self) -> Augment:
         water = {} if self.water_rgb is None else {"water_rgb": tuple(self.water_rgb)}
         return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey,
-                       coarse=self.coarse, dark_land=self.dark_land, dark_of=self.dark_of, **water)
+                       coarse=self.coarse, dark_land=self.dark_land, dark_of=self.dark_of,
+                       water_coloured=self.water_coloured, **water)
 
 
 class StopRequest:
@@ -560,7 +562,8 @@ def with_recorded_colours(config: TrainConfig) -> TrainConfig:
     """The config with the map colours its losses need, read once from its mix's style (or the style model's
     card) and recorded in the run: water (dry-land hinge, dark land, water weight), building (building weight)
     and the class decision's choices."""
-    needs_water = (config.lambda_dry or config.dark_land or config.water_weight != 1) and config.water_rgb is None \
+    needs_water = (config.lambda_dry or config.dark_land or config.water_coloured or config.water_weight != 1) \
+        and config.water_rgb is None \
         and config.mix
     needs_building = config.building_weight != 1 and config.building_rgb is None and config.mix
     needs_classes = config.lambda_class and config.class_rgb is None
