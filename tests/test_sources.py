@@ -241,6 +241,53 @@ def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_pa
     assert float((dd[:, lit].sum(0) / p[:, lit].sum(0)).median()) <= 0.76
 
 
+def test_water_coloured_land_gives_vegetation_its_water_s_colour_and_keeps_part_of_its_texture(tmp_path):
+    # A real Dubai photo with sea and green land; a real New York photo of streets and trees with no water.
+    from geotrans.model.palette import near_colour
+    from geotrans.training.data import GREEN_EXCESS, WATER_COLOURED_TEXTURE, PairSet, read_aligned, water_coloured_land
+
+    style = MapStyle.from_card(read_model_info().card)
+    water_rgb = tuple(style.colours["water"])
+    dubai = load_sources(read_mix(write_mix(tmp_path)))[1]
+    plain = MixedSet([dubai], 0.9, augment=Augment(flips=False), seed=5)
+    coloured = MixedSet([dubai], 0.9, augment=Augment(flips=False, water_coloured=1.0, water_rgb=water_rgb), seed=5)
+    (p, t, labelled, _, _), (c, ct, cl, _, _) = plain.sample(0, 0, 0, 2), coloured.sample(0, 0, 0, 2)
+    assert torch.equal(t, ct) and torch.equal(labelled, cl)  # the map and its labels are untouched
+    p, c = (p + 1) * 127.5, (c + 1) * 127.5
+    water = (((t + 1) * 127.5).round() == torch.tensor(water_rgb).view(3, 1, 1)).all(0) & (labelled[0] > 0)
+    known = ~water & (labelled[0] > 0)
+    # green with a margin of 2 levels either way, as the sample's rounding moves pixels across the threshold
+    green, greenish = ((2 * p[1] - p[0] - p[2] > GREEN_EXCESS + m) & known for m in (2, -2))
+    pool = torch.nn.functional.avg_pool2d
+    leafy, far = (pool(g.float()[None, None], 9, stride=1, padding=4, count_include_pad=False)[0, 0] == v
+                  for g, v in ((green, 1), (greenish, 0)))  # wholly recoloured, and untouched by the fade
+    sea, rest = _inside(water) & far, far & ~water
+    assert leafy.sum() > 100 and sea.sum() > 1000 and rest.sum() > 1000
+    sea_colour = p[:, water].mean(1)
+    before, after = (float((x[:, leafy].mean(1) - sea_colour).abs().max()) for x in (p, c))
+    assert before > 20 and after < 12  # the vegetation wears the sea's colour
+    kept = float(c[:, leafy].std(1).mean() / p[:, leafy].std(1).mean())
+    assert WATER_COLOURED_TEXTURE[0] - 0.05 <= kept <= WATER_COLOURED_TEXTURE[1] + 0.05 and kept > 0.1
+    assert torch.allclose(c[:, sea], p[:, sea], atol=1.0) and torch.allclose(c[:, rest], p[:, rest], atol=1.0)
+    # Off, it draws nothing: the samples of older recipes stay the same.
+    off = MixedSet([dubai], 0.9, augment=Augment(flips=False, water_coloured=0.0), seed=5).sample(0, 0, 0, 2)
+    assert torch.equal(off[0], plain.sample(0, 0, 0, 2)[0])
+    # New York's water is as green as its trees (2G - R - B above the threshold): the water keeps its texture.
+    photo, map_ = read_aligned(DATA / "maps_water" / "23.jpg")
+    photo, map_ = torch.from_numpy(photo[:, :300, :300]).float(), torch.from_numpy(map_[:, :300, :300]).float()
+    river = _inside(torch.from_numpy(near_colour(map_.numpy().astype(np.uint8), water_rgb, 15)), 8)
+    assert river.sum() > 10000
+    changed = water_coloured_land(photo, map_, 0.5, water_rgb)
+    assert torch.equal(changed[:, river], photo[:, river]) and not torch.equal(changed, photo)
+    # A photo without water has no water colour to give: left as it is.
+    photo, map_ = read_aligned(DATA / "maps_pairs" / "1.jpg")
+    dry = [PairSet([photo[:, :300, :300]], [map_[:, :300, :300]], seed=2, augment=Augment(flips=False, **kw))
+           for kw in ({}, {"water_coloured": 1.0})]
+    assert torch.equal(dry[0].sample(0, 0)[0], dry[1].sample(0, 0)[0])
+    with pytest.raises(ValueError, match="water_coloured"):
+        Augment(water_coloured=2.0)
+
+
 def test_a_collage_joins_small_photos_in_name_order_and_leaves_missing_places_unlabelled():
     """Synthetic 2 x 2 photos, so that every joined pixel's origin can be read off (real chips show the same
     join, but not which pixel came from where)."""

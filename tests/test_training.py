@@ -212,8 +212,10 @@ def test_a_resume_changes_only_the_recipe_options_given_now():
 
     stored = TrainConfig(data="d", out="o", ngf=32, lambda_fm=10.0, jitter=0.0, grey=0.0, batch_size=4)
     given = TrainConfig(data="d", out="o", ngf=64, batch_size=1)  # defaults everywhere else
-    config = resumed_config(stored, given, {"jitter": 0.2, "grey": 0.1, "ngf": 64, "batch_size": 1})
-    assert (config.jitter, config.grey) == (0.2, 0.1)
+    config = resumed_config(stored, given, {"jitter": 0.2, "grey": 0.1, "water_coloured": 0.5, "ngf": 64,
+                                            "batch_size": 1})
+    assert (config.jitter, config.grey, config.water_coloured) == (0.2, 0.1, 0.5)
+    assert config.augment.water_coloured == 0.5
     assert (config.lambda_fm, config.ngf, config.batch_size) == (10.0, 32, 4)  # not given, or not a recipe option
     assert resumed_config(stored, given).jitter == 0.0
 
