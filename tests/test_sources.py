@@ -422,3 +422,26 @@ def test_a_run_with_the_class_decision_records_the_class_colours_and_logs_the_te
                           sample_pairs=0, max_steps=1, epochs=1, mix=str(mix), water_weight=3.0), torch.device("cpu"))
     rows = (tmp_path / "run" / "losses.csv").read_text().splitlines()
     assert "g_class" in rows[0] and float(rows[1].split(",")[rows[0].split(",").index("g_class")]) > 0
+
+
+def test_the_run_records_its_mix_s_water_colour_reading_the_style_model_once(tmp_path, monkeypatch):
+    """Colours from a mix come from its style; the style model's card is read again only for the class
+    decision's palette."""
+    import geotrans.training.sources as sources
+    import geotrans.training.train as training
+
+    reads = []
+
+    def counted(path=None):
+        reads.append(path)
+        return read_model_info(path)
+
+    monkeypatch.setattr(sources, "read_model_info", counted)
+    monkeypatch.setattr(training, "read_model_info", counted)
+    config = TrainConfig(data="d", out="o", mix=str(write_mix(tmp_path)), water_coloured=0.5)
+    recorded = training.with_recorded_colours(config)
+    assert recorded.water_rgb == list(MapStyle.from_card(read_model_info().card).colours["water"])
+    assert len(reads) == 1
+    reads.clear()
+    training.with_recorded_colours(TrainConfig(data="d", out="o", mix=config.mix, lambda_class=1.0))
+    assert len(reads) == 2  # the style, and the palette the class decision chooses among

@@ -570,7 +570,9 @@ def with_recorded_colours(config: TrainConfig) -> TrainConfig:
     if not (needs_water or needs_building or needs_classes):
         return config
     mix = read_mix(config.mix) if config.mix else None
-    card = read_model_info(mix.resolve(mix.style_model) if mix and mix.style_model else None).card
+    # the style model's card, read only where the colours come from it: no mix, or the class decision's palette
+    card = read_model_info(mix.resolve(mix.style_model) if mix and mix.style_model else None).card \
+        if not mix or needs_classes else None
     style = mix.style() if mix else MapStyle.from_card(card)
     if needs_water:
         config = replace(config, water_rgb=list(style.colours["water"]))
