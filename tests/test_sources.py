@@ -244,7 +244,7 @@ def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_pa
 def test_water_coloured_land_gives_vegetation_its_water_s_colour_and_keeps_part_of_its_texture(tmp_path):
     # A real Dubai photo with sea and green land; a real New York photo of streets and trees with no water.
     from geotrans.model.palette import near_colour
-    from geotrans.training.data import GREEN_EXCESS, WATER_COLOURED_TEXTURE, PairSet, read_aligned, water_coloured_land
+    from geotrans.training.data import GREEN_EXCESS, PairSet, read_aligned, water_coloured_land
 
     style = MapStyle.from_card(read_model_info().card)
     water_rgb = tuple(style.colours["water"])
@@ -267,7 +267,8 @@ def test_water_coloured_land_gives_vegetation_its_water_s_colour_and_keeps_part_
     before, after = (float((x[:, leafy].mean(1) - sea_colour).abs().max()) for x in (p, c))
     assert before > 20 and after < 12  # the vegetation wears the sea's colour
     kept = float(c[:, leafy].std(1).mean() / p[:, leafy].std(1).mean())
-    assert WATER_COLOURED_TEXTURE[0] - 0.05 <= kept <= WATER_COLOURED_TEXTURE[1] + 0.05 and kept > 0.1
+    low, high = Augment().water_texture
+    assert low - 0.05 <= kept <= high + 0.05 and kept > 0.1
     assert torch.allclose(c[:, sea], p[:, sea], atol=1.0) and torch.allclose(c[:, rest], p[:, rest], atol=1.0)
     # Off, it draws nothing: the samples of older recipes stay the same.
     off = MixedSet([dubai], 0.9, augment=Augment(flips=False, water_coloured=0.0), seed=5).sample(0, 0, 0, 2)
@@ -284,8 +285,15 @@ def test_water_coloured_land_gives_vegetation_its_water_s_colour_and_keeps_part_
     dry = [PairSet([photo[:, :300, :300]], [map_[:, :300, :300]], seed=2, augment=Augment(flips=False, **kw))
            for kw in ({}, {"water_coloured": 1.0})]
     assert torch.equal(dry[0].sample(0, 0)[0], dry[1].sample(0, 0)[0])
+    # Told to keep less texture, it keeps less.
+    faint = MixedSet([dubai], 0.9, augment=Augment(flips=False, water_coloured=1.0, water_texture=(0.05, 0.1),
+                                                   water_rgb=water_rgb), seed=5).sample(0, 0, 0, 2)[0]
+    faint = (faint + 1) * 127.5
+    assert float(faint[:, leafy].std(1).mean() / p[:, leafy].std(1).mean()) <= 0.15
     with pytest.raises(ValueError, match="water_coloured"):
         Augment(water_coloured=2.0)
+    with pytest.raises(ValueError, match="water_texture"):
+        Augment(water_texture=(0.5, 0.2))
 
 
 def test_a_collage_joins_small_photos_in_name_order_and_leaves_missing_places_unlabelled():

@@ -197,6 +197,21 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, mon
         train(tiny_config(tmp_path, batch_size=3), train_set=tiny_pairs())
 
 
+@pytest.mark.parametrize("option, message", [(["--jitter", "1.5"], "jitter must be in [0, 1)"),
+                                             (["--water-texture", "0.5", "0.2"], "water_texture must be two shares")])
+def test_an_augmentation_out_of_range_is_one_line_and_no_run(tmp_path, capsys, option, message):
+    from training.train import main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train").symlink_to(MAPS_PAIRS)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *option])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_keeps_the_paths_given_now_and_the_stored_architecture():
     from training.train import resumed_config
 
@@ -212,10 +227,10 @@ def test_a_resume_changes_only_the_recipe_options_given_now():
 
     stored = TrainConfig(data="d", out="o", ngf=32, lambda_fm=10.0, jitter=0.0, grey=0.0, batch_size=4)
     given = TrainConfig(data="d", out="o", ngf=64, batch_size=1)  # defaults everywhere else
-    config = resumed_config(stored, given, {"jitter": 0.2, "grey": 0.1, "water_coloured": 0.5, "ngf": 64,
-                                            "batch_size": 1})
+    config = resumed_config(stored, given, {"jitter": 0.2, "grey": 0.1, "water_coloured": 0.5,
+                                            "water_texture": [0.05, 0.3], "ngf": 64, "batch_size": 1})
     assert (config.jitter, config.grey, config.water_coloured) == (0.2, 0.1, 0.5)
-    assert config.augment.water_coloured == 0.5
+    assert (config.augment.water_coloured, config.augment.water_texture) == (0.5, (0.05, 0.3))
     assert (config.lambda_fm, config.ngf, config.batch_size) == (10.0, 32, 4)  # not given, or not a recipe option
     assert resumed_config(stored, given).jitter == 0.0
 

@@ -41,7 +41,7 @@ log = logging.getLogger("training.train")
 
 
 RECIPE = ("lambda_l1", "lambda_fm", "lambda_grad", "rotations", "jitter", "grey", "coarse", "ema", "lambda_dry",
-          "dark_land", "dark_of", "water_coloured", "lambda_class", "class_colours", "water_weight",
+          "dark_land", "dark_of", "water_coloured", "water_texture", "lambda_class", "class_colours", "water_weight",
           "building_weight", "class_on")
 
 
@@ -89,7 +89,10 @@ def main(argv: Optional[list[str]] = None) -> None:
                              "excess green) as crops and forest darken (land)")
     parser.add_argument("--water-coloured", type=float, default=None,
                         help="probability of a photo whose vegetation takes the mean colour of its own water, "
-                             "keeping 0.3-1x its texture, so that colour stops meaning water (0)")
+                             "keeping part of its texture (--water-texture), so that colour stops meaning water (0)")
+    parser.add_argument("--water-texture", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                        help="the share of its texture --water-coloured vegetation keeps, drawn in [LOW, HIGH] "
+                             "(0.3 1)")
     parser.add_argument("--lambda-dry", type=float, default=None,
                         help="weight of the hinge keeping a mix's known dry land (no_water sources) from the water "
                              "colour (0, off)")
@@ -168,6 +171,10 @@ def main(argv: Optional[list[str]] = None) -> None:
         for key in recipe:
             if getattr(stored, key) != getattr(config, key):
                 log.info("fine-tune: %s %s -> %s from here on", key, getattr(stored, key), getattr(config, key))
+    try:
+        log.debug("augmentation: %s", config.augment.describe())  # its checks: a probability above 1, ...
+    except ValueError as err:
+        parser.error(str(err))
     world = int(os.environ.get("WORLD_SIZE", 1))
     if config.batch_size % world:
         parser.error(f"--batch-size {config.batch_size} does not split over {world} processes")

@@ -66,7 +66,7 @@ class Augment:
     (``green_of``) is, as crops and forest darken while streets and roofs do not;
     ``water_coloured`` the probability that the photo's known vegetation takes the
     mean colour of its own water (``water_coloured_land``), keeping a share of its
-    texture in ``WATER_COLOURED_TEXTURE``, so that colour alone stops meaning water.
+    texture drawn in ``water_texture``, so that colour alone stops meaning water.
     """
 
     flips: bool = True
@@ -78,6 +78,7 @@ class Augment:
     dark_of: str = "land"  # what dark land darkens: all of it, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB  # the map style's water
     water_coloured: float = 0.0
+    water_texture: tuple[float, float] = (0.3, 1.0)  # the share of its texture recoloured vegetation keeps
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 1:
@@ -92,6 +93,8 @@ class Augment:
             raise ValueError(f"dark_of must be one of {', '.join(DARK_KINDS)}")
         if not 0 <= self.water_coloured <= 1:
             raise ValueError("water_coloured must be a probability")
+        if not (len(self.water_texture) == 2 and 0 <= self.water_texture[0] <= self.water_texture[1] <= 1):
+            raise ValueError("water_texture must be two shares, low to high, in [0, 1]")
 
     def describe(self) -> str:
         parts = ["horizontal flips" if self.flips else "no flips"]
@@ -106,7 +109,7 @@ class Augment:
         if self.dark_land:
             parts.append(f"dark {self.dark_of} p={self.dark_land:g} (x{DARK_FACTORS[0]:g}-{DARK_FACTORS[1]:g})")
         if self.water_coloured:
-            low, high = WATER_COLOURED_TEXTURE
+            low, high = self.water_texture
             parts.append(f"vegetation in its water's colour p={self.water_coloured:g} (texture x{low:g}-{high:g})")
         return ", ".join(parts)
 
@@ -119,7 +122,7 @@ class Augment:
         grey = self.grey > 0 and bool(torch.rand(1, generator=gen) < self.grey)
         coarse = _draw_factor(self.coarse, COARSE_FACTORS, gen)
         dark = _draw_factor(self.dark_land, DARK_FACTORS, gen)
-        texture = _draw_factor(self.water_coloured, WATER_COLOURED_TEXTURE, gen)
+        texture = _draw_factor(self.water_coloured, tuple(self.water_texture), gen)
         return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of, self.water_rgb, texture)
 
 
@@ -196,7 +199,6 @@ def darkened_land(photo: torch.Tensor, target: torch.Tensor, factor: float, wate
 # Dakota's crops are the colour of its green lakes (mean R, G, B 60, 86, 65 against 65, 92, 71 at 5 m); what
 # tells them apart is texture (twice the lakes' fine detail). A photo whose vegetation wears its water's colour
 # teaches that colour alone does not make water.
-WATER_COLOURED_TEXTURE = (0.3, 1.0)
 MIN_SHARE = 0.02  # a photo needs this share of known water and of known vegetation to be recoloured
 
 

@@ -95,6 +95,7 @@ class TrainConfig:
     dark_land: float = 0.0  # probability of a photo whose land is darkened (geotrans.training.data.darkened_land)
     dark_of: str = "land"  # what dark land darkens: all known land, or its vegetation
     water_coloured: float = 0.0  # probability of a photo whose vegetation wears its water's colour
+    water_texture: tuple = (0.3, 1.0)  # the share of its texture that vegetation keeps, drawn in this range
     lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (losses.dry_hinge)
     water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
     lambda_class: float = 0.0  # weight of the class decision (cross-entropy over the style's colours)
@@ -122,7 +123,7 @@ class TrainConfig:
         water = {} if self.water_rgb is None else {"water_rgb": tuple(self.water_rgb)}
         return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey,
                        coarse=self.coarse, dark_land=self.dark_land, dark_of=self.dark_of,
-                       water_coloured=self.water_coloured, **water)
+                       water_coloured=self.water_coloured, water_texture=tuple(self.water_texture), **water)
 
 
 class StopRequest:
