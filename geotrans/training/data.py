@@ -219,17 +219,19 @@ def water_coloured_land(photo: torch.Tensor, target: torch.Tensor, texture: floa
     water_mean, vegetation_mean = (((photo * mask).sum((1, 2)) / mask.sum()).view(3, 1, 1)
                                    for mask in (water, vegetation))
     recoloured = (photo - vegetation_mean) * texture + water_mean
-    soft = F.avg_pool2d(vegetation[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2,
-                        count_include_pad=False)[0]
-    return (photo + soft * (recoloured - photo)).clamp(0, 255)
+    return (photo + faded(vegetation) * (recoloured - photo)).clamp(0, 255)
 
 
 def darkened(photo: torch.Tensor, land: torch.Tensor, factor: float) -> torch.Tensor:
     """Photo (3, H, W) with the ``land`` pixels ((1, H, W) of 0 and 1) darkened by ``factor``, fading in over
     ``DARK_EDGE_PX`` at their edges so that no seam gives them away."""
-    soft = F.avg_pool2d(land[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2,
-                        count_include_pad=False)[0]
-    return photo * (1 - (1 - factor) * soft)
+    return photo * (1 - (1 - factor) * faded(land))
+
+
+def faded(mask: torch.Tensor) -> torch.Tensor:
+    """A (1, H, W) mask of 0 and 1 faded in over ``DARK_EDGE_PX`` at its edges (the share of each pixel's
+    neighbourhood inside it), so that a change made through it leaves no seam."""
+    return F.avg_pool2d(mask[None], DARK_EDGE_PX, stride=1, padding=DARK_EDGE_PX // 2, count_include_pad=False)[0]
 
 
 def green_of(photo: torch.Tensor) -> torch.Tensor:
