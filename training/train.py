@@ -172,7 +172,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             if getattr(stored, key) != getattr(config, key):
                 log.info("fine-tune: %s %s -> %s from here on", key, getattr(stored, key), getattr(config, key))
     try:
-        log.debug("augmentation: %s", config.augment.describe())  # its checks: a probability above 1, ...
+        log.debug("augmentation: %s", config.augment.describe())  # Augment checks its values: one line, here
     except ValueError as err:
         parser.error(str(err))
     world = int(os.environ.get("WORLD_SIZE", 1))

@@ -138,7 +138,7 @@ class Changes:
     dark: Optional[float] = None  # land darkened by this factor
     dark_of: str = "land"  # what is darkened: all known land, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB
-    water_coloured: Optional[float] = None  # vegetation in its water's colour, keeping this share of its texture
+    recoloured_texture: Optional[float] = None  # vegetation in its water's colour, keeping this share of its texture
 
     def placed(self, image: torch.Tensor) -> torch.Tensor:
         """``image`` (C, H, W), the photo, its map or a mask, flipped and turned."""
@@ -154,8 +154,8 @@ class Changes:
         if self.dark:
             green_only = self.dark_of == "vegetation"
             photo = darkened_land(photo, target, self.dark, self.water_rgb, known, green_only)
-        if self.water_coloured:
-            photo = water_coloured_land(photo, target, self.water_coloured, self.water_rgb, known)
+        if self.recoloured_texture:
+            photo = water_coloured_land(photo, target, self.recoloured_texture, self.water_rgb, known)
         if self.factors is not None:
             photo = jitter_colours(photo, self.factors)
         if self.grey:
