@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import rasterio
@@ -53,14 +53,27 @@ def as_geotiff(image: LabelledImage, path: Path) -> None:
         ds.write(image.photo)
 
 
+def held_out_images(mix: Mix, spec: dict) -> list[LabelledImage]:
+    """A ``masks`` source's held-out images (its ``val`` part); none is an error, as there is nothing to score."""
+    images = labelled_images(mix, spec, "val")
+    if not images:
+        raise ValueError(f"source {spec.get('name')}: no held-out (val) images to score")
+    return images
+
+
 def drawn_classes(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
                   model_info: Optional[ModelInfo] = None,
                   options: RunOptions = RunOptions()) -> Iterator[tuple[LabelledImage, np.ndarray, np.ndarray]]:
     """Each held-out image of a ``masks`` source (its ``val`` part) with the class codes its map is drawn in
     and the map's valid pixels, through ``geotrans run``'s own path."""
-    images = labelled_images(mix, spec, "val")
-    if not images:
-        raise ValueError(f"source {spec.get('name')}: no held-out (val) images to score")
+    yield from images_drawn(generator, held_out_images(mix, spec), style, model_info, options)
+
+
+def images_drawn(generator: nn.Module, images: Iterable[LabelledImage], style: MapStyle,
+                 model_info: Optional[ModelInfo] = None,
+                 options: RunOptions = RunOptions()) -> Iterator[tuple[LabelledImage, np.ndarray, np.ndarray]]:
+    """Each of ``images`` with the class codes its map is drawn in and the map's valid pixels, each photo
+    written as a GeoTIFF (``as_geotiff``) and translated through ``geotrans run``'s own path."""
     with tempfile.TemporaryDirectory() as tmp:
         for image in images:
             scene = Path(tmp) / "photo.tif"
@@ -69,16 +82,24 @@ def drawn_classes(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
             yield image, style.classify(map_.rgb), map_.valid
 
 
+def images_scored(generator: nn.Module, images: Iterable[LabelledImage], style: MapStyle,
+                  model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions(),
+                  complete_for: tuple[str, ...] = ()) -> dict:
+    """The scores of ``images``' maps against their labels, pooled, and how many images they are."""
+    tally = Tally.empty()
+    count = 0
+    for image, drawn, valid in images_drawn(generator, images, style, model_info, options):
+        tally.add(drawn, image.classes, valid, image.resolution_m, complete_for)
+        count += 1
+    return {"images": count, **tally.scores()}
+
+
 def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
                     model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions()) -> dict:
     """The scores of one ``masks`` source's held-out images (its ``val`` part), classed in ``style``."""
-    tally = Tally.empty()
     complete_for = tuple(spec.get("complete_for", ()))
-    images = 0
-    for image, drawn, valid in drawn_classes(generator, mix, spec, style, model_info, options):
-        tally.add(drawn, image.classes, valid, image.resolution_m, complete_for)
-        images += 1
-    return {"source": spec.get("name"), "images": images, **tally.scores()}
+    return {"source": spec.get("name"),
+            **images_scored(generator, held_out_images(mix, spec), style, model_info, options, complete_for)}
 
 
 def held_out_sources(mix: Mix) -> list[dict]:

@@ -187,13 +187,19 @@ def darkened_land(photo: torch.Tensor, target: torch.Tensor, factor: float, wate
     and 1; all when None) that the map ``target`` (3, H, W) in [0, 255] does not draw within the palette's
     snapping distance of ``water_rgb``, and with ``green_only`` only the green ones among them
     (``green_of``). Water and unknown pixels keep their brightness."""
-    rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
-    land = torch.from_numpy(~near_colour(rgb, water_rgb, MAX_DELTA_E)).float()[None]
+    land = 1 - drawn_water(target, water_rgb)
     if known is not None:
         land = land * known
     if green_only:
         land = land * green_of(photo)
     return darkened(photo, land, factor)
+
+
+def drawn_water(target: torch.Tensor, water_rgb: tuple[int, int, int]) -> torch.Tensor:
+    """(1, H, W) of 0 and 1: where the map ``target`` (3, H, W) in [0, 255] draws within the palette's snapping
+    distance of ``water_rgb``."""
+    rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
+    return torch.from_numpy(near_colour(rgb, water_rgb, MAX_DELTA_E)).float()[None]
 
 
 # Dakota's crops are the colour of its green lakes (mean R, G, B 60, 86, 65 against 65, 92, 71 at 5 m); what
@@ -209,8 +215,7 @@ def water_coloured_land(photo: torch.Tensor, target: torch.Tensor, texture: floa
     ``water_rgb`` are its water, the other known green ones (``green_of``) its vegetation, which keeps
     ``texture`` times its departures from its own mean and fades in over ``DARK_EDGE_PX`` at its edges. A photo
     with under ``MIN_SHARE`` of either is returned as it is."""
-    rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
-    water = torch.from_numpy(near_colour(rgb, water_rgb, MAX_DELTA_E)).float()[None]
+    water = drawn_water(target, water_rgb)
     if known is not None:
         water = water * known
     vegetation = (1 - water) * green_of(photo) * (1 if known is None else known)

@@ -64,10 +64,11 @@ def _copy(src: nn.Module, dst: nn.Module, in_map: list[int], old_out: int, gen: 
     initialised, new inputs read with zero weight."""
     dst.weight.copy_(torch.randn(dst.weight.shape, generator=gen) * INIT_STD)
     weight, trained = _out_in(dst), _out_in(src)
+    old_inputs = torch.tensor(in_map)
     new_inputs = torch.ones(weight.shape[1], dtype=torch.bool)
-    new_inputs[torch.tensor(in_map)] = False
+    new_inputs[old_inputs] = False
     weight[:, new_inputs] = 0  # the new inputs start unread by every output
-    weight[:old_out, torch.tensor(in_map)] = trained
+    weight[:old_out, old_inputs] = trained
     if dst.bias is not None:
         dst.bias.zero_()
         dst.bias[:old_out] = src.bias

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
-from pathlib import Path
 from typing import Iterator, Optional
 
 import torch
@@ -28,10 +26,8 @@ from geotrans.model.style import MapStyle
 from geotrans.model.weights import load_generator
 from geotrans.run.options import RunOptions
 from geotrans.training.data import list_pairs, read_aligned
-from geotrans.training.scores import Tally
 from geotrans.training.sources import LabelledImage, labelled_images, read_mix
-from training.semantic import as_geotiff, held_out_sources, scoring_style
-from training.translated import translated
+from training.semantic import held_out_sources, images_scored, scoring_style
 
 MIN_PX = 32
 FIGURES = ("water_iou", "dry_land_as_water", "green_iou", "street_iou", "street_f1")
@@ -56,19 +52,6 @@ def new_york(folder: str, limit: int, style: MapStyle, pixel_m: float = 0.9) -> 
         yield LabelledImage(f"new-york/{path.name}", photo, style.classify(map_), pixel_m)
 
 
-def scored(generator, images: Iterator[LabelledImage], style: MapStyle, info, options: RunOptions,
-           complete_for: tuple = ()) -> dict:
-    tally, count = Tally.empty(), 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for image in images:
-            scene = Path(tmp) / "photo.tif"
-            as_geotiff(image, scene)
-            map_ = translated(generator, scene, options, info)
-            tally.add(style.classify(map_.rgb), image.classes, map_.valid, image.resolution_m, complete_for)
-            count += 1
-    return {"images": count, **tally.scores()}
-
-
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.experiments.coarse_scenes",
                                      description=__doc__.split("\n\n")[0])
@@ -84,24 +67,21 @@ def main(argv: Optional[list[str]] = None) -> None:
     mix = read_mix(args.mix)
     style = scoring_style(mix, info)
     pixel_m = info.resolution_m * args.factor
-    sets = {"new-york": lambda: (c for c in (coarsened(i, pixel_m) for i in new_york(args.maps_val, args.limit,
-                                                                                        style)) if c)}
-    for spec in held_out_sources(mix):
-        sets[spec["name"]] = (lambda spec=spec: (c for c in (coarsened(i, pixel_m)
-                                                             for i in labelled_images(mix, spec, "val")) if c))
-    complete = {spec["name"]: tuple(spec.get("complete_for", ())) for spec in held_out_sources(mix)}
+    def shrunk(images: Iterator[LabelledImage]) -> list[LabelledImage]:
+        return [small for small in (coarsened(image, pixel_m) for image in images) if small]
+
+    sets = [("new-york", shrunk(new_york(args.maps_val, args.limit, style)), ())]
+    sets += [(spec["name"], shrunk(labelled_images(mix, spec, "val")), tuple(spec.get("complete_for", ())))
+             for spec in held_out_sources(mix)]
     print(f"{info.name}: scenes at {pixel_m:g} m ({args.factor:g}x the model's pixel)")
     print("| set | resampling | images | " + " | ".join(FIGURES) + " |")
     print("|---|---|---|" + "---|" * len(FIGURES))
-    for name, images in sets.items():
-        for resampling in args.resampling:
+    for name, images, complete_for in sets:
+        for resampling in args.resampling if images else ():
             options = RunOptions(precision="fp32", resampling=resampling)
-            scores = scored(generator, images(), style, info, options, complete.get(name, ()))
-            if not scores["images"]:
-                break
+            scores = images_scored(generator, images, style, info, options, complete_for)
             cells = [f"{scores[f]:.3f}" if scores.get(f) is not None else "-" for f in FIGURES]
             print(f"| {name} | {resampling} | {scores['images']} | " + " | ".join(cells) + " |", flush=True)
-
 
 if __name__ == "__main__":
     main()
