@@ -23,7 +23,10 @@ Paths are relative to the mix's folder. Kinds:
   (``geotrans.training.train``'s ``lambda_dry`` keeps the map from drawing water there). ``collage: N`` joins each
   run of N x N photos, in name order, into one image (row by row, same-size photos): chips far smaller than
   the model's 256 px window at its resolution (LandCover.ai's 256 px at 0.25 m are 71 px at 0.9 m) then fill
-  a window instead of being padded, and neighbouring names are neighbouring land.
+  a window instead of being padded, and neighbouring names are neighbouring land. ``coarse_m: M`` makes the
+  source a coarse copy of its photos: each is shrunk (area mean) to a scene of M metres a pixel and read back
+  as a run reads such a scene (bilinear, up to ``geotrans.io.resolution.MAX_UPSAMPLE`` times), its labels
+  resized with it (nearest), so fine labelled land also teaches the model what coarse land looks like.
 * ``scene``: a GeoTIFF with vector labels, drawn by ``geotrans.model.style``; ``complete`` says the labels cover
   every class (else only labelled pixels teach). The east ``holdout`` share of its columns never trains.
 
@@ -52,6 +55,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from geotrans.io.labels import Grid, rasterize_features, read_vector_labels
+from geotrans.io.resolution import MAX_UPSAMPLE
 from geotrans.model.generator import to_model_range
 from geotrans.model.style import CLASSES, CODES, IGNORE, IGNORE_NAME, MapStyle
 from geotrans.model.weights import read_model_info
@@ -144,6 +148,11 @@ def read_mix(path: str | Path) -> Mix:
             raise MixError(f"{path}: source {name}: needs its ground resolution (resolution_m)")
         if not isinstance(spec.get("collage", 1), int) or int(spec.get("collage", 1)) < 1:
             raise MixError(f"{path}: source {name}: collage is a whole number of photos a side (1 or more)")
+        coarse_m = spec.get("coarse_m")
+        if coarse_m is not None and (spec["kind"] != "masks" or not isinstance(coarse_m, (int, float))
+                                     or not float(coarse_m) > float(spec.get("resolution_m", 0))):
+            raise MixError(f"{path}: source {name}: coarse_m is a masks source's coarser ground resolution in "
+                           "metres, above its resolution_m")
         if name in names:
             raise MixError(f"{path}: two sources named {name}")
         names.add(name)
@@ -175,7 +184,11 @@ def mask_classes(mask: np.ndarray, table: dict, nearest: bool, source: str) -> n
     distance = ((pixels[:, :, None, :] - values[None, None]) ** 2).sum(-1)  # (H, W, k)
     best = distance.argmin(-1)
     if not nearest and (distance.min(-1) > 0).any():
-        raise MixError(f"{source}: mask values not in the class table (use match: nearest for soft masks)")
+        outside = sorted({tuple(int(v) for v in px) for px in pixels[distance.min(-1) > 0][:, :]})
+        shown = ", ".join(str(v[0]) if len(v) == 1 else "#%02X%02X%02X" % v for v in outside[:5])
+        more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+        raise MixError(f"{source}: mask values not in the class table: {shown}{more} "
+                       "(add them to classes, or use match: nearest for soft masks)")
     return codes[best]
 
 
@@ -223,21 +236,43 @@ def labelled_images(mix: Mix, spec: dict, key: str) -> list[LabelledImage]:
     return collage(_labelled_photos(mix, spec, key), int(spec.get("collage", 1)))
 
 
+def coarse_copy(image: LabelledImage, coarse_m: float) -> LabelledImage:
+    """``image`` as a scene of ``coarse_m`` metres a pixel, read back as a run reads it: the photo area-averaged
+    down to that ground resolution, then upsampled bilinear by up to ``MAX_UPSAMPLE`` (to coarse_m / 4 m
+    pixels), its classes resized nearest onto the same pixels."""
+    h, w = image.classes.shape
+    read_m = coarse_m / MAX_UPSAMPLE
+    small = tuple(max(1, round(n * image.resolution_m / coarse_m)) for n in (h, w))
+    size = tuple(max(1, round(n * image.resolution_m / read_m)) for n in (h, w))
+    photo = torch.from_numpy(image.photo).float()[None]
+    down = F.interpolate(photo, size=small, mode="area")
+    up = F.interpolate(down, size=size, mode="bilinear", align_corners=False)[0]
+    classes = F.interpolate(torch.from_numpy(image.classes)[None, None].float(), size=size, mode="nearest-exact")
+    return LabelledImage(image.name, up.round().clamp(0, 255).to(torch.uint8).numpy(),
+                         classes[0, 0].to(torch.uint8).numpy(), read_m)
+
+
 def _labelled_photos(mix: Mix, spec: dict, key: str) -> list[LabelledImage]:
     name = spec.get("name", "?")
     table = spec.get("classes") or {}
     _check_table(table, name)
     out = []
-    for image in _images(mix, spec, key):
+    found = _images(mix, spec, key)
+    if key == "images" and not mix.resolve(spec["root"]).is_dir():
+        raise MixError(f"source {name}: {mix.resolve(spec['root'])} is not a folder")
+    for image in found:
         with Image.open(image) as img:
             photo = np.asarray(img.convert("RGB")).transpose(2, 0, 1)
+        if not mask_path(image).is_file():
+            raise MixError(f"{image}: no mask at {mask_path(image)}")
         with Image.open(mask_path(image)) as img:
             mask = np.asarray(img.convert("RGB") if all(k.startswith("#") for k in table) else img.convert("L"))
         if mask.shape[:2] != photo.shape[1:]:
             raise MixError(f"{image}: its mask is {mask.shape[:2]}, the photo {photo.shape[1:]}")
         classes = mask_classes(mask, table, spec.get("match", "exact") == "nearest", str(image))
-        out.append(LabelledImage(f"{name}/{image.relative_to(mix.resolve(spec['root']))}",
-                                 np.ascontiguousarray(photo), classes, float(spec["resolution_m"])))
+        item = LabelledImage(f"{name}/{image.relative_to(mix.resolve(spec['root']))}",
+                             np.ascontiguousarray(photo), classes, float(spec["resolution_m"]))
+        out.append(coarse_copy(item, float(spec["coarse_m"])) if spec.get("coarse_m") else item)
     return out
 
 
@@ -282,7 +317,9 @@ def load_sources(mix: Mix) -> list[Source]:
         else:
             examples = _load_scene(mix, spec, style)
         if not examples:
-            raise MixError(f"source {name}: no training images found")
+            where = spec.get("path") or f"{spec.get('root')}/{spec.get('images')}" if spec["kind"] != "scene" \
+                else spec.get("scene")
+            raise MixError(f"source {name}: no training images found in {where}")
         log.info("source %s: %d images at %.2f m, weight %g", name, len(examples), examples[0].resolution_m,
                  float(spec["weight"]))
         sources.append(Source(name, float(spec["weight"]), examples, dict(spec)))
