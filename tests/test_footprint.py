@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from helpers import KOREA, LANDSAT, run_scene, scene_box, write_aoi
+from helpers import KOREA, LANDSAT, assert_one_line_error, run_cli, run_scene, scene_box, write_aoi
 
 from geotrans.errors import InputError
 from geotrans.io.scene import inspect_scene
@@ -70,3 +70,46 @@ def test_pixels_inside_counts_pixel_centres_also_of_a_long_sliver():
     sliver = shapely.union(shapely.box(0, 0.6, 9000, 0.9), shapely.box(8999.2, 8999.2, 8999.8, 8999.8))
     assert pixels_inside(sliver) == 1
     assert pixels_inside(shapely.box(0, 0.6, 9000, 0.9)) == 0
+
+
+def _write_layers(path, driver, layers, scene=KOREA):
+    """A user's vector file: each (name, polygon in the scene's CRS) a layer, saved in WGS84 by GDAL's driver."""
+    import pyogrio.raw
+    import shapely
+    from rasterio.warp import transform_geom
+    from shapely.geometry import mapping, shape
+
+    with rasterio.open(scene) as ds:
+        crs = ds.crs
+    for i, (name, polygon) in enumerate(layers):
+        wgs84 = shape(transform_geom(crs, "EPSG:4326", mapping(polygon)))
+        pyogrio.raw.write(str(path), np.array([shapely.to_wkb(wgs84)], dtype=object), fields=[], field_data=[],
+                          crs="EPSG:4326", geometry_type="Polygon", driver=driver, layer=name, append=i > 0)
+    return path
+
+
+@pytest.mark.parametrize("name, driver", [("aoi.gpkg", "GPKG"), ("aoi.shp", "ESRI Shapefile"),
+                                          ("aoi.fgb", "FlatGeobuf"), ("aoi.kml", "KML")])
+def test_an_aoi_in_any_vector_format_limits_windows_as_its_geojson_does(tmp_path, name, driver):
+    area = scene_box(KOREA, 100, 150, 400, 380)
+    geojson = write_aoi(tmp_path / "aoi.geojson", area)
+    other = _write_layers(tmp_path / name, driver, [("area", area)])
+    wanted = inspect_scene(KOREA, aoi_path=str(geojson)).aoi
+    got = inspect_scene(KOREA, aoi_path=str(other)).aoi
+    assert got.symmetric_difference(wanted).area < 1e-6 * wanted.area
+
+
+def test_an_aoi_layer_is_chosen_qgis_s_way_and_a_missing_one_is_one_line(tmp_path):
+    small, large = scene_box(KOREA, 100, 150, 400, 380), scene_box(KOREA, 0, 0, 1000, 1000)
+    path = _write_layers(tmp_path / "areas.gpkg", "GPKG", [("small", small), ("large", large)])
+    first = inspect_scene(KOREA, aoi_path=str(path)).aoi
+    chosen = inspect_scene(KOREA, aoi_path=f"{path}|layername=large").aoi
+    assert chosen.area > 5 * first.area
+    result = run_cli("info", KOREA, "--aoi", f"{path}|layername=fields")
+    assert_one_line_error(result, "layername=fields", "not a readable vector file")
+
+
+def test_an_aoi_that_is_neither_geojson_nor_a_vector_file_is_one_line(tmp_path):
+    bad = tmp_path / "aoi.gpkg"
+    bad.write_bytes(b"\x00\x01 not a GeoPackage")
+    assert_one_line_error(run_cli("info", KOREA, "--aoi", bad), "aoi.gpkg", "not a readable vector file")

@@ -324,7 +324,7 @@ def test_folder_mode_matches_any_case_and_says_what_it_leaves_out(tmp_path, capl
 @pytest.mark.parametrize("co, said", [
     (["--co", "FOO=1"], "does not support creation option FOO"),
     (["--co", "ZLEVEL=99"], "ZLEVEL=99"),
-    (["--co", "COMPRESS=LZW"], "contradicts --compress deflate"),
+    (["--compress", "deflate", "--co", "COMPRESS=LZW"], "contradicts --compress deflate"),
 ])
 def test_creation_options_gdal_would_ignore_are_refused_before_the_run(tmp_path, narrow_model_file, co, said):
     out = tmp_path / "o.tif"
@@ -340,6 +340,15 @@ def test_creation_options_gdal_knows_still_work(tmp_path, narrow_model_file):
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as ds:
         assert ds.compression.name.lower() == "deflate"
+
+
+def test_a_creation_option_s_compression_overrides_the_default_compression(tmp_path, narrow_model_file):
+    out = tmp_path / "o.tif"
+    result = run_cli("run", VEGAS, "--out", out, "--model", narrow_model_file, "--co", "COMPRESS=LZW", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as ds:
+        assert ds.compression.name.lower() == "lzw"
+        assert ds.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR") == "2"  # lzw's own options, as --compress lzw
 
 
 def test_a_paletted_scene_is_expanded_through_its_colour_table(tmp_path, narrow_model_file):

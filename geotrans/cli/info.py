@@ -15,6 +15,7 @@ from geotrans.cli.options import (
     BANDS_OPTION,
     GSD_OPTION,
     MODEL_OPTION,
+    NODATA_OPTION,
     OVERLAP_OPTION,
     RESAMPLING_OPTION,
     UNGEO_OPTION,
@@ -32,13 +33,14 @@ log = logging.getLogger("geotrans")
 @BANDS_OPTION
 @OVERLAP_OPTION
 @GSD_OPTION
+@NODATA_OPTION
 @RESAMPLING_OPTION
 @AOI_OPTION
 @UNGEO_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object, for scripts.")
 @click.option("-v", "--verbose", count=True, help="Log what is done on the way (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr, no warnings.")
-def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float],
+def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float], nodata: Optional[str],
          resampling: str, aoi: Optional[str], allow_ungeoreferenced: bool, as_json: bool, verbose: int,
          quiet: bool) -> None:
     """Say what `geotrans run` would do with SRC, without running the model.
@@ -62,7 +64,7 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
         from geotrans.run.plan import plan_run
 
         model_info = _model_info_or_none(model_path)
-        options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, resampling=resampling, aoi=aoi,
+        options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, nodata=nodata, resampling=resampling, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
         started = time.perf_counter()
         plan = interruptible(lambda: plan_run(src, options, model_info))

@@ -90,12 +90,18 @@ OVERLAP_OPTION = click.option(
     "--overlap", default=DEFAULT_OVERLAP, show_default=True, type=int,
     help="Pixels shared by neighbouring 256 px tiles (0 to 128), blended with a cosine ramp.")
 BANDS_OPTION = click.option(
-    "--bands", default=None, type=Bands(),
+    "--bands", "-b", "bands", default=None, type=Bands(),
     help="1-based bands to use as R,G,B (or one band for grey). Default: from the colour interpretation, "
          "else the first three.")
 AOI_OPTION = click.option(
-    "--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.geojson",
-    help="Only process windows touching this area (WGS84 GeoJSON unless it names a CRS); mask outside.")
+    "--aoi", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE",
+    help="Only process windows touching this area; mask outside. Any vector file GDAL reads (GeoJSON, "
+         "GeoPackage, Shapefile, FlatGeobuf, KML), in its own CRS (GeoJSON without one: WGS84); a layer other "
+         "than the first as FILE|layername=NAME.")
+NODATA_OPTION = click.option(
+    "--nodata", default=None, metavar="VALUE|none",
+    help="The scene's nodata value, overriding the file's (rio's --nodata): pixels of this value stay "
+         "transparent; none: every pixel is data.")
 GSD_OPTION = click.option(
     "--gsd", type=float, default=None, metavar="METRES",
     help="The scene's ground resolution, for scenes whose scale is wrong or missing.")

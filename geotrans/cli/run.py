@@ -14,6 +14,7 @@ from geotrans.cli.options import (
     BANDS_OPTION,
     GSD_OPTION,
     MODEL_OPTION,
+    NODATA_OPTION,
     OVERLAP_OPTION,
     RESAMPLING_OPTION,
     UNGEO_OPTION,
@@ -22,6 +23,7 @@ from geotrans.cli.options import (
     GroupedCommand,
     LocalCluster,
 )
+from geotrans.io.footprint import aoi_file
 from geotrans.io.network import apply_http_settings
 from geotrans.io.targets import SUMMARY
 from geotrans.jobs.paths import check_job_paths
@@ -37,7 +39,7 @@ SINGLE_ONLY = ("preview", "strip_rows")
 
 
 RUN_OPTION_GROUPS = {
-    "Input": ("bands", "gsd", "resampling", "aoi", "allow_ungeoreferenced", "http_timeout"),
+    "Input": ("bands", "gsd", "nodata", "resampling", "aoi", "allow_ungeoreferenced", "http_timeout"),
     "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "vectors", "overwrite",
                "huge"),
     "Model": ("model_path", "palette", "tta", "dropout", "seed"),
@@ -57,11 +59,32 @@ def refuse_flags(ctx: click.Context, folder_mode: bool) -> None:
             raise click.ClickException(f"{option.opts[0]} applies to {applies_to}, not to {mode}")
 
 
+def output_of(dst: Optional[str], dst_argument: Optional[str]) -> str:
+    """The output, given as --out or as the argument after SRC (rio's habit), once."""
+    if dst and dst_argument:
+        raise click.UsageError(f"two outputs: {dst_argument} and --out {dst}; give one")
+    if not (dst or dst_argument):
+        raise click.UsageError("give the output: geotrans run SRC --out MAP.tif (or geotrans run SRC MAP.tif)")
+    return dst or dst_argument
+
+
+def compression_of(ctx: click.Context, compress: str, creation_options: tuple[tuple[str, str], ...]) -> str:
+    """--compress, or the compression a --co COMPRESS=... names when --compress was left at its default: the
+    user's explicit option overrides a default they never gave (rio's way)."""
+    given = {key.upper(): value for key, value in creation_options}
+    explicit = ctx.get_parameter_source("compress") == click.core.ParameterSource.COMMANDLINE
+    if "COMPRESS" in given and not explicit and given["COMPRESS"].lower() in COMPRESSION_NAMES:
+        return given["COMPRESS"].lower()
+    return compress
+
+
 @click.command(cls=GroupedCommand, groups=RUN_OPTION_GROUPS,
               short_help="Translate a scene, or a folder of scenes, into a map GeoTIFF.")
 @click.argument("src", type=click.Path(dir_okay=True, path_type=str), required=False)
-@click.option("--out", "-o", "dst", required=True, type=click.Path(path_type=str),
-              help="Output GeoTIFF, or output folder when SRC is a folder or --list is given.")
+@click.argument("dst_argument", metavar="[DST]", type=click.Path(path_type=str), required=False)
+@click.option("--out", "-o", "dst", type=click.Path(path_type=str),
+              help="Output GeoTIFF, or output folder when SRC is a folder or --list is given (or give it as DST, "
+                   "after SRC, as in rio).")
 @click.option("--pattern", "patterns", multiple=True, metavar="GLOB",
               help="Folder mode: file names to take (repeatable), matched regardless of case. Default: *.tif and "
                    "*.tiff (so .TIF too).")
@@ -104,6 +127,7 @@ def refuse_flags(ctx: click.Context, folder_mode: bool) -> None:
 @click.option("--native-res", is_flag=True,
               help="Keep the model's native ground resolution in the output instead of the scene's grid.")
 @GSD_OPTION
+@NODATA_OPTION
 @RESAMPLING_OPTION
 @UNGEO_OPTION
 @click.option("--cog", is_flag=True, help="Write a Cloud Optimized GeoTIFF.")
@@ -129,16 +153,16 @@ def refuse_flags(ctx: click.Context, folder_mode: bool) -> None:
 @VERBOSE_OPTION
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 @click.pass_context
-def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, ...], recursive: bool,
+def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst: Optional[str], patterns: tuple[str, ...], recursive: bool,
         list_file: Optional[str], force: bool, scheduler: Optional[str], cluster: Optional[int],
         strip_rows: Optional[int], log_file: Optional[str], http_timeout: Optional[float],
         model_path: Optional[str], batch_size: int, overlap: int, device: str,
         precision: str, palette: str, tta: bool, compile_: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
-        gsd: Optional[float], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
+        gsd: Optional[float], nodata: Optional[str], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
         creation_options: tuple[tuple[str, str], ...], preview: Optional[str], vectors: Optional[str],
         overwrite: bool, huge: bool, progress_mode: str, verbose: int, quiet: bool) -> None:
-    """Translate the scene SRC into a map GeoTIFF at --out on the same grid, or a folder of scenes.
+    """Translate the scene SRC into a map GeoTIFF at --out (or DST) on the same grid, or a folder of scenes.
 
     The output has SRC's CRS, transform and size: it lies exactly over SRC in
     QGIS. The model reads the scene resampled to its own ground resolution
@@ -164,10 +188,13 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
     """
     if src is None and list_file is None:
         raise click.UsageError("give a scene or folder SRC, or --list FILE")
+    dst = output_of(dst, dst_argument)
     folder_mode = list_file is not None or Path(src).is_dir()
     refuse_flags(ctx, folder_mode)
+    compress = compression_of(ctx, compress, creation_options)
     with error_boundary(verbose, "interrupted; nothing was written"):
-        check_job_paths(src, dst, folder_mode, preview, log_file, (aoi, model_path, list_file), overwrite, vectors)
+        check_job_paths(src, dst, folder_mode, preview, log_file, (aoi and aoi_file(aoi)[0], model_path, list_file),
+                        overwrite, vectors)
     setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json")
     apply_http_settings(http_timeout)
     on_cluster = scheduler is not None or cluster is not None
@@ -176,7 +203,7 @@ def run(ctx: click.Context, src: Optional[str], dst: str, patterns: tuple[str, .
                              palette=palette, tta=tta, compile=compile_, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=bands, cog=cog, compress=compress,
                              creation_options=tuple(creation_options), native_res=native_res,
-                             gsd=gsd, resampling=resampling, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
+                             gsd=gsd, nodata=nodata, resampling=resampling, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
                              strip_rows=strip_rows, huge=huge)
         import_pipeline(dask=on_cluster)
         from geotrans.jobs.folder import run_folder, vectorize_summary

@@ -4,7 +4,8 @@ The valid footprint comes from one decimated read of the dataset mask (exact up 
 2048 px a side; beyond, nearest-neighbour blocks grown by one block, so the
 footprint errs on the generous side; each window's own mask then decides pixel
 by pixel). An area of
-interest (``--aoi``, GeoJSON) is reprojected from its CRS (WGS84 unless it names
+interest (``--aoi``: GeoJSON, or any vector file GDAL reads, a layer chosen QGIS's
+way with ``PATH|layername=NAME``) is reprojected from its CRS (WGS84 unless it names
 another) to the scene's with rasterio, then to pixel coordinates.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import math
 import os
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -25,7 +27,7 @@ from rasterio.windows import transform as window_transform
 from shapely.geometry import box, shape
 from shapely.ops import unary_union
 
-from geotrans.errors import InputError
+from geotrans.errors import InputError, one_line
 from geotrans.io.bands import usable_values
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,32 @@ def valid_footprint(ds, float_bands: Optional[tuple[int, ...]] = None, source=No
     return unary_union(polygons) if polygons else shapely.Polygon()
 
 
+LAYER_MARK = "|layername="  # QGIS's way of naming a layer of a vector file: area.gpkg|layername=fields
+
+
+def aoi_file(aoi: str | os.PathLike) -> tuple[str, Optional[str]]:
+    """The file and the layer (None: the first) an ``--aoi`` names."""
+    path, mark, layer = str(aoi).partition(LAYER_MARK)
+    return path, (layer if mark else None)
+
+
+def _looks_like_json(path: str) -> bool:
+    """A file that starts (after blanks) like JSON, or is named so: read as GeoJSON, with its own messages."""
+    if path.lower().endswith((".geojson", ".json")):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(64).lstrip()[:1] in (b"{", b"[")
+    except OSError:
+        return True  # said by the GeoJSON reader, in its words
+
+
 def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
-    """The area in a GeoJSON file (Feature, FeatureCollection or geometry), in the scene's CRS."""
+    """The area in a vector file, in the scene's CRS: GeoJSON (Feature, FeatureCollection or geometry), or any
+    vector format GDAL reads (GeoPackage, Shapefile, FlatGeobuf, KML; ``PATH|layername=NAME`` for a layer)."""
+    name, layer = aoi_file(path)
+    if layer is not None or not _looks_like_json(name):
+        return _area(path, _vector_geometries(name, layer, scene_crs))
     try:
         with open(path) as f:
             data = json.load(f)
@@ -84,6 +110,38 @@ def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
         parts = [shape(transform_geom(aoi_crs, scene_crs, g)) for g in geometries]
     except Exception as err:  # noqa: BLE001 - GDAL/PROJ errors come in several types
         raise InputError(f"{path}: cannot reproject the area to the scene's CRS ({err})") from None
+    return _area(path, parts)
+
+
+def _vector_geometries(name: str, layer: Optional[str], scene_crs) -> list[shapely.Geometry]:
+    """The geometries of a vector file's layer (GDAL's reading, through pyogrio), in the scene's CRS."""
+    import pyogrio  # vectorised reads, by the GeoPandas team (as geotrans.io.labels reads labels)
+
+    from geotrans.io.labels import reproject_geometries
+
+    where = f"{name}{LAYER_MARK}{layer}" if layer is not None else name
+    try:
+        with warnings.catch_warnings():  # "more than one layer": the first is the one meant, as in QGIS
+            warnings.simplefilter("ignore", UserWarning)
+            meta, _, wkb, _ = pyogrio.raw.read(name, layer=layer, read_geometry=True, columns=[])
+    except Exception as err:  # noqa: BLE001 - pyogrio raises DataSourceError, DataLayerError, OSError...
+        raise InputError(f"{where}: not a readable vector file ({one_line(err)})",
+                         hint="give GeoJSON, GeoPackage, Shapefile, FlatGeobuf or KML; a layer as "
+                              "FILE|layername=NAME") from None
+    geometries = shapely.from_wkb(wkb, on_invalid="ignore") if len(wkb) else np.array([])
+    geometries = geometries[~shapely.is_missing(geometries)] if len(geometries) else geometries
+    geometries = geometries[~shapely.is_empty(geometries)] if len(geometries) else geometries
+    if not len(geometries):
+        raise InputError(f"{where}: no geometry in the layer")
+    try:
+        geometries = reproject_geometries(geometries, meta.get("crs") or "EPSG:4326", scene_crs)
+    except Exception as err:  # noqa: BLE001 - GDAL/PROJ errors come in several types
+        raise InputError(f"{where}: cannot reproject the area to the scene's CRS ({one_line(err)})") from None
+    return list(geometries)
+
+
+def _area(path, parts: list[shapely.Geometry]) -> shapely.Geometry:
+    """One area of ``parts`` (repaired where invalid); points, lines and slivers are refused."""
     kinds = ", ".join(sorted({p.geom_type for p in parts}))
     invalid = [p for p in parts if not p.is_valid]
     if invalid and any(shapely.get_dimensions(p) == 2 for p in invalid):

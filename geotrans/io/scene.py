@@ -5,7 +5,7 @@ import logging
 import os
 from bisect import bisect_left, bisect_right
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
@@ -47,6 +47,11 @@ class SceneInfo:
     footprint: shapely.Geometry  # what to process (valid pixels, within the AOI), in processing-grid pixels
     aoi: Optional[shapely.Geometry] = None  # the area of interest in the scene's CRS
     files: Optional[tuple[str, ...]] = None  # the files GDAL listed for it (dataset.files): what it is made of
+    source: str = ""  # the scene as the user named it (``path`` may read it through a vrt:// connection)
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            object.__setattr__(self, "source", self.path)
 
     def touches(self, tile: Tile) -> bool:
         """Whether ``tile`` overlaps the footprint; windows that don't are never read."""
@@ -112,11 +117,13 @@ class SceneInfo:
 
 def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None, model_gsd_m: Optional[float] = None,
                   gsd_m: Optional[float] = None, allow_ungeoreferenced: bool = False,
-                  aoi_path: Optional[str | os.PathLike] = None, resampling: str = "auto") -> SceneInfo:
+                  aoi_path: Optional[str | os.PathLike] = None, resampling: str = "auto",
+                  nodata: Optional[str] = None) -> SceneInfo:
     """Open ``path`` and check that geotrans can translate it; raises InputError otherwise.
 
     ``model_gsd_m`` is the model's ground resolution (the scene is read resampled to it, with
-    ``resampling``), ``gsd_m`` overrides the scene's own.
+    ``resampling``), ``gsd_m`` overrides the scene's own, ``nodata`` its nodata value (a number, or ``none``
+    for none), through GDAL's ``vrt://`` connection (the file itself is only read).
     """
     path = os.fspath(path)
     check_name(path, "scene", InputError)
@@ -125,9 +132,12 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
             raise InputError(f"{path}: no such file")
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory, not a GeoTIFF scene")
+    source = path
+    if nodata is not None:
+        path = f"vrt://{path}?a_nodata={str(nodata).strip().lower()}"
     with gdal_messages() as messages:
         try:
-            return _inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
+            return replace(_inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling), source=source)
         except RasterioError as err:
             detail = reason(messages, one_line(err), err)
             if is_gdal_path(path):

@@ -27,6 +27,18 @@ IDENTITY = {"identity": True}  # changes the output file
 RUNTIME = {"identity": False}  # changes only how (or whether) it is computed
 
 
+def check_nodata(value: str) -> None:
+    """A nodata value is a number (nan too) or ``none``."""
+    if str(value).strip().lower() == "none":
+        return
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(f"nodata must be a number or none, not {value!r}") from None
+    if math.isinf(number):
+        raise InputError(f"nodata must be a finite number, nan or none, not {value!r}")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How to run one scene; each field has a CLI option of the same name."""
@@ -46,7 +58,8 @@ class RunOptions:
     gsd: Optional[float] = field(default=None, metadata=IDENTITY)  # the scene's ground resolution in metres
     resampling: str = field(default="auto", metadata=IDENTITY)  # reading at the model's resolution (RESAMPLINGS)
     allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
-    aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # GeoJSON: only windows touching it; mask outside
+    aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # a vector file: only windows touching it; mask outside
+    nodata: Optional[str] = field(default=None, metadata=IDENTITY)  # the scene's nodata (a number or none); None: its own
     palette: str = field(default="auto", metadata=IDENTITY)  # auto: snap to the model card's palette, if any
     tta: bool = field(default=False, metadata=IDENTITY)  # mean over the 8 flips and rotations of each tile
     compile: bool = field(default=False, metadata=IDENTITY)  # torch.compile: faster, float rounding differs
@@ -75,6 +88,8 @@ class RunOptions:
             raise InputError("--compile runs the generator without dropout; leave out --dropout or --compile")
         if self.strip_rows is not None and (self.strip_rows < 256 or self.strip_rows % 256):
             raise InputError(f"strip rows must be a multiple of 256, not {self.strip_rows}")
+        if self.nodata is not None:
+            check_nodata(self.nodata)
         if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):
             raise InputError(f"ground resolution must be a positive number of metres, not {self.gsd}")
 

@@ -84,7 +84,7 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
     """Inspect ``src`` (once) and decide how to translate it; raises InputError for scenes geotrans can't use."""
     with rasterio.Env(GDAL_CACHEMAX=INSPECT_GDAL_CACHE):
         scene = inspect_scene(src, options.bands, model_info.resolution_m if model_info else None, options.gsd,
-                              options.allow_ungeoreferenced, options.aoi, options.resampling)
+                              options.allow_ungeoreferenced, options.aoi, options.resampling, options.nodata)
     tiles = TileGrid(scene.grid.height, scene.grid.width, options.tile_size, options.overlap)
     return RunPlan(options=options, scene=scene, tiles=tiles, map_grid=scene.output_grid(model_grid=options.native_res),
                    warp_back=scene.grid.resampled and not options.native_res,
@@ -94,7 +94,7 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
 
 def provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:
     """GEOTRANS_* tags: version, source, the options' identity fields, and the model."""
-    tags = {"GEOTRANS_VERSION": __version__, "GEOTRANS_SOURCE": os.path.basename(scene.path),
+    tags = {"GEOTRANS_VERSION": __version__, "GEOTRANS_SOURCE": os.path.basename(scene.source),
             "GEOTRANS_PARAMS": json.dumps(options.identity(), sort_keys=True)}
     if model_info is not None:
         tags.update(GEOTRANS_MODEL=model_info.name, GEOTRANS_MODEL_SHA256=model_info.sha256)

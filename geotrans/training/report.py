@@ -13,6 +13,18 @@ from geotrans.run.runner import BatchRunner
 from geotrans.training.data import list_pairs, read_aligned
 
 
+EXTRAS = ("PIL", "matplotlib")  # the training extra ('geotrans[train]'): sample grids and loss curves
+
+
+def check_extras() -> None:
+    """Import what a run will need at its end (sample grids, loss curves) before it starts: a missing extra is
+    an ImportError at once, not after the whole training budget."""
+    import importlib
+
+    for name in EXTRAS:
+        importlib.import_module(name)
+
+
 def sample_pairs(folder: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The first ``count`` (photo, map) pairs of ``folder``, the same each epoch; none when it is missing."""
     paths = list_pairs(folder)[:count] if folder.is_dir() else []

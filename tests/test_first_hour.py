@@ -1,0 +1,73 @@
+"""A newcomer's first hour: rio's habits (the output as an argument, -b, --nodata), the AOI in any vector
+format, and an explicit --co over a default it never gave."""
+import numpy as np
+import pytest
+import rasterio
+from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+
+
+def test_the_output_may_be_given_after_the_scene_as_in_rio(tmp_path, narrow_model_file):
+    out = tmp_path / "map.tif"
+    result = run_cli("run", KOREA, out, "--model", narrow_model_file, "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as ds, rasterio.open(KOREA) as src:
+        assert ds.transform == src.transform and ds.shape == src.shape
+
+
+def test_no_output_or_two_outputs_is_one_line_that_says_how(tmp_path, narrow_model_file):
+    result = run_cli("run", KOREA, "--model", narrow_model_file)
+    assert result.exit_code == 2 and "geotrans run SRC --out MAP.tif" in result.output
+    result = run_cli("run", KOREA, tmp_path / "a.tif", "--out", tmp_path / "b.tif", "--model", narrow_model_file)
+    assert result.exit_code == 2 and "two outputs" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_b_is_bands(tmp_path, narrow_model_file):
+    long, short = tmp_path / "long.tif", tmp_path / "short.tif"
+    for out, flag in ((long, "--bands"), (short, "-b")):
+        assert run_cli("run", KOREA, "--out", out, flag, "3,2,1", "--model", narrow_model_file, "-q").exit_code == 0
+    with rasterio.open(long) as a, rasterio.open(short) as b:
+        assert np.array_equal(a.read(), b.read())
+        assert '"bands": [3, 2, 1]' in b.tags()["GEOTRANS_PARAMS"]
+
+
+def test_nodata_overrides_the_scene_s_own_and_the_file_is_only_read(tmp_path, narrow_model_file):
+    # The real Landsat scene has nodata 0 around its footprint: none makes every pixel data, 0 keeps the mask.
+    with open(LANDSAT, "rb") as f:
+        before = f.read()
+    outs = {}
+    for value in ("none", "0"):
+        out = outs[value] = tmp_path / f"{value}.tif"
+        result = run_cli("run", LANDSAT, "--out", out, "--nodata", value, "--model", narrow_model_file, "-q")
+        assert result.exit_code == 0, result.output
+    with rasterio.open(outs["none"]) as none, rasterio.open(outs["0"]) as zero, rasterio.open(LANDSAT) as src:
+        assert (none.dataset_mask() > 0).all()
+        assert np.array_equal(zero.dataset_mask() > 0, src.dataset_mask() > 0)
+        assert none.tags()["GEOTRANS_SOURCE"] == "landsat_rgb_nodata_utm.tif"
+        assert '"nodata": "none"' in none.tags()["GEOTRANS_PARAMS"]
+    with open(LANDSAT, "rb") as f:
+        assert f.read() == before
+
+
+@pytest.mark.parametrize("value", ["abc", "inf"])
+def test_a_nodata_that_is_not_a_number_is_one_line(tmp_path, narrow_model_file, value):
+    out = tmp_path / "o.tif"
+    assert_one_line_error(run_cli("run", KOREA, "--out", out, "--nodata", value, "--model", narrow_model_file),
+                          "nodata must be")
+    assert not out.exists()
+
+
+def test_tune_without_the_training_extra_says_so_before_it_trains(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    import geotrans.training.tune
+
+    started = []
+    monkeypatch.setattr(geotrans.training.tune, "tune", lambda *a, **k: started.append(1))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if 'geotrans[train]' were not installed
+    roads = Path(__file__).resolve().parent / "data" / "vegas_roads" / "vegas_roads.geojson"
+    out = tmp_path / "mine.safetensors"
+    result = run_cli("tune", VEGAS, "--labels", roads, "--out", out, "--minutes", "1")
+    assert_one_line_error(result, "needs the training code and extras", "pip install 'geotrans[train]'")
+    assert started == [] and not out.exists()
