@@ -40,7 +40,8 @@ log = logging.getLogger("geotrans")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object, for scripts.")
 @click.option("-v", "--verbose", count=True, help="Log what is done on the way (and tracebacks of internal errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr, no warnings.")
-def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float], nodata: Optional[str],
+def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float],
+         nodata: Optional[str],
          resampling: str, aoi: Optional[str], allow_ungeoreferenced: bool, as_json: bool, verbose: int,
          quiet: bool) -> None:
     """Say what `geotrans run` would do with SRC, without running the model.

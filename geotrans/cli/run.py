@@ -153,13 +153,15 @@ def compression_of(ctx: click.Context, compress: str, creation_options: tuple[tu
 @VERBOSE_OPTION
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
 @click.pass_context
-def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst: Optional[str], patterns: tuple[str, ...], recursive: bool,
+def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst: Optional[str],
+        patterns: tuple[str, ...], recursive: bool,
         list_file: Optional[str], force: bool, scheduler: Optional[str], cluster: Optional[int],
         strip_rows: Optional[int], log_file: Optional[str], http_timeout: Optional[float],
         model_path: Optional[str], batch_size: int, overlap: int, device: str,
         precision: str, palette: str, tta: bool, compile_: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
-        gsd: Optional[float], nodata: Optional[str], resampling: str, allow_ungeoreferenced: bool, cog: bool, compress: str,
+        gsd: Optional[float], nodata: Optional[str], resampling: str, allow_ungeoreferenced: bool, cog: bool,
+        compress: str,
         creation_options: tuple[tuple[str, str], ...], preview: Optional[str], vectors: Optional[str],
         overwrite: bool, huge: bool, progress_mode: str, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at --out (or DST) on the same grid, or a folder of scenes.
@@ -203,7 +205,8 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
                              palette=palette, tta=tta, compile=compile_, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=bands, cog=cog, compress=compress,
                              creation_options=tuple(creation_options), native_res=native_res,
-                             gsd=gsd, nodata=nodata, resampling=resampling, allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
+                             gsd=gsd, nodata=nodata, resampling=resampling,
+                             allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
                              strip_rows=strip_rows, huge=huge)
         import_pipeline(dask=on_cluster)
         from geotrans.jobs.folder import run_folder, vectorize_summary

@@ -137,7 +137,8 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
         path = f"vrt://{path}?a_nodata={str(nodata).strip().lower()}"
     with gdal_messages() as messages:
         try:
-            return replace(_inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling), source=source)
+            scene = _inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
+            return replace(scene, source=source)
         except RasterioError as err:
             detail = reason(messages, one_line(err), err)
             if is_gdal_path(path):

@@ -59,7 +59,7 @@ class RunOptions:
     resampling: str = field(default="auto", metadata=IDENTITY)  # reading at the model's resolution (RESAMPLINGS)
     allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
     aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # a vector file: only windows touching it; mask outside
-    nodata: Optional[str] = field(default=None, metadata=IDENTITY)  # the scene's nodata (a number or none); None: its own
+    nodata: Optional[str] = field(default=None, metadata=IDENTITY)  # a number or none; None: the scene's own
     palette: str = field(default="auto", metadata=IDENTITY)  # auto: snap to the model card's palette, if any
     tta: bool = field(default=False, metadata=IDENTITY)  # mean over the 8 flips and rotations of each tile
     compile: bool = field(default=False, metadata=IDENTITY)  # torch.compile: faster, float rounding differs
