@@ -78,14 +78,14 @@ def test_changed_parameters_redo_and_force_redoes(tmp_path, narrow_model_file):
     assert geotrans("run", folder, "--out", out, "--model", narrow_model_file, "-q").returncode == 0
     statuses = lambda: {s["status"] for s in json.loads((out / SUMMARY).read_text())["scenes"]}  # noqa: E731
     assert geotrans("run", folder, "--out", out, "--model", narrow_model_file, "-q").returncode == 0
-    assert statuses() == {"skipped"}
+    assert statuses() == {"current"}
     assert geotrans("run", folder, "--out", out, "--model", narrow_model_file, "--overlap", "32", "-q").returncode == 0
     assert statuses() == {"done"}
     os.utime(folder / VEGAS.name)  # a touched source is redone, the rest is current
     geotrans("run", folder, "--out", out, "--model", narrow_model_file, "--overlap", "32", "-q")
     scenes = json.loads((out / SUMMARY).read_text())["scenes"]
     assert {Path(s["src"]).name: s["status"] for s in scenes}[VEGAS.name] == "done"
-    assert sum(s["status"] == "skipped" for s in scenes) == 2
+    assert sum(s["status"] == "current" for s in scenes) == 2
     geotrans("run", folder, "--out", out, "--model", narrow_model_file, "--overlap", "32", "--force", "-q")
     assert statuses() == {"done"}
 
@@ -112,7 +112,7 @@ def test_killed_run_resumes_without_redoing_finished_scenes(tmp_path, narrow_mod
     assert subprocess.run(cmd, cwd=ROOT).returncode == 0
     scenes = json.loads((resumed / SUMMARY).read_text())["scenes"]
     for scene in scenes:  # finished scenes were not recomputed
-        assert scene["status"] == ("skipped" if scene["src"] in finished_before else "done")
+        assert scene["status"] == ("current" if scene["src"] in finished_before else "done")
     for name in (LANDSAT.name, VEGAS.name, NAIP.name):
         assert (resumed / name).read_bytes() == (reference / name).read_bytes()
     assert not list(resumed.glob(".*.part"))
@@ -160,7 +160,7 @@ def test_dask_local_cluster_gives_the_serial_outputs(tmp_path, narrow_model_file
     geotrans("run", folder, "--out", spread, "--recursive", "--model", narrow_model_file, "-q", "--cluster", "local:2",
              timeout=300)
     statuses = [s["status"] for s in json.loads((spread / SUMMARY).read_text())["scenes"]]
-    assert statuses.count("skipped") == 4 and statuses.count("failed") == 2
+    assert statuses.count("current") == 4 and statuses.count("failed") == 2
 
 
 @pytest.mark.slow

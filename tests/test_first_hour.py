@@ -71,3 +71,57 @@ def test_tune_without_the_training_extra_says_so_before_it_trains(tmp_path, monk
     result = run_cli("tune", VEGAS, "--labels", roads, "--out", out, "--minutes", "1")
     assert_one_line_error(result, "needs the training code and extras", "pip install 'geotrans[train]'")
     assert started == [] and not out.exists()
+
+
+def _folder(tmp_path):
+    import shutil
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    shutil.copy(KOREA, scenes / "a.tif")
+    shutil.copy(VEGAS, scenes / "b.tif")
+    return scenes
+
+
+def test_a_folder_run_says_one_line_per_scene_unless_verbose(tmp_path, narrow_model_file):
+    scenes = _folder(tmp_path)
+    quiet = run_cli("run", scenes, "--out", tmp_path / "maps", "--model", narrow_model_file)
+    assert quiet.exit_code == 0, quiet.output
+    logged = [line for line in quiet.output.splitlines() if line.startswith("geotrans: ")]
+    for name in ("a.tif", "b.tif"):
+        about = [line for line in logged if f"scenes/{name}" in line]
+        assert len(about) == 1 and "done in" in about[0] and f"maps/{name}" in about[0], logged
+    assert len(logged) <= 2 + 3  # the two scenes, and the run's model, device and precision once
+    verbose = run_cli("run", scenes, "--out", tmp_path / "maps2", "--model", narrow_model_file, "-v")
+    assert sum("scenes/a.tif" in line for line in verbose.output.splitlines()) > 3
+
+
+def test_a_scene_already_done_is_current_not_skipped_and_skipped_means_no_data(tmp_path, narrow_model_file):
+    import json
+
+    scenes, maps = _folder(tmp_path), tmp_path / "maps"
+    assert run_cli("run", scenes, "--out", maps, "--model", narrow_model_file, "-q").exit_code == 0
+    summary = maps / "geotrans-summary.json"
+    old = json.loads(summary.read_text())  # as geotrans 0.1.0 wrote it: a current output was "skipped"
+    for scene in old["scenes"]:
+        scene["status"] = "skipped"
+    summary.write_text(json.dumps(old))
+    before = {p.name: p.stat().st_mtime_ns for p in maps.glob("*.tif")}
+    again = run_cli("run", scenes, "--out", maps, "--model", narrow_model_file)
+    assert again.exit_code == 0, again.output
+    assert "2 scenes: 0 done, 2 already current" in again.output
+    assert "no data" in again.output.splitlines()[-4]  # the table's tile column
+    assert {p.name: p.stat().st_mtime_ns for p in maps.glob("*.tif")} == before
+    assert {s["status"] for s in json.loads(summary.read_text())["scenes"]} == {"current"}
+
+
+def test_ctrl_c_in_a_folder_run_says_how_to_resume(tmp_path, narrow_model_file, monkeypatch):
+    import geotrans.jobs.folder
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(geotrans.jobs.folder, "run_folder", interrupted)
+    result = run_cli("run", _folder(tmp_path), "--out", tmp_path / "maps", "--model", narrow_model_file)
+    assert result.exit_code == 130
+    assert "run the same command again to resume" in result.output

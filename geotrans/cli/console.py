@@ -78,10 +78,37 @@ class JsonLogLine(logging.Formatter):
         return json.dumps({"log": record.levelname.lower(), "message": record.getMessage()})
 
 
-def setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None, json_lines: bool = False) -> None:
+class OneLinePerScene(logging.Filter):
+    """A folder run's terminal without -v: one line per scene (its outcome, from ``geotrans.jobs``), the run's
+    own facts once (model, device, precision), warnings and errors; a scene's details (its grid, windows,
+    speed) only in --log and with -v."""
+
+    ONCE = ("geotrans.model", "geotrans.run.runner")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or record.name.startswith("geotrans.jobs"):
+            return True
+        if record.name.startswith(self.ONCE):
+            message = record.getMessage()
+            first = message not in self.seen
+            self.seen.add(message)
+            return first
+        return False
+
+
+def setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None, json_lines: bool = False,
+                  scene_details: bool = True) -> None:
+    """Log lines on stderr (and in ``log_file``, in full); without ``scene_details`` (a folder run) and
+    without -v, the terminal gets one line per scene (``OneLinePerScene``)."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogLine() if json_lines else logging.Formatter("geotrans: %(message)s"))
+    if not scene_details and not verbose:
+        handler.addFilter(OneLinePerScene())
     log.handlers[:] = [handler]
     if log_file:
         try:

@@ -197,7 +197,7 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
     with error_boundary(verbose, "interrupted; nothing was written"):
         check_job_paths(src, dst, folder_mode, preview, log_file, (aoi and aoi_file(aoi)[0], model_path, list_file),
                         overwrite, vectors)
-    setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json")
+    setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json", scene_details=not folder_mode)
     apply_http_settings(http_timeout)
     on_cluster = scheduler is not None or cluster is not None
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
@@ -219,7 +219,8 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
                 progress_bar("tiles", "tiles", quiet, progress_mode) as bar:
             run_scene(src, dst, options, model_path, preview, vectors, scheduler, cluster, progress=follow(bar))
         return
-    with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}"), \
+    with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}: "
+                                 "run the same command again to resume"), \
             progress_bar("scenes", "scenes", quiet, progress_mode) as scenes, \
             progress_bar("tiles", "tiles", quiet, progress_mode, position=1) as tiles:
         summary = run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,

@@ -46,11 +46,15 @@ class SceneJob:
     dst: str
 
 
+STATUSES = ("done", "current", "busy", "failed")
+OLD_STATUSES = {"skipped": "current"}  # summaries of geotrans 0.1.0 called a current output "skipped"
+
+
 @dataclass
 class SceneResult:
     src: str
     dst: str
-    status: str  # "done", "skipped" (already complete and current), "busy" (another run has it) or "failed"
+    status: str  # "done", "current" (already complete and current), "busy" (another run has it) or "failed"
     error: str = ""
     tiles_run: int = 0
     tiles_skipped: int = 0
@@ -68,7 +72,7 @@ class BatchSummary:
         return [r for r in self.results if r.status == "failed"]
 
     def totals(self) -> dict:
-        counts = {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "busy", "failed")}
+        counts = {s: sum(r.status == s for r in self.results) for s in STATUSES}
         return {"scenes": len(self.results), **counts,
                 "tiles_run": sum(r.tiles_run for r in self.results),
                 "tiles_skipped": sum(r.tiles_skipped for r in self.results),
@@ -95,15 +99,25 @@ class BatchSummary:
             log.warning("%s", err)
 
     def table(self) -> str:
-        rows = [f"{'status':8} {'tiles':>7} {'skipped':>7} {'seconds':>8} {'Mpx/s':>7}  scene"]
+        rows = [f"{'status':8} {'tiles':>7} {'no data':>7} {'seconds':>8} {'Mpx/s':>7}  scene"]
         for r in self.results:
             rows.append(f"{r.status:8} {r.tiles_run:7d} {r.tiles_skipped:7d} {r.seconds:8.1f} "
                         f"{r.megapixels_per_second:7.2f}  {r.src}" + (f"  ({r.error})" if r.error else ""))
         t = self.totals()
-        rows.append(f"{t['scenes']} scenes: {t['done']} done, {t['skipped']} skipped, {t['busy']} left to "
+        rows.append(f"{t['scenes']} scenes: {t['done']} done, {t['current']} already current, {t['busy']} left to "
                     f"another run, {t['failed']} failed"
                     + (" (interrupted)" if self.interrupted else ""))
         return "\n".join(rows)
+
+
+def scene_line(result: SceneResult, seconds: float) -> str:
+    """A scene's outcome in one line, as a folder run logs it."""
+    if result.status == "done":
+        return (f"done in {seconds:.1f} s ({result.tiles_run} tiles, {result.megapixels_per_second:.2f} Mpx/s) "
+                f"-> {result.dst}")
+    if result.status == "current":
+        return f"already current in {result.dst}"
+    return f"{result.status} ({result.error})" if result.error else result.status
 
 
 def keeps(new: SceneResult, earlier: Optional[SceneResult]) -> bool:
@@ -114,7 +128,8 @@ def keeps(new: SceneResult, earlier: Optional[SceneResult]) -> bool:
 
 def _read_summary(path: Path) -> list[SceneResult]:
     try:
-        return [SceneResult(**scene) for scene in json.loads(path.read_text())["scenes"]]
+        return [SceneResult(**{**scene, "status": OLD_STATUSES.get(scene["status"], scene["status"])})
+                for scene in json.loads(path.read_text())["scenes"]]
     except (OSError, ValueError, KeyError, TypeError):
         return []
 
@@ -192,7 +207,7 @@ def is_current(job: SceneJob, fingerprint: str) -> bool:
 
 def written_outputs(out_dir: str | os.PathLike) -> frozenset[str]:
     """The outputs the folder's summary records geotrans as having written (done or skipped)."""
-    return frozenset(r.dst for r in _read_summary(Path(out_dir) / SUMMARY) if r.status in ("done", "skipped"))
+    return frozenset(r.dst for r in _read_summary(Path(out_dir) / SUMMARY) if r.status in ("done", "current"))
 
 
 def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[ModelInfo], options: RunOptions,
@@ -213,7 +228,7 @@ def process_scene(job: SceneJob, generator: nn.Module, model_info: Optional[Mode
     except OutputBusyError as err:
         return SceneResult(job.src, job.dst, "busy", one_line(err))
     if current:
-        return SceneResult(job.src, job.dst, "skipped")
+        return SceneResult(job.src, job.dst, "current")
     if os.path.lexists(job.dst) and not options.overwrite and job.dst not in written \
             and not written_by_geotrans(Path(job.dst)):
         return SceneResult(job.src, job.dst, "failed", f"{job.dst}: exists and is not a map geotrans wrote; "
@@ -276,8 +291,8 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
                 summary.results.append(SceneResult(job.src, job.dst, "failed", one_line(err)))
                 summary.write_if_possible(out_dir)
                 raise
-            log.info("%s: %s in %.1f s%s", job.src, result.status, time.perf_counter() - started,
-                     f" ({result.error})" if result.error else "")
+            log.log(logging.WARNING if result.status == "failed" else logging.INFO, "%s: %s", job.src,
+                    scene_line(result, time.perf_counter() - started))
             summary.results.append(result)
             summary.write(out_dir)
             if on_scene:

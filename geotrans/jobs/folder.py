@@ -38,5 +38,5 @@ def vectorize_summary(summary: BatchSummary, maps_dir: str, vectors_dir: str, fo
                       overwrite: bool = False) -> dict[str, str]:
     """Features of a folder run's finished maps (done or current), one GeoPackage each in ``vectors_dir``;
     map -> "written", "current" or the one-line error."""
-    maps = [r.dst for r in summary.results if r.status in ("done", "skipped")]
+    maps = [r.dst for r in summary.results if r.status in ("done", "current")]
     return vectorize_folder(maps, maps_dir, vectors_dir, force=force, overwrite=overwrite)

@@ -302,7 +302,7 @@ class TranslateFolder(GeotransAlgorithm):
         counts = totals["totals"]
         if counts["failed"]:
             feedback.reportError(f"{counts['failed']} of {counts['scenes']} scenes failed; see {summary}", False)
-        return {"OUTPUT": dst, "SUMMARY": str(summary), "DONE": counts["done"], "SKIPPED": counts["skipped"],
+        return {"OUTPUT": dst, "SUMMARY": str(summary), "DONE": counts["done"], "SKIPPED": counts["current"],
                 "FAILED": counts["failed"]}
 
 
