@@ -125,3 +125,26 @@ def test_ctrl_c_in_a_folder_run_says_how_to_resume(tmp_path, narrow_model_file, 
     result = run_cli("run", _folder(tmp_path), "--out", tmp_path / "maps", "--model", narrow_model_file)
     assert result.exit_code == 130
     assert "run the same command again to resume" in result.output
+
+
+def test_every_map_and_folder_summary_carries_the_model_s_licence_and_legend(tmp_path):
+    import json
+
+    from geotrans.model.weights import read_model_info
+
+    shipped = read_model_info()
+    assert "CC BY-NC-SA 4.0" in shipped.licence  # v5 learnt from LandCover.ai: its terms are the maps'
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "v.tif").write_bytes(open(VEGAS, "rb").read())
+    result = run_cli("run", scenes, "--out", tmp_path / "maps")
+    assert result.exit_code == 0, result.output
+    licence_lines = [line for line in result.output.splitlines() if "licence" in line]
+    assert len(licence_lines) == 1 and shipped.licence in licence_lines[0]
+    with rasterio.open(tmp_path / "maps" / "v.tif") as ds:
+        tags = ds.tags()
+    assert tags["GEOTRANS_LICENCE"] == shipped.licence and shipped.licence in tags["TIFFTAG_COPYRIGHT"]
+    water = "#%02X%02X%02X" % tuple(shipped.card["map_classes"]["water"])
+    assert f"water {water}" in tags["GEOTRANS_LEGEND"] and tags["GEOTRANS_LEGEND"].count("#") == 7
+    summary = json.loads((tmp_path / "maps" / "geotrans-summary.json").read_text())
+    assert summary["model"] == {"name": shipped.name, "sha256": shipped.sha256, "licence": shipped.licence}

@@ -66,6 +66,7 @@ class SceneResult:
 class BatchSummary:
     results: list[SceneResult] = field(default_factory=list)
     interrupted: bool = False
+    model: dict = field(default_factory=dict)  # the model's name, hash and licence (ModelInfo.record)
 
     @property
     def failed(self) -> list[SceneResult]:
@@ -87,7 +88,7 @@ class BatchSummary:
             merged.update({r.src: r for r in self.results if keeps(r, merged.get(r.src))})
             combined = BatchSummary(sorted(merged.values(), key=lambda r: r.src), self.interrupted)
             with atomic_path(path) as tmp:
-                tmp.write_text(json.dumps({"totals": combined.totals(),
+                tmp.write_text(json.dumps({"model": self.model, "totals": combined.totals(),
                                            "scenes": [asdict(r) for r in combined.results]}, indent=2))
         return path
 
@@ -280,7 +281,7 @@ def run_batch(jobs: list[SceneJob], generator: nn.Module, model_info: Optional[M
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = resolved(options)  # device and precision decided (and logged) once
-    summary = BatchSummary()
+    summary = BatchSummary(model=model_info.record() if model_info is not None else {})
     written = written_outputs(out_dir)
     try:
         for job in jobs:

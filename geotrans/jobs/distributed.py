@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Optional
 
 from geotrans.errors import DiskFullError, GeotransError, one_line
 from geotrans.jobs.batch import BatchSummary, SceneJob, SceneResult, process_scene, written_outputs
+from geotrans.model.weights import read_model_info
 from geotrans.run.options import RunOptions
 from geotrans.run.runner import resolved
 
@@ -100,7 +101,7 @@ def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: Run
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[int, SceneResult] = {}
-    summary = BatchSummary()
+    summary = BatchSummary(model=read_model_info(model_path).record())
     with dask_client(model_path, scheduler, local_workers) as client:
         futures = client.map(_scene_on_worker, jobs, options=options, force=force, written=written_outputs(out_dir),
                              pure=False)

@@ -48,6 +48,15 @@ class ModelInfo:
         value = self.card.get("native_resolution_m")
         return None if value is None else float(value)
 
+    @property
+    def licence(self) -> str:
+        """The terms of the model and of the maps it draws, as its card states them."""
+        return str(self.card.get("licence") or "not stated on its card")
+
+    def record(self) -> dict:
+        """The model as a folder run's summary names it: name, hash and licence."""
+        return {"name": self.name, "sha256": self.sha256, "licence": self.licence}
+
 
 def default_model_path() -> Path:
     """The model shipped with geotrans; raises NoModelError when none is installed."""
@@ -103,6 +112,7 @@ def load_generator(path: str | os.PathLike | None = None, announce: bool = True)
         raise ModelError(f"{path}: weights do not match a U-Net with ngf={info.ngf}") from None
     log.log(logging.INFO if announce else logging.DEBUG, "model %s (ngf=%d, %s norm, sha256 %s)", info.name,
             info.ngf, info.norm, info.sha256[:12])
+    log.log(logging.INFO if announce else logging.DEBUG, "licence of the model and its maps: %s", info.licence)
     return net.eval(), info
 
 

@@ -92,12 +92,24 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
                    palette=Palette.from_card(model_info.card) if model_info and options.palette == "auto" else None)
 
 
+LEGEND_TAG = "GEOTRANS_LEGEND"  # the map's colours and what each draws, for a reader of its metadata
+
+
+def legend_text(map_classes: dict) -> str:
+    """The legend in words: each class with its colour, as #RRGGBB (an RGB map holds no category names)."""
+    return "; ".join(f"{name.replace('_', ' ')} #{r:02X}{g:02X}{b:02X}" for name, (r, g, b) in map_classes.items())
+
+
 def provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:
     """GEOTRANS_* tags: version, source, the options' identity fields, and the model."""
     tags = {"GEOTRANS_VERSION": __version__, "GEOTRANS_SOURCE": os.path.basename(scene.source),
             "GEOTRANS_PARAMS": json.dumps(options.identity(), sort_keys=True)}
     if model_info is not None:
-        tags.update(GEOTRANS_MODEL=model_info.name, GEOTRANS_MODEL_SHA256=model_info.sha256)
+        tags.update(GEOTRANS_MODEL=model_info.name, GEOTRANS_MODEL_SHA256=model_info.sha256,
+                    GEOTRANS_LICENCE=model_info.licence,
+                    # the TIFF copyright tag: what QGIS's layer information and gdalinfo show as the map's terms
+                    TIFFTAG_COPYRIGHT=f"Map drawn by geotrans with {model_info.name}. Licence: {model_info.licence}")
         if model_info.card.get("map_classes"):  # what `geotrans vectorize` classes the map's pixels by
             tags[MAP_CLASSES_TAG] = json.dumps(model_info.card["map_classes"], sort_keys=True)
+            tags[LEGEND_TAG] = legend_text(model_info.card["map_classes"])
     return tags
