@@ -123,3 +123,43 @@ def test_every_page_is_in_the_manuals_table_of_contents():
     nav = (ROOT / "mkdocs.yml").read_text()
     for page in (ROOT / "docs").glob("*.md"):
         assert f": {page.name}" in nav, page.name
+
+
+def _row(page: Path, label: str) -> list[str]:
+    """The cells of the table row of ``page`` that starts with ``label``, bold marks dropped."""
+    for line in page.read_text().splitlines():
+        if line.startswith(f"| {label}"):
+            return [cell.strip().strip("*") for cell in line.strip().strip("|").split("|")]
+    raise AssertionError(f"{page.name}: no row {label!r}")
+
+
+def test_the_readme_and_the_model_page_quote_the_shipped_card_s_figures():
+    """One place for the model's figures: its card. The README's table and the model page say what it says, so
+    a new model's card that is not carried into the pages fails here."""
+    import json
+
+    card = json.loads((ROOT / "geotrans" / "default_model" / "generator.json").read_text())
+    val, this = card["val_metrics"], card["real_scene_metrics"]["this"]
+    labelled = this["labelled_val"]
+    readme = ROOT / "README.md"
+    assert _row(readme, "New York, all 549 val pairs")[1:4] == [
+        f"{val['v3']['psnr']:.2f} dB", f"{val['v4']['psnr']:.2f} dB", f"{val['deterministic']['psnr']:.2f} dB"]
+    shipped = {  # the README's row: the shipped model's cell
+        "New York, first 100 val pairs": f"{this['maps_val_first_100']['psnr']:.2f} dB",
+        "Dakota NAIP: dry fields drawn as water": f"{100 * this['dakota_dry_land_as_water_iou_precision_recall'][0]:.1f}%",
+        "Dakota NAIP: water IoU": "{1:.3f} ({2:.3f}, {3:.3f})".format(
+            *this["dakota_dry_land_as_water_iou_precision_recall"]),
+        "Korea: snowy conifer forest": f"{100 * this['korea_drawn_as_water']:.1f}%",
+        "Las Vegas: road F1": "{0:.3f} ({1:.3f})".format(*this["vegas_road_f1_floor_precision_recall"]),
+        "Dubai, held-out tile: water IoU / street IoU":
+            f"{labelled['dubai']['water_iou']:.3f} / {labelled['dubai']['street_iou']:.3f}",
+        "Dubai, held-out tile: green IoU": f"{labelled['dubai']['green_iou']:.3f}",
+        "Chesapeake (West Virginia), held-out: forest IoU": f"{labelled['chesapeake-wv']['green_iou']:.3f}",
+        "Massachusetts, held-out: street recall": f"{labelled['massachusetts-roads']['street_recall']:.3f}",
+    }
+    for label, cell in shipped.items():
+        assert _row(readme, label)[3] == cell, label
+    model_page = ROOT / "docs" / "model.md"
+    assert _row(model_page, "v4 (v2 + 2000 steps")[5] == f"{val['v4']['psnr']:.2f} dB"
+    assert _row(model_page, "this model")[5] == f"{val['deterministic']['psnr']:.2f} dB"
+    assert card["name"] in readme.read_text()

@@ -65,11 +65,11 @@ def test_tune_without_the_training_extra_says_so_before_it_trains(tmp_path, monk
 
     started = []
     monkeypatch.setattr(geotrans.training.tune, "tune", lambda *a, **k: started.append(1))
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if 'geotrans[train]' were not installed
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if '.[train]' were not installed
     roads = Path(__file__).resolve().parent / "data" / "vegas_roads" / "vegas_roads.geojson"
     out = tmp_path / "mine.safetensors"
     result = run_cli("tune", VEGAS, "--labels", roads, "--out", out, "--minutes", "1")
-    assert_one_line_error(result, "needs the training code and extras", "pip install 'geotrans[train]'")
+    assert_one_line_error(result, "needs the training code and extras", "pip install '.[train]' in the clone")
     assert started == [] and not out.exists()
 
 

@@ -59,7 +59,7 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
     base and the tuned model are scored there (street F1, water, green and
     building IoU) and the table is printed. A tuned model worse than its base is
     not written unless --keep-worse. Needs the training extras
-    (pip install 'geotrans[train]').
+    (pip install '.[train]' in the clone).
     """
     setup_logging(verbose, quiet, json_lines=progress_mode == "json")
     with error_boundary(verbose, "interrupted; the tune is checkpointed: the same command with --resume continues"):
@@ -72,7 +72,7 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
             from geotrans.training.tune import tune as fine_tune
         except ImportError as err:
             raise GeotransError(f"geotrans tune needs the training code and extras ({err})",
-                                hint="pip install 'geotrans[train]'") from None
+                                hint="pip install '.[train]' in the clone") from None
         stop = StopRequest()
         with progress_bar("seconds", "tuning", quiet, progress_mode) as bar, stop_on_signals(stop):
             bar.reset(total=round(minutes * 60))

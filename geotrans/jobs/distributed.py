@@ -29,7 +29,7 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise GeotransError("running on a Dask cluster needs Dask", hint="pip install 'geotrans[dask]'") from None
+        raise GeotransError("running on a Dask cluster needs Dask", hint="pip install '.[dask]' in the clone") from None
     return distributed
 
 

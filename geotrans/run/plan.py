@@ -20,6 +20,7 @@ from geotrans import __version__
 from geotrans.errors import InputError
 from geotrans.io.scene import SceneInfo, inspect_scene
 from geotrans.io.tiler import TileGrid
+from geotrans.model.legend import legend_text
 from geotrans.model.palette import Palette
 from geotrans.model.style import MAP_CLASSES_TAG
 from geotrans.model.weights import ModelInfo
@@ -93,11 +94,6 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
 
 
 LEGEND_TAG = "GEOTRANS_LEGEND"  # the map's colours and what each draws, for a reader of its metadata
-
-
-def legend_text(map_classes: dict) -> str:
-    """The legend in words: each class with its colour, as #RRGGBB (an RGB map holds no category names)."""
-    return "; ".join(f"{name.replace('_', ' ')} #{r:02X}{g:02X}{b:02X}" for name, (r, g, b) in map_classes.items())
 
 
 def provenance_tags(scene: SceneInfo, options: RunOptions, model_info: Optional[ModelInfo]) -> dict:

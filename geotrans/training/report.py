@@ -12,7 +12,7 @@ from geotrans.run.pipeline import translate_array
 from geotrans.run.runner import BatchRunner
 from geotrans.training.data import list_pairs, read_aligned
 
-EXTRAS = ("PIL", "matplotlib")  # the training extra ('geotrans[train]'): sample grids and loss curves
+EXTRAS = ("PIL", "matplotlib")  # the training extra ('.[train]'): sample grids and loss curves
 
 
 def check_extras() -> None:
