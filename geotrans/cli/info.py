@@ -61,16 +61,18 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
         log.setLevel(logging.ERROR)
     with error_boundary(verbose):
         import_pipeline()
-        from geotrans.run.info import describe, facts, measure_rates
+        from geotrans.run.info import describe, facts, measure_rates, process_seconds
         from geotrans.run.plan import plan_run
 
+        launched = process_seconds()  # a run pays its start as this command did, up to here
         model_info = _model_info_or_none(model_path)
         options = RunOptions(overlap=overlap, bands=bands, gsd=gsd, nodata=nodata, resampling=resampling, aoi=aoi,
                              allow_ungeoreferenced=allow_ungeoreferenced)
         started = time.perf_counter()
         plan = interruptible(lambda: plan_run(src, options, model_info))
         planning = time.perf_counter() - started
-        rates = None if model_info is None else measure_rates(plan, model_info.ngf, planning_seconds=planning)
+        rates = None if model_info is None else measure_rates(plan, model_info.ngf, planning_seconds=planning,
+                                                              launch_seconds=launched, model=model_info)
         if as_json:
             click.echo(json.dumps(facts(plan, rates)))
         else:

@@ -1,11 +1,12 @@
 """What `geotrans run` would do with a scene: a RunPlan, formatted, without running the model on it.
 
-The time estimate comes from short measurements on this machine: a generator of
-the model's width (random weights: the cost does not depend on them) runs a few
-batches of tiles, a few neighbouring windows of the plan are read as a run reads them (decoding, resampling
-and filling nodata cost as much as the generator on some scenes), and a small
-map file is written and finished. On a CPU the stages share the cores, so their
-costs add.
+The time estimate is what a whole `geotrans run` of the scene costs, from short measurements on this
+machine: the process's own start (the interpreter and torch, as far as this command got before planning),
+loading the model's weights, planning the scene, a generator of the model's width (random weights: the cost
+does not depend on them) running a few batches of tiles, a few neighbouring windows of the plan read as a run
+reads them (decoding, resampling and filling nodata cost as much as the generator on some scenes), and a small
+map file written and finished (overviews, the check read). On a CPU the stages share the cores, so their
+costs add. ``bench/info_estimate.py`` holds the estimates against real runs of the sample scenes.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class Rates:
     read_seconds: float = 0.0
     start_seconds: float = 0.0  # planning the scene and the generator's first use
     pixel_seconds: float = 0.0  # the map file, per output pixel: writing, overviews, verifying
+    launch_seconds: float = 0.0  # the process's start: the interpreter, the command line, torch's import
+    model_seconds: float = 0.0  # reading and building the model's generator
 
     @property
     def seconds_per_tile(self) -> float:
@@ -105,22 +108,45 @@ def measure_file_seconds(size: int = 1024) -> float:
         return time.perf_counter() - started
 
 
-def measure_rates(plan: RunPlan, ngf: int, device: str = "auto", planning_seconds: float = 0.0) -> Rates:
+def process_seconds() -> float:
+    """Seconds since this process started (Linux's /proc; 0.0 where it cannot be read): what a run of the same
+    command line spends before its work, starting Python and importing torch."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime, in clock ticks after boot
+        return max(0.0, float(Path("/proc/uptime").read_text().split()[0]) - started)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def measure_model_seconds(model: ModelInfo) -> float:
+    """Seconds to read the model's file and build its generator, as a run does."""
+    from geotrans.model.weights import load_generator
+
+    started = time.perf_counter()
+    load_generator(model.path, announce=False)
+    return time.perf_counter() - started
+
+
+def measure_rates(plan: RunPlan, ngf: int, device: str = "auto", planning_seconds: float = 0.0,
+                  launch_seconds: float = 0.0, model: Optional[ModelInfo] = None) -> Rates:
     """The generator's rate at width ``ngf`` in the plan's precision, the plan's read cost and a map file's
-    cost per pixel, all measured now; ``planning_seconds``, what making ``plan`` took, a run spends again."""
+    cost per pixel, all measured now; ``planning_seconds``, what making ``plan`` took, ``launch_seconds``, the
+    process's start, and loading ``model``, which a run spends again."""
     tiles_per_second, first_use = measure_generator(ngf, device, plan.options.batch_size,
                                                     precision=plan.options.precision)
     probe = 1024
     return Rates(tiles_per_second, measure_read_seconds(plan), planning_seconds + first_use,
-                 measure_file_seconds(probe) / probe ** 2)
+                 measure_file_seconds(probe) / probe ** 2, launch_seconds,
+                 measure_model_seconds(model) if model is not None else 0.0)
 
 
 def estimate_seconds(plan: RunPlan, rates: Optional[Rates]) -> Optional[float]:
     """The plan's windows and map pixels at ``rates``; None without rates."""
     if rates is None:
         return None
-    pixels = plan.scene.grid.width * plan.scene.grid.height
-    return rates.start_seconds + plan.tiles_to_run * rates.seconds_per_tile + pixels * rates.pixel_seconds
+    return (rates.launch_seconds + rates.model_seconds + rates.start_seconds
+            + plan.tiles_to_run * rates.seconds_per_tile + plan.map_pixels * rates.pixel_seconds)
 
 
 def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
@@ -145,6 +171,8 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
             "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
             "file_seconds_per_megapixel": rates.pixel_seconds * 1e6,
+            "launch_seconds": rates.launch_seconds, "model_seconds": rates.model_seconds,
+            "tiles_per_second_end_to_end": (plan.tiles_to_run / seconds) if seconds else None,
             "cpu_cores": os.cpu_count()},
         "model": None if model is None else {"name": model.name, "sha256": model.sha256, "ngf": model.ngf,
                                              "palette_colours": len(plan.palette.colours) if plan.palette else 0,
@@ -180,9 +208,11 @@ def describe(plan: RunPlan, rates: Optional[Rates] = None) -> list[str]:
     """The plan as the lines `geotrans info` prints (the same facts as ``facts``)."""
     f = facts(plan, rates)
     estimate = f["estimate"]
-    estimate_text = (f"~{estimate['seconds']:.0f} s: the generator at {estimate['generator_tiles_per_second']:.1f} "
-                     f"tiles/s and {estimate['read_seconds_per_window'] * 1000:.0f} ms to read a window, measured "
-                     f"on this machine ({estimate['cpu_cores']} CPU cores or its GPU) with the model's width"
+    estimate_text = (f"~{estimate['seconds']:.0f} s for the whole run ({estimate['tiles_per_second_end_to_end']:.1f} "
+                     f"tiles/s end to end): {estimate['launch_seconds'] + estimate['model_seconds']:.1f} s to start "
+                     f"and load the model, the generator alone at {estimate['generator_tiles_per_second']:.1f} "
+                     f"tiles/s, {estimate['read_seconds_per_window'] * 1000:.0f} ms to read a window; measured on "
+                     f"this machine ({estimate['cpu_cores']} CPU cores or its GPU)"
                      if estimate else "unknown (no model)")
     windows = f["windows"]
     lines = [
