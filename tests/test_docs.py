@@ -163,3 +163,30 @@ def test_the_readme_and_the_model_page_quote_the_shipped_card_s_figures():
     assert _row(model_page, "v4 (v2 + 2000 steps")[5] == f"{val['v4']['psnr']:.2f} dB"
     assert _row(model_page, "**this model")[5] == f"{val['deterministic']['psnr']:.2f} dB"
     assert card["name"] in readme.read_text()
+
+
+def test_no_page_names_an_older_model_as_the_shipped_one():
+    """Pictures and figures of older models are not shown as the current model's: a page that calls a model
+    "the shipped model" names the one the card ships (older ones are "shipped then")."""
+    import json
+
+    name = json.loads((ROOT / "geotrans" / "default_model" / "generator.json").read_text())["name"]
+    version = name.rsplit("-", 1)[1]
+    wrong = []
+    for page in PAGES:
+        text = " ".join(page.read_text().split())  # a phrase broken over lines reads as one
+        for match in re.finditer(r"shipped model\W{0,3}(geotrans-maps-ngf\d+(?:-v\d+)?)", text):
+            if match.group(1) != name:
+                wrong.append(f"{page.name}: {match.group(0)}")
+        for match in re.finditer(r"(?:the|first) shipped (?:model )?\(?`?(v\d+|geotrans-maps-ngf\d+\b(?!-))(?! then)",
+                                 text):
+            if match.group(1) not in (version, name):
+                wrong.append(f"{page.name}: {match.group(0)}")
+    assert wrong == []
+
+
+def test_the_manual_s_front_page_links_every_page():
+    index = (ROOT / "docs" / "index.md").read_text()
+    missing = [page.name for page in (ROOT / "docs").glob("*.md") if page.name != "index.md"
+               and f"]({page.name})" not in index]
+    assert missing == []
