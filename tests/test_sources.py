@@ -453,3 +453,76 @@ def test_the_run_records_its_mix_s_water_colour_reading_the_style_model_once(tmp
     reads.clear()
     training.with_recorded_colours(TrainConfig(data="d", out="o", mix=config.mix, lambda_class=1.0))
     assert len(reads) == 2  # the style, and the palette the class decision chooses among
+
+
+def _masks_source(folder: Path, mask_values, name: str = "farm", **extra) -> Path:
+    """A mix of one masks source: a real Dubai photo with a grey mask of ``mask_values`` (its left half the
+    first, its right half the second), in ``folder``."""
+    from PIL import Image
+
+    photo = DATA / "dubai" / "tile2" / "images" / "image_part_009.jpg"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    (folder / "images" / "a.jpg").write_bytes(photo.read_bytes())
+    with Image.open(photo) as img:
+        width, height = img.size
+    mask = np.full((height, width), mask_values[0], dtype=np.uint8)
+    mask[:, width // 2:] = mask_values[1]
+    Image.fromarray(mask).save(folder / "masks" / "a.png")
+    spec = {"resolution_m": 0.9, "sources": [
+        {"name": name, "kind": "masks", "root": str(folder), "images": "images/*.jpg", "resolution_m": 1.0,
+         "match": "exact", "classes": {"1": "background", "4": "water"}, "weight": 1, **extra}]}
+    path = folder / "mix.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+@pytest.mark.parametrize("case, said", [
+    ("value", "images/a.jpg: mask values not in the class table: 9"),
+    ("missing folder", "is not a folder"),
+    ("empty folder", "no training images found in"),
+    ("missing mask", "no mask at"),
+])
+def test_a_bad_masks_source_is_one_line_naming_the_file_before_anything_is_written(tmp_path, capsys, case, said):
+    from training.train import main
+
+    mix = _masks_source(tmp_path / "farm", (1, 9 if case == "value" else 4))
+    spec = json.loads(mix.read_text())
+    if case == "missing folder":
+        spec["sources"][0]["root"] = str(tmp_path / "nowhere")
+    elif case == "empty folder":
+        spec["sources"][0]["images"] = "images/*.png"
+    elif case == "missing mask":
+        (tmp_path / "farm" / "masks" / "a.png").unlink()
+    mix.write_text(json.dumps(spec))
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(DATA), "--mix", str(mix), "--out", str(tmp_path / "run"), "--ngf", "8", "--ndf", "8"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_coarse_copy_is_its_photo_shrunk_to_the_coarse_scale_and_read_back_as_a_run_reads_it(tmp_path):
+    from geotrans.io.resolution import MAX_UPSAMPLE
+    from geotrans.training.sources import coarse_copy
+
+    fine = labelled_images(read_mix(write_mix(tmp_path)), read_mix(write_mix(tmp_path)).sources[1], "val")[0]
+    coarse = coarse_copy(fine, 4.5)
+    assert coarse.resolution_m == pytest.approx(4.5 / MAX_UPSAMPLE)
+    h, w = fine.classes.shape
+    assert coarse.classes.shape == (round(h * fine.resolution_m / coarse.resolution_m),
+                                    round(w * fine.resolution_m / coarse.resolution_m))
+    assert coarse.photo.shape == (3, *coarse.classes.shape) and coarse.photo.dtype == np.uint8
+    # the same land, blurred: as bright on average, with far less detail than the photo resampled to its size
+    sharp = torch.nn.functional.interpolate(torch.from_numpy(fine.photo).float()[None], size=coarse.classes.shape,
+                                            mode="area")[0].numpy()
+    detail = lambda image: np.abs(np.diff(image.astype(float), axis=2)).mean()  # noqa: E731
+    assert abs(coarse.photo.mean() - sharp.mean()) < 2
+    assert detail(coarse.photo) < 0.6 * detail(sharp)
+    assert set(np.unique(coarse.classes)) <= set(np.unique(fine.classes))  # nearest: no class invented
+    bad = json.loads(write_mix(tmp_path).read_text())
+    bad["sources"][1]["coarse_m"] = 0.5  # finer than the source's own 1.0 m
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(MixError, match="coarse_m"):
+        read_mix(tmp_path / "bad.json")

@@ -25,6 +25,7 @@ from geotrans.errors import ModelError
 from geotrans.model.choices import PRECISIONS
 from geotrans.model.weights import read_model_info
 from geotrans.training.data import DARK_KINDS
+from geotrans.training.sources import MixError
 from geotrans.training.train import (
     CHECKPOINT,
     CLASS_COLOURS,
@@ -181,7 +182,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     set_threads(args.threads)
     stop = StopRequest()
     with stop_on_signals(stop):
-        train(config, resume=args.resume, stop=stop)
+        try:
+            train(config, resume=args.resume, stop=stop)
+        except MixError as err:  # raised while the mix loads, before the run folder is made
+            parser.error(str(err))
     if dist.is_initialized():
         dist.destroy_process_group()
 

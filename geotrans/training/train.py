@@ -430,6 +430,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     batch = config.batch_size // world  # this process's share of each step
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if train_set is None and config.mix:  # a bad mix is one line before anything is written
+        train_set = mixed_set(config.mix, crop=config.crop, augment=config.augment, seed=config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     config = with_recorded_colours(config)
@@ -452,8 +454,6 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         torch.manual_seed(config.seed + 1)  # dropout stream, distinct from the init seed
     if world > 1:
         model.distribute(local_rank)
-    if train_set is None and config.mix:
-        train_set = mixed_set(config.mix, crop=config.crop, augment=config.augment, seed=config.seed)
     if train_set is None:
         train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
                                         augment=config.augment, seed=config.seed)
