@@ -192,3 +192,17 @@ def test_compare_refuses_a_file_that_is_not_an_evaluation_in_one_line(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         compare_main([str(tmp_path / "card.json")])
     assert str(exit_.value) == f"error: {tmp_path / 'card.json'}: holds no figures of training.evaluate"
+
+
+def test_the_summary_shows_street_precision_beside_recall_for_every_set():
+    """Field edges drawn as streets are the commonest false road: precision is shown wherever recall is."""
+    from training.evaluate import summary_rows
+
+    report = {"model": "m", "roads": {"scene": "vegas.tif", "map": {"f1": 0.47, "precision": 0.41},
+                                      "shifted_by_a_block": {"f1": 0.29}},
+              "semantic": [{"source": "loveda-rural", "street_f1": 0.1, "street_recall": 0.3,
+                            "street_precision": 0.06}]}
+    rows = {row.name: row for row in summary_rows(report)}
+    assert rows["vegas.tif road precision"].value == 0.41 and rows["vegas.tif road precision"].better == "higher"
+    assert rows["loveda-rural street precision"].value == 0.06
+    assert rows["loveda-rural street recall"].value == 0.3

@@ -138,6 +138,7 @@ def summary_rows(report: dict) -> list[Figure]:
                  Figure("maps val delta<5 (%)", first["acc5"])]
     if "roads" in report:
         rows += [Figure(f"{report['roads']['scene']} road F1", report["roads"]["map"]["f1"]),
+                 Figure(f"{report['roads']['scene']} road precision", report["roads"]["map"].get("precision")),
                  Figure("  (floor: shifted a block)", report["roads"]["shifted_by_a_block"]["f1"], better=None)]
     if "water" in report:
         rows.append(Figure(f"{report['water']['scene']} dry land as water",
@@ -146,7 +147,7 @@ def summary_rows(report: dict) -> list[Figure]:
         rows.append(Figure(f"{r['scene']} drawn as water", r["drawn_as_water"]["palette_auto"], better="lower"))
     for r in report.get("semantic", []):
         for key in ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1",
-                    "street_recall", *LAND_FIGURES):
+                    "street_recall", "street_precision", *LAND_FIGURES):
             if r.get(key) is not None:
                 rows.append(Figure(f"{r['source']} {key.replace('_', ' ')}", r[key],
                                    better="lower" if key.endswith("as_water") else "higher"))
