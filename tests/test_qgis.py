@@ -212,6 +212,19 @@ def test_install_copies_the_plugin_records_this_geotrans_and_is_idempotent(tmp_p
     assert version.returncode == 0 and "geotrans" in version.stdout
 
 
+@pytest.mark.parametrize("action", ["install", "uninstall"])
+def test_a_plugin_folder_geotrans_did_not_write_is_never_replaced_or_removed(tmp_path, action):
+    import hashlib
+
+    plugin = tmp_path / "default" / "python" / "plugins" / PLUGIN_NAME
+    plugin.mkdir(parents=True)
+    (plugin / "__init__.py").write_text("# the user's own plugin of this name\n")
+    before = hashlib.md5((plugin / "__init__.py").read_bytes()).hexdigest()
+    assert_one_line_error(run_cli("qgis", action, "--profiles-path", tmp_path), "did not install", "left as it is")
+    assert sorted(p.name for p in plugin.iterdir()) == ["__init__.py"]
+    assert hashlib.md5((plugin / "__init__.py").read_bytes()).hexdigest() == before
+
+
 def test_the_plugin_s_metadata_names_this_version():
     import configparser
 

@@ -57,10 +57,20 @@ def geotrans_command() -> list[str]:
     return [str(script)] if script.is_file() else [str(python), "-m", "geotrans"]
 
 
+def check_ours(target: Path) -> None:
+    """Refuse to replace or remove a plugin folder geotrans did not write: one without its install record, or a
+    link (whatever it points to is the user's)."""
+    if target.is_symlink() or (os.path.lexists(target) and not (target / INSTALL_RECORD).is_file()):
+        raise OutputError(f"{target}: a plugin folder geotrans did not install (no {INSTALL_RECORD} in it); "
+                          "left as it is", hint="remove or rename it yourself if it is an old copy")
+
+
 def install_plugin(profile: str = "default", profiles_path: Optional[str | os.PathLike] = None) -> Path:
-    """Copy the plugin into the profile (replacing an earlier copy) and record this environment's geotrans."""
+    """Copy the plugin into the profile (replacing an earlier copy geotrans installed) and record this
+    environment's geotrans."""
     plugins = profile_folder(profile, profiles_path) / "python" / "plugins"
     target = plugins / PLUGIN_NAME
+    check_ours(target)
     staged = temporary_path(target, "install")
     try:
         plugins.mkdir(parents=True, exist_ok=True)
@@ -81,8 +91,9 @@ def install_plugin(profile: str = "default", profiles_path: Optional[str | os.Pa
 def uninstall_plugin(profile: str = "default", profiles_path: Optional[str | os.PathLike] = None) -> Optional[Path]:
     """Remove the plugin from the profile; None when it was not there."""
     target = profile_folder(profile, profiles_path) / "python" / "plugins" / PLUGIN_NAME
-    if not target.exists():
+    if not os.path.lexists(target):
         return None
+    check_ours(target)
     try:
         shutil.rmtree(target)
     except OSError as err:
