@@ -112,6 +112,30 @@ def test_evaluate_refuses_the_model_its_card_a_missing_model_or_results_folder_i
     evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",
                    "--json", str(results)])
     assert json.loads(results.read_text())["results"]["deterministic"]["pairs"] == 1
+    evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "2",
+                   "--json", str(results)])  # an earlier evaluation's results are replaced
+    assert json.loads(results.read_text())["results"]["deterministic"]["pairs"] == 2
+
+
+def test_evaluate_never_replaces_a_file_that_is_not_results_without_overwrite(tmp_path, capsys):
+    import hashlib
+
+    model = tmp_path / "m.safetensors"
+    save_generator(build_generator(ngf=8), model, "tiny", card={"native_resolution_m": 0.9})
+    users = tmp_path / "notes.json"
+    users.write_text('{"my": "notes"}')
+    scene = tmp_path / "scene.tif"  # a scene the run scores is an input too
+    scene.write_bytes((DATA.parent.parent / "sample_tiles" / "korea_rgb_jpeg_3857.tif").read_bytes())
+    before = {p: hashlib.md5(p.read_bytes()).hexdigest() for p in (users, scene)}
+    for target, said in ((users, "is not an evaluation's results"), (scene, "is an input of the run")):
+        with pytest.raises(SystemExit) as exit_info:
+            evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-water", str(scene),
+                           "--json", str(target)])
+        assert exit_info.value.code != 0 and said in capsys.readouterr().err
+    assert {p: hashlib.md5(p.read_bytes()).hexdigest() for p in (users, scene)} == before
+    evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",
+                   "--json", str(users), "--overwrite"])
+    assert json.loads(users.read_text())["results"]["deterministic"]["pairs"] == 1
 
 
 def colour_stats(image_hwc):

@@ -173,7 +173,10 @@ def main(argv: Optional[list[str]] = None) -> None:
                         help="evaluate in each of these precisions (e.g. fp32 bf16); the scenes run in the first")
     parser.add_argument("--variants", nargs="+", default=["default"], choices=list(VARIANTS),
                         help="post-processing variants to score: palette snapping, test-time augmentation, both")
-    parser.add_argument("--json", dest="json_path", default=None, help="also write the results here")
+    parser.add_argument("--json", dest="json_path", default=None,
+                        help="also write the results here (an earlier evaluation's results are replaced; any other "
+                             "existing file only with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="let --json replace a file that is not results")
     parser.add_argument("--roads", nargs=2, metavar=("SCENE", "LABELS"), default=None,
                         help="also score the map of SCENE against road centre lines (GeoJSON)")
     parser.add_argument("--water", default=None, metavar="SCENE",
@@ -188,8 +191,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         generator, info = load_generator(args.model)
         if args.json_path:  # before minutes of scoring: never the model or its card, in a folder that exists
-            check_target(Target(args.json_path, "results"), inputs=(info.path, card_path(info.path)),
-                         overwrite=True)
+            scenes = [*(args.roads or ()), *([args.water] if args.water else []), *args.no_water,
+                      *([args.labelled] if args.labelled else [])]
+            check_target(Target(args.json_path, "results"), inputs=(info.path, card_path(info.path), *scenes),
+                         overwrite=args.overwrite)
     except (ModelError, OutputError) as err:
         parser.error(one_line(err))
     started = time.perf_counter()

@@ -210,6 +210,21 @@ def written_by_geotrans(path: Path) -> bool:
         return False
 
 
+RESULTS_MAX_BYTES = 64 << 20  # an evaluation's results are a few kB; a larger file is not one
+
+
+def is_results(path: Path) -> bool:
+    """Whether ``path`` is the results of a ``training.evaluate`` run (a JSON object naming its model and results),
+    which a new evaluation may replace."""
+    try:
+        if not path.is_file() or path.stat().st_size > RESULTS_MAX_BYTES:
+            return False
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and {"model", "results"} <= set(data)
+
+
 SUMMARY = "geotrans-summary.json"  # folder mode's record of its scenes, in the output folder
 APPENDED = ("log", "summary")  # roles extended, not replaced: the log is appended to, the summary merged
 _IMAGE_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"\x89PNG", b"\xff\xd8\xff")
@@ -316,6 +331,11 @@ def check_target(target: Target, inputs: Sequence[str | os.PathLike] = (), other
             raise OutputError(f"{path}: exists and is not a geotrans log; geotrans appends only to its own logs",
                               hint="give the log a new name, or pass --overwrite to replace the file")
         if target.role in APPENDED:
+            return path
+        if target.role == "results" and not overwrite and not is_results(path):
+            raise OutputError(f"{path}: exists and is not an evaluation's results; it is left as it is",
+                              hint="give the results a new name, or pass --overwrite to replace the file")
+        if target.role == "results":
             return path
         if geotrans_only and not overwrite and not written_by_geotrans(path):
             raise OutputError(f"{path}: exists and is not a map geotrans wrote; it is left as it is",
