@@ -192,6 +192,20 @@ def test_cli_vectorize_and_its_bad_inputs(maps, tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
 
 
+def test_vectorize_never_writes_over_the_model_it_reads_or_its_card(maps, tmp_path):
+    import hashlib
+    import shutil
+
+    model = tmp_path / "m.safetensors"
+    shutil.copy("geotrans/default_model/generator.safetensors", model)
+    shutil.copy("geotrans/default_model/generator.json", tmp_path / "m.json")
+    before = {p: hashlib.md5(p.read_bytes()).hexdigest() for p in (model, tmp_path / "m.json")}
+    for target in (model, tmp_path / "m.json"):
+        result = run_cli("vectorize", maps["vegas"], "--out", target, "--model", model, "--overwrite")
+        assert_one_line_error(result, "input")
+    assert {p: hashlib.md5(p.read_bytes()).hexdigest() for p in (model, tmp_path / "m.json")} == before
+
+
 def test_a_failed_write_leaves_nothing_at_the_output(maps, tmp_path, monkeypatch):
     features = vectorize(maps["vegas"])
     calls = []

@@ -47,11 +47,12 @@ def vectorize(map_path: str, dst: str, model_path: Optional[str], min_area: Opti
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         import_pipeline()
         from geotrans.model.style import MapStyle
-        from geotrans.model.weights import read_model_info
+        from geotrans.model.weights import card_path, read_model_info
         from geotrans.vectors.vectorize import VectorOptions, vectorize_map
 
         if not os.path.lexists(map_path):
             raise InputError(f"{map_path}: no such file")
         style = MapStyle.from_card(read_model_info(model_path).card) if model_path else None
         options = VectorOptions(min_area_m2=min_area, **({"strip_rows": strip_rows} if strip_rows else {}))
-        vectorize_map(map_path, dst, style, options, overwrite)  # says what it wrote, once, in the log
+        inputs = (model_path, str(card_path(model_path))) if model_path else ()
+        vectorize_map(map_path, dst, style, options, overwrite, inputs)  # says what it wrote, once, in the log
