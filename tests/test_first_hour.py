@@ -148,3 +148,4 @@ def test_every_map_and_folder_summary_carries_the_model_s_licence_and_legend(tmp
     assert f"water {water}" in tags["GEOTRANS_LEGEND"] and tags["GEOTRANS_LEGEND"].count("#") == 7
     summary = json.loads((tmp_path / "maps" / "geotrans-summary.json").read_text())
     assert summary["model"] == {"name": shipped.name, "sha256": shipped.sha256, "licence": shipped.licence}
+

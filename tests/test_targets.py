@@ -568,3 +568,25 @@ def read_model_info_with_resolution(tmp_path, narrow_model_file):
     path = tmp_path / "narrow-0.9m.safetensors"
     save_generator(net, path, name="narrow-0.9m", card={"native_resolution_m": 0.9})
     return read_model_info(path)
+
+
+@pytest.mark.parametrize("case", ["input", "map", "existing", "sidecar"])
+def test_the_library_s_run_scene_checks_its_preview_as_the_cli_does(tmp_path, narrow_model_file, case):
+    import hashlib
+    import shutil
+
+    from geotrans.errors import GeotransError
+    from geotrans.jobs.scene import run_scene
+    from geotrans.run.options import RunOptions
+
+    scene = tmp_path / "k.tif"
+    shutil.copy(KOREA, scene)
+    out = tmp_path / "m.tif"
+    preview = {"input": scene, "map": out, "existing": tmp_path / "mine.png",
+               "sidecar": tmp_path / "k.tif.aux.xml"}[case]
+    if case in ("existing", "sidecar"):
+        preview.write_bytes(b"the user's own file")
+    before = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    with pytest.raises(GeotransError):
+        run_scene(str(scene), str(out), RunOptions(), narrow_model_file, preview=str(preview))
+    assert {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()} == before

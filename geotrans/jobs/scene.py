@@ -8,6 +8,8 @@ from typing import Callable, Optional
 
 from geotrans.errors import InputError, OutputError
 from geotrans.interrupts import interruptible
+from geotrans.io.footprint import aoi_file
+from geotrans.jobs.paths import check_job_paths
 from geotrans.jobs.split import splits, translate_split
 from geotrans.model.weights import load_generator, read_model_info
 from geotrans.run.options import RunOptions
@@ -29,6 +31,9 @@ def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str]
     is large enough to split; then a ``preview`` PNG and the map's ``vectors`` (a GeoPackage) if asked for.
     ``progress`` hears (tiles just finished, tiles in all)."""
     on_cluster = scheduler is not None or local_workers is not None
+    # the write rule for every output, as the CLI checks it: the library is an entry point too
+    check_job_paths(src, dst, False, preview, None, (options.aoi and aoi_file(options.aoi)[0], model_path),
+                    options.overwrite, vectors)
     if preview and not Path(preview).resolve().parent.is_dir():
         raise OutputError(f"{preview}: its folder does not exist; nothing was run")
     if options.strip_rows is not None and not on_cluster:
