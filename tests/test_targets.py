@@ -590,3 +590,18 @@ def test_the_library_s_run_scene_checks_its_preview_as_the_cli_does(tmp_path, na
     with pytest.raises(GeotransError):
         run_scene(str(scene), str(out), RunOptions(), narrow_model_file, preview=str(preview))
     assert {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("log_name", ["k.tif", "sub/k.TIFF"])
+def test_a_folder_run_s_log_is_never_where_a_map_would_be_written(tmp_path, narrow_model_file, log_name):
+    import shutil
+
+    scenes, maps = tmp_path / "scenes", tmp_path / "maps"
+    scenes.mkdir()
+    shutil.copy(KOREA, scenes / "k.tif")
+    log = maps / log_name
+    log.parent.mkdir(parents=True)
+    log.write_text("2026-12-07 INFO geotrans: an earlier run's log\n")
+    result = run_cli("run", scenes, "--out", maps, "--log", log, "--overwrite", "--model", narrow_model_file)
+    assert_one_line_error(result, "named like its outputs")
+    assert log.read_text() == "2026-12-07 INFO geotrans: an earlier run's log\n"

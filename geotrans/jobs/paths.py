@@ -9,6 +9,17 @@ from typing import Optional, Sequence
 from geotrans.errors import InputError, OutputError
 from geotrans.io.targets import SUMMARY, Target, check_name, check_targets, disk_file
 
+MAP_SUFFIXES = (".tif", ".tiff")  # what a folder run writes into its output folder, as it names the maps
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder`` or below it (resolved, so links and '..' count)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
 
 def check_job_paths(src: Optional[str], dst: str, folder_mode: bool, preview: Optional[str] = None,
                     log_file: Optional[str] = None, other_inputs: Sequence[Optional[str]] = (),
@@ -29,6 +40,11 @@ def check_job_paths(src: Optional[str], dst: str, folder_mode: bool, preview: Op
         if folder and not Path(folder).is_dir() and not Path(folder).parent.is_dir():  # made, but not a chain
             raise OutputError(f"{Path(folder).parent}: no such folder to make {Path(folder).name} in",
                               hint="create it first, or check the path")
+    if folder_mode and log_file:  # a scene's map or features would be written over the log, which is appended to
+        for folder, kinds in ((dst, MAP_SUFFIXES), (vectors, (".gpkg",))):
+            if folder and _inside(Path(log_file), Path(folder)) and Path(log_file).suffix.lower() in kinds:
+                raise OutputError(f"{log_file}: a log in the output folder {folder} named like its outputs would "
+                                  "be written over by one", hint="give the log another name or folder")
     if folder_mode and Path(dst).is_dir():
         targets.append(Target(Path(dst) / SUMMARY, "summary"))
     check_targets(targets, inputs, overwrite)
