@@ -285,3 +285,17 @@ def test_listing_a_file_that_is_no_raster_lists_only_it_and_logs_nothing(tmp_pat
         files = input_files(card)
     assert [f.path for f in files if f.how != "sidecar"] == [card]
     assert not [r for r in caplog.records if "signalled an error" in r.getMessage()]
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "KOREA", "--out", "OUT", "--http-timeout", "nan"],
+    ["run", "KOREA", "--out", "OUT", "--http-timeout", "inf"],
+    ["tune", "KOREA", "--labels", "KOREA", "--out", "OUT", "--minutes", "nan"],
+    ["tune", "KOREA", "--labels", "KOREA", "--out", "OUT", "--holdout", "nan"],
+    ["vectorize", "KOREA", "--out", "OUT", "--min-area", "nan"],
+])
+def test_a_number_that_is_not_finite_is_refused_in_one_line(tmp_path, args):
+    out = tmp_path / "out"
+    result = run_cli(*[str(KOREA) if a == "KOREA" else str(out) if a == "OUT" else a for a in args])
+    assert result.exit_code == 2 and "is not a finite number" in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []

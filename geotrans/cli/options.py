@@ -3,6 +3,8 @@ once here and applied to every command that takes it (click makes a fresh Option
 """
 from __future__ import annotations
 
+import math
+
 import click
 
 from geotrans.io.resolution import RESAMPLINGS
@@ -98,6 +100,17 @@ AOI_OPTION = click.option(
     help="Only process windows touching this area; mask outside. Any vector file GDAL reads (GeoJSON, "
          "GeoPackage, Shapefile, FlatGeobuf, KML), in its own CRS (GeoJSON without one: WGS84); a layer other "
          "than the first as FILE|layername=NAME.")
+class Number(click.FloatRange):
+    """A number within a range that is a number: click's FloatRange lets nan through (every comparison with
+    it is false) and inf past an open bound; a wait or a budget of nan or inf never ends."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 NODATA_OPTION = click.option(
     "--nodata", default=None, metavar="VALUE|none",
     help="The scene's nodata value, overriding the file's (rio's --nodata): pixels of this value stay "

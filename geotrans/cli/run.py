@@ -22,6 +22,7 @@ from geotrans.cli.options import (
     CreationOption,
     GroupedCommand,
     LocalCluster,
+    Number,
 )
 from geotrans.io.footprint import aoi_file
 from geotrans.io.network import apply_http_settings
@@ -102,7 +103,7 @@ def compression_of(ctx: click.Context, compress: str, creation_options: tuple[tu
                    "worker, 2048 to 8192 rows).")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the log to this file (appended to).")
-@click.option("--http-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+@click.option("--http-timeout", type=Number(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Network sources (/vsicurl/, URLs): give up on each connection and each request after this "
                    "long (default 15 s to connect, 60 s a request, or GDAL_HTTP_* from the environment). It bounds "
                    "one request, not the whole wait: opening a scene takes several requests and busy answers are "

@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from geotrans.cli.console import error_boundary, import_pipeline, progress_bar, setup_logging
-from geotrans.cli.options import VERBOSE_OPTION
+from geotrans.cli.options import VERBOSE_OPTION, Number
 from geotrans.errors import GeotransError
 
 
@@ -21,9 +21,9 @@ from geotrans.errors import GeotransError
               help="The tuned model (.safetensors), with its card inside.")
 @click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
               help="The model to start from. Default: the model shipped with geotrans.")
-@click.option("--minutes", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--minutes", default=60.0, show_default=True, type=Number(min=0, min_open=True),
               help="How long to train (the scoring before and after comes on top).")
-@click.option("--holdout", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--holdout", default=0.2, show_default=True, type=Number(0, 1, min_open=True, max_open=True),
               help="Share of the labelled area kept out of training to score on: the east block of each scene.")
 @click.option("--class-table", type=click.Path(dir_okay=False, path_type=str), default=None,
               help='JSON from a class raster\'s codes to classes, e.g. {"1": "street", "2": "water", '

@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from geotrans.cli.console import error_boundary, import_pipeline, setup_logging
-from geotrans.cli.options import VERBOSE_OPTION
+from geotrans.cli.options import VERBOSE_OPTION, Number
 from geotrans.errors import InputError
 
 
@@ -18,7 +18,7 @@ from geotrans.errors import InputError
               help="The GeoPackage to write: layers roads, water, green and buildings.")
 @click.option("--model", "model_path", type=click.Path(path_type=str), default=None,
               help="The model that made the map, for its class colours when the map does not record them.")
-@click.option("--min-area", type=click.FloatRange(min=0), default=None, metavar="M2",
+@click.option("--min-area", type=Number(min=0), default=None, metavar="M2",
               help="Drop polygons smaller than this many m². Default: 20 m² or 4 pixels, whichever is larger; "
                    "0 keeps every one.")
 @click.option("--strip-rows", type=click.IntRange(min=64), default=None, metavar="ROWS",
