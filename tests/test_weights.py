@@ -97,3 +97,15 @@ def test_a_card_resolution_that_is_not_a_positive_number_is_refused(tmp_path, re
     edit = lambda c: c["card"].update(native_resolution_m=resolution)  # noqa: E731
     with pytest.raises(ModelError, match="positive number of metres"):
         load_generator(_retag(tmp_path, "card.safetensors", edit_config=edit))
+
+
+@pytest.mark.parametrize("card, said", [(7, "card is a int"), ([1, 2], "card is a list"), ("x", "card is a str")])
+def test_a_card_that_is_not_an_object_is_one_line_through_every_command(tmp_path, card, said):
+    from helpers import KOREA, assert_one_line_error, run_cli
+
+    model = _retag(tmp_path, "card.safetensors", edit_config=lambda c: c.update(card=card))
+    with pytest.raises(ModelError, match=said):
+        load_generator(model)
+    assert_one_line_error(run_cli("info", KOREA, "--model", model), said)
+    assert_one_line_error(run_cli("run", KOREA, "--out", tmp_path / "m.tif", "--model", model), said)
+    assert not (tmp_path / "m.tif").exists()

@@ -147,7 +147,11 @@ def _header(path: Path, data: bytes) -> dict:
     if not MIN_NGF <= ngf <= MAX_NGF:
         raise ModelError(f"{path}: its header claims a U-Net of width ngf={ngf}; geotrans takes {MIN_NGF} to "
                          f"{MAX_NGF}")
-    resolution = config.get("card", {}).get("native_resolution_m") if isinstance(config.get("card"), dict) else None
+    if not isinstance(config.get("card", {}), dict):
+        raise ModelError(f"{path}: its model card is a {type(config['card']).__name__}, not a JSON object")
+    if not isinstance(config.get("name", ""), str):
+        raise ModelError(f"{path}: its model name is a {type(config['name']).__name__}, not text")
+    resolution = config.get("card", {}).get("native_resolution_m")
     if resolution is not None and not (isinstance(resolution, (int, float)) and math.isfinite(resolution)
                                        and resolution > 0):
         raise ModelError(f"{path}: its model card gives a ground resolution of {resolution!r}; it must be a "
