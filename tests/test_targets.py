@@ -605,3 +605,29 @@ def test_a_folder_run_s_log_is_never_where_a_map_would_be_written(tmp_path, narr
     result = run_cli("run", scenes, "--out", maps, "--log", log, "--overwrite", "--model", narrow_model_file)
     assert_one_line_error(result, "named like its outputs")
     assert log.read_text() == "2026-12-07 INFO geotrans: an earlier run's log\n"
+
+
+@pytest.mark.parametrize("content, said", [
+    ('{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]], "crs": 4326}', "not a named CRS"),
+    ('{"type": "FeatureCollection", "features": [1, 2]}', "not a list of GeoJSON objects"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_an_aoi_of_the_wrong_shape_is_one_line(tmp_path, narrow_model_file, content, said):
+    aoi = tmp_path / "aoi.geojson"
+    aoi.write_text(content)
+    out = tmp_path / "o.tif"
+    assert_one_line_error(run_cli("run", VEGAS, "--out", out, "--aoi", aoi, "--model", narrow_model_file), said)
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_an_aoi_that_is_a_pipe_or_a_device_is_refused_without_reading_it(tmp_path, narrow_model_file):
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "aoi.geojson"
+    os.mkfifo(fifo)
+    for aoi in (fifo, "/dev/zero"):
+        done = subprocess.run([sys.executable, "-m", "geotrans", "info", str(VEGAS), "--aoi", str(aoi), "--model",
+                               str(narrow_model_file)], capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and "not a regular file" in done.stderr and "Traceback" not in done.stderr

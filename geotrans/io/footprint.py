@@ -84,10 +84,30 @@ def _looks_like_json(path: str) -> bool:
         return True  # said by the GeoJSON reader, in its words
 
 
+AOI_MAX_BYTES = 256 << 20  # an area of interest is a few polygons; a larger file is not one (or /dev/zero)
+
+
+def _check_small_file(name: str) -> None:
+    """An AOI is a regular file of at most ``AOI_MAX_BYTES``: a pipe or a device would block or never end."""
+    import stat
+
+    try:
+        mode = os.stat(name)
+    except OSError:
+        return  # missing: said by the reader, in its words
+    if not stat.S_ISREG(mode.st_mode):
+        raise InputError(f"{name}: the area of interest is not a regular file (a pipe, a device or a folder)",
+                         hint="save the area to a file first")
+    if mode.st_size > AOI_MAX_BYTES:
+        raise InputError(f"{name}: {mode.st_size / 2**20:.0f} MiB is not an area of interest (at most "
+                         f"{AOI_MAX_BYTES >> 20} MiB)", hint="give the area's polygons alone")
+
+
 def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
     """The area in a vector file, in the scene's CRS: GeoJSON (Feature, FeatureCollection or geometry), or any
     vector format GDAL reads (GeoPackage, Shapefile, FlatGeobuf, KML; ``PATH|layername=NAME`` for a layer)."""
     name, layer = aoi_file(path)
+    _check_small_file(name)
     if layer is not None or not _looks_like_json(name):
         return _area(path, _vector_geometries(name, layer, scene_crs))
     try:
@@ -95,15 +115,25 @@ def read_aoi(path: str | os.PathLike, scene_crs) -> shapely.Geometry:
             data = json.load(f)
     except (OSError, ValueError) as err:
         raise InputError(f"{path}: not a readable GeoJSON file ({err})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a readable GeoJSON file (nested too deeply)") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a GeoJSON object (a {type(data).__name__} at the top)",
                          hint="give a Feature, FeatureCollection or geometry")
     features = data.get("features") if data.get("type") == "FeatureCollection" else [data]
+    if not isinstance(features or [], list) or not all(isinstance(f, dict) for f in features or []):
+        raise InputError(f"{path}: its features are not a list of GeoJSON objects")
     geometries = [f.get("geometry", f) if f.get("type") == "Feature" else f for f in features or []]
     geometries = [g for g in geometries if g]
     if not geometries:
         raise InputError(f"{path}: no geometry in the GeoJSON")
-    aoi_crs = (data.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
+    crs_member = data.get("crs") or {}
+    aoi_crs = crs_member.get("properties", {}).get("name", "EPSG:4326") \
+        if isinstance(crs_member, dict) and isinstance(crs_member.get("properties", {}), dict) else None
+    if not isinstance(aoi_crs, str):
+        raise InputError(f"{path}: its crs member is not a named CRS ({json.dumps(crs_member)[:60]})",
+                         hint='write it as {"type": "name", "properties": {"name": "EPSG:32633"}}, or leave it '
+                              "out for WGS84")
     if "CRS84" in aoi_crs:
         aoi_crs = "EPSG:4326"
     try:
