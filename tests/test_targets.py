@@ -631,3 +631,20 @@ def test_an_aoi_that_is_a_pipe_or_a_device_is_refused_without_reading_it(tmp_pat
         done = subprocess.run([sys.executable, "-m", "geotrans", "info", str(VEGAS), "--aoi", str(aoi), "--model",
                                str(narrow_model_file)], capture_output=True, text=True, timeout=120)
         assert done.returncode != 0 and "not a regular file" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ["scene", "model", "list"])
+def test_an_input_that_is_a_pipe_is_refused_without_reading_it(tmp_path, narrow_model_file, role):
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    args = {"scene": [str(fifo), "--out", str(tmp_path / "m.tif"), "--model", str(narrow_model_file)],
+            "model": [str(VEGAS), "--out", str(tmp_path / "m.tif"), "--model", str(fifo)],
+            "list": ["--list", str(fifo), "--out", str(tmp_path / "maps"), "--model", str(narrow_model_file)]}[role]
+    done = subprocess.run([sys.executable, "-m", "geotrans", "run", *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "not a regular file" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]

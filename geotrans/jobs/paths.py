@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -31,6 +32,10 @@ def check_job_paths(src: Optional[str], dst: str, folder_mode: bool, preview: Op
         check_name(path, "input", InputError)
         if disk_file(path) is not None and not os.path.lexists(disk_file(path)):
             raise InputError(f"{path}: no such file")
+        if disk_file(path) is not None and os.path.exists(disk_file(path)) \
+                and not stat.S_ISREG(os.stat(disk_file(path)).st_mode) and not os.path.isdir(disk_file(path)):
+            raise InputError(f"{path}: is not a regular file (a pipe or a device would block or never end)",
+                             hint="save it to a file first")
     targets = [Target(path, role) for path, role in ((None if folder_mode else dst, "map"),
                                                      (preview, "preview"), (log_file, "log"),
                                                      (None if folder_mode else vectors, "vectors")) if path]
