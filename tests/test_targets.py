@@ -648,3 +648,18 @@ def test_an_input_that_is_a_pipe_is_refused_without_reading_it(tmp_path, narrow_
                           timeout=120)
     assert done.returncode != 0 and "not a regular file" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_a_scene_placed_off_the_earth_is_one_line_not_a_hang(tmp_path, narrow_model_file):
+    from affine import Affine
+
+    with rasterio.open(VEGAS) as src:
+        pixels = src.read([1, 2, 3])
+    far = tmp_path / "far.tif"
+    with rasterio.open(far, "w", driver="GTiff", width=pixels.shape[2], height=pixels.shape[1], count=3,
+                       dtype="uint8", crs="EPSG:32611", transform=Affine(0.3, 0, 1e30, 0, -0.3, 1e30)) as dst:
+        dst.write(pixels)
+    out = tmp_path / "m.tif"
+    assert_one_line_error(run_cli("run", far, "--out", out, "--model", narrow_model_file), "off the Earth")
+    assert_one_line_error(run_cli("info", far), "off the Earth")
+    assert not out.exists()

@@ -218,7 +218,8 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
     if not folder_mode:
         with error_boundary(verbose, f"interrupted; nothing was written to {dst}"), \
                 progress_bar("tiles", "tiles", quiet, progress_mode) as bar:
-            run_scene(src, dst, options, model_path, preview, vectors, scheduler, cluster, progress=follow(bar))
+            run_scene(src, dst, options, model_path, preview, vectors, scheduler, cluster, progress=follow(bar),
+                      paths_checked=True)
         return
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}: "
                                  "run the same command again to resume"), \

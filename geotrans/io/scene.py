@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+import warnings
 from bisect import bisect_left, bisect_right
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -15,6 +17,7 @@ from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import RasterioError
 from rasterio.fill import fillnodata
 from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from shapely.geometry import box
 
@@ -171,6 +174,7 @@ def _inspect_open(ds, path: str, bands, model_gsd_m, gsd_m, allow_ungeoreference
         raise InputError(f"{path}: has no CRS or geotransform, so the output could not be placed on a map",
                          hint="--allow-ungeoreferenced processes it in pixel space")
     if georeferenced:
+        check_placement(ds, path)
         grid = processing_grid(ds.crs, ds.transform, ds.width, ds.height, model_gsd_m, gsd_m, resampling)
     else:
         log.warning("%s: no georeferencing; processing in pixel space, the output has none either", path)
@@ -197,6 +201,26 @@ def _inspect_open(ds, path: str, bands, model_gsd_m, gsd_m, allow_ungeoreference
     log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
              grid.describe(), 100 * footprint.area / (grid.width * grid.height))
     return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi, tuple(ds.files))
+
+
+def check_placement(ds, path: str) -> None:
+    """A georeferenced scene's grid places it on the Earth: finite pixels of non-zero size, and corners its CRS
+    can carry to longitude and latitude (an origin of 1e30 would send reprojection into a search that never
+    ends). Checked before any transform."""
+    t = ds.transform
+    if not all(math.isfinite(v) for v in (t.a, t.b, t.c, t.d, t.e, t.f)) or t.determinant == 0:
+        raise InputError(f"{path}: its geotransform has a zero or non-finite pixel size ({tuple(t)[:6]})",
+                         hint="fix the georeferencing (gdal_edit.py -a_ullr or -a_srs)")
+    try:
+        with rasterio.Env(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            west, south, east, north = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+    except Exception:  # noqa: BLE001 - PROJ and GDAL errors come in several types
+        west = south = east = north = math.nan
+    if not all(math.isfinite(v) for v in (west, south, east, north)) or abs(south) > 90 or abs(north) > 90:
+        raise InputError(f"{path}: its georeferencing places it off the Earth (bounds {tuple(ds.bounds)} in "
+                         f"{ds.crs.to_string() if ds.crs else 'no CRS'})",
+                         hint="fix the georeferencing (gdal_edit.py -a_ullr, -a_srs)")
 
 
 def check_readable(ds, bands, side: int = 256) -> None:

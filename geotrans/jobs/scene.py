@@ -25,15 +25,17 @@ log = logging.getLogger(__name__)
 def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str] = None,
               preview: Optional[str] = None, vectors: Optional[str] = None, scheduler: Optional[str] = None,
               local_workers: Optional[int] = None,
-              progress: Optional[Callable[[int, int], None]] = None) -> RunReport:
+              progress: Optional[Callable[[int, int], None]] = None, paths_checked: bool = False) -> RunReport:
     """The scene ``src`` translated into the map ``dst`` (the library's ``geotrans run``): on this machine, or
     in strips of rows on a Dask cluster (``scheduler``, or a LocalCluster of ``local_workers``) when the scene
     is large enough to split; then a ``preview`` PNG and the map's ``vectors`` (a GeoPackage) if asked for.
-    ``progress`` hears (tiles just finished, tiles in all)."""
+    ``progress`` hears (tiles just finished, tiles in all). Every output is checked first under the write rule
+    (``geotrans.jobs.paths.check_job_paths``), unless the caller did (``paths_checked``: the CLI, before torch
+    loads)."""
     on_cluster = scheduler is not None or local_workers is not None
-    # the write rule for every output, as the CLI checks it: the library is an entry point too
-    check_job_paths(src, dst, False, preview, None, (options.aoi and aoi_file(options.aoi)[0], model_path),
-                    options.overwrite, vectors)
+    if not paths_checked:  # the library is an entry point too
+        check_job_paths(src, dst, False, preview, None, (options.aoi and aoi_file(options.aoi)[0], model_path),
+                        options.overwrite, vectors)
     if preview and not Path(preview).resolve().parent.is_dir():
         raise OutputError(f"{preview}: its folder does not exist; nothing was run")
     if options.strip_rows is not None and not on_cluster:
