@@ -663,3 +663,21 @@ def test_a_scene_placed_off_the_earth_is_one_line_not_a_hang(tmp_path, narrow_mo
     assert_one_line_error(run_cli("run", far, "--out", out, "--model", narrow_model_file), "off the Earth")
     assert_one_line_error(run_cli("info", far), "off the Earth")
     assert not out.exists()
+
+
+def test_ctrl_c_after_the_map_says_the_map_was_kept_not_that_nothing_was_written(tmp_path, narrow_model_file,
+                                                                                  monkeypatch):
+    import geotrans.jobs.scene
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(geotrans.jobs.scene, "write_preview", interrupted)  # Ctrl-C while the preview is drawn
+    out = tmp_path / "m.tif"
+    result = run_cli("run", VEGAS, "--out", out, "--preview", tmp_path / "p.png", "--model", narrow_model_file)
+    assert result.exit_code == 130
+    assert f"the map {out} is complete, the preview not written" in result.output
+    assert "nothing was written" not in result.output
+    with rasterio.open(out) as ds:
+        assert ds.read().any()
+    assert not (tmp_path / "p.png").exists()

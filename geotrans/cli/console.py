@@ -10,7 +10,7 @@ import signal
 import sys
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import click
 from tqdm import tqdm
@@ -21,8 +21,9 @@ from geotrans.io.targets import is_geotrans_log
 
 
 @contextmanager
-def error_boundary(verbose: int = 0, interrupted: str = "interrupted") -> Iterator[None]:
-    """Library error -> one line and exit 1; Ctrl-C or SIGTERM -> ``interrupted`` and exit 130;
+def error_boundary(verbose: int = 0, interrupted: str | Callable[[], str] = "interrupted") -> Iterator[None]:
+    """Library error -> one line and exit 1; Ctrl-C or SIGTERM -> ``interrupted`` (or what it returns, said
+    when the interrupt comes: what was kept) and exit 130;
     anything else -> one line naming an internal error (its traceback with -v)."""
     # SIGTERM (and Ctrl-Break on Windows, how the QGIS plugin cancels there) unwinds like Ctrl-C: temp files go.
     previous = {stop: signal.signal(stop, _raise_interrupt) for stop in STOP_SIGNALS}
@@ -31,7 +32,7 @@ def error_boundary(verbose: int = 0, interrupted: str = "interrupted") -> Iterat
     except GeotransError as err:
         raise click.ClickException(one_line(err) + (f"; {err.hint}" if err.hint else "")) from None
     except KeyboardInterrupt:
-        click.echo(f"geotrans: {interrupted}", err=True)
+        click.echo(f"geotrans: {interrupted() if callable(interrupted) else interrupted}", err=True)
         sys.exit(130)
     except click.exceptions.Exit:
         raise

@@ -2,9 +2,10 @@
 (``geotrans.jobs.folder.run_folder``) into maps."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import click
 
@@ -58,6 +59,27 @@ def refuse_flags(ctx: click.Context, folder_mode: bool) -> None:
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             option = next(p for p in ctx.command.params if p.name == name)
             raise click.ClickException(f"{option.opts[0]} applies to {applies_to}, not to {mode}")
+
+
+def kept(dst: str, preview: Optional[str], vectors: Optional[str]) -> Callable[[], str]:
+    """What an interrupted single-scene run says it kept: nothing, or the finished map (whose preview and
+    vectors come after it)."""
+    def stat_of(path: str):
+        try:
+            st = os.stat(path)
+            return st.st_ino, st.st_mtime_ns, st.st_size
+        except OSError:
+            return None
+
+    before = stat_of(dst)
+
+    def said() -> str:
+        if stat_of(dst) in (None, before):
+            return f"interrupted; nothing was written to {dst}"
+        extras = " and ".join(name for name in (preview and "the preview", vectors and "the vectors") if name)
+        return f"interrupted; the map {dst} is complete" + (f", {extras} not written" if extras else "")
+
+    return said
 
 
 def output_of(dst: Optional[str], dst_argument: Optional[str]) -> str:
@@ -216,7 +238,7 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
 
         check_before_model(options, model_path, bool(vectors))
     if not folder_mode:
-        with error_boundary(verbose, f"interrupted; nothing was written to {dst}"), \
+        with error_boundary(verbose, kept(dst, preview, vectors)), \
                 progress_bar("tiles", "tiles", quiet, progress_mode) as bar:
             run_scene(src, dst, options, model_path, preview, vectors, scheduler, cluster, progress=follow(bar),
                       paths_checked=True)
