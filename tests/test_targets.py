@@ -681,3 +681,24 @@ def test_ctrl_c_after_the_map_says_the_map_was_kept_not_that_nothing_was_written
     with rasterio.open(out) as ds:
         assert ds.read().any()
     assert not (tmp_path / "p.png").exists()
+
+
+def test_a_device_name_or_a_link_to_a_file_descriptor_is_never_an_output(tmp_path):
+    link = tmp_path / "out.tif"
+    link.symlink_to("/proc/self/fd/1")
+    for name in ("/dev/stdout", "/dev/stderr", str(link)):
+        with pytest.raises(OutputError, match="is a device or a process's file"):
+            check_target(Target(name, "map"), overwrite=True)
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+
+
+def test_a_binary_list_or_a_device_as_the_output_folder_is_one_line(tmp_path, narrow_model_file):
+    binary = tmp_path / "scenes.txt"
+    binary.write_bytes(b"\x00\x01\xff\xfe not text")
+    assert_one_line_error(run_cli("run", "--list", binary, "--out", tmp_path / "maps", "--model",
+                                  narrow_model_file), "not a text list of scenes")
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "k.tif").write_bytes(open(KOREA, "rb").read())
+    assert_one_line_error(run_cli("run", scenes, "--out", "/dev/null", "--model", narrow_model_file),
+                          "not a folder")

@@ -295,6 +295,19 @@ def check_name(path: str | os.PathLike, what: str, error: type = OutputError) ->
                     hint="rename the file") from None
 
 
+def _device_name(path: Path) -> bool:
+    """Whether ``path`` names a device or a process's file (``/dev/...``, ``/proc/...``), itself or through links."""
+    special = ("/dev/", "/proc/")
+    current = os.path.abspath(path)
+    for _ in range(40):  # every hop of a chain of links (the kernel allows 40)
+        if current.startswith(special) and not current.startswith("/dev/shm/"):  # shm: a RAM folder of files
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.abspath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return True  # a loop of links: not a file either
+
+
 def check_target(target: Target, inputs: Sequence[str | os.PathLike] = (), others: Iterable[Target] = (),
                  overwrite: bool = False, geotrans_only: bool = False,
                  files: Optional[Sequence[InputFile]] = None) -> Path:
@@ -305,6 +318,9 @@ def check_target(target: Target, inputs: Sequence[str | os.PathLike] = (), other
     if raw.startswith("/vsi") or _URL.match(raw):
         raise OutputError(f"{raw}: the {target.role} must be a local file, not a GDAL virtual path or URL")
     path = Path(raw)
+    if _device_name(path):  # /dev/stdout is a link to a file descriptor: a rename would replace the link itself
+        raise OutputError(f"{path}: is a device or a process's file, not a file; geotrans writes the "
+                          f"{target.role} only to a regular file or a new name")
     if path.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name for the {target.role}")
     if not path.parent.is_dir():

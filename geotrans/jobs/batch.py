@@ -135,6 +135,9 @@ def _read_summary(path: Path) -> list[SceneResult]:
         return []
 
 
+LIST_MAX_BYTES = 64 << 20  # a list of a million scenes is under this; a larger file is not a list
+
+
 def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patterns: Iterable[str] = (),
               recursive: bool = False, list_file: Optional[str | os.PathLike] = None) -> list[SceneJob]:
     """Scenes of a folder (same relative paths under ``out_dir``) or of a list file (one path a line)."""
@@ -142,9 +145,13 @@ def plan_jobs(src: Optional[str | os.PathLike], out_dir: str | os.PathLike, patt
     patterns = tuple(patterns) or DEFAULT_PATTERNS
     if list_file is not None:
         try:
-            lines = [line.strip() for line in Path(list_file).read_text().splitlines()]
+            if os.path.getsize(list_file) > LIST_MAX_BYTES:
+                raise InputError(f"{list_file}: over {LIST_MAX_BYTES >> 20} MiB is not a list of scenes")
+            lines = [line.strip() for line in Path(list_file).read_text(encoding="utf-8").splitlines()]
         except OSError as err:
             raise InputError(f"{list_file}: cannot read the scene list ({err.strerror})") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{list_file}: not a text list of scenes (one path a line, UTF-8)") from None
         sources = [line for line in lines if line and not line.startswith("#")]  # as written: URLs keep their //
         names = [scene_name(s) for s in sources]
         duplicate = next((n for n in names if names.count(n) > 1), None)

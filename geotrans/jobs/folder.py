@@ -20,8 +20,9 @@ def run_folder(src: Optional[str], out_dir: str, options: RunOptions, model_path
                tile_progress: Optional[Callable[[int, int], None]] = None) -> BatchSummary:
     """Folder mode: every scene of ``src`` (or of ``list_file``) into ``out_dir``, serially or on Dask
     (``scheduler``, or a LocalCluster of ``local_workers``). ``on_jobs`` hears how many scenes there are."""
-    if os.path.isfile(out_dir):
-        raise OutputError(f"{out_dir}: is a file; folder mode needs an output folder")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise OutputError(f"{out_dir}: is {'a file' if os.path.isfile(out_dir) else 'not a folder'}; folder mode "
+                          "needs an output folder")
     jobs = plan_jobs(src, out_dir, patterns, recursive, list_file)
     if not jobs:
         where = src if list_file is None else list_file
