@@ -702,3 +702,15 @@ def test_a_binary_list_or_a_device_as_the_output_folder_is_one_line(tmp_path, na
     (scenes / "k.tif").write_bytes(open(KOREA, "rb").read())
     assert_one_line_error(run_cli("run", scenes, "--out", "/dev/null", "--model", narrow_model_file),
                           "not a folder")
+
+
+@pytest.mark.parametrize("role", ["map", "preview", "vectors"])
+def test_an_output_name_too_long_for_its_temporary_file_is_one_line_before_the_run(tmp_path, narrow_model_file,
+                                                                                   role):
+    long = "m" * 230 + ".tif"
+    outputs = {"map": ["--out", tmp_path / long],
+               "preview": ["--out", tmp_path / "m.tif", "--preview", tmp_path / (long[:-4] + ".png")],
+               "vectors": ["--out", tmp_path / "m.tif", "--vectors", tmp_path / (long[:-4] + ".gpkg")]}[role]
+    result = run_cli("run", VEGAS, *outputs, "--model", narrow_model_file)
+    assert_one_line_error(result, "name is too long")
+    assert list(tmp_path.iterdir()) == []

@@ -295,6 +295,10 @@ def check_name(path: str | os.PathLike, what: str, error: type = OutputError) ->
                     hint="rename the file") from None
 
 
+NAME_MAX = 255  # bytes in a file name on Linux, macOS and Windows file systems
+TEMPORARY_EXTRA_BYTES = 48  # files.TEMPORARY adds ".", ".<8 hex>", ".<stage>" (up to 32) and ".part"
+
+
 def _device_name(path: Path) -> bool:
     """Whether ``path`` names a device or a process's file (``/dev/...``, ``/proc/...``), itself or through links."""
     special = ("/dev/", "/proc/")
@@ -323,6 +327,11 @@ def check_target(target: Target, inputs: Sequence[str | os.PathLike] = (), other
                           f"{target.role} only to a regular file or a new name")
     if path.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name for the {target.role}")
+    longest = len(os.fsencode(path.name)) + TEMPORARY_EXTRA_BYTES
+    if longest > NAME_MAX:  # the temporary file beside it (.NAME.<tag>.<stage>.part) could not be made
+        raise OutputError(f"{path.name[:40]}...: the {target.role}'s name is too long ({len(os.fsencode(path.name))} "
+                          f"bytes; at most {NAME_MAX - TEMPORARY_EXTRA_BYTES}, for the temporary file beside it)",
+                          hint="give a shorter name")
     if not path.parent.is_dir():
         raise OutputError(f"{path.parent}: the {target.role}'s output folder does not exist")
     if os.path.lexists(path):
