@@ -244,3 +244,19 @@ def test_run_vectors_writes_the_features_beside_the_map_and_folders_one_per_map(
     again = run_cli("run", scenes, "--out", maps_dir, "--vectors", vectors, "-q")
     assert again.exit_code == 1 and "0 written, 1 current, 1 failed" in again.output
     assert (vectors / "b.gpkg").read_text() == "the user's own file"
+
+
+def test_vectorize_reads_a_map_by_any_name_gdal_opens_and_refuses_a_name_gdal_cannot(maps, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "maps.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(maps["vegas"], "vegas.tif")
+    out = tmp_path / "z.gpkg"
+    result = run_cli("vectorize", f"/vsizip/{archive}/vegas.tif", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert set(pyogrio.list_layers(out)[:, 0]) >= {"roads", "water", "green", "buildings"}
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/m\xff.tif")
+    os.symlink(maps["vegas"], odd)
+    assert_one_line_error(run_cli("vectorize", odd, "--out", tmp_path / "o.gpkg"), "not UTF-8")
+    assert not (tmp_path / "o.gpkg").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Optional
 
 import click
@@ -46,11 +47,15 @@ def vectorize(map_path: str, dst: str, model_path: Optional[str], min_area: Opti
     setup_logging(verbose, quiet)
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         import_pipeline()
+        from geotrans.io.scene import is_gdal_path
+        from geotrans.io.targets import check_name
         from geotrans.model.style import MapStyle
         from geotrans.model.weights import card_path, read_model_info
         from geotrans.vectors.vectorize import VectorOptions, vectorize_map
 
-        if not os.path.lexists(map_path):
+        check_name(map_path, "map", InputError)
+        gdal_name = is_gdal_path(map_path) or re.match(r"^[A-Z][A-Z0-9_]+:", map_path)  # /vsizip/, GTI:, ...
+        if not gdal_name and not os.path.lexists(map_path):  # GDAL's own names open as a run's do
             raise InputError(f"{map_path}: no such file")
         style = MapStyle.from_card(read_model_info(model_path).card) if model_path else None
         options = VectorOptions(min_area_m2=min_area, **({"strip_rows": strip_rows} if strip_rows else {}))
