@@ -82,3 +82,31 @@ def test_the_counted_windows_are_the_windows_that_touch_the_footprint(footprint,
     one_by_one = [tile for tile in grid if scene.touches(tile)]
     assert list(scene.touching(grid)) == one_by_one
     assert scene.count_touching(grid) == len(one_by_one)
+
+
+def test_info_never_walks_every_window_of_a_plan(tmp_path, monkeypatch, narrow_model_file):
+    """A plan of two hundred thousand pixels a side, every one valid (the Korea sample stretched over it), holds
+    a million windows to run: `geotrans info` may count them, never list them (it did, to time its reads)."""
+    import geotrans.io.scene
+
+    small = tmp_path / "korea.vrt"
+    rasterio.shutil.copy(KOREA, small, driver="VRT")
+    side = 200_000
+    text = re.sub(r'rasterXSize="\d+" rasterYSize="\d+"', f'rasterXSize="{side}" rasterYSize="{side}"',
+                  small.read_text(), count=1)
+    stretched = tmp_path / "stretched.vrt"
+    stretched.write_text(re.sub(r'<DstRect xOff="0" yOff="0" xSize="\d+" ySize="\d+"',
+                                f'<DstRect xOff="0" yOff="0" xSize="{side}" ySize="{side}"', text))
+    made = []
+    real_tile = geotrans.io.scene.Tile
+
+    def counted(*args, **kwargs):
+        made.append(1)
+        return real_tile(*args, **kwargs)
+
+    monkeypatch.setattr(geotrans.io.scene, "Tile", counted)
+    result = run_cli("info", stretched, "--json", "--model", narrow_model_file, "--gsd", "0.9")
+    assert result.exit_code == 0, result.output
+    windows = __import__("json").loads(result.output)["windows"]
+    assert windows["to_run"] > 1_000_000
+    assert len(made) < 10_000, len(made)

@@ -66,13 +66,17 @@ class SceneInfo:
         Row by row of windows: the footprint cut to the row's band meets a window of the band exactly where
         its parts' column extents meet the window's columns, so each row costs one intersection and a
         bisection, whatever the scene's size (a VRT can declare a million pixels a side)."""
-        cols = tiles.col_starts
-        for i, row in enumerate(tiles.row_starts):
-            height = min(tiles.tile, tiles.height - row)
-            for start, stop in self._columns_met(tiles, row, height):
-                for j in range(start, stop):
-                    col = cols[j]
-                    yield Tile(row, col, height, min(tiles.tile, tiles.width - col), i * len(cols) + j)
+        for i in range(len(tiles.row_starts)):
+            yield from self.touching_row(tiles, i)
+
+    def touching_row(self, tiles: TileGrid, i: int) -> Iterator[Tile]:
+        """The windows of the ``i``-th row of windows that overlap the footprint, left to right."""
+        cols, row = tiles.col_starts, tiles.row_starts[i]
+        height = min(tiles.tile, tiles.height - row)
+        for start, stop in self._columns_met(tiles, row, height):
+            for j in range(start, stop):
+                col = cols[j]
+                yield Tile(row, col, height, min(tiles.tile, tiles.width - col), i * len(cols) + j)
 
     def count_touching(self, tiles: TileGrid) -> int:
         """How many windows ``touching`` yields, without making them."""

@@ -78,18 +78,23 @@ def measure_tiles_per_second(ngf: int, device: str = "auto", batch_size: int = 8
 
 def measure_read_seconds(plan: RunPlan, samples: int = READ_SAMPLES) -> float:
     """Seconds to read one of the plan's windows, timed on up to ``samples`` neighbouring windows of the
-    scene's middle row, in the order a run reads them. Neighbours share source blocks and resampling, so
-    windows scattered over the scene measured 2-3x a run's reads (Dakota); a row's first window still pays
-    for its blocks, as in a run. A first read elsewhere, opening the scene, is not timed."""
-    touching = list(plan.scene.touching(plan.tiles))
-    if not touching:
+    scene's middle row (the nearest row with windows to run), in the order a run reads them. Neighbours share
+    source blocks and resampling, so windows scattered over the scene measured 2-3x a run's reads (Dakota); a
+    row's first window still pays for its blocks, as in a run. A first read elsewhere, opening the scene, is
+    not timed. Only the rows looked at are listed: a plan can hold a hundred million windows."""
+    rows = len(plan.tiles.row_starts)
+    middle = rows // 2
+    row = []
+    for i in sorted(range(rows), key=lambda k: abs(k - middle)):  # each row costs one intersection
+        row = list(plan.scene.touching_row(plan.tiles, i))
+        if row:
+            break
+    if not row:
         return 0.0
-    rows = sorted({tile.row for tile in touching})
-    row = [tile for tile in touching if tile.row == rows[len(rows) // 2]]
     start = max(0, (len(row) - samples) // 2)
     timed = row[start:start + samples]
     with SceneReader(plan.scene, plan.tiles.tile) as reader:
-        reader.read(touching[0] if touching[0] not in timed else touching[-1])
+        reader.read(row[0] if row[0] not in timed else row[-1])
         started = time.perf_counter()
         for tile in timed:
             reader.read(tile)
