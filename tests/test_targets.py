@@ -714,3 +714,23 @@ def test_an_output_name_too_long_for_its_temporary_file_is_one_line_before_the_r
     result = run_cli("run", VEGAS, *outputs, "--model", narrow_model_file)
     assert_one_line_error(result, "name is too long")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_preview_another_run_holds_or_wrote_meanwhile_is_never_replaced(tmp_path, narrow_model_file, monkeypatch):
+    import geotrans.run.preview
+    from geotrans.io.files import output_lock
+
+    png = tmp_path / "p.png"
+    with output_lock(png):  # another run is writing the same preview
+        result = run_cli("run", VEGAS, "--out", tmp_path / "a.tif", "--preview", png, "--model", narrow_model_file)
+    assert result.exit_code != 0 and "Traceback" not in result.output and not png.exists()
+    real = geotrans.run.preview.output_lock
+
+    def meanwhile(path, *args, **kwargs):  # the other run finished it just before this one takes the lock
+        png.write_bytes(b"the other run's preview")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(geotrans.run.preview, "output_lock", meanwhile)
+    result = run_cli("run", VEGAS, "--out", tmp_path / "b.tif", "--preview", png, "--model", narrow_model_file)
+    assert_one_line_error(result, "already exists")
+    assert png.read_bytes() == b"the other run's preview"

@@ -260,3 +260,25 @@ def test_vectorize_reads_a_map_by_any_name_gdal_opens_and_refuses_a_name_gdal_ca
     os.symlink(maps["vegas"], odd)
     assert_one_line_error(run_cli("vectorize", odd, "--out", tmp_path / "o.gpkg"), "not UTF-8")
     assert not (tmp_path / "o.gpkg").exists()
+
+
+def test_two_writers_of_one_geopackage_never_replace_each_other(maps, tmp_path, monkeypatch):
+    """A second writer is refused while the first holds the output, and a file another run wrote while this one
+    was working is checked again, under the lock, before the rename."""
+    import geotrans.vectors.vectorize as module
+    from geotrans.io.files import output_lock
+
+    out = tmp_path / "f.gpkg"
+    with output_lock(out):  # another run is writing it now
+        assert_one_line_error(run_cli("vectorize", maps["vegas"], "--out", out), "f.gpkg")
+    assert not out.exists()
+    real = module.vectorize
+
+    def meanwhile(*args, **kwargs):  # another run finishes the same GeoPackage while this one works
+        features = real(*args, **kwargs)
+        out.write_bytes(b"the other run's features")
+        return features
+
+    monkeypatch.setattr(module, "vectorize", meanwhile)
+    assert_one_line_error(run_cli("vectorize", maps["vegas"], "--out", out), "already exists")
+    assert out.read_bytes() == b"the other run's features"

@@ -52,7 +52,7 @@ def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str]
         generator = generator or load_generator(model_path)[0]
         report = translate(plan, dst, generator, progress=progress)
     if preview:
-        write_preview(plan, report.dst, preview)
+        write_preview(plan, report.dst, preview, overwrite=options.overwrite)
         log.info("wrote preview %s", preview)
     if vectors:
         vectorize_map(report.dst, vectors, overwrite=options.overwrite, inputs=(src,))

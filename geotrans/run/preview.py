@@ -10,15 +10,19 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
-from geotrans.io.files import atomic_path
+from geotrans.io.files import atomic_path, output_lock
+from geotrans.io.targets import Target, check_target
 from geotrans.run.plan import RunPlan
 
 GAP = 8
 
 
-def write_preview(plan: RunPlan, output: str | os.PathLike, png: str | os.PathLike, max_side: int = 512) -> Path:
+def write_preview(plan: RunPlan, output: str | os.PathLike, png: str | os.PathLike, max_side: int = 512,
+                  overwrite: bool = False) -> Path:
     """Write ``png``: the plan's scene (bands and stretch as the model saw them) beside its map at
-    ``output``, decimated from overviews to at most ``max_side`` px per panel; invalid pixels are white."""
+    ``output``, decimated from overviews to at most ``max_side`` px per panel; invalid pixels are white. One
+    writer at a time (the map's lock), and the write rule checked again under it: another run may have written
+    ``png`` since the run began."""
     scene = plan.scene
     width, height = scene.profile["width"], scene.profile["height"]  # the scene's own grid
     scale = min(1.0, max_side / max(width, height))
@@ -37,10 +41,16 @@ def write_preview(plan: RunPlan, output: str | os.PathLike, png: str | os.PathLi
         panels.append(panel)
     gap = np.full((3, shape[0], GAP), 255, np.uint8)
     image = np.concatenate([panels[0], gap, panels[1]], axis=2)
+    with output_lock(png):
+        check_target(Target(png, "preview"), inputs=(scene.source, output), overwrite=overwrite)
+        _write_locked(png, image)
+    return Path(png)
+
+
+def _write_locked(png, image: np.ndarray) -> None:
     with atomic_path(png) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG quick look has no georeferencing
         _write_png(tmp, image)
-    return Path(png)
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:

@@ -46,7 +46,7 @@ from rasterio.features import shapes
 from rasterio.windows import Window
 
 from geotrans.errors import GeotransError, InputError, OutputError, one_line
-from geotrans.io.files import atomic_path
+from geotrans.io.files import atomic_path, output_lock
 from geotrans.io.resolution import pixel_size_m
 from geotrans.io.targets import Target, check_target
 from geotrans.model.style import CODES, MAP_CLASSES_TAG, MapStyle
@@ -550,7 +550,9 @@ def vectorize_map(map_path: str | Path, out: str | Path, style: Optional[MapStyl
 
     check_target(Target(out, "vectors"), inputs=[map_path, *inputs], overwrite=overwrite)
     features = vectorize(map_path, style, options)
-    write_features(features, out)
+    with output_lock(out):  # one writer; and the rule again, under the lock: another run may have written it since
+        check_target(Target(out, "vectors"), inputs=[map_path, *inputs], overwrite=overwrite)
+        write_features(features, out)
     log.info("wrote %s", out)
     return features
 
