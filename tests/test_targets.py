@@ -734,3 +734,22 @@ def test_a_preview_another_run_holds_or_wrote_meanwhile_is_never_replaced(tmp_pa
     result = run_cli("run", VEGAS, "--out", tmp_path / "b.tif", "--preview", png, "--model", narrow_model_file)
     assert_one_line_error(result, "already exists")
     assert png.read_bytes() == b"the other run's preview"
+
+
+def test_a_log_the_disk_cannot_hold_ends_the_run_saying_so_not_a_silent_success(tmp_path, narrow_model_file,
+                                                                                 monkeypatch):
+    import errno
+
+    from geotrans.cli.console import LogFile
+
+    def full(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LogFile, "flush", full)
+    out = tmp_path / "m.tif"
+    result = run_cli("run", VEGAS, "--out", out, "--log", tmp_path / "run.log", "--model", narrow_model_file)
+    assert_one_line_error(result, "run.log: the log could not be written", "No space left on device",
+                          "its log is incomplete")
+    assert "Logging error" not in result.output
+    with rasterio.open(out) as ds:  # the map itself is complete and readable
+        assert ds.read().any()

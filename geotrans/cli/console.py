@@ -44,6 +44,9 @@ def error_boundary(verbose: int = 0, interrupted: str | Callable[[], str] = "int
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
+    failed = log_file_failure()
+    if failed:  # the work is done, but the record the user asked for is not: never a silent success
+        raise click.ClickException(failed)
 
 
 def _raise_interrupt(signum, frame):
@@ -77,6 +80,29 @@ class JsonLogLine(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return json.dumps({"log": record.levelname.lower(), "message": record.getMessage()})
+
+
+class LogFile(logging.FileHandler):
+    """--log's file: a record it cannot write (a full disk) is remembered, not printed as Python's "--- Logging
+    error ---" and forgotten; the command then ends saying so, with exit 1 (``log_file_failure``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.failure: Optional[str] = None
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        err = sys.exc_info()[1]
+        if self.failure is None:
+            self.failure = f"{self.baseFilename}: the log could not be written ({one_line(err) if err else 'error'})"
+
+
+def log_file_failure() -> Optional[str]:
+    """What went wrong writing --log's file, if anything did (one line, with what was still done)."""
+    for handler in log.handlers:
+        if isinstance(handler, LogFile) and handler.failure:
+            failure, handler.failure = handler.failure, None  # said once
+            return failure + "; the command's own work finished, its log is incomplete"
+    return None
 
 
 class OneLinePerScene(logging.Filter):
@@ -114,7 +140,7 @@ def setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None, jso
     if log_file:
         try:
             # appended to a geotrans log; anything else was let through only by --overwrite, and is replaced
-            to_file = logging.FileHandler(log_file, mode="a" if is_geotrans_log(Path(log_file)) else "w")
+            to_file = LogFile(log_file, mode="a" if is_geotrans_log(Path(log_file)) else "w")
         except OSError as err:
             raise click.ClickException(f"{log_file}: cannot write the log there ({err.strerror})") from None
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
