@@ -44,6 +44,9 @@ def test_iou_dry_land_and_street_f1_count_the_right_pixels():
     far = Tally.empty()
     far.add(drawn, truth, np.ones((10, 10), bool), pixel_m=5.0)  # one pixel is 5 m: beyond the tolerance
     assert far.scores()["street_f1"] == 0.0
+    strict = Tally.empty(tolerance_m=0.5)  # a source's own tolerance (LoveDA's lanes: 2 px at 0.9 m)
+    strict.add(drawn, truth, np.ones((10, 10), bool), pixel_m=1.0)  # one pixel east is beyond half a metre
+    assert strict.scores()["street_f1"] == 0.0 and strict.scores()["tolerance_m"] == 0.5
 
 
 def test_a_source_complete_for_streets_counts_streets_drawn_on_unlabelled_pixels():

@@ -84,9 +84,10 @@ def images_drawn(generator: nn.Module, images: Iterable[LabelledImage], style: M
 
 def images_scored(generator: nn.Module, images: Iterable[LabelledImage], style: MapStyle,
                   model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions(),
-                  complete_for: tuple[str, ...] = ()) -> dict:
-    """The scores of ``images``' maps against their labels, pooled, and how many images they are."""
-    tally = Tally.empty()
+                  complete_for: tuple[str, ...] = (), tolerance_m: float = TOLERANCE_M) -> dict:
+    """The scores of ``images``' maps against their labels, pooled (streets found within ``tolerance_m``), and
+    how many images they are."""
+    tally = Tally.empty(tolerance_m)
     count = 0
     for image, drawn, valid in images_drawn(generator, images, style, model_info, options):
         tally.add(drawn, image.classes, valid, image.resolution_m, complete_for)
@@ -96,10 +97,13 @@ def images_scored(generator: nn.Module, images: Iterable[LabelledImage], style: 
 
 def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
                     model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions()) -> dict:
-    """The scores of one ``masks`` source's held-out images (its ``val`` part), classed in ``style``."""
+    """The scores of one ``masks`` source's held-out images (its ``val`` part), classed in ``style``; streets
+    within the source's ``street_tolerance_m`` (default ``TOLERANCE_M``)."""
     complete_for = tuple(spec.get("complete_for", ()))
+    tolerance = float(spec.get("street_tolerance_m", TOLERANCE_M))
     return {"source": spec.get("name"),
-            **images_scored(generator, held_out_images(mix, spec), style, model_info, options, complete_for)}
+            **images_scored(generator, held_out_images(mix, spec), style, model_info, options, complete_for,
+                            tolerance)}
 
 
 def held_out_sources(mix: Mix) -> list[dict]:
@@ -130,5 +134,6 @@ def format_semantic(reports: list[dict]) -> str:
     for r in reports:
         cells = "".join(f"{'-' if r[c] is None else format(r[c], '.3f'):>19}" for c in columns)
         lines.append(f"{r['source']:<22}{r['images']:>7}{cells}")
-    lines.append(f"(street F1 within {TOLERANCE_M:g} m; '-': the labels hold no such class)")
+    lines.append(f"(street F1 within {TOLERANCE_M:g} m unless a source says otherwise; '-': the labels hold no "
+                 "such class)")
     return "\n".join(lines)

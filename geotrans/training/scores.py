@@ -40,10 +40,11 @@ class Tally:
     street_drawn_right: int = 0
     labelled_as: dict = field(default_factory=dict)  # label class -> labelled pixels, for LAND_FIGURES
     drawn_as: dict = field(default_factory=dict)  # (label class, drawn class) -> pixels, for LAND_FIGURES
+    tolerance_m: float = TOLERANCE_M  # how near a street must lie to count as found (or as right)
 
     @classmethod
-    def empty(cls) -> "Tally":
-        return cls({n: 0 for n in SCORED}, {n: 0 for n in SCORED}, {n: 0 for n in SCORED})
+    def empty(cls, tolerance_m: float = TOLERANCE_M) -> "Tally":
+        return cls({n: 0 for n in SCORED}, {n: 0 for n in SCORED}, {n: 0 for n in SCORED}, tolerance_m=tolerance_m)
 
     def add(self, drawn: np.ndarray, truth: np.ndarray, valid: np.ndarray, pixel_m: float,
             complete_for: tuple[str, ...] = ()) -> None:
@@ -65,7 +66,7 @@ class Tally:
         self.dry_as_water += int(np.sum(land & _kind(drawn, "water")))
         where = valid if "street" in complete_for else labelled
         drawn_street, true_street = _kind(drawn, "street") & where, _kind(truth, "street") & where
-        reach = TOLERANCE_M / pixel_m
+        reach = self.tolerance_m / pixel_m
         near_drawn = distance_transform_edt(~drawn_street) <= reach if drawn_street.any() else np.zeros_like(where)
         near_true = distance_transform_edt(~true_street) <= reach if true_street.any() else np.zeros_like(where)
         self.street_labels += int(true_street.sum())
@@ -89,4 +90,4 @@ class Tally:
                 **{name: ratio(self.drawn_as.get((label, drawn), 0), self.labelled_as.get(label, 0))
                    for name, (label, drawn) in LAND_FIGURES.items()},
                 "street_recall": recall, "street_precision": precision, "street_f1": f1,
-                "tolerance_m": TOLERANCE_M}
+                "tolerance_m": self.tolerance_m}

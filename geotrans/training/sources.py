@@ -27,6 +27,8 @@ Paths are relative to the mix's folder. Kinds:
   source a coarse copy of its photos: each is shrunk (area mean) to a scene of M metres a pixel and read back
   as a run reads such a scene (bilinear, up to ``geotrans.io.resolution.MAX_UPSAMPLE`` times), its labels
   resized with it (nearest), so fine labelled land also teaches the model what coarse land looks like.
+  ``street_tolerance_m`` sets how near a map street must lie to a labelled one to count in the semantic
+  benchmark's street F1 (default ``geotrans.training.scores.TOLERANCE_M``).
 * ``scene``: a GeoTIFF with vector labels, drawn by ``geotrans.model.style``; ``complete`` says the labels cover
   every class (else only labelled pixels teach). The east ``holdout`` share of its columns never trains.
 
@@ -153,6 +155,9 @@ def read_mix(path: str | Path) -> Mix:
                                      or not float(coarse_m) > float(spec.get("resolution_m", 0))):
             raise MixError(f"{path}: source {name}: coarse_m is a masks source's coarser ground resolution in "
                            "metres, above its resolution_m")
+        tolerance = spec.get("street_tolerance_m")
+        if tolerance is not None and not (isinstance(tolerance, (int, float)) and tolerance > 0):
+            raise MixError(f"{path}: source {name}: street_tolerance_m is a positive number of metres")
         if name in names:
             raise MixError(f"{path}: two sources named {name}")
         names.add(name)
