@@ -38,8 +38,9 @@ def main() -> None:
             runs = []
             for i in range(args.repeat):
                 started = time.perf_counter()
-                subprocess.run(["geotrans", "run", scene, "--out", str(Path(folder) / f"map{i}.tif"), "-q", *model],
-                               check=True, capture_output=True)
+                out = Path(folder) / f"{Path(scene).stem}-{i}.tif"
+                subprocess.run(["geotrans", "run", scene, "--out", str(out), "-q", *model], check=True,
+                               capture_output=True)
                 runs.append(time.perf_counter() - started)
             run, estimate = statistics.median(runs), facts["estimate"]["seconds"]
             ratios.append(run / estimate)
