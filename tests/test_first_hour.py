@@ -149,3 +149,14 @@ def test_every_map_and_folder_summary_carries_the_model_s_licence_and_legend(tmp
     summary = json.loads((tmp_path / "maps" / "geotrans-summary.json").read_text())
     assert summary["model"] == {"name": shipped.name, "sha256": shipped.sha256, "licence": shipped.licence}
 
+
+
+def test_a_new_option_at_its_default_leaves_an_earlier_run_s_fingerprint_as_it_was():
+    """Outputs of 0.1.0 stay current after an upgrade: --nodata, added since, is in the identity only when set."""
+    from geotrans.run.options import RunOptions
+
+    assert "nodata" not in RunOptions().identity()
+    assert RunOptions(nodata="0").identity()["nodata"] == "0"
+    assert set(RunOptions().identity()) == {"overlap", "tile_size", "precision", "dropout_seed", "bands", "cog",
+                                            "compress", "creation_options", "native_res", "gsd", "resampling",
+                                            "allow_ungeoreferenced", "aoi", "palette", "tta", "compile"}

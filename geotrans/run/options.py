@@ -24,6 +24,9 @@ from geotrans.model.palette import PALETTES
 COMPRESSION_NAMES = ("deflate", "zstd", "lzw", "jpeg", "webp")  # output.COMPRESSIONS holds their options
 MAX_SEED = 2**63 - 1  # the largest --seed (torch seeds are 64-bit)
 IDENTITY = {"identity": True}  # changes the output file
+# changes the output file when set; left out of the identity at its default, so outputs of runs made before the
+# option existed stay current (a folder run resumed after an upgrade does not redo them)
+ADDED_IDENTITY = {"identity": True, "omit_default": True}
 RUNTIME = {"identity": False}  # changes only how (or whether) it is computed
 
 
@@ -59,7 +62,7 @@ class RunOptions:
     resampling: str = field(default="auto", metadata=IDENTITY)  # reading at the model's resolution (RESAMPLINGS)
     allow_ungeoreferenced: bool = field(default=False, metadata=IDENTITY)  # scenes without CRS, in pixel space
     aoi: Optional[str] = field(default=None, metadata=IDENTITY)  # a vector file: only windows touching it; mask outside
-    nodata: Optional[str] = field(default=None, metadata=IDENTITY)  # a number or none; None: the scene's own
+    nodata: Optional[str] = field(default=None, metadata=ADDED_IDENTITY)  # a number or none; None: the scene's own
     palette: str = field(default="auto", metadata=IDENTITY)  # auto: snap to the model card's palette, if any
     tta: bool = field(default=False, metadata=IDENTITY)  # mean over the 8 flips and rotations of each tile
     compile: bool = field(default=False, metadata=IDENTITY)  # torch.compile: faster, float rounding differs
@@ -95,4 +98,5 @@ class RunOptions:
 
     def identity(self) -> dict:
         """The fields that make an output what it is, by name: for provenance tags and resume fingerprints."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["identity"]}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["identity"]
+                and not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)}
