@@ -91,7 +91,7 @@ def test_a_folder_run_says_one_line_per_scene_unless_verbose(tmp_path, narrow_mo
     for name in ("a.tif", "b.tif"):
         about = [line for line in logged if f"scenes/{name}" in line]
         assert len(about) == 1 and "done in" in about[0] and f"maps/{name}" in about[0], logged
-    assert len(logged) <= 2 + 3  # the two scenes, and the run's model, device and precision once
+    assert len(logged) <= 2 + 4  # the two scenes, and the run's model, licence, device and precision once
     verbose = run_cli("run", scenes, "--out", tmp_path / "maps2", "--model", narrow_model_file, "-v")
     assert sum("scenes/a.tif" in line for line in verbose.output.splitlines()) > 3
 
