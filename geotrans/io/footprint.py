@@ -22,6 +22,7 @@ import shapely
 from affine import Affine
 from rasterio.enums import MaskFlags, Resampling
 from rasterio.features import geometry_mask, shapes
+from rasterio.warp import transform as transform_coords
 from rasterio.warp import transform_geom
 from rasterio.windows import transform as window_transform
 from shapely.geometry import box, shape
@@ -147,7 +148,6 @@ def _vector_geometries(name: str, layer: Optional[str], scene_crs) -> list[shape
     """The geometries of a vector file's layer (GDAL's reading, through pyogrio), in the scene's CRS."""
     import pyogrio  # vectorised reads, by the GeoPandas team (as geotrans.io.labels reads labels)
 
-    from geotrans.io.labels import reproject_geometries
 
     where = f"{name}{LAYER_MARK}{layer}" if layer is not None else name
     try:
@@ -183,6 +183,15 @@ def _area(path, parts: list[shapely.Geometry]) -> shapely.Geometry:
         raise InputError(f"{path}: the area of interest is not an area ({kinds} without area)",
                          hint="give a polygon")
     return area
+
+
+def reproject_geometries(geometries: np.ndarray, source_crs, crs) -> np.ndarray:
+    """Shapely geometries from ``source_crs`` to ``crs``, every vertex through PROJ at once."""
+    def move(xy: np.ndarray) -> np.ndarray:
+        xs, ys = transform_coords(source_crs, crs, xy[:, 0].tolist(), xy[:, 1].tolist())
+        return np.column_stack([xs, ys])
+
+    return shapely.transform(geometries, move)
 
 
 FLAT = 1e-6  # an area below this share of its extent squared is a line drawn as a polygon (rounding gives it area)

@@ -31,10 +31,9 @@ import shapely
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.features import rasterize
-from rasterio.warp import transform as transform_coords
 
 from geotrans.errors import InputError, one_line
-from geotrans.io.footprint import to_pixels
+from geotrans.io.footprint import reproject_geometries, to_pixels
 from geotrans.io.resolution import pixel_size_m
 from geotrans.model.style import CLASSES, CODES, IGNORE, IGNORE_NAME, MapStyle
 
@@ -227,15 +226,6 @@ def read_vector_labels(path: str | Path, crs: CRS, default_class: Optional[str] 
         raise InputError(f"{path}: no feature to draw ({said or 'the file is empty'})",
                          hint="features need a 'class' attribute or OpenStreetMap tags such as highway=*")
     return features
-
-
-def reproject_geometries(geometries: np.ndarray, source_crs, crs) -> np.ndarray:
-    """Shapely geometries from ``source_crs`` to ``crs``, every vertex through PROJ at once."""
-    def move(xy: np.ndarray) -> np.ndarray:
-        xs, ys = transform_coords(source_crs, crs, xy[:, 0].tolist(), xy[:, 1].tolist())
-        return np.column_stack([xs, ys])
-
-    return shapely.transform(geometries, move)
 
 
 def rasterize_features(features: Iterable[Feature], grid: Grid, complete: bool = False) -> np.ndarray:

@@ -551,7 +551,7 @@ def vectorize_map(map_path: str | Path, out: str | Path, style: Optional[MapStyl
     check_target(Target(out, "vectors"), inputs=[map_path, *inputs], overwrite=overwrite)
     features = vectorize(map_path, style, options)
     with output_lock(out):  # one writer; and the rule again, under the lock: another run may have written it since
-        check_target(Target(out, "vectors"), inputs=[map_path, *inputs], overwrite=overwrite)
+        check_target(Target(out, "vectors"), files=[], overwrite=overwrite)  # the inputs were checked above
         write_features(features, out)
     log.info("wrote %s", out)
     return features
