@@ -27,23 +27,46 @@ GAP = 8
 
 
 def main() -> None:
-    from PIL import Image
+    args = picture_arguments(__doc__.splitlines()[0])
+    save_sheet([row(scene, args.side) for scene in args.scene], args.out)
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+
+def picture_arguments(description: str):
+    """The pictures' command line: --scene (the Vegas and Korea samples), --out, --side."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--scene", nargs="+", default=[str(ROOT / "sample_tiles" / name) for name in
                                                        ("vegas_rgba_4326.tif", "korea_rgb_jpeg_3857.tif")])
     parser.add_argument("--out", required=True)
     parser.add_argument("--side", type=int, default=300, help="height of each panel, px")
-    args = parser.parse_args()
-    rows = [row(scene, args.side) for scene in args.scene]
+    return parser.parse_args()
+
+
+def save_sheet(rows: list, out: str) -> None:
+    """The rows (PIL images) one under another, GAP apart, as a JPEG at ``out``."""
+    from PIL import Image
+
     sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows) + GAP * (len(rows) - 1)),
                       "white")
     y = 0
     for image in rows:
         sheet.paste(image, (0, y))
         y += image.height + GAP
-    sheet.save(args.out, quality=88)
-    print(f"wrote {args.out}")
+    sheet.save(out, quality=88)
+    print(f"wrote {out}")
+
+
+def panels_row(panels: list, side: int):
+    """PIL images resized to ``side`` px high and set side by side, GAP apart."""
+    from PIL import Image
+
+    scale = side / panels[0].height
+    panels = [p.resize((round(p.width * scale), side), Image.LANCZOS) for p in panels]
+    image = Image.new("RGB", (sum(p.width for p in panels) + GAP * (len(panels) - 1), side), "white")
+    x = 0
+    for panel in panels:
+        image.paste(panel, (x, 0))
+        x += panel.width + GAP
+    return image
 
 
 def row(scene_path: str, side: int):
@@ -71,15 +94,7 @@ def row(scene_path: str, side: int):
                 for line in shapely.get_parts(lines):
                     pixels = [inverse * xy for xy in shapely.get_coordinates(line)]
                     draw.line(pixels, fill=STYLE[layer], width=width * (2 if layer == "roads" else 1))
-    panels = [Image.fromarray(scene).convert("RGB"), Image.fromarray(mapped).convert("RGB"), over]
-    scale = side / panels[0].height
-    panels = [p.resize((round(p.width * scale), side), Image.LANCZOS) for p in panels]
-    image = Image.new("RGB", (sum(p.width for p in panels) + GAP * 2, side), "white")
-    x = 0
-    for panel in panels:
-        image.paste(panel, (x, 0))
-        x += panel.width + GAP
-    return image
+    return panels_row([Image.fromarray(scene).convert("RGB"), Image.fromarray(mapped).convert("RGB"), over], side)
 
 
 if __name__ == "__main__":
