@@ -169,15 +169,15 @@ def test_a_killed_runs_lock_is_taken_over_and_its_temporary_files_removed(tmp_pa
 
     out = tmp_path / "map.tif"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from geotrans.io.files import output_lock\n"
+        "import sys, time; from pathlib import Path; from geotrans.io.files import output_lock, temporary_path\n"
         f"out = Path({str(out)!r})\n"
         "with output_lock(out):\n"
-        "    (out.parent / ('.' + out.name + '.0badf00d.part')).write_bytes(b'half a map' * 1000)\n"
-        "    print('holding', flush=True); time.sleep(60)\n")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "holding"
+        "    tmp = temporary_path(out); tmp.write_bytes(b'half a map' * 1000)\n"
+        "    print(tmp.name, flush=True); time.sleep(60)\n")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    part = tmp_path / holder.stdout.readline().strip()
     busy = run_cli("run", KOREA, "--out", out, "--model", narrow_model_file, "-q")
     assert busy.exit_code == 1 and f"pid {holder.pid}" in busy.output
-    assert (tmp_path / ".map.tif.0badf00d.part").exists()  # a live run's files are never touched
+    assert part.exists()  # a live run's files are never touched
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     time.sleep(0.1)

@@ -141,10 +141,8 @@ def test_cleaning_a_killed_runs_files_leaves_a_live_run_with_a_longer_name_alone
     out = tmp_path / "m.tif"
     other = tmp_path / "m.tif.x.tif"
     live_part = tmp_path / ".m.tif.x.tif.1234abcd.part"
-    stale_part = tmp_path / ".m.tif.0badf00d.part"
-    stale_grid = temporary_path(out, stage="model-grid")
-    for path in (live_part, stale_part, stale_grid):
-        path.write_bytes(b"x")
+    live_part.write_bytes(b"x")
+    stale_part, stale_grid = _killed_run_left(out, "", "model-grid")
     fd = os.open(lock_path(other), os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)  # the other run is alive: its lock is held
     try:
@@ -753,3 +751,40 @@ def test_a_log_the_disk_cannot_hold_ends_the_run_saying_so_not_a_silent_success(
     assert "Logging error" not in result.output
     with rasterio.open(out) as ds:  # the map itself is complete and readable
         assert ds.read().any()
+
+
+def _killed_run_left(out: Path, *stages: str) -> list[Path]:
+    """What kill -9 leaves: a run took ``out``'s lock, made temporary files (of ``stages``; "" the map's own)
+    and died holding it."""
+    code = ("import os, sys; from pathlib import Path; from geotrans.io.files import output_lock, temporary_path\n"
+            "out = Path(sys.argv[1])\n"
+            "with output_lock(out):\n"
+            "    for stage in sys.argv[2:]:\n"
+            "        tmp = temporary_path(out, stage=stage or None); tmp.write_bytes(b'half a map'); print(tmp.name)\n"
+            "    sys.stdout.flush(); os._exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(out), *stages], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    return [out.parent / name for name in done.stdout.split()]
+
+
+def test_an_input_named_like_a_stale_temporary_file_of_its_map_is_never_cleaned_up(tmp_path, narrow_model_file):
+    scene = tmp_path / ".m.tif.0123abcd.part"
+    shutil.copy(KOREA, scene)
+    before = digest(scene)
+    result = run_cli("run", scene, "--out", tmp_path / "m.tif", "--model", narrow_model_file, "-q")
+    assert result.exit_code == 0, result.output
+    assert scene.exists() and digest(scene) == before
+    theirs = tmp_path / ".n.tif.0badf00d.part"  # the user's file, no run's temporary: kept by n.tif's run too
+    theirs.write_bytes(b"the user's bytes")
+    with output_lock(tmp_path / "n.tif"):
+        pass
+    assert theirs.read_bytes() == b"the user's bytes"
+
+
+def test_a_killed_run_s_recorded_temporary_files_are_cleaned_up_by_the_next(tmp_path):
+    out = tmp_path / "m.tif"
+    left = _killed_run_left(out, "", "model-grid")
+    assert all(p.exists() for p in left) and lock_path(out).exists()
+    with output_lock(out):
+        assert not any(p.exists() for p in left)
+    assert sorted(tmp_path.iterdir()) == []

@@ -13,9 +13,11 @@ import re
 import shutil
 import socket
 import stat
+import threading
 import time
 import uuid
 from contextlib import contextmanager
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 TEMPORARY = ".{name}.{tag}.{suffix}"
 STAGE = re.compile(r"model-grid|strip-[0-9a-f]+-[0-9]{5}")  # the map's intermediate files
 SIDECARS = (".msk", ".aux.xml")  # files GDAL may write beside a temporary file
+LOCK_RECORD_BYTES = 1 << 16  # a lock file holds its holder and its temporary files' names, never more
 FULL_BELOW_BYTES = 1 << 20  # a write that fails with less free space than this failed for want of space
 
 
@@ -58,7 +61,28 @@ def temporary_path(path: str | os.PathLike, suffix: str = "part", stage: Optiona
     if stage is not None:
         assert STAGE.fullmatch(stage), stage
         suffix = f"{stage}.{suffix}"
-    return path.with_name(TEMPORARY.format(name=path.name, tag=uuid.uuid4().hex[:8], suffix=suffix))
+    tmp = path.with_name(TEMPORARY.format(name=path.name, tag=uuid.uuid4().hex[:8], suffix=suffix))
+    own_temporaries(path, glob_escape(tmp.name) + "*")  # the file and the sidecars GDAL writes beside it
+    return tmp
+
+
+def own_temporaries(path: str | os.PathLike, pattern: str) -> None:
+    """Record in ``path``'s lock file, when this process holds it, that the files beside ``path`` whose names
+    match ``pattern`` (a glob) are this run's temporary files: if the run is killed, the next run to take the
+    lock removes them, and nothing else (a user's file named like a temporary one is never touched)."""
+    with _HELD_GUARD:
+        held = _HELD.get(_lock_key(path))
+        if held is None:
+            return
+        fd, record = held
+        if pattern in record["temporaries"]:
+            return
+        record["temporaries"].append(pattern)
+        try:
+            _write_record(fd, record)
+        except OSError as err:
+            raise write_error(Path(path), "recording a temporary file in the output's lock", [one_line(err)], err) \
+                from None
 
 
 def is_temporary_of(candidate: str, path: Path) -> bool:
@@ -116,6 +140,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise write_error(path, "writing", [one_line(err)], err) from None
     finally:
         remove_temporary(tmp)
+        _forget_temporaries(path, glob_escape(tmp.name) + "*")  # a summary rewritten after each scene stays small
+
+
+def _forget_temporaries(path: str | os.PathLike, pattern: str) -> None:
+    with _HELD_GUARD:
+        held = _HELD.get(_lock_key(path))
+        if held is None or pattern not in held[1]["temporaries"]:
+            return
+        held[1]["temporaries"].remove(pattern)
+        try:
+            _write_record(held[0], held[1])
+        except OSError:
+            pass  # the record keeps a name that is gone: harmless
 
 
 def lock_path(path: str | os.PathLike) -> Path:
@@ -123,14 +160,29 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
+# The locks this process holds: the lock file's absolute name -> (its descriptor, its record).
+_HELD: dict[str, tuple[int, dict]] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _lock_key(path: str | os.PathLike) -> str:
+    return os.path.abspath(lock_path(path))
+
+
+def _write_record(fd: int, record: dict) -> None:
+    data = json.dumps(record).encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
 @contextmanager
 def output_lock(path: str | os.PathLike, clean: bool = True, wait_s: float = 0.0) -> Iterator[None]:
     """Hold an advisory lock on ``path`` (a lock file beside it recording host and PID) while writing it.
 
     Another run holding it raises OutputBusyError naming the holder. A lock whose holder died is free
-    (the kernel drops it with the process), and on taking it the dead run's temporary files for
-    ``path`` are removed (``clean``). The lock file goes when the lock is released. With ``wait_s``,
-    a busy lock is retried for that long first.
+    (the kernel drops it with the process), and on taking it the temporary files the dead run recorded in it
+    (``own_temporaries``) are removed (``clean``). The lock file goes when the lock is released. With
+    ``wait_s``, a busy lock is retried for that long first.
     """
     path = Path(path)
     lock = lock_path(path)
@@ -158,16 +210,22 @@ def output_lock(path: str | os.PathLike, clean: bool = True, wait_s: float = 0.0
         if _same_file(fd, lock):  # not a lock file that its holder removed while we waited
             break
         os.close(fd)
+    key = _lock_key(path)
     try:
+        left = _recorded_temporaries(fd)  # by a run that died holding the lock
+        record = {"host": socket.gethostname(), "pid": os.getpid(), "temporaries": []}
         try:
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode())
+            _write_record(fd, record)
         except OSError as err:
             raise write_error(path, "locking the output", [one_line(err)], err) from None
+        with _HELD_GUARD:
+            _HELD[key] = (fd, record)
         if clean:
-            remove_stale_temporaries(path)
+            remove_stale_temporaries(path, left)
         yield
     finally:
+        with _HELD_GUARD:
+            _HELD.pop(key, None)
         lock.unlink(missing_ok=True)  # while still held, so no one takes a lock on a file about to vanish
         os.close(fd)
 
@@ -176,7 +234,7 @@ def _check_lock_file(fd: int, lock: Path) -> None:
     """Refuse (closing ``fd``) a lock file that is not a geotrans lock: not a regular file, one with other
     names (hard links), or one holding anything but a lock's record (it is left as it is, never deleted)."""
     info = os.fstat(fd)
-    content = os.pread(fd, 4096, 0) if stat.S_ISREG(info.st_mode) else b""
+    content = os.pread(fd, LOCK_RECORD_BYTES, 0) if stat.S_ISREG(info.st_mode) else b""
     if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and (not content or _is_lock_record(content)):
         return
     os.close(fd)
@@ -189,12 +247,27 @@ def _is_lock_record(content: bytes) -> bool:
         record = json.loads(content)
     except ValueError:
         return False
-    return isinstance(record, dict) and set(record) == {"host", "pid"}
+    if not (isinstance(record, dict) and {"host", "pid"} <= set(record) <= {"host", "pid", "temporaries"}):
+        return False
+    temporaries = record.get("temporaries", [])
+    return isinstance(temporaries, list) and all(isinstance(t, str) for t in temporaries)
 
 
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Remove the temporary files a killed run left for ``path``; call only while holding its lock."""
-    stale = [p for p in path.parent.glob(f".{glob_escape(path.name)}.*") if is_temporary_of(p.name, path)]
+def _recorded_temporaries(fd: int) -> list[str]:
+    """The temporary files (globs) the lock's last holder recorded; none from a lock of geotrans 0.1.0."""
+    try:
+        record = json.loads(os.pread(fd, LOCK_RECORD_BYTES, 0) or b"{}")
+    except (ValueError, OSError):
+        return []
+    return list(record.get("temporaries", [])) if isinstance(record, dict) else []
+
+
+def remove_stale_temporaries(path: Path, recorded: list[str]) -> list[Path]:
+    """Remove the temporary files of ``path`` that a killed run recorded (globs, ``own_temporaries``); call
+    only while holding its lock. A file is removed only when it is one of ``path``'s temporary names and one
+    the run recorded."""
+    stale = [p for p in path.parent.glob(f".{glob_escape(path.name)}.*")
+             if is_temporary_of(p.name, path) and any(fnmatchcase(p.name, r) for r in recorded)]
     for leftover in stale:
         leftover.unlink(missing_ok=True)
     if stale:
@@ -208,7 +281,7 @@ def glob_escape(name: str) -> str:
 
 def _holder(fd: int) -> str:
     try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        holder = json.loads(os.pread(fd, LOCK_RECORD_BYTES, 0) or b"{}")
         return f"host {holder['host']}, pid {holder['pid']}"
     except (ValueError, KeyError, OSError):
         return "holder unknown"

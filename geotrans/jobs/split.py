@@ -26,7 +26,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from geotrans.errors import GeotransError
-from geotrans.io.files import glob_escape
+from geotrans.io.files import glob_escape, own_temporaries
 from geotrans.io.sink import GeoTiffSink
 from geotrans.io.tiler import BLOCK, MAX_BAND_WIDTH, RowStrip, row_strips
 from geotrans.jobs.distributed import _distributed, dask_client, worker_model
@@ -132,6 +132,7 @@ def translate_split(plan: RunPlan, dst: str | os.PathLike, model_path: Optional[
     seconds = {"assembly": 0.0}
 
     def fill(sink: GeoTiffSink) -> tuple[int, int]:
+        own_temporaries(dst, _strips_of(dst, token))  # the workers write them: recorded here, under the lock
         with dask_client(model_path, scheduler, local_workers) as client:
             workers = len(client.scheduler_info()["workers"])
             strips = row_strips(plan.tiles, strip_rows_for(plan.tiles.height, workers, plan.options.strip_rows))
@@ -186,5 +187,10 @@ def _run_strips(client, plan: RunPlan, strips: list[RowStrip], dst: Path, token:
 
 def _remove_strips(dst: Path, token: str) -> None:
     """Remove the run's strip files (temporary files of ``dst`` for a ``strip_stage`` of ``token``) still there."""
-    for leftover in dst.parent.glob(f".{glob_escape(dst.name)}.{'[0-9a-f]' * 8}.strip-{token}-*"):
+    for leftover in dst.parent.glob(_strips_of(dst, token)):
         leftover.unlink(missing_ok=True)
+
+
+def _strips_of(dst: Path, token: str) -> str:
+    """The names (a glob) of the strip files of the run ``token`` for the map ``dst``."""
+    return f".{glob_escape(dst.name)}.{'[0-9a-f]' * 8}.strip-{token}-*"
