@@ -299,3 +299,88 @@ def test_a_number_that_is_not_finite_is_refused_in_one_line(tmp_path, args):
     result = run_cli(*[str(KOREA) if a == "KOREA" else str(out) if a == "OUT" else a for a in args])
     assert result.exit_code == 2 and "is not a finite number" in result.output and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def _vrt_chain(scene: Path, folder: Path, depth: int, name=lambda d: f"d{d}.vrt") -> list[Path]:
+    """VRTs of VRTs, ``depth`` deep: the first reads ``scene``, each next one the last."""
+    chain, inner = [], scene
+    for d in range(1, depth + 1):
+        inner = vrt_of(inner, folder / name(d), relative_to=folder)
+        chain.append(inner)
+    return chain
+
+
+def test_every_vrt_of_a_chain_deeper_than_eight_is_an_input(tmp_path, scene, narrow_model_file):
+    chain = _vrt_chain(scene, tmp_path, 12)  # GDAL reads chains this deep (and deeper)
+    with rasterio.open(chain[-1]) as ds:
+        assert ds.read(1, window=((0, 1), (0, 1))).shape == (1, 1)
+    refused_and_kept((chain[-1], "--out", scene, "--overwrite"), scene, "is an input of the run",
+                     model=narrow_model_file)
+    refused_and_kept((chain[-1], "--out", chain[0], "--overwrite"), chain[0], "is an input of the run",
+                     model=narrow_model_file)
+
+
+@pytest.mark.parametrize("inner_name", ["inner.xml", "inner.tif", "inner"])
+def test_an_inner_vrt_is_followed_by_what_it_holds_not_by_its_name(tmp_path, scene, narrow_model_file, inner_name):
+    inner = vrt_of(scene, tmp_path / "inner.vrt", relative_to=tmp_path).rename(tmp_path / inner_name)
+    outer = vrt_of(inner, tmp_path / "outer.vrt", relative_to=tmp_path)
+    with rasterio.open(outer) as ds:
+        assert ds.files[-1].endswith(inner_name)
+    refused_and_kept((outer, "--out", scene, "--overwrite"), scene, "is an input of the run",
+                     model=narrow_model_file)
+
+
+def test_a_vrt_s_mask_band_source_is_an_input(tmp_path, scene, narrow_model_file):
+    mask = tmp_path / "mask.tif"
+    shutil.copy(LANDSAT, mask)
+    with rasterio.open(scene) as ds:
+        width, height = ds.width, ds.height
+    vrt = tmp_path / "masked.vrt"
+    vrt.write_text(f"""<VRTDataset rasterXSize="{width}" rasterYSize="{height}">
+  <VRTRasterBand dataType="Byte" band="1"><SimpleSource><SourceFilename relativeToVRT="1">{scene.name}</SourceFilename>
+    <SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>
+  <MaskBand><VRTRasterBand dataType="Byte"><SimpleSource><SourceFilename relativeToVRT="1">mask.tif</SourceFilename>
+    <SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></MaskBand>
+</VRTDataset>""")
+    with rasterio.open(vrt) as ds:  # GDAL reads the mask's file, but does not list it
+        assert not any(f.endswith("mask.tif") for f in ds.files) and ds.read_masks(1).any()
+    refused_and_kept((vrt, "--out", mask, "--overwrite"), mask, "is an input of the run", model=narrow_model_file)
+
+
+def test_a_processed_dataset_s_input_is_an_input(tmp_path, scene):
+    vrt = tmp_path / "processed.vrt"
+    vrt.write_text(f"""<VRTDataset subClass="VRTProcessedDataset">
+  <Input><SourceFilename relativeToVRT="1">{scene.name}</SourceFilename></Input>
+  <ProcessingSteps><Step><Algorithm>LocalScaleOffset</Algorithm></Step></ProcessingSteps>
+</VRTDataset>""")
+    assert any(f.path == scene for f in input_files(vrt))  # whether or not this GDAL can run its steps
+
+
+@pytest.mark.parametrize("how", ["GTI:{index}", "{index}", "{xml}"])
+def test_a_tile_index_s_tiles_and_index_are_inputs(tmp_path, scene, narrow_model_file, how):
+    import subprocess
+
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    tile = tiles / "a.tif"
+    shutil.copy(scene, tile)
+    index = tmp_path / "index.gti.gpkg"
+    subprocess.run(["gdaltindex", "-f", "GPKG", str(index), str(tile)], check=True, capture_output=True)
+    xml = tmp_path / "index.xml"
+    xml.write_text(f"<GDALTileIndexDataset><IndexDataset>{index}</IndexDataset></GDALTileIndexDataset>")
+    source = how.format(index=index, xml=xml)
+    with rasterio.open(source) as ds:
+        assert ds.count == 3
+    refused_and_kept((source, "--out", tile, "--overwrite"), tile, "is an input of the run", model=narrow_model_file)
+    refused_and_kept((source, "--out", index, "--overwrite"), index, "is an input of the run",
+                     model=narrow_model_file)
+
+
+def test_vrts_nested_deeper_than_geotrans_follows_are_one_line_and_every_file_kept(tmp_path, scene,
+                                                                                    narrow_model_file):
+    from geotrans.io.targets import NESTING
+
+    chain = _vrt_chain(scene, tmp_path, NESTING + 2)
+    refused_and_kept((chain[-1], "--out", tmp_path / "m.tif"), scene, f"nested more than {NESTING} deep",
+                     model=narrow_model_file)
+    assert not (tmp_path / "m.tif").exists()

@@ -5,8 +5,9 @@ A target is refused, in one line, when it is:
 * any file an input of the run is made of (``input_files``): the file it names, directly or through a GDAL
   or rasterio path (``/vsizip/a.zip/x.tif``, ``zip://a.zip!x.tif``, ``file://``, ``/vsicached?file=``,
   ``/vsisparse/`` ... name files on disk: the archive, the cached file, the sparse file's parts), every file
-  GDAL reads for it (a VRT's sources, followed into VRTs of VRTs), and the sidecars GDAL would read beside
-  each (``.ovr``, ``.aux.xml``, ``.msk``, world files), whether or not they exist yet;
+  GDAL reads for it (a VRT's sources, its mask band's and a processed dataset's too, followed into VRTs of VRTs
+  however they are named; a tile index's index and tiles), and the sidecars GDAL would read beside each
+  (``.ovr``, ``.aux.xml``, ``.msk``, world files), whether or not they exist yet;
 * another output of the same run (the map and its preview, log or summary);
 * not a regular file (a device, a pipe, a socket, a folder) or not a local path (a ``/vsi`` or URL target);
 * in a folder that does not exist;
@@ -30,7 +31,7 @@ from typing import Iterable, Optional, Sequence
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-from geotrans.errors import OutputError
+from geotrans.errors import InputError, OutputError
 from geotrans.io.gdal_messages import quiet_gdal
 
 # rasterio is imported in the functions that open a file: the CLI checks every target before it loads
@@ -41,13 +42,16 @@ _SUBFILE = re.compile(r"^/vsisubfile/[0-9_]+,(.*)$", re.IGNORECASE)
 _CACHED = re.compile(r"^/vsicached\?(.*)$", re.IGNORECASE)
 _KEYED = re.compile(r"^/vsicrypt/(.*)$", re.IGNORECASE)  # /vsicrypt/key=...,file=PATH
 _SPARSE = re.compile(r"^/vsisparse/(.*)$", re.IGNORECASE)
-_DRIVER = re.compile(r"^(GTIFF_DIR:[0-9]+:|GTIFF_RAW:)(.*)$", re.IGNORECASE)  # GDAL's GeoTIFF driver prefixes
+# GDAL's GeoTIFF driver prefixes, and its tile index's
+_DRIVER = re.compile(r"^(GTIFF_DIR:[0-9]+:|GTIFF_RAW:|GTI:)(.*)$", re.IGNORECASE)
 # rasterio's URL-like paths: file://PATH, zip://ARCHIVE!MEMBER, tar://, gzip://, zip+file:// ...
 _RASTERIO = re.compile(r"^(?:(zip|tar|gzip)(?:\+file)?|file)://(.*)$", re.IGNORECASE)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # The files GDAL reads beside a raster: overviews, auxiliary metadata, masks; world files replace the extension.
 SIDECARS = (".ovr", ".aux.xml", ".msk", ".aux")
-VRT_DEPTH = 8  # VRTs of VRTs followed this deep (GDAL's own nesting limit is near it)
+NESTING = 64  # VRTs of VRTs (and tile indexes) followed this deep, deeper than GDAL reads; deeper is refused
+_NESTED_XML_BYTES = 256 << 20  # a VRT or tile index description larger than this is refused, not parsed
+_GTI_SUFFIXES = (".gti.gpkg", ".gti.fgb", ".gti.parquet")  # tile indexes GDAL opens as such by their name
 
 
 def disk_file(path: str | os.PathLike) -> Optional[Path]:
@@ -152,31 +156,120 @@ class InputFile:
 
 def input_files(source: str | os.PathLike, listed: Optional[Sequence[str]] = None) -> list[InputFile]:
     """Every local file an input is made of: the files its path names (through any GDAL or rasterio prefix),
-    the files GDAL reads for it (a VRT's sources, VRTs followed down), and each one's sidecars. ``listed``:
-    GDAL's list for ``source`` when the caller has it open already (it is not opened again)."""
+    the files GDAL reads for it (its own list, and every source a VRT or tile index names, followed down
+    through VRTs of VRTs whatever their names), and each one's sidecars. ``listed``: GDAL's list for
+    ``source`` when the caller has it open already (it is not opened again)."""
     source = os.fspath(source)
     named = disk_files(source)
     found = [InputFile(p, source, "named") for p in named]
     seen = {os.path.abspath(p) for p in named}
-    queue = [source] if named else []  # network inputs have no local files to protect (or to open here)
-    for depth in range(VRT_DEPTH):
+    if not named:  # network inputs have no local files to protect (or to open here)
+        return found
+    gti = source.upper().startswith("GTI:")
+    queue = [(source, _nested_sources(named[0], gti) or [])]
+    for _ in range(NESTING):
         next_queue = []
-        for item in queue:
-            for listed_file in (listed if depth == 0 and listed is not None else _read_files(item)):
+        for item, nested in queue:
+            listed_files = listed if item is source and listed is not None else _read_files(item)
+            for listed_file in [*listed_files, *nested]:
                 for local in disk_files(listed_file):
                     key = os.path.abspath(local)
                     if key in seen:
                         continue
                     seen.add(key)
                     found.append(InputFile(local, source, "read"))
-                    if local.suffix.lower() == ".vrt":
-                        next_queue.append(os.fspath(local))
+                    inner = _nested_sources(local)
+                    if inner is not None:  # a VRT or a tile index, by what it holds: followed down
+                        next_queue.append((os.fspath(local), inner))
         queue = next_queue
         if not queue:
             break
+    else:
+        raise InputError(f"{source}: its VRTs are nested more than {NESTING} deep; geotrans follows no deeper",
+                         hint="point geotrans at an inner VRT, or flatten the chain with gdalbuildvrt")
     for item in list(found):
         found += [InputFile(side, source, "sidecar") for side in sidecars(item.path)]
     return found
+
+
+def _nested_sources(path: Path, gti: bool = False) -> Optional[list[str]]:
+    """The files a VRT or a tile index at ``path`` names, known by what the file holds (a VRT named ``.xml``
+    or ``.tif`` is a VRT), with those GDAL leaves out of its own list (a mask band's source, a processed
+    dataset's input, an index's tiles); None for any other file. ``gti``: named through ``GTI:``."""
+    head = _regular_head(path, 512)
+    if head is None:
+        return None
+    text = head.lstrip()
+    if text.startswith((b"<VRTDataset", b"<GDALTileIndexDataset")):
+        return _xml_sources(path)
+    if gti or path.name.lower().endswith(_GTI_SUFFIXES):
+        return [os.fspath(path), *_index_tiles(path, path)]
+    return None
+
+
+def _xml_sources(path: Path) -> list[str]:
+    """Every file a VRT (or a tile index's XML) names: its sources wherever they stand (``SourceFilename``,
+    a warped VRT's ``SourceDataset``, an ``IndexDataset`` and that index's tiles), relative to it where it
+    says so."""
+    if path.stat().st_size > _NESTED_XML_BYTES:
+        raise InputError(f"{path}: a VRT of {path.stat().st_size >> 20} MiB is larger than geotrans reads "
+                         f"({_NESTED_XML_BYTES >> 20} MiB)")
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (OSError, ElementTree.ParseError):
+        return []
+    names = []
+    for element in root.iter():
+        if element.tag not in ("SourceFilename", "SourceDataset", "IndexDataset") or not element.text:
+            continue
+        text = element.text.strip()
+        relative = element.get("relativeToVRT", "0") in ("1", "true") or element.tag == "IndexDataset"
+        name = os.fspath(path.parent / text) if relative and not _is_absolute(text) else text
+        names.append(name)
+        if element.tag == "IndexDataset":
+            field = root.findtext("LocationField") or "location"
+            names += [f for local in disk_files(name) for f in _index_tiles(local, local, field)]
+    return names
+
+
+def _is_absolute(name: str) -> bool:
+    return os.path.isabs(name) or name.startswith("/vsi") or _URL.match(name) is not None
+
+
+def _index_tiles(index: Path, relative_to: Path, field: str = "location") -> list[str]:
+    """The tiles a tile index lists in ``field``, relative names taken relative to the index's folder (and,
+    to be safe, to the working folder too); none when it cannot be read as one."""
+    import pyogrio
+
+    try:
+        with quiet_gdal():
+            _, _, _, values = pyogrio.raw.read(index, columns=[field], read_geometry=False)
+    except Exception:  # noqa: BLE001 - pyogrio raises its own and GDAL's errors: an unreadable index lists nothing
+        return []
+    if not values:
+        return []
+    tiles = []
+    for value in values[0]:
+        if isinstance(value, str) and value:
+            tiles.append(value)
+            if not _is_absolute(value):
+                tiles.append(os.fspath(relative_to.parent / value))
+    return tiles
+
+
+def _regular_head(path: Path, size: int) -> Optional[bytes]:
+    """The first ``size`` bytes of ``path`` when it is a regular file (a pipe or a device is never opened
+    for reading: it could block or never end); None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, size) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _same(a: Path, b: Path) -> bool:
