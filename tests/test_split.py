@@ -132,3 +132,17 @@ def test_a_scene_smaller_than_two_strips_runs_as_today(tmp_path, narrow_model_fi
     assert result.exit_code == 0, result.output
     assert "dask:" not in result.output and "strips" not in result.output
     assert (tmp_path / "map.tif").exists()
+
+
+def test_a_scene_too_small_to_split_runs_on_the_scheduler_it_was_given_as_one_strip(tmp_path, narrow_model_file):
+    """A remote scheduler may hold the only GPU: --scheduler is never ignored, whatever the scene's size."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        result = run_cli("run", LANDSAT, "--out", tmp_path / "map.tif", "--model", narrow_model_file,
+                         "--scheduler", cluster.scheduler_address, "--precision", "fp32")
+    assert result.exit_code == 0, result.output
+    assert "dask: 1 workers" in result.output and "strips of up to" in result.output
+    serial = tmp_path / "serial.tif"
+    assert run_cli("run", LANDSAT, "--out", serial, "--model", narrow_model_file, "--precision", "fp32").exit_code == 0
+    assert np.array_equal(_read(serial)[0], _read(tmp_path / "map.tif")[0])

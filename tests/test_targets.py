@@ -788,3 +788,55 @@ def test_a_killed_run_s_recorded_temporary_files_are_cleaned_up_by_the_next(tmp_
     with output_lock(out):
         assert not any(p.exists() for p in left)
     assert sorted(tmp_path.iterdir()) == []
+
+
+def _server(reply: bytes | None):
+    """A TCP server on a free local port that accepts and says nothing (``reply`` None) or sends ``reply``."""
+    import socket as sockets
+
+    server = sockets.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply is not None:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("reply, said", [(None, "no Dask scheduler answered within 2 s"),
+                                         (b"HTTP/1.1 200 OK\r\n\r\n" * 50, "does not speak Dask's protocol")],
+                         ids=["silent", "garbage"])
+@pytest.mark.parametrize("folder", [False, True], ids=["scene", "folder"])
+def test_a_scheduler_that_does_not_answer_as_one_is_one_line_within_its_bound(tmp_path, narrow_model_file,
+                                                                              monkeypatch, reply, said, folder):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("geotrans.jobs.distributed.SCHEDULER_WAIT_S", 2)
+    server, address = _server(reply)
+    src = tmp_path / "scenes"
+    src.mkdir()
+    shutil.copy(KOREA, src / "k.tif")
+    started = time.monotonic()
+    try:
+        result = run_cli("run", src if folder else src / "k.tif", "--out", tmp_path / ("maps" if folder else "m.tif"),
+                         "--scheduler", address, "--model", narrow_model_file)
+    finally:
+        server.close()
+    assert_one_line_error(result, address, said)
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "m.tif").exists() and not list(tmp_path.glob("maps/*.tif"))
+
+
+@pytest.mark.parametrize("address", ["foo", "tcp://host", "tcp://host:0", "tcp://host:70000", "http://host:8786"])
+def test_a_scheduler_address_that_is_not_one_is_one_line(tmp_path, narrow_model_file, address):
+    result = run_cli("run", KOREA, "--out", tmp_path / "m.tif", "--scheduler", address, "--model", narrow_model_file)
+    assert_one_line_error(result, "--scheduler takes a Dask scheduler's address", repr(address))

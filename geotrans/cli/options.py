@@ -4,6 +4,7 @@ once here and applied to every command that takes it (click makes a fresh Option
 from __future__ import annotations
 
 import math
+import re
 
 import click
 
@@ -55,6 +56,23 @@ class LocalCluster(OneLineParam):
         if kind.lower() != "local" or not count.isdigit() or int(count) < 1:
             self.fail_one_line(f"--cluster: a local cluster is local:N (N worker processes), not {value!r}")
         return int(count)
+
+
+class SchedulerAddress(OneLineParam):
+    """A Dask scheduler's address: ``[tcp|tls|ucx|ws|wss://]HOST:PORT`` (an IPv6 host in brackets), or
+    ``inproc://`` (a cluster in this process, as the tests start)."""
+
+    name = "tcp://HOST:8786"
+    FORM = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})")
+
+    def convert(self, value, param, ctx) -> str:
+        text = str(value).strip()
+        if text.startswith("inproc://") and len(text) > len("inproc://") and not any(c.isspace() for c in text):
+            return text
+        match = self.FORM.fullmatch(text)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            self.fail_one_line(f"--scheduler takes a Dask scheduler's address like tcp://HOST:8786, not {value!r}")
+        return text
 
 
 class GroupedCommand(click.Command):

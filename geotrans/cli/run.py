@@ -24,9 +24,10 @@ from geotrans.cli.options import (
     GroupedCommand,
     LocalCluster,
     Number,
+    SchedulerAddress,
 )
 from geotrans.io.footprint import aoi_file
-from geotrans.io.network import apply_http_settings
+from geotrans.io.network import SCHEDULER_WAIT_S, apply_http_settings
 from geotrans.io.targets import SUMMARY
 from geotrans.jobs.paths import check_job_paths
 from geotrans.model.choices import DEVICES, PRECISIONS
@@ -115,9 +116,10 @@ def compression_of(ctx: click.Context, compress: str, creation_options: tuple[tu
 @click.option("--list", "list_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Translate the scenes listed in this file (one path a line) into the --out folder.")
 @click.option("--force", is_flag=True, help="Folder mode: redo scenes whose output is complete and current.")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
+@click.option("--scheduler", default=None, type=SchedulerAddress(), metavar="tcp://HOST:8786",
               help="Spread the folder's scenes, or one scene's strips of rows, over this Dask cluster "
-                   "(one worker per GPU).")
+                   f"(one worker per GPU); a scene too small to split runs there as one strip. A scheduler "
+                   f"that does not answer within {SCHEDULER_WAIT_S} s is one line, not a wait.")
 @click.option("--cluster", default=None, type=LocalCluster(), metavar="local:N",
               help="Start a local Dask cluster of N workers for the folder's scenes or one scene's strips.")
 @click.option("--strip-rows", default=None, type=int, metavar="ROWS",

@@ -1,4 +1,5 @@
-"""Network sources: GDAL's HTTP timeouts and retries, so a silent server cannot hang a run.
+"""Network sources: GDAL's HTTP timeouts and retries, so a silent server cannot hang a run; and the bound
+on a Dask scheduler's answer.
 
 GDAL reads these configuration options from the environment at each request. A
 value the user set in the environment is kept; ``--http-timeout`` sets both
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import os
 from typing import MutableMapping, Optional
+
+SCHEDULER_WAIT_S = 30  # a Dask scheduler that does not answer within this is given up on
 
 HTTP_DEFAULTS = {
     "GDAL_HTTP_CONNECTTIMEOUT": "15",  # seconds to connect

@@ -8,6 +8,7 @@ the model file.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -16,7 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from geotrans.errors import DiskFullError, GeotransError, one_line
+from geotrans.errors import DiskFullError, GeotransError, InputError, one_line
+from geotrans.io.network import SCHEDULER_WAIT_S
 from geotrans.jobs.batch import BatchSummary, SceneJob, SceneResult, process_scene, written_outputs
 from geotrans.model.weights import read_model_info
 from geotrans.run.options import RunOptions
@@ -76,8 +78,10 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
         torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
         cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address=None)
+    else:
+        check_scheduler(scheduler)
     try:
-        with distributed.Client(scheduler or cluster) as client:
+        with distributed.Client(scheduler or cluster, timeout=SCHEDULER_WAIT_S) as client:
             client.register_plugin(_model_plugin(model_path, torch_threads))
             log.info("dask: %d workers at %s, ready in %.1f s", len(client.scheduler_info()["workers"]),
                      client.scheduler.address, time.perf_counter() - started)
@@ -85,6 +89,38 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def check_scheduler(address: str, seconds: Optional[float] = None) -> None:
+    """An InputError unless a Dask scheduler answers at ``address`` within ``seconds``: nothing listening,
+    a server that accepts and says nothing, or one that answers in another protocol is one line, never a
+    wait without end (Dask's own handshake has no bound)."""
+    _distributed()
+    seconds = SCHEDULER_WAIT_S if seconds is None else seconds
+    try:
+        answer = asyncio.run(asyncio.wait_for(_identity(address, seconds), seconds))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise InputError(f"{address}: no Dask scheduler answered within {seconds:g} s",
+                         hint="check the address and that the scheduler is running") from None
+    except OSError as err:  # refused, unreachable, a name that does not resolve
+        raise InputError(f"{address}: no Dask scheduler answered ({one_line(err)[:200]})",
+                         hint="check the address and that the scheduler is running") from None
+    except Exception:  # noqa: BLE001 - bytes that are not Dask's protocol fail in many ways while decoded
+        raise InputError(f"{address}: what answered there does not speak Dask's protocol",
+                         hint="check the address and its port") from None
+    if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
+        raise InputError(f"{address}: what answered there is not a Dask scheduler")
+
+
+async def _identity(address: str, seconds: float):
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=seconds)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
 
 
 def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool, written: frozenset = frozenset()) -> SceneResult:
