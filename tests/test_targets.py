@@ -840,3 +840,20 @@ def test_a_scheduler_that_does_not_answer_as_one_is_one_line_within_its_bound(tm
 def test_a_scheduler_address_that_is_not_one_is_one_line(tmp_path, narrow_model_file, address):
     result = run_cli("run", KOREA, "--out", tmp_path / "m.tif", "--scheduler", address, "--model", narrow_model_file)
     assert_one_line_error(result, "--scheduler takes a Dask scheduler's address", repr(address))
+
+
+@pytest.mark.parametrize("cog", [False, True], ids=["tiff", "cog"])
+def test_a_map_larger_than_the_file_size_limit_is_one_line_naming_the_limit(tmp_path, narrow_model_file, cog):
+    import resource
+
+    def limit_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300 * 1024, resource.RLIM_INFINITY))
+
+    out = tmp_path / "m.tif"
+    done = subprocess.run([sys.executable, "-m", "geotrans", "run", str(KOREA), "--out", str(out), "--model",
+                           str(narrow_model_file), "-q", *(["--cog"] if cog else [])],
+                          cwd=ROOT, capture_output=True, text=True, preexec_fn=limit_files, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "limited to 300 KiB" in errors[0] and "nothing was written there" in errors[0]
+    assert list(tmp_path.iterdir()) == []

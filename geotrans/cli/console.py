@@ -150,6 +150,15 @@ def setup_logging(verbose: int, quiet: bool, log_file: Optional[str] = None, jso
         level = min(level, to_file.level)
     log.setLevel(level)
     log.propagate = False
+    _route_gdal_messages(log.handlers if verbose else [])
+
+
+def _route_gdal_messages(handlers: list[logging.Handler]) -> None:
+    """GDAL's messages (rasterio logs them) reach the user inside geotrans's own one-line errors; on their
+    own they are shown only with -v, never as bare lines through Python's last-resort handler."""
+    gdal = logging.getLogger("rasterio")
+    gdal.handlers[:] = [*handlers] or [logging.NullHandler()]
+    gdal.propagate = False
 
 
 class JsonProgress:

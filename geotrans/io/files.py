@@ -36,7 +36,12 @@ FULL_BELOW_BYTES = 1 << 20  # a write that fails with less free space than this 
 
 
 def write_error(path: Path, action: str, messages: list[str], err: Optional[BaseException] = None) -> OutputError:
-    """The one-line error for a failed write: a DiskFullError when the disk is full."""
+    """The one-line error for a failed write: a DiskFullError when the disk is full, and the file-size limit
+    named when the file outgrew it."""
+    if isinstance(err, OSError) and err.errno == errno.EFBIG or any("File too large" in m for m in messages):
+        return OutputError(f"{path}: the file grew past the largest file this process may write "
+                           f"({_file_size_limit() or 'the file system'}'s limit) while {action}; nothing was "
+                           "written there", hint="raise the limit (ulimit -f) or write where none applies")
     free = free_bytes(path.parent)
     full = isinstance(err, OSError) and err.errno == errno.ENOSPC or \
         any("No space left" in m for m in messages) or free is not None and free < FULL_BELOW_BYTES
@@ -44,7 +49,20 @@ def write_error(path: Path, action: str, messages: list[str], err: Optional[Base
         left = "" if free is None else f" ({free // 1024} KiB left)"
         return DiskFullError(f"{path}: the disk is full{left} while {action}; nothing was written there",
                              hint="free some space and run again")
+    limit = _file_size_limit()
+    if limit is not None:  # GDAL's TIFF writer prints EFBIG to stderr past its handler: say what likely caused it
+        return OutputError(f"{path}: {action} failed ({one_line(Exception(reason(messages, 'unknown')))}); "
+                           f"nothing was written there", hint=f"files this process writes are limited to "
+                           f"{limit}: raise the limit (ulimit -f) if the map needs more")
     return OutputError(f"{path}: {action} failed ({one_line(Exception(reason(messages, 'unknown')))})")
+
+
+def _file_size_limit() -> Optional[str]:
+    """This process's limit on the size of a file it writes (``ulimit -f``), in words; None when unlimited."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else f"{soft // 1024} KiB"
 
 
 def free_bytes(folder: Path) -> Optional[int]:

@@ -147,7 +147,7 @@ def checked_gdal(path: Path, action: str) -> Iterator[None]:
     with gdal_messages() as messages:
         try:
             yield
-        except (RasterioError, OSError) as err:
+        except (RasterioError, CPLE_BaseError, OSError) as err:
             raise write_error(path, action, [*messages, one_line(err)], err) from None
     if messages:
         raise write_error(path, action, messages)
