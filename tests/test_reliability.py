@@ -460,3 +460,28 @@ def test_a_sparse_file_claiming_a_huge_scene_is_announced_loudly(tmp_path, caplo
         announce(plan, "cpu")
     warning = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning and f"70000 x 70000 px; {plan.tiles_to_run} of {len(plan.tiles)} windows" in warning[0].message
+
+
+@needs_tmpfs
+def test_vectors_onto_a_full_disk_are_one_line_and_leave_nothing(tmp_path, small_disk, narrow_model_file):
+    mount, fill = small_disk
+    map_path = tmp_path / "m.tif"
+    assert run_cli("run", KOREA, "--out", map_path, "-q").exit_code == 0  # the shipped model: class colours
+    fill(20_000)
+    result = run_cli("vectorize", map_path, "--out", mount / "v.gpkg")
+    assert result.exit_code == 1 and "Traceback" not in result.output and "internal error" not in result.output
+    assert "the disk is full" in result.output and "nothing was written there" in result.output
+    assert sorted(p.name for p in mount.iterdir()) == ["filler"]
+
+
+@needs_tmpfs
+def test_vectors_into_a_read_only_folder_are_one_line_saying_so(tmp_path, small_disk, narrow_model_file):
+    mount, fill = small_disk
+    map_path = tmp_path / "m.tif"
+    assert run_cli("run", KOREA, "--out", map_path, "-q").exit_code == 0  # the shipped model: class colours
+    fill(20_000)  # nearly full as well: read-only is still the reason to give
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    result = run_cli("vectorize", map_path, "--out", mount / "v.gpkg")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Read-only file system" in result.output and "disk is full" not in result.output
+    assert sorted(p.name for p in mount.iterdir()) == ["filler"]

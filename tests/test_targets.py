@@ -857,3 +857,16 @@ def test_a_map_larger_than_the_file_size_limit_is_one_line_naming_the_limit(tmp_
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "limited to 300 KiB" in errors[0] and "nothing was written there" in errors[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_run_s_vectors_another_run_is_writing_are_left_to_it(tmp_path, narrow_model_file):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    shutil.copy(KOREA, scenes / "k.tif")
+    vectors = tmp_path / "vectors"
+    vectors.mkdir()
+    with output_lock(vectors / "k.gpkg"):  # another run writes these features
+        (vectors / "k.gpkg").write_bytes(b"the other run's features")
+        result = run_cli("run", scenes, "--out", tmp_path / "maps", "--vectors", vectors, "--overwrite")
+    assert result.exit_code == 1 and "being written by another run" in result.output
+    assert (vectors / "k.gpkg").read_bytes() == b"the other run's features"

@@ -42,6 +42,9 @@ def write_error(path: Path, action: str, messages: list[str], err: Optional[Base
         return OutputError(f"{path}: the file grew past the largest file this process may write "
                            f"({_file_size_limit() or 'the file system'}'s limit) while {action}; nothing was "
                            "written there", hint="raise the limit (ulimit -f) or write where none applies")
+    if isinstance(err, OSError) and err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return OutputError(f"{path}: {action} failed: {err.strerror or 'not allowed'}; nothing was written there",
+                           hint="choose a folder you may write")
     free = free_bytes(path.parent)
     full = isinstance(err, OSError) and err.errno == errno.ENOSPC or \
         any("No space left" in m for m in messages) or free is not None and free < FULL_BELOW_BYTES

@@ -45,8 +45,8 @@ from rasterio.errors import RasterioError
 from rasterio.features import shapes
 from rasterio.windows import Window
 
-from geotrans.errors import GeotransError, InputError, OutputError, one_line
-from geotrans.io.files import atomic_path, output_lock
+from geotrans.errors import GeotransError, InputError, one_line
+from geotrans.io.files import atomic_path, output_lock, write_error
 from geotrans.io.resolution import pixel_size_m
 from geotrans.io.targets import Target, check_target
 from geotrans.model.style import CODES, MAP_CLASSES_TAG, MapStyle
@@ -537,8 +537,8 @@ def write_features(features: Features, out: str | Path) -> Path:
                 wkb = np.array([shapely.to_wkb(g) for g in geometries], dtype=object)
                 pyogrio.raw.write(tmp, wkb, list(columns.values()), list(columns), layer=layer, driver="GPKG",
                                   geometry_type=kind, crs=crs, append=i > 0, layer_metadata=metadata)
-        except pyogrio.errors.DataSourceError as err:
-            raise OutputError(f"{out}: cannot write the features ({one_line(err)})") from None
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as err:  # a full disk is one
+            raise write_error(out, "writing the features", [one_line(err)]) from None
     return out
 
 
@@ -580,7 +580,10 @@ def vectorize_folder(maps: list[str], maps_dir: str | Path, vectors_dir: str | P
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
             check_target(Target(out, "vectors"), inputs=[map_path], overwrite=overwrite or ours)
-            write_features(vectorize(map_path, None, options), out)
+            features = vectorize(map_path, None, options)
+            with output_lock(out):  # one writer, and the rule again under the lock
+                check_target(Target(out, "vectors"), files=[], overwrite=overwrite or ours)
+                write_features(features, out)
             outcome[map_path] = "written"
         except (GeotransError, OSError) as err:
             outcome[map_path] = one_line(err)
