@@ -230,3 +230,54 @@ def test_the_summary_shows_street_precision_beside_recall_for_every_set():
     assert rows["vegas.tif road precision"].value == 0.41 and rows["vegas.tif road precision"].better == "higher"
     assert rows["loveda-rural street precision"].value == 0.06
     assert rows["loveda-rural street recall"].value == 0.3
+
+
+def _research_cases(tmp_path: Path) -> list[tuple]:
+    from training.export import main as export_main
+    from training.train import main as train_main
+
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "card.json").write_text("[1, 2]")
+    (tmp_path / "notjson.json").write_bytes(b"\xff\xfe")
+    model = tmp_path / "m.safetensors"
+    save_generator(build_generator(ngf=8), model, name="m")
+    data = ["--data", str(DATA / "maps_val")]
+    (tmp_path / "pairs").mkdir()
+    (tmp_path / "pairs" / "train").symlink_to(DATA / "maps_val")
+    run = ["--data", str(tmp_path / "pairs"), "--out", str(tmp_path / "run")]
+    return [
+        (evaluate_main, [*data, "--limit", "nan"], "--limit: a whole number in [1, inf), not 'nan'"),
+        (evaluate_main, [*data, "--limit", "0"], "--limit: a whole number in [1, inf), not '0'"),
+        (evaluate_main, ["--model", str(model), "--data", str(tmp_path / "gone")], "no such folder"),
+        (export_main, ["--run", str(tmp_path / "gone"), "--out", str(tmp_path / "x.safetensors")],
+         "the run's checkpoint is not there"),
+        (export_main, ["--run", str(tmp_path / "garbage"), "--out", str(tmp_path / "x.safetensors")],
+         "the run's checkpoint is damaged or not a geotrans checkpoint"),
+        (export_main, ["--model", str(model), "--out", str(tmp_path / "y.safetensors"), "--card",
+                       str(tmp_path / "card.json")], "holds a JSON list, not an object"),
+        (export_main, ["--model", str(model), "--out", str(tmp_path / "y.safetensors"), "--card",
+                       str(tmp_path / "notjson.json")], "not a JSON object"),
+        (export_main, ["--run", str(tmp_path / "garbage"), "--out", str(tmp_path / "garbage" / "checkpoint.pt")],
+         "is an input of the run"),
+        (train_main, [*run, "--lr", "nan"], "--lr: a number in (0, inf), not 'nan'"),
+        (train_main, [*run, "--lr", "inf"], "--lr: a number in (0, inf), not 'inf'"),
+        (train_main, [*run, "--epochs", "-1"], "--epochs: a whole number in [1, inf), not '-1'"),
+        (train_main, [*run, "--ema", "1"], "--ema: a number in [0, 1), not '1'"),
+        (train_main, [*run, "--epochs", "2", "--decay-epochs", "3"], "--decay-epochs 3 is more than --epochs 2"),
+        (train_main, ["--data", str(tmp_path / "pairs"), "--out", str(tmp_path / "garbage"), "--resume"],
+         "the checkpoint to resume is damaged or not a geotrans checkpoint"),
+    ]
+
+
+def test_the_research_entry_points_say_bad_options_and_garbage_files_in_one_line(tmp_path, capsys):
+    for entry, argv, said in _research_cases(tmp_path):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as ended:
+            entry(argv)
+        err = capsys.readouterr().err
+        assert ended.value.code == 2, (argv, err)
+        assert said in err.splitlines()[-1] and "Traceback" not in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.json", "garbage", "m.safetensors", "notjson.json",
+                                                          "pairs"]  # nothing written, and no run folder made
+    assert (tmp_path / "garbage" / "checkpoint.pt").read_bytes() == b"not a checkpoint"

@@ -526,3 +526,61 @@ def test_a_coarse_copy_is_its_photo_shrunk_to_the_coarse_scale_and_read_back_as_
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(MixError, match="coarse_m"):
         read_mix(tmp_path / "bad.json")
+
+
+NEW_BUILDING = [196, 182, 171]
+
+
+def test_a_recoloured_class_is_drawn_in_its_new_colour_and_new_york_s_old_colour_teaches_nothing(tmp_path):
+    from geotrans.training.sources import recoloured_pixels
+
+    path = tmp_path / "mix.json"
+    spec = json.loads(write_mix(tmp_path).read_text())
+    path.write_text(json.dumps({**spec, "recolour": {"building": NEW_BUILDING}}))
+    mix = read_mix(path)
+    old, new = mix.card_style(), mix.style()
+    assert new.colours["building"] == tuple(NEW_BUILDING) and new.colours["water"] == old.colours["water"]
+    nyc, dubai = load_sources(mix)
+    classes = labelled_images(mix, {**mix.sources[1], "val": "tile2/images/image_part_005.jpg"}, "val")[0].classes
+    example = dubai.examples[0]
+    assert (example.target[:, example.labelled & (classes == CODES["building"])].T == NEW_BUILDING).all() \
+        if (classes == CODES["building"]).any() else True
+    for pair in nyc.examples:  # real maps: the pixels nearest the old grey are unknown, the rest known
+        old_grey = old.classify(pair.target) == CODES["building"]
+        assert np.array_equal(pair.labelled, ~old_grey)
+    assert any((~p.labelled).any() for p in nyc.examples) and all(p.labelled.mean() > 0.5 for p in nyc.examples)
+    assert recoloured_pixels(nyc.examples[0].target, old, old) is None
+
+
+@pytest.mark.parametrize("recolour, said", [([1, 2, 3], "recolour maps a map class"),
+                                            ({"roof": NEW_BUILDING}, "'roof' is not a map class"),
+                                            ({"building": [300, 0, 0]}, "three 8-bit values")])
+def test_a_bad_recolour_is_one_line(tmp_path, recolour, said):
+    path = tmp_path / "mix.json"
+    path.write_text(json.dumps({**json.loads(write_mix(tmp_path).read_text()), "recolour": recolour}))
+    with pytest.raises(MixError, match=said):
+        read_mix(path)
+
+
+def test_a_recoloured_run_exports_a_card_in_the_new_colours(tmp_path):
+    from training.export import export
+
+    path = tmp_path / "mix.json"
+    path.write_text(json.dumps({**json.loads(write_mix(tmp_path).read_text()), "recolour": {"building": NEW_BUILDING}}))
+    from geotrans.model.generator import build_generator
+    from geotrans.model.weights import save_generator
+
+    shipped = read_model_info().card
+    start = tmp_path / "start.safetensors"  # a narrow model in the shipped style, to start from
+    save_generator(build_generator(ngf=8), start, name="start",
+                   card={k: shipped[k] for k in ("map_classes", "palette")})
+    config = TrainConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run"), ngf=8, ndf=8, batch_size=2,
+                         sample_pairs=0, epochs=1, max_steps=1, mix=str(path), lambda_class=1.0,
+                         class_colours="classes", init_generator=str(start))
+    trained = train(config, torch.device("cpu"))
+    assert trained.config.class_rgb[CODES["building"]] == NEW_BUILDING
+    card = export(tmp_path / "run", tmp_path / "m.safetensors", "recoloured")
+    assert card["training"]["recolour"] == {"building": NEW_BUILDING}
+    assert card["map_classes"]["building"] == NEW_BUILDING and NEW_BUILDING in card["palette"]
+    assert list(shipped["map_classes"]["building"]) not in card["palette"]
+    assert card["map_classes"]["water"] == shipped["map_classes"]["water"]

@@ -37,6 +37,7 @@ from geotrans.run.runner import D4
 from geotrans.training.data import list_pairs, read_aligned
 from geotrans.training.scores import STREETS
 from geotrans.training.sources import LabelledImage, labelled_images, read_mix
+from training.arguments import number
 from training.semantic import as_geotiff, held_out_sources, scoring_style
 from training.translated import translated
 from training.water import water_truth
@@ -162,10 +163,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--model", default=None, help="the model (default: the shipped one)")
     parser.add_argument("--mix", default="training/mixes/beyond_new_york.json", help="labelled sets (val parts)")
     parser.add_argument("--pairs", default=None, help="the New York val pairs folder")
-    parser.add_argument("--limit", type=int, default=20, help="New York pairs to score")
+    parser.add_argument("--limit", type=number(int, 1), default=20, help="New York pairs to score")
     parser.add_argument("--dakota", default=None, help="the Dakota NAIP scene (R, G, B, NIR)")
     parser.add_argument("--signals", default=",".join(SIGNALS), help="which of margin,d4,dropout")
-    parser.add_argument("--dropout", type=int, default=4, help="seeded dropout maps per photo")
+    parser.add_argument("--dropout", type=number(int, 1), default=4, help="seeded dropout maps per photo")
     parser.add_argument("--sets", default=None, help="only these labelled sets (comma-separated names)")
     parser.add_argument("--json", default=None, help="write the table as JSON here")
     args = parser.parse_args(argv)

@@ -31,6 +31,7 @@ from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import load_generator
 from geotrans.training.data import COARSE_FACTORS, DARK_FACTORS, coarsened, darkened, green_of, list_pairs, read_aligned
 from geotrans.training.sources import labelled_images, read_mix
+from training.arguments import number
 from training.confidence import auroc, confident_half, margins, merged, read_dakota
 from training.semantic import held_out_sources, scoring_style
 
@@ -225,15 +226,16 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--mix", default="training/mixes/beyond_new_york.json")
     parser.add_argument("--pairs-train", default=None)
-    parser.add_argument("--train-pairs", type=int, default=100, help="New York training pairs for the head")
+    parser.add_argument("--train-pairs", type=number(int, 1), default=100, help="New York training pairs for the head")
     parser.add_argument("--pairs-val", default=None)
-    parser.add_argument("--limit", type=int, default=20, help="New York val pairs to judge")
+    parser.add_argument("--limit", type=number(int, 1), default=20, help="New York val pairs to judge")
     parser.add_argument("--dakota", default=None)
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--tiles-per-set", type=int, default=400, help="training tiles per labelled source at most")
-    parser.add_argument("--dark-land", type=float, default=0.0,
+    parser.add_argument("--steps", type=number(int, 1), default=3000)
+    parser.add_argument("--tiles-per-set", type=number(int, 1), default=400,
+                        help="training tiles per labelled source at most")
+    parser.add_argument("--dark-land", type=number(float, 0, 1), default=0.0,
                         help="probability of a training tile's hardened copy with its green land darkened (0)")
-    parser.add_argument("--coarse", type=float, default=0.0,
+    parser.add_argument("--coarse", type=number(float, 0, 1), default=0.0,
                         help="probability of a training tile's hardened copy coarsened 1.5-4x (0)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)

@@ -49,6 +49,7 @@ from geotrans.run.options import RunOptions
 from geotrans.run.pipeline import translate_array
 from geotrans.run.runner import BatchRunner, resolve_device
 from geotrans.training.data import list_pairs, read_aligned
+from training.arguments import number, one_line_errors
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
 from training.semantic import LAND_FIGURES, evaluate_labelled, format_semantic
@@ -165,8 +166,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="exported generator (default: the shipped model)")
     parser.add_argument("--data", required=True, help="folder of aligned val pairs")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N pairs")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the dropout run")
+    parser.add_argument("--limit", type=number(int, 1), default=None, help="only the first N pairs")
+    parser.add_argument("--seed", type=number(int, 0), default=0, help="seed of the dropout run")
     parser.add_argument("--no-dropout-run", action="store_true", help="skip the seeded-dropout run")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", nargs="+", default=["auto"], choices=PRECISIONS,
@@ -197,6 +198,13 @@ def main(argv: Optional[list[str]] = None) -> None:
                          overwrite=args.overwrite)
     except (ModelError, OutputError) as err:
         parser.error(one_line(err))
+    if not Path(args.data).is_dir():
+        parser.error(f"--data {args.data}: no such folder of aligned pairs")
+    with one_line_errors(parser):
+        _evaluate(args, generator, info)
+
+
+def _evaluate(args: argparse.Namespace, generator, info) -> None:
     started = time.perf_counter()
     results = {}
     palette = Palette.from_card(info.card)

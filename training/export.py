@@ -11,11 +11,14 @@ import logging
 from pathlib import Path
 from typing import Optional
 
+from geotrans.errors import InputError, one_line
 from geotrans.io.files import atomic_path
+from geotrans.io.targets import Target, check_target
 from geotrans.model.generator import UnetGenerator
 from geotrans.model.weights import card_path, inherited_terms, load_generator, save_generator
 from geotrans.training.train import CHECKPOINT, TrainConfig, load_checkpoint
 from geotrans.training.widen import WIDEN_SEED
+from training.arguments import one_line_errors
 
 log = logging.getLogger("training.export")
 
@@ -26,7 +29,8 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
 
     A run with a moving average of its generator exports the average, unless ``raw``."""
     run_dir, out = Path(run_dir), Path(out)
-    state = load_checkpoint(run_dir / CHECKPOINT)
+    state = load_checkpoint(run_dir / CHECKPOINT, "the run's checkpoint", hint="give a run folder --out of "
+                            "python -m training.train")
     config = TrainConfig(**json.loads(state["config"]))
     net = UnetGenerator(ngf=config.ngf)
     weights = "ema_generator" if "ema_generator" in state and not raw else "generator"
@@ -75,10 +79,26 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
             card["licence"] = licence  # else the warm start's, if it has one
         card["training"]["d_warmup_steps"] = config.d_warmup_steps
         card["training"]["gan_ramp_steps"] = config.gan_ramp_steps
+    if run.get("recolour"):
+        card.update(recoloured_terms(card, run["recolour"]))
+        card["training"]["recolour"] = run["recolour"]
     card.update(card_extra or {})
     write_model(net, out, name, card)
     log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return card
+
+
+def recoloured_terms(card: dict, recolour: dict) -> dict:
+    """The card's map classes and palette with the classes a run's mix recoloured (``recolour``: class -> new
+    colour) in their new colours: the class's colour, and the palette entry that was that colour."""
+    classes = card.get("map_classes")
+    if not classes:
+        raise ValueError("a recoloured run needs a card with map_classes to recolour (train from a model)")
+    old = {tuple(classes[name]): list(rgb) for name, rgb in recolour.items()}
+    terms = {"map_classes": {**classes, **{name: list(rgb) for name, rgb in recolour.items()}}}
+    if card.get("palette"):
+        terms["palette"] = [old.get(tuple(c), list(c)) for c in card["palette"]]
+    return terms
 
 
 SHARE_ALIKE = "CC BY-NC-SA"  # a source under it makes the model as a whole non-commercial and share-alike
@@ -124,13 +144,29 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--card", action="append", default=[], help="JSON file merged into the card (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    extra = {}
-    for path in args.card:
-        extra.update(json.loads(Path(path).read_text()))
-    if args.model:
-        recard(args.model, args.out, extra)
-    else:
-        export(args.run, args.out, args.name or Path(args.run).name, extra, raw=args.raw)
+    with one_line_errors(parser):
+        extra = {}
+        for path in args.card:
+            extra.update(read_card_extra(path))
+        source = [args.model, card_path(args.model)] if args.model else [Path(args.run) / CHECKPOINT]
+        for target in (args.out, card_path(args.out)):  # the model rewritten in place is the one exception
+            if not args.model or Path(target).resolve() not in {Path(s).resolve() for s in source}:
+                check_target(Target(target, "model"), inputs=[*source, *args.card], overwrite=True)
+        if args.model:
+            recard(args.model, args.out, extra)
+        else:
+            export(args.run, args.out, args.name or Path(args.run).name, extra, raw=args.raw)
+
+
+def read_card_extra(path: str | Path) -> dict:
+    """A JSON object to merge into a card; an InputError in one line when the file is not one."""
+    try:
+        extra = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a JSON object to merge into the card ({one_line(err)})") from None
+    if not isinstance(extra, dict):
+        raise InputError(f"{path}: holds a JSON {type(extra).__name__}, not an object to merge into the card")
+    return extra
 
 
 if __name__ == "__main__":

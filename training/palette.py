@@ -28,6 +28,7 @@ from geotrans.model.weights import load_generator
 from geotrans.run.pipeline import translate_array
 from geotrans.run.runner import BatchRunner, resolve_device
 from geotrans.training.data import list_pairs, read_aligned
+from training.arguments import number
 from training.evaluate import resize_bilinear
 from training.metrics import image_metrics, mean_metrics
 
@@ -75,8 +76,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--train", required=True, help="folder of training pairs (the maps are sampled)")
     parser.add_argument("--val", required=True, help="folder of val pairs (to choose the distance)")
     parser.add_argument("--model", default=None, help="exported generator (default: the shipped model)")
-    parser.add_argument("--k", type=int, default=8, help="colours in the palette")
-    parser.add_argument("--limit", type=int, default=100, help="val pairs used to choose the distance")
+    parser.add_argument("--k", type=number(int, 1), default=8, help="colours in the palette")
+    parser.add_argument("--limit", type=number(int, 1), default=100, help="val pairs used to choose the distance")
     parser.add_argument("--out", required=True, help="JSON to write")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")

@@ -25,7 +25,6 @@ from geotrans.errors import ModelError
 from geotrans.model.choices import PRECISIONS
 from geotrans.model.weights import read_model_info
 from geotrans.training.data import DARK_KINDS
-from geotrans.training.sources import MixError
 from geotrans.training.train import (
     CHECKPOINT,
     CLASS_COLOURS,
@@ -37,6 +36,7 @@ from geotrans.training.train import (
     stop_on_signals,
     train,
 )
+from training.arguments import number, one_line_errors
 
 log = logging.getLogger("training.train")
 
@@ -61,21 +61,21 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder with train/ and val/ aligned pairs")
     parser.add_argument("--out", required=True, help="run folder (checkpoint, losses, images)")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    parser.add_argument("--decay-epochs", type=int, default=0, help="final epochs over which lr decays to 0")
-    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+    parser.add_argument("--epochs", type=number(int, 1), default=TrainConfig.epochs)
+    parser.add_argument("--decay-epochs", type=number(int, 0), default=0, help="final epochs over which lr decays to 0")
+    parser.add_argument("--batch-size", type=number(int, 1), default=TrainConfig.batch_size,
                         help="pairs per step, over all processes under torchrun")
-    parser.add_argument("--ngf", type=int, default=None,
+    parser.add_argument("--ngf", type=number(int, 1), default=None,
                         help=f"generator width (default {TrainConfig.ngf}; with --init-generator, the file's, and a "
                              "larger one widens it)")
-    parser.add_argument("--ndf", type=int, default=TrainConfig.ndf)
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--ndf", type=number(int, 1), default=TrainConfig.ndf)
+    parser.add_argument("--lr", type=number(float, 0, low_open=True), default=TrainConfig.lr)
     # The recipe's options default to None: with --resume, only those given change the stored run.
-    parser.add_argument("--lambda-l1", type=float, default=None,
+    parser.add_argument("--lambda-l1", type=number(float, 0), default=None,
                         help=f"weight of the L1 loss ({TrainConfig.lambda_l1:g})")
-    parser.add_argument("--lambda-fm", type=float, default=None,
+    parser.add_argument("--lambda-fm", type=number(float, 0), default=None,
                         help="weight of the discriminator feature-matching loss (0, off)")
-    parser.add_argument("--lambda-grad", type=float, default=None,
+    parser.add_argument("--lambda-grad", type=number(float, 0), default=None,
                         help="weight of the image-gradient L1 loss (0, off)")
     parser.add_argument("--rotations", action="store_true", default=None, help="add 90 degree rotations to the flips")
     parser.add_argument("--jitter", type=float, default=None, help="colour jitter strength (0, off)")
@@ -94,52 +94,55 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--water-texture", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
                         help="the share of its texture --water-coloured vegetation keeps, drawn in [LOW, HIGH] "
                              "(0.3 1)")
-    parser.add_argument("--lambda-dry", type=float, default=None,
+    parser.add_argument("--lambda-dry", type=number(float, 0), default=None,
                         help="weight of the hinge keeping a mix's known dry land (no_water sources) from the water "
                              "colour (0, off)")
-    parser.add_argument("--lambda-class", type=float, default=None,
+    parser.add_argument("--lambda-class", type=number(float, 0), default=None,
                         help="weight of a class decision beside L1: cross-entropy over the map classes' colours on "
                              "the labelled pixels (0, off)")
     parser.add_argument("--class-colours", choices=CLASS_COLOURS, default=None,
                         help="what --lambda-class chooses among: the style's palette, or its map classes (palette)")
-    parser.add_argument("--water-weight", type=float, default=None,
+    parser.add_argument("--water-weight", type=number(float, 0, low_open=True), default=None,
                         help="in the class decision, the weight of labelled pixels whose class is water, so that "
                              "learning dry land does not cost the water labels show (1)")
-    parser.add_argument("--building-weight", type=float, default=None,
+    parser.add_argument("--building-weight", type=number(float, 0), default=None,
                         help="in the class decision, the weight of labelled pixels whose class is a building; 0 "
                              "leaves them to L1 (1)")
     parser.add_argument("--class-on", choices=CLASS_ON, default=None,
                         help="which samples the class decision scores: all, or only those whose map is rendered "
                              "from class labels, not the New York maps, whose lettering and anti-aliased edges "
                              "belong to no class (all)")
-    parser.add_argument("--ema", type=float, default=None,
+    parser.add_argument("--ema", type=number(float, 0, 1, high_open=True), default=None,
                         help="keep a moving average of the generator's weights with this decay, e.g. 0.999 (0, off); "
                              "exported and sampled instead of the raw weights")
     parser.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                         help="autocast precision; auto takes bf16 where the CPU or GPU has it natively")
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     parser.add_argument("--compile", action="store_true", help="torch.compile both networks")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=number(int, 1), default=None,
                         help="torch threads (default: the cores this process may use)")
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
-    parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training pairs")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps in all (checkpointed)")
-    parser.add_argument("--max-minutes", type=float, default=None,
+    parser.add_argument("--seed", type=number(int, 0), default=TrainConfig.seed)
+    parser.add_argument("--train-limit", type=number(int, 1), default=None, help="use only the first N training pairs")
+    parser.add_argument("--max-steps", type=number(int, 0), default=None,
+                        help="stop after N steps in all (checkpointed)")
+    parser.add_argument("--max-minutes", type=number(float, 0, low_open=True), default=None,
                         help="stop after N minutes of this invocation (checkpointed)")
     parser.add_argument("--mix", default=None, metavar="JSON",
                         help="train on the sources this mix file names (geotrans.training.sources) instead of "
                              "DATA/train; "
                              "DATA/val still gives the sample grid")
-    parser.add_argument("--d-warmup-steps", type=int, default=0,
+    parser.add_argument("--d-warmup-steps", type=number(int, 0), default=0,
                         help="first steps train only the discriminator, the generator frozen (a warm start's "
                              "fresh discriminator learns before it pushes)")
-    parser.add_argument("--gan-ramp-steps", type=int, default=0,
+    parser.add_argument("--gan-ramp-steps", type=number(int, 0), default=0,
                         help="then ramp the adversarial and feature-matching terms in linearly over N steps")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--init-generator", default=None, metavar="MODEL",
                         help="warm start a new run from an exported generator (.safetensors); its ngf is used")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.decay_epochs > args.epochs:
+        parser.error(f"--decay-epochs {args.decay_epochs} is more than --epochs {args.epochs}")
     if not args.mix and not (Path(args.data) / "train").is_dir():
         parser.error(f"{args.data}: needs a train/ folder of aligned pairs")
     if args.water_weight is not None and (args.water_weight <= 0 or not (args.lambda_class or args.resume)):
@@ -167,7 +170,8 @@ def main(argv: Optional[list[str]] = None) -> None:
                          "only keep or widen it")
         config.ngf = args.ngf or start_ngf
     if args.resume and (Path(args.out) / CHECKPOINT).exists():
-        stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
+        with one_line_errors(parser):
+            stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
         config = resumed_config(stored, config, recipe)
         for key in recipe:
             if getattr(stored, key) != getattr(config, key):
@@ -181,11 +185,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         parser.error(f"--batch-size {config.batch_size} does not split over {world} processes")
     set_threads(args.threads)
     stop = StopRequest()
-    with stop_on_signals(stop):
-        try:
-            train(config, resume=args.resume, stop=stop)
-        except MixError as err:  # raised while the mix loads, before the run folder is made
-            parser.error(str(err))
+    with stop_on_signals(stop), one_line_errors(parser):  # a mix loads before the run folder is made
+        train(config, resume=args.resume, stop=stop)
     if dist.is_initialized():
         dist.destroy_process_group()
 

@@ -32,7 +32,9 @@ Paths are relative to the mix's folder. Kinds:
 * ``scene``: a GeoTIFF with vector labels, drawn by ``geotrans.model.style``; ``complete`` says the labels cover
   every class (else only labelled pixels teach). The east ``holdout`` share of its columns never trains.
 
-Rendered targets take their colours from ``style_model``'s card (default: the shipped model). Pixels a
+Rendered targets take their colours from ``style_model``'s card (default: the shipped model), with any class
+the mix's ``recolour`` names (``{"building": [196, 182, 171]}``) drawn in its new colour; a real map's pixels
+nearest that class's old colour are left unlabelled, so no source teaches the old one. Pixels a
 source does not label are masked out of the L1 term; the discriminator sees them filled with the generator's
 own output in the real pair (``geotrans.training.train``), so it never learns their colour either.
 
@@ -114,6 +116,7 @@ class Mix:
     scale_jitter: float
     sources: tuple[dict, ...]
     style_model: Optional[str] = None
+    recolour: tuple[tuple[str, tuple[int, int, int]], ...] = ()  # (class, its new colour)
 
     @property
     def folder(self) -> Path:
@@ -122,9 +125,42 @@ class Mix:
     def resolve(self, value: str) -> Path:
         return (self.folder / value).resolve()
 
-    def style(self) -> MapStyle:
+    def card_style(self) -> MapStyle:
+        """The style model's own class colours (those its real maps, the New York pairs, are drawn in)."""
         model = self.resolve(self.style_model) if self.style_model else None
         return MapStyle.from_card(read_model_info(model).card)
+
+    def style(self) -> MapStyle:
+        """The colours this mix teaches: the style model's, with the mix's ``recolour`` applied."""
+        return recoloured_style(self.card_style(), dict(self.recolour))
+
+
+def recoloured_style(style: MapStyle, recolour: dict) -> MapStyle:
+    return MapStyle({**style.colours, **{name: tuple(rgb) for name, rgb in recolour.items()}}) if recolour \
+        else style
+
+
+def recoloured_pixels(target: np.ndarray, old: MapStyle, new: MapStyle) -> Optional[np.ndarray]:
+    """The pixels of a real map (uint8 (3, H, W)) whose nearest ``old`` class colour is one that ``new`` draws
+    differently (bool (H, W)); None when ``new`` changes no colour."""
+    changed = [CODES[name] for name in CLASSES if tuple(old.colours[name]) != tuple(new.colours[name])]
+    return np.isin(old.classify(target), changed) if changed else None
+
+
+def _recolour_table(path: Path, value) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise MixError(f"{path}: recolour maps a map class to its new colour, e.g. {{\"building\": [196, 182, 171]}}")
+    table = []
+    for name, rgb in value.items():
+        if name not in CLASSES:
+            raise MixError(f"{path}: recolour: {name!r} is not a map class ({', '.join(CLASSES)})")
+        if not (isinstance(rgb, list) and len(rgb) == 3 and
+                all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgb)):
+            raise MixError(f"{path}: recolour: {name} needs three 8-bit values, not {rgb!r}")
+        table.append((name, tuple(rgb)))
+    return tuple(table)
 
 
 def read_mix(path: str | Path) -> Mix:
@@ -164,7 +200,8 @@ def read_mix(path: str | Path) -> Mix:
     jitter = float(data.get("scale_jitter", 0.0))
     if not 0 <= jitter < 1:
         raise MixError(f"{path}: scale_jitter must be in [0, 1)")
-    return Mix(path, float(data.get("resolution_m", 0.9)), jitter, tuple(sources), data.get("style_model"))
+    return Mix(path, float(data.get("resolution_m", 0.9)), jitter, tuple(sources), data.get("style_model"),
+               _recolour_table(path, data.get("recolour")))
 
 
 def mask_path(image: Path) -> Path:
@@ -281,9 +318,16 @@ def _labelled_photos(mix: Mix, spec: dict, key: str) -> list[LabelledImage]:
     return out
 
 
-def _load_pairs(mix: Mix, spec: dict) -> list[Example]:
+def _load_pairs(mix: Mix, spec: dict, style: MapStyle) -> list[Example]:
     paths = list_pairs(mix.resolve(spec["path"]))[: spec.get("limit")]
-    return [Example(*read_aligned(p), None, float(spec["resolution_m"]), rendered=False) for p in paths]
+    card_style = mix.card_style() if mix.recolour else style
+    examples = []
+    for p in paths:
+        photo, target = read_aligned(p)
+        old_colour = recoloured_pixels(target, card_style, style)  # unknown: taught neither L1 nor the critic
+        examples.append(Example(photo, target, None if old_colour is None else ~old_colour,
+                                float(spec["resolution_m"]), rendered=False))
+    return examples
 
 
 def _load_masks(mix: Mix, spec: dict, style: MapStyle) -> list[Example]:
@@ -316,7 +360,7 @@ def load_sources(mix: Mix) -> list[Source]:
     for spec in mix.sources:
         name = spec.get("name", spec["kind"])
         if spec["kind"] == "pairs":
-            examples = _load_pairs(mix, spec)
+            examples = _load_pairs(mix, spec, style)
         elif spec["kind"] == "masks":
             examples = _load_masks(mix, spec, style)
         else:
@@ -354,6 +398,7 @@ class MixedSet:
         self.resolution_m, self.scale_jitter, self.crop = resolution_m, scale_jitter, crop
         self.augment, self.seed = augment, seed
         self.epoch_size = epoch_size or sum(len(s.examples) for s in self.sources)
+        self.recolour: dict[str, list[int]] = {}  # the mix's classes drawn in new colours (``recoloured_style``)
         weights = torch.tensor([s.weight for s in self.sources], dtype=torch.float64)
         self.weights = weights / weights.sum()
 
@@ -425,4 +470,6 @@ class MixedSet:
 
 def mixed_set(mix_path: str | Path, crop: int = 256, augment: Augment = Augment(), seed: int = 0) -> MixedSet:
     mix = read_mix(mix_path)
-    return MixedSet(load_sources(mix), mix.resolution_m, mix.scale_jitter, crop, augment, seed)
+    mixed = MixedSet(load_sources(mix), mix.resolution_m, mix.scale_jitter, crop, augment, seed)
+    mixed.recolour = {name: list(rgb) for name, rgb in mix.recolour}
+    return mixed

@@ -397,19 +397,23 @@ def save_checkpoint(path: Path, model: Pix2Pix, progress: dict) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: Path) -> dict:
+def load_checkpoint(path: Path, role: str = "the checkpoint to resume",
+                    hint: str = "start again without --resume (the run folder is replaced)") -> dict:
     """A run's checkpoint, loaded without unpickling code; a ModelError in one line when it is damaged (cut
-    short, not a checkpoint, or a pickle that needs code to load)."""
+    short, not a checkpoint, or a pickle that needs code to load) or not there."""
+    if not Path(path).is_file():
+        raise ModelError(f"{path}: {role} is not there", hint=hint)
     try:
         with warnings.catch_warnings():  # torch's own advice (to unpickle) is not for our users
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location="cpu", weights_only=True)
         json.loads(state["config"])
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as err:
-        kind = "holds more than weights (code to unpickle), never loaded" if "weights_only" in str(err) or \
-            isinstance(err, pickle.UnpicklingError) else "is damaged or not a geotrans checkpoint"
-        raise ModelError(f"{path}: the checkpoint to resume {kind}",
-                         hint="start again without --resume (the run folder is replaced)") from None
+        archive = open(path, "rb").read(4) == b"PK\x03\x04"  # torch saves a zip; anything else is no checkpoint
+        kind = "holds more than weights (code to unpickle), never loaded" if archive and (
+            "weights_only" in str(err) or isinstance(err, pickle.UnpicklingError)) else \
+            "is damaged or not a geotrans checkpoint"
+        raise ModelError(f"{path}: {role} {kind}", hint=hint) from None
     return state
 
 
@@ -517,6 +521,8 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
                "hardware": hardware(device)}
         if isinstance(train_set, MixedSet):
             run["sources"] = train_set.describe()
+            if train_set.recolour:
+                run["recolour"] = train_set.recolour
         (out / "run.json").write_text(json.dumps(run, indent=2))
     return model
 
