@@ -75,17 +75,29 @@ def counting_opens():
     return counts, counting
 
 
-# Every run first opens its input once to list the files it is made of (geotrans.io.targets: no output may be
-# one of them), before the model loads; the plan's own list serves the map's checks after that.
+# A plain TIFF's files (geotrans.io.targets: no output may be one of them) are known from its first bytes and
+# its name, without GDAL opening it; the plan's own list serves the map's checks after that. A VRT is opened
+# to list its sources before the model loads.
 @pytest.mark.parametrize("scene,extra,opens", [
-    (KOREA, ["--gsd", "0.9"], 3),  # within 5% of the model: its files, inspect, read
-    (VEGAS, [], 4),  # resampled: its files, inspect, read, warp back (the scene's own mask)
-    (VEGAS, ["--preview", "{tmp}/p.png"], 5),  # and the preview's photo panel; never inspected twice
+    (KOREA, ["--gsd", "0.9"], 2),  # within 5% of the model: inspect, read
+    (VEGAS, [], 3),  # resampled: inspect, read, warp back (the scene's own mask)
+    (VEGAS, ["--preview", "{tmp}/p.png"], 4),  # and the preview's photo panel; never inspected twice
 ])
-def test_a_run_opens_its_source_once_per_stage(tmp_path, monkeypatch, scene, extra, opens):
+def test_a_run_opens_its_source_once_per_stage_and_the_model_file_once(tmp_path, monkeypatch, scene, extra, opens):
+    from pathlib import Path
+
+    from geotrans.model.weights import default_model_path
+
     counts, counting = counting_opens()
     monkeypatch.setattr(rasterio, "open", counting)
-    args = ["run", str(scene), "--out", str(tmp_path / "o.tif"), "-q", *[a.format(tmp=tmp_path) for a in extra]]
+    model = tmp_path / "model.safetensors"  # a copy no earlier test has read in this process
+    model.write_bytes(default_model_path().read_bytes())
+    reads, read_bytes = [], Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (reads.append(self) if self == model else None,
+                                                          read_bytes(self))[1])
+    args = ["run", str(scene), "--out", str(tmp_path / "o.tif"), "-q", "--model", str(model),
+            *[a.format(tmp=tmp_path) for a in extra]]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert counts[os.path.abspath(scene)] == opens
+    assert len(reads) == 1  # its card before the plan and its weights after: one read of the whole file

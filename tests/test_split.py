@@ -146,3 +146,36 @@ def test_a_scene_too_small_to_split_runs_on_the_scheduler_it_was_given_as_one_st
     serial = tmp_path / "serial.tif"
     assert run_cli("run", LANDSAT, "--out", serial, "--model", narrow_model_file, "--precision", "fp32").exit_code == 0
     assert np.array_equal(_read(serial)[0], _read(tmp_path / "map.tif")[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["licence of the model", "dask: 2 workers"], ids=["starting", "running"])
+@pytest.mark.parametrize("group", [False, True], ids=["to-geotrans", "to-the-terminal-s-group"])
+def test_ctrl_c_on_a_local_cluster_is_one_line_without_tracebacks_from_dask(tmp_path, narrow_model_file, when,
+                                                                           group):
+    """Ctrl-C while the local cluster starts or runs: geotrans's own line, exit 130, and nothing from Dask
+    (no traceback at exit for a half-started cluster, no worker warnings)."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for name in "abcdef":
+        shutil.copy(KOREA, scenes / f"{name}.tif")
+    proc = subprocess.Popen([sys.executable, "-m", "geotrans", "run", str(scenes), "--out", str(tmp_path / "maps"),
+                             "--cluster", "local:2", "--model", str(narrow_model_file), "--batch-size", "1"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if when in line:
+            break
+    os.killpg(proc.pid, signal.SIGINT) if group else proc.send_signal(signal.SIGINT)
+    seen += proc.stderr.read().splitlines(keepends=True)
+    proc.wait(timeout=120)
+    assert proc.returncode == 130, "".join(seen)
+    assert all(line.startswith("geotrans: ") for line in seen), "".join(seen)
+    assert "run the same command again to resume" in seen[-1]

@@ -21,6 +21,7 @@ A target is refused, in one line, when it is:
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -49,6 +50,8 @@ _RASTERIO = re.compile(r"^(?:(zip|tar|gzip)(?:\+file)?|file)://(.*)$", re.IGNORE
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # The files GDAL reads beside a raster: overviews, auxiliary metadata, masks; world files replace the extension.
 SIDECARS = (".ovr", ".aux.xml", ".msk", ".aux")
+# ... and a satellite scene's metadata beside it, which GDAL's GeoTIFF driver reads (RPCs, imagery metadata).
+METADATA_SIDECARS = (".rpb", "_rpc.txt", ".imd", ".pvl", ".att", ".eph")
 NESTING = 64  # VRTs of VRTs (and tile indexes) followed this deep, deeper than GDAL reads; deeper is refused
 _NESTED_XML_BYTES = 256 << 20  # a VRT or tile index description larger than this is refused, not parsed
 _GTI_SUFFIXES = (".gti.gpkg", ".gti.fgb", ".gti.parquet")  # tile indexes GDAL opens as such by their name
@@ -128,6 +131,7 @@ def sidecars(path: Path) -> list[Path]:
     ``x.tif.msk``, ``x.tif.aux``, ``x.aux`` and the world files ``x.tfw``, ``x.tifw``, ``x.wld`` (either case)."""
     ext = path.suffix[1:]
     pairs = [(path.name, suffix) for suffix in SIDECARS] + [(path.stem, ".aux")]
+    pairs += [(path.stem, suffix) for suffix in METADATA_SIDECARS]
     if ext:
         pairs += [(path.stem, f".{ext[0]}{ext[-1]}w"), (path.stem, f".{ext}w"), (path.stem, ".wld")]
     return [path.with_name(base + s) for base, suffix in pairs for s in dict.fromkeys((suffix.lower(), suffix.upper()))]
@@ -166,7 +170,10 @@ def input_files(source: str | os.PathLike, listed: Optional[Sequence[str]] = Non
     if not named:  # network inputs have no local files to protect (or to open here)
         return found
     gti = source.upper().startswith("GTI:")
-    queue = [(source, _nested_sources(named[0], gti) or [])]
+    nested = _nested_sources(named[0], gti)
+    if listed is None and nested is None and source == os.fspath(named[0]) and _is_tiff(named[0]):
+        listed = [source]  # a plain local TIFF: GDAL lists itself and its sidecars (added below) without an open
+    queue = [(source, nested or [])]
     for _ in range(NESTING):
         next_queue = []
         for item, nested in queue:
@@ -190,6 +197,11 @@ def input_files(source: str | os.PathLike, listed: Optional[Sequence[str]] = Non
     for item in list(found):
         found += [InputFile(side, source, "sidecar") for side in sidecars(item.path)]
     return found
+
+
+def _is_tiff(path: Path) -> bool:
+    head = _regular_head(path, 4)
+    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def _nested_sources(path: Path, gti: bool = False) -> Optional[list[str]]:
@@ -258,8 +270,23 @@ def _index_tiles(index: Path, relative_to: Path, field: str = "location") -> lis
 
 
 def _regular_head(path: Path, size: int) -> Optional[bytes]:
-    """The first ``size`` bytes of ``path`` when it is a regular file (a pipe or a device is never opened
-    for reading: it could block or never end); None otherwise."""
+    """The first ``size`` bytes (at most 512) of ``path`` when it is a regular file (a pipe or a device is never
+    opened for reading: it could block or never end); None otherwise. Read once while the file is unchanged."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    head = _head_of(os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return None if head is None else head[:size]
+
+
+@functools.lru_cache(maxsize=256)
+def _head_of(path: str, *identity) -> Optional[bytes]:
+    """The first 512 bytes of the regular file at ``path`` (``identity``: its device, inode, size and
+    modification time, so a changed file is read again)."""
+    size = 512
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def _distributed():
+    if not log.isEnabledFor(logging.DEBUG):  # Dask's own chatter (cancelled tasks, workers killed on close) is
+        # for -v; workers read it from the environment when they start
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+        logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
         import distributed
     except ImportError:
@@ -35,16 +39,25 @@ def _distributed():
     return distributed
 
 
-def _model_plugin(model_path: Optional[str], torch_threads: Optional[int]):
+def _model_plugin(model_path: Optional[str], torch_threads: Optional[int], local: bool = False):
     distributed = _distributed()
 
     class ModelPlugin(distributed.WorkerPlugin):
-        """Loads the generator once per worker and keeps it there."""
+        """Loads the generator once per worker and keeps it there. A local cluster's workers ignore Ctrl-C,
+        which a terminal sends to the whole process group: the run that started them closes them."""
 
         name = "geotrans-model"
 
         def setup(self, worker) -> None:
+            import signal
+
             import torch
+
+            if local:
+                try:
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                except ValueError:  # not this process's main thread: it keeps Python's own handling
+                    pass
 
             from geotrans.model.weights import load_generator
             from geotrans.run.runner import resolve_device
@@ -74,21 +87,36 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
     started = time.perf_counter()
     cluster = None
     torch_threads = None
-    if scheduler is None:
-        torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
-        cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
-    else:
+    if scheduler is not None:
         check_scheduler(scheduler)
+    from distributed.deploy.spec import SpecCluster
+
+    before = set(SpecCluster._instances)
     try:
+        if scheduler is None:
+            torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
+            cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                               host="127.0.0.1", dashboard_address=None)
         with distributed.Client(scheduler or cluster, timeout=SCHEDULER_WAIT_S) as client:
-            client.register_plugin(_model_plugin(model_path, torch_threads))
+            client.register_plugin(_model_plugin(model_path, torch_threads, local=cluster is not None))
             log.info("dask: %d workers at %s, ready in %.1f s", len(client.scheduler_info()["workers"]),
                      client.scheduler.address, time.perf_counter() - started)
             yield client
     finally:
-        if cluster is not None:
-            cluster.close()
+        _close_local_clusters(set(SpecCluster._instances) - before)
+
+
+def _close_local_clusters(clusters: set) -> None:
+    """Close the local clusters this run started, even one a Ctrl-C caught half started, and take them off
+    Dask's list of clusters to close at exit (which would print a traceback for a half-started one)."""
+    from distributed.deploy.spec import SpecCluster
+
+    for cluster in clusters:
+        try:
+            cluster.close(timeout=10)
+        except BaseException:  # noqa: BLE001 - a half-started cluster cannot always close; its processes end with us
+            pass
+        SpecCluster._instances.discard(cluster)
 
 
 def check_scheduler(address: str, seconds: Optional[float] = None) -> None:

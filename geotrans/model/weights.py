@@ -116,12 +116,23 @@ def load_generator(path: str | os.PathLike | None = None, announce: bool = True)
     return net.eval(), info
 
 
+# The last model file read, kept while it is unchanged: a run reads its card before the plan and its weights
+# after, from one read of the file. Key: (absolute path, device, inode, size, modification time).
+_LAST_READ: dict[tuple, bytes] = {}
+
+
 def _read(path: str | os.PathLike | None) -> tuple[Path, bytes]:
     path = Path(path) if path is not None else default_model_path()
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     try:
-        return path, path.read_bytes()
+        st = path.stat()
+        key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key not in _LAST_READ:
+            data = path.read_bytes()
+            _LAST_READ.clear()
+            _LAST_READ[key] = data
+        return path, _LAST_READ[key]
     except OSError as err:
         raise ModelError(f"{path}: cannot read the model file ({err.strerror})") from None
 
