@@ -264,7 +264,7 @@ def _research_cases(tmp_path: Path) -> list[tuple]:
         (train_main, [*run, "--lr", "inf"], "--lr: a number in (0, inf), not 'inf'"),
         (train_main, [*run, "--epochs", "-1"], "--epochs: a whole number in [1, inf), not '-1'"),
         (train_main, [*run, "--ema", "1"], "--ema: a number in [0, 1), not '1'"),
-        (train_main, [*run, "--epochs", "2", "--decay-epochs", "3"], "--decay-epochs 3 is more than --epochs 2"),
+        (train_main, [*run, "--epochs", "2", "--decay-epochs", "3"], "decay_epochs 3 is more than epochs 2"),
         (train_main, ["--data", str(tmp_path / "pairs"), "--out", str(tmp_path / "garbage"), "--resume"],
          "the checkpoint to resume is damaged or not a geotrans checkpoint"),
     ]

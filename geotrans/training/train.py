@@ -50,7 +50,8 @@ from geotrans.model.palette import Palette
 from geotrans.model.precision import Precision, resolve_precision
 from geotrans.model.style import CLASSES, MapStyle
 from geotrans.model.weights import load_generator, read_model_info
-from geotrans.training.data import Augment, PairSet
+from geotrans.training.config import TrainConfig
+from geotrans.training.data import PairSet
 from geotrans.training.losses import class_cross_entropy, class_weights, dry_hinge, feature_matching, gradient_l1
 from geotrans.training.networks import build_discriminator
 from geotrans.training.report import sample_pairs, write_loss_curve, write_sample_grid
@@ -66,64 +67,6 @@ CLASS_TEMPERATURE = 0.02  # of the class decision's logits (model range, squared
 # nearest class colours (0.04 apart), differ by 2 nats; water and green (0.46 apart) by 23
 DRY_MARGIN = 0.15  # dry land this close to the water colour (mean |difference| per channel) is pushed away:
 # about the water side of the midpoint to the nearest other map colour (building, 0.25 away)
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; stored in the checkpoint."""
-
-    data: str
-    out: str
-    epochs: int = 10
-    decay_epochs: int = 0
-    batch_size: int = 1
-    ngf: int = 64
-    ndf: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    lambda_l1: float = 100.0
-    seed: int = 0
-    crop: int = 256
-    train_limit: Optional[int] = None
-    sample_pairs: int = 4
-    lambda_fm: float = 0.0  # discriminator feature matching (pix2pixHD uses 10)
-    lambda_grad: float = 0.0  # image-gradient L1 (SMAPGAN); 100 weighs it like the L1 term
-    rotations: bool = False  # 90 degree rotations besides horizontal flips
-    jitter: float = 0.0  # colour jitter strength of the photo
-    grey: float = 0.0  # probability of a grey photo
-    coarse: float = 0.0  # probability of a photo coarsened 1.5-4x, as a run upsamples a coarse scene
-    dark_land: float = 0.0  # probability of a photo whose land is darkened (geotrans.training.data.darkened_land)
-    dark_of: str = "land"  # what dark land darkens: all known land, or its vegetation
-    water_coloured: float = 0.0  # probability of a photo whose vegetation wears its water's colour
-    water_texture: tuple = (0.3, 1.0)  # the share of its texture that vegetation keeps, drawn in this range
-    lambda_dry: float = 0.0  # weight of the hinge keeping known dry land from the water colour (losses.dry_hinge)
-    water_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
-    lambda_class: float = 0.0  # weight of the class decision (cross-entropy over the style's colours)
-    class_colours: str = "palette"  # which: the style's palette (the colours a map snaps to) or its map classes
-    class_rgb: Optional[list] = None  # those colours (K x 3), from the mix's or the shipped model's style
-    water_weight: float = 1.0  # in the class decision, the weight of pixels whose target is water (others 1)
-    building_weight: float = 1.0  # and of pixels whose target is a building (0: the decision leaves them to L1)
-    building_rgb: Optional[list] = None  # that colour, from the mix's style, recorded when the run starts
-    class_on: str = "all"  # which samples the class decision scores: all, or only maps rendered from labels
-    ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
-    precision: str = "auto"  # autocast: auto (bf16 where the hardware has it), fp32, bf16, fp16 (CUDA)
-    channels_last: bool = False
-    compile: bool = False  # torch.compile the generator and discriminator
-    max_steps: Optional[int] = None  # stop (with a checkpoint) after this many steps in total
-    max_minutes: Optional[float] = None  # stop (with a checkpoint) after this many minutes of this invocation
-    init_generator: Optional[str] = None  # warm start: an exported generator's weights (fresh D and optimizers)
-    init_sha256: Optional[str] = None  # that file's hash, recorded when the run starts
-    init_ngf: Optional[int] = None  # that file's width, where the run widened it to ngf
-    mix: Optional[str] = None  # a mix of sources (geotrans.training.sources) instead of data/train
-    d_warmup_steps: int = 0  # first steps train only the discriminator (the generator frozen)
-    gan_ramp_steps: int = 0  # after those, the adversarial and feature terms ramp in linearly over this many steps
-
-    @property
-    def augment(self) -> Augment:
-        water = {} if self.water_rgb is None else {"water_rgb": tuple(self.water_rgb)}
-        return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey,
-                       coarse=self.coarse, dark_land=self.dark_land, dark_of=self.dark_of,
-                       water_coloured=self.water_coloured, water_texture=tuple(self.water_texture), **water)
 
 
 class StopRequest:
@@ -170,8 +113,6 @@ class Pix2Pix:
         self.class_colours = None if self.config.class_rgb is None else \
             to_model_range(torch.tensor(self.config.class_rgb, dtype=torch.float32, device=self.device))
         self.class_weights = None
-        if self.config.class_on not in CLASS_ON:
-            raise ValueError(f"class_on is one of {', '.join(CLASS_ON)}, not {self.config.class_on!r}")
         weighed = []
         if self.config.water_weight != 1:
             if self.config.water_weight <= 0 or self.class_colours is None or self.water is None:
@@ -561,8 +502,6 @@ class Budget:
         return self.reason(progress) is not None
 
 
-CLASS_COLOURS = ("palette", "classes")
-CLASS_ON = ("all", "rendered")  # the samples the class decision scores: every one, or maps rendered from labels
 
 
 def with_recorded_colours(config: TrainConfig) -> TrainConfig:
