@@ -19,8 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from geotrans.training.config import TrainConfig  # noqa: E402
 from geotrans.training.data import PairSet  # noqa: E402
-from geotrans.training.train import Pix2Pix, TrainConfig  # noqa: E402
+from geotrans.training.pix2pix import Pix2Pix  # noqa: E402
 
 # name -> TrainConfig overrides (and a thread count)
 SETTINGS = {

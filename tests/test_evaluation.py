@@ -14,8 +14,9 @@ from rasterio.windows import Window
 from geotrans.model.generator import build_generator
 from geotrans.model.weights import card_path, default_model_path, load_generator, save_generator
 from geotrans.run.options import RunOptions
+from geotrans.training.config import TrainConfig
 from geotrans.training.data import PairSet, read_aligned
-from geotrans.training.train import TrainConfig, train
+from geotrans.training.train import train
 from training.evaluate import evaluate, resize_bilinear
 from training.evaluate import main as evaluate_main
 from training.export import export

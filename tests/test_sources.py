@@ -10,9 +10,11 @@ import torch
 
 from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import read_model_info
+from geotrans.training.config import TrainConfig
 from geotrans.training.data import Augment
+from geotrans.training.pix2pix import Pix2Pix
 from geotrans.training.sources import MixedSet, MixError, labelled_images, load_sources, mask_classes, read_mix
-from geotrans.training.train import Pix2Pix, TrainConfig, train
+from geotrans.training.train import train
 
 DATA = Path(__file__).resolve().parent / "data"
 DUBAI_CLASSES = {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
@@ -330,7 +332,7 @@ def test_the_class_decision_pulls_an_unsure_pixel_to_its_labels_class_and_reads_
     from geotrans.model.generator import to_model_range
     from geotrans.model.style import CLASSES
     from geotrans.training.losses import class_cross_entropy
-    from geotrans.training.train import CLASS_TEMPERATURE
+    from geotrans.training.pix2pix import CLASS_TEMPERATURE
 
     style = MapStyle.from_card(read_model_info().card)
     colours = to_model_range(torch.tensor([style.colours[n] for n in CLASSES], dtype=torch.float32))
@@ -354,7 +356,7 @@ def test_the_water_weight_weighs_only_pixels_whose_target_is_water():
     from geotrans.model.generator import to_model_range
     from geotrans.model.style import CLASSES
     from geotrans.training.losses import class_cross_entropy, class_weights
-    from geotrans.training.train import CLASS_TEMPERATURE
+    from geotrans.training.pix2pix import CLASS_TEMPERATURE
 
     style = MapStyle.from_card(read_model_info().card)
     colours = to_model_range(torch.tensor([style.colours[n] for n in CLASSES], dtype=torch.float32))

@@ -9,10 +9,13 @@ import torch
 
 from geotrans.model.palette import near_colour
 from geotrans.run.background import background
+from geotrans.training.checkpoints import CHECKPOINT, StopRequest
+from geotrans.training.config import TrainConfig
 from geotrans.training.data import Augment, PairSet, geotiff_pairs, read_aligned
 from geotrans.training.losses import feature_matching, gradient_l1
 from geotrans.training.networks import build_discriminator, receptive_field
-from geotrans.training.train import CHECKPOINT, Pix2Pix, StopRequest, TrainConfig, lr_at, train
+from geotrans.training.pix2pix import Pix2Pix
+from geotrans.training.train import lr_at, train
 
 MAPS_PAIRS = Path(__file__).resolve().parent / "data" / "maps_pairs"
 
@@ -77,7 +80,7 @@ def test_generator_step_leaves_discriminator_weights_to_the_discriminator_step(t
     source, target = next(pairs.batches(0, 1))
     d_before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
     # A generator-only update: gradients reach the generator through D, but D is untouched.
-    from geotrans.training.train import set_requires_grad
+    from geotrans.training.pix2pix import set_requires_grad
 
     set_requires_grad(model.discriminator, False)
     fake = model.generator(source)
@@ -440,7 +443,7 @@ def test_the_moving_average_follows_the_generator_and_is_what_the_export_holds(t
         torch.testing.assert_close(ema[k], 0.75 * before[k] + 0.25 * after[k])
     assert not any(p.requires_grad for p in model.ema_generator.parameters())
 
-    from geotrans.training.train import save_checkpoint
+    from geotrans.training.checkpoints import save_checkpoint
     from training.export import export
 
     run = tmp_path / "run"

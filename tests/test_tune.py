@@ -166,7 +166,7 @@ def test_the_output_may_not_be_an_input(tmp_path, styled_narrow_model):
 
 
 def test_a_stopped_tune_checkpoints_and_resume_finishes_it(tmp_path, styled_narrow_model):
-    from geotrans.training.train import StopRequest
+    from geotrans.training.checkpoints import StopRequest
     from geotrans.training.tune import tune
 
     out = tmp_path / "vegas.safetensors"

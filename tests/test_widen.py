@@ -10,8 +10,10 @@ from rasterio.windows import Window
 
 from geotrans.model.generator import build_generator, to_model_range
 from geotrans.model.weights import load_generator, read_model_info
+from geotrans.training.config import TrainConfig
 from geotrans.training.data import PairSet, read_aligned
-from geotrans.training.train import Pix2Pix, TrainConfig, train
+from geotrans.training.pix2pix import Pix2Pix
+from geotrans.training.train import train
 from geotrans.training.widen import WIDEN_SEED, widened
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,8 @@ from geotrans.io.files import atomic_path
 from geotrans.io.targets import Target, check_target
 from geotrans.model.generator import UnetGenerator
 from geotrans.model.weights import card_path, inherited_terms, load_generator, save_generator
-from geotrans.training.train import CHECKPOINT, TrainConfig, load_checkpoint
+from geotrans.training.checkpoints import CHECKPOINT, load_checkpoint
+from geotrans.training.config import TrainConfig
 from geotrans.training.widen import WIDEN_SEED
 from training.arguments import one_line_errors
 

@@ -22,8 +22,9 @@ import torch.distributed as dist
 
 from geotrans.errors import ModelError
 from geotrans.model.weights import read_model_info
+from geotrans.training.checkpoints import CHECKPOINT, StopRequest, load_checkpoint, stop_on_signals
 from geotrans.training.config import TrainConfig, add_options, from_arguments, given_recipe, resumed_config
-from geotrans.training.train import CHECKPOINT, StopRequest, load_checkpoint, set_threads, stop_on_signals, train
+from geotrans.training.train import set_threads, train
 from training.arguments import number, one_line_errors
 
 log = logging.getLogger("training.train")

@@ -65,8 +65,8 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
     with error_boundary(verbose, "interrupted; the tune is checkpointed: the same command with --resume continues"):
         import_pipeline()
         try:
+            from geotrans.training.checkpoints import StopRequest, stop_on_signals
             from geotrans.training.report import check_extras
-            from geotrans.training.train import StopRequest, stop_on_signals
 
             check_extras()
             from geotrans.training.tune import tune as fine_tune

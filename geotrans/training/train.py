@@ -22,302 +22,34 @@ a checkpoint and exits, so a run can be paused and continued with ``--resume``.
 """
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import logging
 import os
-import pickle
 import platform
-import signal
-import threading
 import time
-import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 import torch.distributed as dist
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from geotrans.errors import ModelError
-from geotrans.io.files import atomic_path
-from geotrans.model.generator import UnetGenerator, build_generator, to_model_range
 from geotrans.model.palette import Palette
-from geotrans.model.precision import Precision, resolve_precision
 from geotrans.model.style import CLASSES, MapStyle
-from geotrans.model.weights import load_generator, read_model_info
+from geotrans.model.weights import read_model_info
+from geotrans.training.checkpoints import CHECKPOINT, StopRequest, load_checkpoint, save_checkpoint
 from geotrans.training.config import TrainConfig
 from geotrans.training.data import PairSet
-from geotrans.training.losses import class_cross_entropy, class_weights, dry_hinge, feature_matching, gradient_l1
-from geotrans.training.networks import build_discriminator
+from geotrans.training.pix2pix import Pix2Pix, warm_start
 from geotrans.training.report import sample_pairs, write_loss_curve, write_sample_grid
 from geotrans.training.sources import MixedSet, mixed_set, read_mix
-from geotrans.training.widen import widened
 
 log = logging.getLogger("geotrans.training.train")
 
-CHECKPOINT = "checkpoint.pt"
 LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "g_fm", "g_grad", "g_dry", "g_class", "d_real", "d_fake", "lr",
                 "seconds"]
-CLASS_TEMPERATURE = 0.02  # of the class decision's logits (model range, squared): background and building, the
-# nearest class colours (0.04 apart), differ by 2 nats; water and green (0.46 apart) by 23
-DRY_MARGIN = 0.15  # dry land this close to the water colour (mean |difference| per channel) is pushed away:
-# about the water side of the midpoint to the nearest other map colour (building, 0.25 away)
-
-
-class StopRequest:
-    """Set by a signal handler (or a test): training finishes its step, checkpoints and returns."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-
-def set_requires_grad(net: nn.Module, flag: bool) -> None:
-    for p in net.parameters():
-        p.requires_grad_(flag)
-
-
-@dataclass
-class Pix2Pix:
-    """Generator, discriminator and their optimizers; one call of ``step`` is one pix2pix iteration."""
-
-    config: TrainConfig
-    device: torch.device
-    generator: UnetGenerator = field(init=False)
-    discriminator: nn.Module = field(init=False)
-
-    def __post_init__(self) -> None:
-        torch.manual_seed(self.config.seed)
-        self.generator = build_generator(ngf=self.config.ngf).to(self.device)
-        self.discriminator = build_discriminator(ndf=self.config.ndf).to(self.device)
-        if self.config.channels_last:
-            self.generator.to(memory_format=torch.channels_last)
-            self.discriminator.to(memory_format=torch.channels_last)
-        betas = (self.config.beta1, 0.999)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas)
-        self.gan_loss = nn.BCEWithLogitsLoss()
-        self.l1_loss = nn.L1Loss()
-        self.water = None if self.config.water_rgb is None else \
-            to_model_range(torch.tensor(self.config.water_rgb, dtype=torch.float32, device=self.device))
-        self.class_colours = None if self.config.class_rgb is None else \
-            to_model_range(torch.tensor(self.config.class_rgb, dtype=torch.float32, device=self.device))
-        self.class_weights = None
-        weighed = []
-        if self.config.water_weight != 1:
-            if self.config.water_weight <= 0 or self.class_colours is None or self.water is None:
-                raise ValueError("water_weight needs a positive weight, the class decision (lambda_class) and the "
-                                 "water colour (water_rgb): train on a mix")
-            weighed.append((self.water, self.config.water_weight))
-        if self.config.building_weight != 1:
-            if self.config.building_weight < 0 or self.class_colours is None or self.config.building_rgb is None:
-                raise ValueError("building_weight needs a weight of 0 or more, the class decision (lambda_class) and "
-                                 "the building colour (building_rgb): train on a mix")
-            building = to_model_range(torch.tensor(self.config.building_rgb, dtype=torch.float32, device=self.device))
-            weighed.append((building, self.config.building_weight))
-        if weighed:
-            self.class_weights = class_weights(self.class_colours, weighed)
-        self.precision: Precision = resolve_precision(self.config.precision, self.device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
-        self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
-        self.d_frozen = self.discriminator  # the generator's view of D: no DDP sync, no D update
-        self.ema_generator: Optional[UnetGenerator] = self._new_ema() if self.config.ema else None
-        if self.config.compile:
-            self.g_train, self.d_train = torch.compile(self.generator), torch.compile(self.discriminator)
-            self.d_frozen = self.d_train
-
-    def _new_ema(self) -> UnetGenerator:
-        """A copy of the generator whose weights follow it as a moving average; never trained itself."""
-        ema = copy.deepcopy(self.generator)
-        set_requires_grad(ema, False)
-        return ema
-
-    @torch.no_grad()
-    def update_ema(self) -> None:
-        """ema <- decay * ema + (1 - decay) * generator, in fp32, after each step."""
-        if self.ema_generator is None:
-            return
-        ema = list(self.ema_generator.state_dict().values())
-        now = list(self.generator.state_dict().values())
-        torch._foreach_lerp_(ema, now, 1.0 - self.config.ema)
-
-    @property
-    def exported_generator(self) -> UnetGenerator:
-        """What the run's samples show and its export holds: the moving average where there is one."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
-
-    def distribute(self, local_rank: int) -> None:
-        ids = [local_rank] if self.device.type == "cuda" else None
-        self.g_train = DistributedDataParallel(self.g_train, device_ids=ids)
-        self.d_train = DistributedDataParallel(self.d_train, device_ids=ids)
-
-    @staticmethod
-    def discriminator_pairs(source, target, fake):
-        """(real pair, fake pair): the fake pair is (source, generated), never (source, real)."""
-        return torch.cat([source, target], 1), torch.cat([source, fake.detach()], 1)
-
-    def adversarial_weight(self, step: int) -> float:
-        """0 while the discriminator warms up, then a linear ramp to 1 over ``gan_ramp_steps``."""
-        config = self.config
-        if step < config.d_warmup_steps:
-            return 0.0
-        if config.gan_ramp_steps <= 0:
-            return 1.0
-        return min(1.0, (step - config.d_warmup_steps + 1) / config.gan_ramp_steps)
-
-    def step(self, source: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor] = None,
-             dry: Optional[torch.Tensor] = None, rendered: Optional[torch.Tensor] = None, step: int = 10**9) -> dict:
-        """One iteration at global step ``step``. ``labelled`` (N, 1, H, W) of 0 and 1 marks the pixels the
-        target knows: the L1 term is their mean, and the real pair shows the generator's own output elsewhere.
-        ``dry`` (the same shape) marks unlabelled pixels known to be dry land, kept from the water colour by
-        ``lambda_dry``. ``rendered`` (N, 1) of 0 and 1 marks the samples whose map is rendered from class labels
-        (``class_on`` "rendered" scores the class decision on those alone; None: none is)."""
-        config = self.config
-        source, target = self._to_device(source), self._to_device(target)
-        self.generator.train()
-        self.discriminator.train()
-        warming = step < config.d_warmup_steps
-        with self.precision.autocast(), torch.set_grad_enabled(not warming):
-            fake = self.g_train(source)
-        if labelled is not None:
-            labelled = self._to_device(labelled)
-            target = labelled * target + (1 - labelled) * fake.detach().float()
-
-        # Discriminator: real pairs -> 1, generated pairs -> 0; the loss is halved.
-        set_requires_grad(self.discriminator, True)
-        self.opt_d.zero_grad(set_to_none=True)
-        real_pair, fake_pair = self.discriminator_pairs(source, target, fake)
-        with self.precision.autocast():
-            # One pass over both (norm is per sample): DDP allows each parameter one use per backward.
-            logits, features = self.d_train(torch.cat([real_pair, fake_pair]), features=True)
-        pred_real, pred_fake = logits.float().chunk(2)
-        d_real = self.gan_loss(pred_real, torch.ones_like(pred_real))
-        d_fake = self.gan_loss(pred_fake, torch.zeros_like(pred_fake))
-        d_loss = 0.5 * (d_real + d_fake)
-        self.scaler.scale(d_loss).backward()
-        self.scaler.step(self.opt_d)
-        if warming:  # the generator stays as it is while the new discriminator learns to judge it
-            self.scaler.update()
-            zero = 0.0
-            return {"g_gan": zero, "g_l1": self._l1(fake.detach().float(), target, labelled).item(), "g_fm": zero,
-                    "g_grad": zero, "g_dry": zero, "d_real": d_real.item(), "d_fake": d_fake.item()}
-
-        # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map, plus the optional terms.
-        set_requires_grad(self.discriminator, False)
-        self.opt_g.zero_grad(set_to_none=True)
-        with self.precision.autocast():
-            pred, fake_features = self.d_frozen(torch.cat([source, fake], 1), features=True)
-        pred = pred.float()
-        fake = fake.float()
-        g_gan = self.gan_loss(pred, torch.ones_like(pred))
-        g_l1 = self._l1(fake, target, labelled)
-        adversarial = self.adversarial_weight(step)
-        g_loss = adversarial * g_gan + config.lambda_l1 * g_l1
-        # The real pair's features come from the discriminator pass above (pix2pixHD does the same).
-        g_fm = feature_matching(fake_features, [f.chunk(2)[0] for f in features]) if config.lambda_fm else None
-        g_grad = gradient_l1(fake, target) if config.lambda_grad else None
-        if g_fm is not None:
-            g_loss = g_loss + adversarial * config.lambda_fm * g_fm
-        if g_grad is not None:
-            g_loss = g_loss + config.lambda_grad * g_grad
-        g_dry = self._dry(fake, dry) if config.lambda_dry and dry is not None else None
-        if g_dry is not None:
-            g_loss = g_loss + config.lambda_dry * g_dry
-        g_class = class_cross_entropy(fake, target, self.class_colours, self._classed(labelled, rendered, fake),
-                                      CLASS_TEMPERATURE, self.class_weights) if config.lambda_class else None
-        if g_class is not None:
-            g_loss = g_loss + config.lambda_class * g_class
-        self.scaler.scale(g_loss).backward()
-        self.scaler.step(self.opt_g)
-        self.scaler.update()
-        set_requires_grad(self.discriminator, True)
-        self.update_ema()
-        return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "g_fm": 0.0 if g_fm is None else g_fm.item(),
-                "g_grad": 0.0 if g_grad is None else g_grad.item(), "g_dry": 0.0 if g_dry is None else g_dry.item(),
-                "g_class": 0.0 if g_class is None else g_class.item(),
-                "d_real": d_real.item(), "d_fake": d_fake.item()}
-
-    def _dry(self, fake: torch.Tensor, dry: torch.Tensor) -> torch.Tensor:
-        if self.water is None:
-            raise ValueError("lambda_dry needs the water colour (water_rgb): train on a mix")
-        return dry_hinge(fake, self._to_device(dry), self.water, DRY_MARGIN)
-
-    def _classed(self, labelled: Optional[torch.Tensor], rendered: Optional[torch.Tensor],
-                 fake: torch.Tensor) -> Optional[torch.Tensor]:
-        """The pixels the class decision scores: the labelled ones, of rendered maps only where ``class_on`` says."""
-        if self.config.class_on == "all":
-            return labelled
-        known = torch.ones_like(fake[:, :1]) if labelled is None else labelled
-        if rendered is None:
-            return torch.zeros_like(known)
-        return known * self._to_device(rendered).view(-1, 1, 1, 1)
-
-    def _l1(self, fake: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor]) -> torch.Tensor:
-        """Mean absolute error over the labelled pixels (all of them when ``labelled`` is None)."""
-        if labelled is None:
-            return self.l1_loss(fake, target)
-        return ((fake - target).abs() * labelled).sum() / (labelled.sum() * fake.shape[1]).clamp(min=1)
-
-    def _to_device(self, images: torch.Tensor) -> torch.Tensor:
-        images = images.to(self.device)
-        return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
-
-    def set_lr(self, lr: float) -> None:
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] = lr
-
-    def state(self) -> dict:
-        state = {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                 "scaler": self.scaler.state_dict()}
-        if self.ema_generator is not None:
-            state["ema_generator"] = self.ema_generator.state_dict()
-        return state
-
-    def load_state(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        if self.ema_generator is not None:
-            # A run that turns the average on at a resume starts it from the generator as it is now.
-            self.ema_generator.load_state_dict(state.get("ema_generator", state["generator"]))
-
-
-def warm_start(model: Pix2Pix, config: TrainConfig) -> None:
-    """Start the generator (and its moving average) from an exported model's weights, widened to the run's
-    ``ngf`` where that is larger; the discriminator and optimizers start fresh.
-
-    Records the file's hash in ``config`` (and so in the checkpoint and the card).
-    """
-    net, info = load_generator(config.init_generator, announce=False)  # the warm-start line below says it
-    if info.ngf > config.ngf or info.norm != model.generator.norm:
-        raise ValueError(f"{config.init_generator}: a U-Net with ngf={info.ngf}, {info.norm} norm; this run "
-                         f"builds ngf={config.ngf}, {model.generator.norm} norm")
-    if info.ngf < config.ngf:
-        net = widened(net, config.ngf)  # one start for every run widened from this file, whatever its seed
-        config.init_ngf = info.ngf
-        log.info("widened %s from ngf %d to %d (the same function; new channels start unread)",
-                 config.init_generator, info.ngf, config.ngf)
-    model.generator.load_state_dict(net.state_dict())
-    if model.ema_generator is not None:  # the average starts where the generator does, not at the random init
-        model.ema_generator.load_state_dict(net.state_dict())
-    config.init_sha256 = info.sha256
-    log.info("warm start from %s (%s, sha256 %s); fresh discriminator and optimizers", config.init_generator,
-             info.name, info.sha256[:12])
 
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
@@ -326,36 +58,6 @@ def lr_at(config: TrainConfig, epoch: int) -> float:
     if epoch < constant:
         return config.lr
     return config.lr * (1 - (epoch - constant + 1) / (config.decay_epochs + 1))
-
-
-def save_checkpoint(path: Path, model: Pix2Pix, progress: dict) -> None:
-    """Atomically write everything needed to resume exactly: weights, optimizers, RNG, position."""
-    state = model.state()
-    state.update(progress=progress, config=json.dumps(asdict(model.config)), torch_rng=torch.get_rng_state())
-    if torch.cuda.is_available():
-        state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: Path, role: str = "the checkpoint to resume",
-                    hint: str = "start again without --resume (the run folder is replaced)") -> dict:
-    """A run's checkpoint, loaded without unpickling code; a ModelError in one line when it is damaged (cut
-    short, not a checkpoint, or a pickle that needs code to load) or not there."""
-    if not Path(path).is_file():
-        raise ModelError(f"{path}: {role} is not there", hint=hint)
-    try:
-        with warnings.catch_warnings():  # torch's own advice (to unpickle) is not for our users
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        json.loads(state["config"])
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as err:
-        archive = open(path, "rb").read(4) == b"PK\x03\x04"  # torch saves a zip; anything else is no checkpoint
-        kind = "holds more than weights (code to unpickle), never loaded" if archive and (
-            "weights_only" in str(err) or isinstance(err, pickle.UnpicklingError)) else \
-            "is damaged or not a geotrans checkpoint"
-        raise ModelError(f"{path}: {role} {kind}", hint=hint) from None
-    return state
 
 
 def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bool = False,
@@ -558,28 +260,4 @@ def set_threads(threads: Optional[int]) -> None:
         pass
     log.info("%d torch threads", threads)
 
-
-class stop_on_signals:
-    """While active, SIGTERM, SIGHUP and the first Ctrl-C ask training to checkpoint and stop; a second Ctrl-C
-    aborts."""
-
-    def __init__(self, stop: StopRequest):
-        self.stop = stop
-        self.previous: dict = {}
-
-    def _handle(self, signum, frame) -> None:
-        if signum == signal.SIGINT and self.stop:
-            raise KeyboardInterrupt
-        log.warning("%s: finishing this step, writing a checkpoint, then stopping",
-                    signal.Signals(signum).name)
-        self.stop.set()
-
-    def __enter__(self) -> "stop_on_signals":
-        for signum in (signal.SIGTERM, signal.SIGINT, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
-            self.previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
 

@@ -51,10 +51,12 @@ from geotrans.run.options import RunOptions
 from geotrans.run.pipeline import translate_array
 from geotrans.run.plan import plan_run
 from geotrans.run.runner import BatchRunner, resolve_device
+from geotrans.training.checkpoints import CHECKPOINT, StopRequest, load_checkpoint
+from geotrans.training.config import TrainConfig
 from geotrans.training.data import Augment
 from geotrans.training.scores import Tally
 from geotrans.training.sources import Example, MixedSet, Source
-from geotrans.training.train import CHECKPOINT, StopRequest, TrainConfig, load_checkpoint, train
+from geotrans.training.train import train
 
 log = logging.getLogger(__name__)
 

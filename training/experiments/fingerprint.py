@@ -42,7 +42,9 @@ def tensors_digest(tensors: dict) -> str:
 
 def training_fingerprint(folder: Path) -> dict:
     """20 steps of a small pix2pix on New York pairs and Dubai masks, with every loss term and augmentation."""
-    from geotrans.training.train import CHECKPOINT, TrainConfig, train
+    from geotrans.training.checkpoints import CHECKPOINT
+    from geotrans.training.config import TrainConfig
+    from geotrans.training.train import train
 
     mix = folder / "mix.json"
     mix.write_text(json.dumps({"resolution_m": 0.9, "scale_jitter": 0.3, "recolour": {"building": [196, 182, 171]},
