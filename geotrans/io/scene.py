@@ -227,19 +227,6 @@ def check_placement(ds, path: str) -> None:
                          hint="fix the georeferencing (gdal_edit.py -a_ullr, -a_srs)")
 
 
-def check_readable(ds, bands, side: int = 256) -> None:
-    """A decimated read of the bands (through the overviews where there are some) that touches the whole
-    scene, and a read of its last block, so a truncated or damaged file fails here, when planning, not
-    halfway through a run."""
-    factor = max(1, -(-max(ds.width, ds.height) // side))
-    unique = sorted(set(bands))
-    ds.read(unique, out_shape=(len(unique), max(1, ds.height // factor), max(1, ds.width // factor)))
-    block_h, block_w = ds.block_shapes[0]  # and the last full-resolution block: a COG keeps it at the end
-    ds.read(unique, window=rasterio.windows.Window((ds.width - 1) // block_w * block_w,
-                                                   (ds.height - 1) // block_h * block_h, block_w, block_h)
-            .intersection(rasterio.windows.Window(0, 0, ds.width, ds.height)))
-
-
 SMALL_AOI_PX = 4096  # an area of interest smaller than this (in pixels) is checked to hold a pixel's centre
 
 

@@ -21,7 +21,7 @@ from geotrans.io.tiler import DEFAULT_OVERLAP, DEFAULT_TILE, check_overlap
 from geotrans.model.choices import DEVICES, PRECISIONS
 from geotrans.model.palette import PALETTES
 
-COMPRESSION_NAMES = ("deflate", "zstd", "lzw", "jpeg", "webp")  # output.COMPRESSIONS holds their options
+COMPRESSION_NAMES = ("deflate", "zstd", "lzw", "jpeg", "webp")  # io.sink.COMPRESSIONS holds their options
 MAX_SEED = 2**63 - 1  # the largest --seed (torch seeds are 64-bit)
 IDENTITY = {"identity": True}  # changes the output file
 # changes the output file when set; left out of the identity at its default, so outputs of runs made before the
@@ -55,7 +55,7 @@ class RunOptions:
     dropout_seed: Optional[int] = field(default=None, metadata=IDENTITY)  # None: deterministic, dropout off
     bands: Optional[tuple[int, ...]] = field(default=None, metadata=IDENTITY)  # 1-based R,G,B or one grey band
     cog: bool = field(default=False, metadata=IDENTITY)  # a Cloud Optimized GeoTIFF
-    compress: str = field(default="deflate", metadata=IDENTITY)  # a key of output.COMPRESSIONS
+    compress: str = field(default="deflate", metadata=IDENTITY)  # a key of io.sink.COMPRESSIONS
     creation_options: tuple[tuple[str, str], ...] = field(default=(), metadata=IDENTITY)  # GDAL's, as in rio --co
     native_res: bool = field(default=False, metadata=IDENTITY)  # keep the model's native grid, not the scene's
     gsd: Optional[float] = field(default=None, metadata=IDENTITY)  # the scene's ground resolution in metres

@@ -2,7 +2,7 @@
 
 Reading runs ahead in a background thread, and the generator beside blending on
 an accelerator or in turn with it on the CPU (``runner.run_stages``); the
-blended rows stream into the output sink (``output.GeoTiffSink``). A resampled
+blended rows stream into the output sink (``io.sink.GeoTiffSink``). A resampled
 scene is mosaicked on the model's grid and then warped back onto its own grid,
 a strip of rows at a time.
 """
@@ -36,8 +36,7 @@ from geotrans.io.tiler import (
 )
 from geotrans.model.generator import from_model_range
 from geotrans.run.mosaic import StreamingMosaic
-from geotrans.run.options import RunOptions
-from geotrans.run.plan import RunPlan, plan_run
+from geotrans.run.plan import RunPlan
 from geotrans.run.runner import Batch, BatchRunner, batched, resolve_device, run_stages
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ log = logging.getLogger(__name__)
 MIN_GDAL_CACHE = 64 * 2**20
 Progress = Callable[[int, int], None]  # (tiles just finished, run or skipped; tiles in all)
 
-__all__ = ["RunOptions", "RunPlan", "RunReport", "plan_run", "translate", "translate_array"]
+__all__ = ["RunReport", "translate", "translate_array", "write_map"]
 
 
 @dataclass(frozen=True)

@@ -568,8 +568,6 @@ def vectorize_folder(maps: list[str], maps_dir: str | Path, vectors_dir: str | P
     """One GeoPackage per map (``vectors_path``), made when missing, older than its map, or ``force``d; a
     file there that geotrans did not write is left alone (the map's entry says so) unless ``overwrite``.
     Returns map -> "written", "current" or the one-line error."""
-    from geotrans.io.targets import Target, check_target
-
     outcome = {}
     for map_path in maps:
         out = vectors_path(map_path, maps_dir, vectors_dir)
