@@ -160,3 +160,23 @@ def test_a_new_option_at_its_default_leaves_an_earlier_run_s_fingerprint_as_it_w
     assert set(RunOptions().identity()) == {"overlap", "tile_size", "precision", "dropout_seed", "bands", "cog",
                                             "compress", "creation_options", "native_res", "gsd", "resampling",
                                             "allow_ungeoreferenced", "aoi", "palette", "tta", "compile"}
+
+
+def test_a_coarse_or_single_band_scene_is_told_what_to_expect_before_the_map_and_in_it(tmp_path, narrow_model_file):
+    import json
+
+    from helpers import ATLANTA, NAIP
+
+    coarse = json.loads(run_cli("info", NAIP, "--json").output.splitlines()[-1])
+    assert len(coarse["expect"]) == 1 and "5 m pixels, coarser than about 2 m" in coarse["expect"][0]
+    assert "expect dry fields drawn as water" in coarse["expect"][0]
+    assert json.loads(run_cli("info", KOREA, "--json").output.splitlines()[-1])["expect"] == []  # 0.47 m, R, G, B: nothing to say
+    shown = run_cli("info", ATLANTA)
+    assert any(line.startswith("expect       one band (grey)") for line in shown.output.splitlines())
+    out = tmp_path / "pan.tif"
+    result = run_cli("run", ATLANTA, "--out", out, "--model", narrow_model_file)
+    assert result.exit_code == 0, result.output
+    told = [line for line in result.output.splitlines() if "expect roads and built land only" in line]
+    assert len(told) == 1 and result.output.index(told[0]) < result.output.index("wrote")  # before, not after
+    with rasterio.open(out) as ds:
+        assert json.loads(ds.tags()["GEOTRANS_EXPECT"])[0].startswith("one band (grey)")

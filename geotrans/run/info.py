@@ -172,6 +172,7 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
         "windows": {"to_run": plan.tiles_to_run, "to_skip": len(plan.tiles) - plan.tiles_to_run,
                     "total": len(plan.tiles), "size": plan.tiles.tile, "overlap": plan.tiles.overlap},
         "beyond_limits": plan.beyond_limits,
+        "expect": list(plan.expectations),
         "estimate": None if seconds is None else {
             "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
@@ -229,6 +230,7 @@ def describe(plan: RunPlan, rates: Optional[Rates] = None) -> list[str]:
         f"windows      {windows['to_run']:,} to run, {windows['to_skip']:,} to skip (of {windows['total']:,})",
         f"estimate     {estimate_text}",
     ]
+    lines += [f"expect       {expectation}" for expectation in f["expect"]]
     if f["beyond_limits"]:
         lines.append(f"limits       beyond them ({f['beyond_limits']}): `geotrans run` needs --yes to start it")
     if f["model"] is None:

@@ -140,6 +140,8 @@ def announce(plan: RunPlan, device: str) -> None:
     log.log(level, "%s: %d x %d px; %d of %d windows of %d px (overlap %d) to run on %s", plan.src,
             profile["width"], profile["height"], plan.tiles_to_run, len(plan.tiles), plan.tiles.tile,
             plan.tiles.overlap, device)
+    for expectation in plan.expectations:
+        log.warning("%s: %s", plan.src, expectation)
     if device == "cpu" and not plan.options.compile and plan.tiles_to_run >= COMPILE_PAYS_TILES:
         log.info("tip: --compile may run this scene faster on a CPU (1.2x end to end on 2 cores, after a "
                  "build of up to 40 s)")

@@ -43,6 +43,7 @@ class RunPlan:
     tags: dict  # provenance written into the map
     model_info: Optional[ModelInfo] = None
     palette: Optional[Palette] = None  # the colours the map's pixels snap to, if any
+    expectations: tuple[str, ...] = ()  # what this scene will likely get wrong, known before a pixel is drawn
 
     @property
     def src(self) -> str:
@@ -87,10 +88,34 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
         scene = inspect_scene(src, options.bands, model_info.resolution_m if model_info else None, options.gsd,
                               options.allow_ungeoreferenced, options.aoi, options.resampling, options.nodata)
     tiles = TileGrid(scene.grid.height, scene.grid.width, options.tile_size, options.overlap)
+    expectations = scene_expectations(scene)
+    tags = provenance_tags(scene, options, model_info)
+    if expectations:
+        tags[EXPECTATIONS_TAG] = json.dumps(list(expectations))
     return RunPlan(options=options, scene=scene, tiles=tiles, map_grid=scene.output_grid(model_grid=options.native_res),
-                   warp_back=scene.grid.resampled and not options.native_res,
-                   tags=provenance_tags(scene, options, model_info), model_info=model_info,
-                   palette=Palette.from_card(model_info.card) if model_info and options.palette == "auto" else None)
+                   warp_back=scene.grid.resampled and not options.native_res, tags=tags, model_info=model_info,
+                   palette=Palette.from_card(model_info.card) if model_info and options.palette == "auto" else None,
+                   expectations=expectations)
+
+
+EXPECTATIONS_TAG = "GEOTRANS_EXPECT"  # what the map of this scene likely gets wrong (``scene_expectations``)
+COARSE_M = 2.0  # scenes coarser than this lose what the model reads fields, ponds and lanes by
+
+
+def scene_expectations(scene: SceneInfo) -> tuple[str, ...]:
+    """What the map of ``scene`` will likely get wrong, known from the scene alone (docs/model.md's known
+    failures): a scene coarser than ``COARSE_M`` metres a pixel (the model learnt 0.3-1 m imagery; at 4-5 m
+    dry fields are drawn as water and narrow roads are lost), and a single band (no colour: water, green and
+    buildings go undrawn, roads remain)."""
+    found = []
+    gsd = scene.grid.scene_gsd_m
+    if gsd is not None and gsd > COARSE_M:
+        found.append(f"{gsd:.3g} m pixels, coarser than about {COARSE_M:g} m: expect dry fields drawn as water "
+                     "and narrow roads lost (the model learnt 0.3-1 m imagery)")
+    if len(set(scene.band_plan.bands)) == 1:
+        found.append("one band (grey): expect roads and built land only; water, green and buildings need the "
+                     "colour of three bands (R, G, B)")
+    return tuple(found)
 
 
 LEGEND_TAG = "GEOTRANS_LEGEND"  # the map's colours and what each draws, for a reader of its metadata
