@@ -33,10 +33,11 @@ def _aliases(path: Path, root: Path) -> list[str]:
             f"file://{path}", f"/vsicached?file={path}"]
 
 
-@pytest.fixture
-def owned(tmp_path, monkeypatch):
-    """The user's files: scenes (one behind a VRT), a map geotrans made, a model, an AOI, a list, labels."""
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture(scope="module")
+def owned_files(tmp_path_factory):
+    """The user's files: scenes (one behind a VRT), a map geotrans made, a model, an AOI, a list, labels (made
+    once: every test checks they stay as they are)."""
+    tmp_path = tmp_path_factory.mktemp("user")
     folder = tmp_path / "owned"
     folder.mkdir()
     files = {"scene": folder / "scene.tif", "source": folder / "source.tif", "vrt": folder / "scene.vrt",
@@ -59,6 +60,13 @@ def owned(tmp_path, monkeypatch):
     sidecar.write_text("<PAMDataset></PAMDataset>")
     files["sidecar"] = sidecar
     return files
+
+
+@pytest.fixture
+def owned(owned_files, monkeypatch):
+    """``owned_files``, the working folder beside them (relative names are relative to it)."""
+    monkeypatch.chdir(owned_files["scene"].parent.parent)
+    return owned_files
 
 
 def _cases(f: dict) -> list[tuple[str, list[str], tuple[str, ...]]]:
@@ -85,12 +93,13 @@ def _digests(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-def test_no_command_writes_any_output_over_any_name_of_a_file_it_reads(owned, tmp_path):
+def test_no_command_writes_any_output_over_any_name_of_a_file_it_reads(owned):
+    root = owned["scene"].parent.parent
     before = _digests(owned["scene"].parent)
     replaced = []
     for entry, args, inputs in _cases(owned):
         for name in inputs:
-            for alias in _aliases(owned[name], tmp_path):
+            for alias in _aliases(owned[name], root):
                 result = run_cli(*[alias if a == "OUT" else a for a in args], "--overwrite")
                 if result.exit_code == 0 or "Traceback" in result.output or \
                         _digests(owned["scene"].parent) != before:
@@ -100,7 +109,8 @@ def test_no_command_writes_any_output_over_any_name_of_a_file_it_reads(owned, tm
     assert _digests(owned["scene"].parent) == before
 
 
-def test_no_library_entry_point_writes_any_output_over_any_name_of_a_file_it_reads(owned, tmp_path):
+def test_no_library_entry_point_writes_any_output_over_any_name_of_a_file_it_reads(owned):
+    root = owned["scene"].parent.parent
     from geotrans.errors import GeotransError
     from geotrans.jobs.scene import run_scene
     from geotrans.run.options import RunOptions
@@ -121,7 +131,7 @@ def test_no_library_entry_point_writes_any_output_over_any_name_of_a_file_it_rea
     replaced = []
     for kind, call in calls.items():
         for name in inputs[kind]:
-            for alias in _aliases(owned[name], tmp_path):
+            for alias in _aliases(owned[name], root):
                 try:
                     call(alias)
                 except GeotransError:
@@ -134,7 +144,8 @@ def test_no_library_entry_point_writes_any_output_over_any_name_of_a_file_it_rea
     assert replaced == []
 
 
-def test_no_research_entry_point_writes_over_any_name_of_a_file_it_reads(owned, tmp_path, capsys):
+def test_no_research_entry_point_writes_over_any_name_of_a_file_it_reads(owned, capsys):
+    root = owned["scene"].parent.parent
     from training.evaluate import main as evaluate_main
     from training.export import main as export_main
 
@@ -147,12 +158,12 @@ def test_no_research_entry_point_writes_over_any_name_of_a_file_it_reads(owned, 
     replaced = []
     for entry, args, inputs in cases:
         for name in inputs:
-            for alias in _aliases(owned[name], tmp_path):
+            for alias in _aliases(owned[name], root):
                 with pytest.raises(SystemExit):
                     entry([alias if a == "OUT" else a for a in args])
                 if _digests(owned["scene"].parent) != before:
                     replaced.append(f"{entry.__module__}: {alias} ({name})")
-    for alias in _aliases(card, tmp_path):  # export's --out over the card fragment it merges
+    for alias in _aliases(card, root):  # export's --out over the card fragment it merges
         with pytest.raises(SystemExit):
             export_main(["--model", str(owned["model"]), "--out", alias, "--card", str(card)])
     assert replaced == [] and _digests(owned["scene"].parent) == {**before}

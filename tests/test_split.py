@@ -149,8 +149,8 @@ def test_a_scene_too_small_to_split_runs_on_the_scheduler_it_was_given_as_one_st
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("when", ["licence of the model", "dask: 2 workers"], ids=["starting", "running"])
-@pytest.mark.parametrize("group", [False, True], ids=["to-geotrans", "to-the-terminal-s-group"])
+@pytest.mark.parametrize("when, group", [("licence of the model", False), ("dask: 2 workers", True)],
+                         ids=["starting-to-geotrans", "running-to-the-terminal-s-group"])
 def test_ctrl_c_on_a_local_cluster_is_one_line_without_tracebacks_from_dask(tmp_path, narrow_model_file, when,
                                                                            group):
     """Ctrl-C while the local cluster starts or runs: geotrans's own line, exit 130, and nothing from Dask
