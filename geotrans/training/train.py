@@ -60,6 +60,30 @@ def lr_at(config: TrainConfig, epoch: int) -> float:
     return config.lr * (1 - (epoch - constant + 1) / (config.decay_epochs + 1))
 
 
+@dataclass(frozen=True)
+class Processes:
+    """This process's place in a (torchrun) run: how many processes, its rank, its device and batch share."""
+
+    world: int
+    rank: int
+    local_rank: int
+    device: torch.device
+    batch: int  # this process's share of each step's batch
+
+
+def join_processes(config: TrainConfig, device: Optional[torch.device] = None) -> Processes:
+    """This process's ``Processes`` from torchrun's environment; the process group joined when there are more."""
+    world, rank, local_rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)), \
+        int(os.environ.get("LOCAL_RANK", 0))
+    if device is None:
+        device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if config.batch_size % world:
+        raise ValueError(f"batch size {config.batch_size} does not split over {world} processes")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Processes(world, rank, local_rank, device, config.batch_size // world)
+
+
 def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bool = False,
           train_set: Optional[PairSet | MixedSet] = None, stop: Optional[StopRequest] = None,
           on_step: Optional[Callable[[dict], None]] = None) -> Pix2Pix:
@@ -68,25 +92,32 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     When ``stop`` becomes true, the current step finishes, a checkpoint is written and training returns.
     ``on_step`` is called with the progress (step, epoch, seconds) after every step.
     """
-    world, rank, local_rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)), \
-        int(os.environ.get("LOCAL_RANK", 0))
-    if device is None:
-        device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if config.batch_size % world:
-        raise ValueError(f"batch size {config.batch_size} does not split over {world} processes")
-    batch = config.batch_size // world  # this process's share of each step
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    processes = join_processes(config, device)
     if train_set is None and config.mix:  # a bad mix is one line before anything is written
         train_set = mixed_set(config.mix, crop=config.crop, augment=config.augment, seed=config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     config = with_recorded_colours(config)
-    model = Pix2Pix(config, device)
-    log.info("training on %s in %s, batch %d%s, %s", device, model.precision.name, config.batch_size,
-             f" ({batch} per process)" if world > 1 else "", config.augment.describe())
-    progress = {"epoch": 0, "batch": 0, "step": 0, "seconds": 0.0}
-    checkpoint = out / CHECKPOINT
+    model = Pix2Pix(config, processes.device)
+    log.info("training on %s in %s, batch %d%s, %s", processes.device, model.precision.name, config.batch_size,
+             f" ({processes.batch} per process)" if processes.world > 1 else "", config.augment.describe())
+    progress = start(model, out / CHECKPOINT, resume)
+    if processes.world > 1:
+        model.distribute(processes.local_rank)
+    if train_set is None:
+        train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
+                                        augment=config.augment, seed=config.seed)
+    budget = Budget(config, progress["seconds"], stop if stop is not None else StopRequest())
+    with LossLog(out / "losses.csv", resume, processes.rank == 0) as losses:
+        run_epochs(model, train_set, processes, progress, budget, losses, on_step)
+    if processes.rank == 0:
+        write_run_record(out, config, progress, train_set, processes.device)
+    return model
+
+
+def start(model: Pix2Pix, checkpoint: Path, resume: bool) -> dict:
+    """Where the run starts: the checkpoint's progress, weights and random state when resuming, else step 0
+    (from the warm-start generator, if any); returns the progress."""
     if resume and checkpoint.exists():
         state = load_checkpoint(checkpoint)
         model.load_state(state)
@@ -95,79 +126,103 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         log.info("resumed at epoch %d, batch %d (step %d)", progress["epoch"], progress["batch"], progress["step"])
-    else:
-        if config.init_generator:
-            warm_start(model, config)
-        torch.manual_seed(config.seed + 1)  # dropout stream, distinct from the init seed
-    if world > 1:
-        model.distribute(local_rank)
-    if train_set is None:
-        train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
-                                        augment=config.augment, seed=config.seed)
-    samples = sample_pairs(Path(config.data) / "val", config.sample_pairs) if rank == 0 else []
-    steps_per_epoch = train_set.steps_per_epoch(batch, world)
-    csv_path = out / "losses.csv"
-    started = time.perf_counter() - progress["seconds"]
-    budget = Budget(config, progress["seconds"], stop if stop is not None else StopRequest())
+        return progress
+    if model.config.init_generator:
+        warm_start(model, model.config)
+    torch.manual_seed(model.config.seed + 1)  # dropout stream, distinct from the init seed
+    return {"epoch": 0, "batch": 0, "step": 0, "seconds": 0.0}
 
-    appending = resume and csv_path.exists() and csv_path.stat().st_size > 0
-    if appending:
-        with open(csv_path, newline="") as existing:
-            columns = next(csv.reader(existing))
-    else:
-        columns = LOSS_COLUMNS
-    with open(csv_path, "a" if appending else "w", newline="") as csv_file:
-        writer = csv.DictWriter(csv_file, columns, extrasaction="ignore")  # a resumed run keeps its file's columns
-        if csv_file.tell() == 0:
-            writer.writeheader()
-        stopping = agreed(budget.spent(progress), device)
-        while progress["epoch"] < config.epochs and not stopping:
-            epoch = progress["epoch"]
-            model.set_lr(lr_at(config, epoch))
-            batches = train_set.prefetched(epoch, batch, skip=progress["batch"], rank=rank, world=world)
-            bar = tqdm(batches,
-                       total=steps_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}/{config.epochs}",
-                       disable=rank != 0 or not os.isatty(2), unit="step")
-            for batch_tensors in bar:
-                losses = model.step(*batch_tensors, step=progress["step"])
-                progress["batch"] += 1
-                progress["step"] += 1
-                progress["seconds"] = time.perf_counter() - started
-                if rank == 0:
-                    writer.writerow({"step": progress["step"], "epoch": epoch + 1, "lr": lr_at(config, epoch),
-                                     "seconds": round(progress["seconds"], 2),
-                                     **{k: round(v, 5) for k, v in losses.items()}})
-                    bar.set_postfix(l1=f"{losses['g_l1']:.3f}", d=f"{losses['d_real'] + losses['d_fake']:.2f}")
-                    if progress["step"] % 50 == 0:
-                        csv_file.flush()  # so the losses can be watched while training runs
-                if on_step is not None:
-                    on_step(progress)
-                stopping = agreed(budget.spent(progress), device)
-                if stopping:
-                    break
-            else:
-                progress["epoch"] += 1
-                progress["batch"] = 0
-            csv_file.flush()
-            if rank == 0:
-                save_checkpoint(checkpoint, model, progress)
-                write_loss_curve(csv_path, out / "loss_curve.png")
-                write_sample_grid(model.exported_generator, samples, out / "samples.png", device)
-                log.info("epoch %d: step %d, %.0f s", epoch + 1, progress["step"], progress["seconds"])
-            batches.close()
+
+class LossLog:
+    """The run's ``losses.csv``: one row per step (rank 0 writes it), appended to when a run resumes with the
+    columns its file already has."""
+
+    def __init__(self, path: Path, resume: bool, writes: bool):
+        self.path, self.writes = path, writes
+        self.appending = resume and path.exists() and path.stat().st_size > 0
+        if self.appending:
+            with open(path, newline="") as existing:
+                self.columns = next(csv.reader(existing))
+        else:
+            self.columns = LOSS_COLUMNS
+
+    def __enter__(self) -> "LossLog":
+        self.file = open(self.path, "a" if self.appending else "w", newline="")
+        self.writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")  # a resumed run keeps them
+        if self.file.tell() == 0:
+            self.writer.writeheader()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+    def row(self, progress: dict, epoch: int, lr: float, losses: dict) -> None:
+        if not self.writes:
+            return
+        self.writer.writerow({"step": progress["step"], "epoch": epoch + 1, "lr": lr,
+                              "seconds": round(progress["seconds"], 2), **{k: round(v, 5) for k, v in losses.items()}})
+        if progress["step"] % 50 == 0:
+            self.file.flush()  # so the losses can be watched while training runs
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def run_epochs(model: Pix2Pix, train_set: PairSet | MixedSet, processes: Processes, progress: dict, budget: "Budget",
+               losses: LossLog, on_step: Optional[Callable[[dict], None]]) -> None:
+    """Epochs from ``progress`` on until the last or the budget is spent (every process agreeing), a
+    checkpoint, the loss curve and the sample grid after each."""
+    config, out = model.config, Path(model.config.out)
+    samples = sample_pairs(Path(config.data) / "val", config.sample_pairs) if processes.rank == 0 else []
+    started = time.perf_counter() - progress["seconds"]
+    stopping = agreed(budget.spent(progress), processes.device)
+    while progress["epoch"] < config.epochs and not stopping:
+        epoch = progress["epoch"]
+        model.set_lr(lr_at(config, epoch))
+        batches = train_set.prefetched(epoch, processes.batch, skip=progress["batch"], rank=processes.rank,
+                                       world=processes.world)
+        bar = tqdm(batches, total=train_set.steps_per_epoch(processes.batch, processes.world),
+                   initial=progress["batch"], desc=f"epoch {epoch + 1}/{config.epochs}",
+                   disable=processes.rank != 0 or not os.isatty(2), unit="step")
+        for batch_tensors in bar:
+            step_losses = model.step(*batch_tensors, step=progress["step"])
+            progress["batch"] += 1
+            progress["step"] += 1
+            progress["seconds"] = time.perf_counter() - started
+            losses.row(progress, epoch, lr_at(config, epoch), step_losses)
+            if processes.rank == 0:
+                bar.set_postfix(l1=f"{step_losses['g_l1']:.3f}",
+                                d=f"{step_losses['d_real'] + step_losses['d_fake']:.2f}")
+            if on_step is not None:
+                on_step(progress)
+            stopping = agreed(budget.spent(progress), processes.device)
             if stopping:
-                log.info("stopped at step %d (%.1f min in all): %s; continue with --resume", progress["step"],
-                         progress["seconds"] / 60, budget.reason(progress) or "another process stopped")
                 break
-    if rank == 0:
-        run = {"config": asdict(config), "progress": progress, "train_pairs": len(train_set),
-               "hardware": hardware(device)}
-        if isinstance(train_set, MixedSet):
-            run["sources"] = train_set.describe()
-            if train_set.recolour:
-                run["recolour"] = train_set.recolour
-        (out / "run.json").write_text(json.dumps(run, indent=2))
-    return model
+        else:
+            progress["epoch"] += 1
+            progress["batch"] = 0
+        losses.flush()
+        if processes.rank == 0:
+            save_checkpoint(out / CHECKPOINT, model, progress)
+            write_loss_curve(losses.path, out / "loss_curve.png")
+            write_sample_grid(model.exported_generator, samples, out / "samples.png", processes.device)
+            log.info("epoch %d: step %d, %.0f s", epoch + 1, progress["step"], progress["seconds"])
+        batches.close()
+        if stopping:
+            log.info("stopped at step %d (%.1f min in all): %s; continue with --resume", progress["step"],
+                     progress["seconds"] / 60, budget.reason(progress) or "another process stopped")
+
+
+def write_run_record(out: Path, config: TrainConfig, progress: dict, train_set: PairSet | MixedSet,
+                     device: torch.device) -> None:
+    """``run.json``: the config, where the run stands, its data and hardware (what export puts on the card)."""
+    run = {"config": asdict(config), "progress": progress, "train_pairs": len(train_set),
+           "hardware": hardware(device)}
+    if isinstance(train_set, MixedSet):
+        run["sources"] = train_set.describe()
+        if train_set.recolour:
+            run["recolour"] = train_set.recolour
+    (out / "run.json").write_text(json.dumps(run, indent=2))
 
 
 def agreed(flag: bool, device: torch.device) -> bool:
