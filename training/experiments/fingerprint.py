@@ -68,6 +68,39 @@ def training_fingerprint(folder: Path) -> dict:
             "training: steps": state["progress"]["step"]}
 
 
+def experiments_fingerprint(folder: Path) -> dict:
+    """20 steps with the research experiments no shipped model uses: the dry-land hinge, vegetation in its
+    water's colour, the class decision on rendered maps only, buildings weighed."""
+    from geotrans.training.checkpoints import CHECKPOINT
+    from geotrans.training.train import train
+    try:
+        from training.experiments.research import ResearchConfig as Config, ResearchPix2Pix
+        kwargs = {"model_class": ResearchPix2Pix}
+    except ImportError:  # before the experiments left the package
+        from geotrans.training.config import TrainConfig as Config
+        kwargs = {}
+
+    mix = folder / "mix-experiments.json"
+    mix.write_text(json.dumps({"resolution_m": 0.9, "sources": [
+        {"name": "nyc", "kind": "pairs", "path": str(DATA / "maps_pairs"), "resolution_m": 0.9, "weight": 1},
+        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
+         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest",
+         "classes": {k: "street" if v == "street" else "ignore" for k, v in DUBAI.items()},  # the rest dry land
+         "weight": 2, "no_water": True}]}))
+    config = Config(data=str(DATA / "maps_pairs"), out=str(folder / "run-experiments"), epochs=20, batch_size=2,
+                    ndf=8, seed=3, sample_pairs=0, lambda_fm=10.0, jitter=0.1, dark_land=0.5,
+                    water_coloured=0.7, water_texture=(0.2, 0.8), lambda_dry=50.0, lambda_class=10.0,
+                    class_colours="classes", class_on="rendered", water_weight=0.5, building_weight=3.0,
+                    precision="fp32", max_steps=20, mix=str(mix), gan_ramp_steps=5,
+                    init_generator=str(ROOT / "geotrans" / "default_model" / "generator.safetensors"), ngf=32)
+    torch.manual_seed(0)
+    train(config, torch.device("cpu"), **kwargs)
+    state = torch.load(folder / "run-experiments" / CHECKPOINT, weights_only=True)
+    losses = [line.split(",")[:-1] for line in (folder / "run-experiments" / "losses.csv").read_text().splitlines()]
+    return {"experiments: weights and optimisers": tensors_digest({k: v for k, v in state.items() if k != "config"}),
+            "experiments: losses": hashlib.sha256(json.dumps(losses).encode()).hexdigest()}
+
+
 def tune_fingerprint(folder: Path, model: Path) -> dict:
     """A 3-step ``geotrans tune`` of ``model`` on the Vegas sample and its roads."""
     from safetensors.torch import load_file
@@ -109,7 +142,7 @@ def main() -> None:
         torch.manual_seed(0)
         card = {k: read_model_info(default_model_path()).card[k] for k in ("map_classes", "palette", "palette_max_delta_e")}
         save_generator(build_generator(ngf=8), model, name="fingerprint-ngf8", card=card)
-        found = {**training_fingerprint(folder), **tune_fingerprint(folder, model), **run_fingerprint(folder, model)}
+        found = {**training_fingerprint(folder), **experiments_fingerprint(folder), **tune_fingerprint(folder, model), **run_fingerprint(folder, model)}
     for key, value in found.items():
         print(f"{key}: {value}")
     if args.json:
