@@ -226,10 +226,11 @@ def test_resume_keeps_the_paths_given_now_and_the_stored_architecture():
 
 
 def test_a_resume_changes_only_the_recipe_options_given_now():
+    from training.experiments.research import ResearchConfig
     from training.train import resumed_config
 
-    stored = TrainConfig(data="d", out="o", ngf=32, lambda_fm=10.0, jitter=0.0, grey=0.0, batch_size=4)
-    given = TrainConfig(data="d", out="o", ngf=64, batch_size=1)  # defaults everywhere else
+    stored = ResearchConfig(data="d", out="o", ngf=32, lambda_fm=10.0, jitter=0.0, grey=0.0, batch_size=4)
+    given = ResearchConfig(data="d", out="o", ngf=64, batch_size=1)  # defaults everywhere else
     config = resumed_config(stored, given, {"jitter": 0.2, "grey": 0.1, "water_coloured": 0.5,
                                             "water_texture": [0.05, 0.3], "ngf": 64, "batch_size": 1})
     assert (config.jitter, config.grey, config.water_coloured) == (0.2, 0.1, 0.5)

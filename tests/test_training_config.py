@@ -11,20 +11,26 @@ import pytest
 from geotrans.training.config import TrainConfig, add_options, from_arguments, resumed_config
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(config_class: type = TrainConfig) -> argparse.ArgumentParser:
     built = argparse.ArgumentParser(prog="t")
-    add_options(built)
+    add_options(built, config_class)
     return built
 
 
-def test_every_option_the_command_line_offers_is_a_field_with_its_help():
-    flags = {a.dest: a for a in parser()._actions if a.dest != "help"}
-    offered = {f.name for f in fields(TrainConfig) if f.metadata["cli"]}
+@pytest.mark.parametrize("research", [False, True])
+def test_every_option_the_command_line_offers_is_a_field_with_its_help(research):
+    from training.experiments.research import ResearchConfig
+
+    config_class = ResearchConfig if research else TrainConfig
+    flags = {a.dest: a for a in parser(config_class)._actions if a.dest != "help"}
+    offered = {f.name for f in fields(config_class) if f.metadata["cli"]}
     assert set(flags) == offered
     assert all(flags[name].help for name in offered)
-    recorded = {f.name for f in fields(TrainConfig) if f.metadata["role"] == "recorded"}
-    assert recorded == {"water_rgb", "class_rgb", "building_rgb", "init_sha256", "init_ngf"}
+    recorded = {f.name for f in fields(config_class) if f.metadata["role"] == "recorded"}
+    assert recorded == {"water_rgb", "class_rgb", "init_sha256", "init_ngf"} | ({"building_rgb"} if research else set())
     assert not recorded & set(flags)
+    experiments = {"water_coloured", "water_texture", "lambda_dry", "building_weight", "class_on"}
+    assert experiments <= set(flags) if research else not experiments & set(flags)
 
 
 def _outside(check) -> list[str]:
@@ -55,8 +61,12 @@ def test_every_checked_field_is_refused_out_of_range_by_the_config_and_the_comma
 
 
 def test_a_choice_outside_its_choices_is_one_line():
+    from training.experiments.research import ResearchConfig
+
     with pytest.raises(ValueError, match="class_on is one of all, rendered"):
-        TrainConfig(data="d", out="o", class_on="labels")
+        ResearchConfig(data="d", out="o", class_on="labels")
+    with pytest.raises(ValueError, match="dark_of is one of land, vegetation"):
+        TrainConfig(data="d", out="o", dark_of="water")
 
 
 def test_a_resumed_run_keeps_what_is_fixed_takes_the_schedule_and_changes_only_the_recipe_given():

@@ -17,9 +17,9 @@ from geotrans.io.targets import Target, check_target
 from geotrans.model.generator import UnetGenerator
 from geotrans.model.weights import card_path, inherited_terms, load_generator, save_generator
 from geotrans.training.checkpoints import CHECKPOINT, load_checkpoint
-from geotrans.training.config import TrainConfig
 from geotrans.training.widen import WIDEN_SEED
 from training.arguments import one_line_errors
+from training.experiments.research import ResearchConfig
 
 log = logging.getLogger("training.export")
 
@@ -32,7 +32,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
     run_dir, out = Path(run_dir), Path(out)
     state = load_checkpoint(run_dir / CHECKPOINT, "the run's checkpoint", hint="give a run folder --out of "
                             "python -m training.train")
-    config = TrainConfig(**json.loads(state["config"]))
+    config = ResearchConfig.from_stored(json.loads(state["config"]))
     net = UnetGenerator(ngf=config.ngf)
     weights = "ema_generator" if "ema_generator" in state and not raw else "generator"
     net.load_state_dict(state[weights])

@@ -23,16 +23,17 @@ import torch.distributed as dist
 from geotrans.errors import ModelError
 from geotrans.model.weights import read_model_info
 from geotrans.training.checkpoints import CHECKPOINT, StopRequest, load_checkpoint, stop_on_signals
-from geotrans.training.config import TrainConfig, add_options, from_arguments, given_recipe, resumed_config
+from geotrans.training.config import add_options, from_arguments, given_recipe, resumed_config
 from geotrans.training.train import set_threads, train
 from training.arguments import number, one_line_errors
+from training.experiments.research import ResearchConfig, ResearchPix2Pix
 
 log = logging.getLogger("training.train")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
-    add_options(parser)  # every TrainConfig option, with its help and check
+    add_options(parser, ResearchConfig)  # every training option and experiment, with its help and check
     parser.add_argument("--threads", type=number(int, 1), default=None,
                         help="torch threads (default: the cores this process may use)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -47,9 +48,9 @@ def main(argv: Optional[list[str]] = None) -> None:
                      "of 0 or more")
     if args.class_on is not None and not (args.lambda_class or args.resume):
         parser.error("--class-on chooses what the class decision scores: it needs --lambda-class")
-    recipe = given_recipe(args)
+    recipe = given_recipe(args, ResearchConfig)
     try:
-        config = from_arguments(args)  # every value checked once, by its field
+        config = from_arguments(args, ResearchConfig)  # every value checked once, by its field
     except ValueError as err:
         parser.error(str(err))
     if args.init_generator:
@@ -63,7 +64,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         config.ngf = args.ngf or start_ngf
     if args.resume and (Path(args.out) / CHECKPOINT).exists():
         with one_line_errors(parser):
-            stored = TrainConfig(**json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
+            stored = ResearchConfig.from_stored(json.loads(load_checkpoint(Path(args.out) / CHECKPOINT)["config"]))
         try:
             config = resumed_config(stored, config, recipe)
         except ValueError as err:
@@ -78,7 +79,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     set_threads(args.threads)
     stop = StopRequest()
     with stop_on_signals(stop), one_line_errors(parser):  # a mix loads before the run folder is made
-        train(config, resume=args.resume, stop=stop)
+        train(config, resume=args.resume, stop=stop, model_class=ResearchPix2Pix)
     if dist.is_initialized():
         dist.destroy_process_group()
 

@@ -18,6 +18,7 @@ new option is one field here and its test.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable, Optional
@@ -25,8 +26,9 @@ from typing import Any, Callable, Optional
 from geotrans.model.choices import PRECISIONS
 from geotrans.training.data import DARK_KINDS, Augment
 
+log = logging.getLogger("geotrans.training")
+
 CLASS_COLOURS = ("palette", "classes")  # what the class decision chooses among (``decision_colours``)
-CLASS_ON = ("all", "rendered")  # which samples the class decision scores
 ROLES = ("run", "schedule", "fixed", "recipe", "recorded")
 
 
@@ -52,12 +54,12 @@ class Range:
 
 
 def option(default: Any, role: str, help: Optional[str] = None, check: Optional[Range] = None,
-           choices: tuple = (), cli: bool = True) -> Any:
-    """A TrainConfig field: its default, role, help, check (``Range``) or ``choices``, and whether the command
-    line offers it (as ``--field-name``)."""
+           choices: tuple = (), cli: bool = True, metavar: Optional[tuple] = None) -> Any:
+    """A TrainConfig field: its default, role, help, check (``Range``) or ``choices``, whether the command
+    line offers it (as ``--field-name``), and for a field of several numbers their names (``metavar``)."""
     assert role in ROLES, role
     return field(default=default, metadata={"role": role, "help": help, "check": check, "choices": choices,
-                                            "cli": cli and role != "recorded"})
+                                            "cli": cli and role != "recorded", "metavar": metavar})
 
 
 WHOLE = Range(1)  # a count of at least one
@@ -101,13 +103,6 @@ class TrainConfig:
     dark_of: str = option("land", "recipe", "what --dark-land darkens: all known land, or only its vegetation "
                                             "(green by its excess green) as crops and forest darken (land)",
                           choices=DARK_KINDS)
-    water_coloured: float = option(0.0, "recipe", "probability of a photo whose vegetation takes the mean colour "
-                                                  "of its own water, keeping part of its texture "
-                                                  "(--water-texture), so that colour stops meaning water (0)")
-    water_texture: tuple = option((0.3, 1.0), "recipe", "the share of its texture --water-coloured vegetation "
-                                                        "keeps, drawn in [LOW, HIGH] (0.3 1)")
-    lambda_dry: float = option(0.0, "recipe", "weight of the hinge keeping a mix's known dry land (no_water "
-                                              "sources) from the water colour (0, off)", WEIGHT)
     water_rgb: Optional[list] = option(None, "recorded")  # from the mix's style, recorded when the run starts
     lambda_class: float = option(0.0, "recipe", "weight of a class decision beside L1: cross-entropy over the map "
                                                 "classes' colours on the labelled pixels (0, off)", WEIGHT)
@@ -117,13 +112,6 @@ class TrainConfig:
     water_weight: float = option(1.0, "recipe", "in the class decision, the weight of labelled pixels whose class "
                                                 "is water, so that learning dry land does not cost the water "
                                                 "labels show (1)", WEIGHT)
-    building_weight: float = option(1.0, "recipe", "in the class decision, the weight of labelled pixels whose "
-                                                   "class is a building; 0 leaves them to L1 (1)", WEIGHT)
-    building_rgb: Optional[list] = option(None, "recorded")  # from the mix's style, recorded when the run starts
-    class_on: str = option("all", "recipe", "which samples the class decision scores: all, or only those whose "
-                                            "map is rendered from class labels, not the New York maps, whose "
-                                            "lettering and anti-aliased edges belong to no class (all)",
-                           choices=CLASS_ON)
     ema: float = option(0.0, "recipe", "keep a moving average of the generator's weights with this decay, e.g. "
                                        "0.999 (0, off); exported and sampled instead of the raw weights",
                         Range(0, 1, high_open=True))
@@ -163,19 +151,35 @@ class TrainConfig:
 
     @property
     def augment(self) -> Augment:
-        water = {} if self.water_rgb is None else {"water_rgb": tuple(self.water_rgb)}
         return Augment(flips=True, rotations=self.rotations, jitter=self.jitter, grey=self.grey,
-                       coarse=self.coarse, dark_land=self.dark_land, dark_of=self.dark_of,
-                       water_coloured=self.water_coloured, water_texture=tuple(self.water_texture), **water)
+                       coarse=self.coarse, dark_land=self.dark_land, dark_of=self.dark_of, **self._water())
+
+    def _water(self) -> dict:
+        return {} if self.water_rgb is None else {"water_rgb": tuple(self.water_rgb)}
+
+    def colours_needed(self) -> tuple[str, ...]:
+        """The map classes whose colours the run's losses and augmentations read from its mix's style, recorded
+        when it starts (``<class>_rgb``): water for dark land and the water weight."""
+        return ("water",) if self.dark_land or self.water_weight != 1 else ()
+
+    @classmethod
+    def from_stored(cls, values: dict) -> "TrainConfig":
+        """The config a checkpoint or card stored; keys that are no longer options (an experiment that left
+        geotrans) are ignored, with one line naming them."""
+        known = {f.name for f in fields(cls)}
+        gone = sorted(set(values) - known)
+        if gone:
+            log.warning("ignored what this geotrans no longer trains with: %s", ", ".join(gone))
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def role_of(name: str) -> str:
-    return next(f.metadata["role"] for f in fields(TrainConfig) if f.name == name)
+def role_of(name: str, config_class: type = TrainConfig) -> str:
+    return next(f.metadata["role"] for f in fields(config_class) if f.name == name)
 
 
-def names_of(*roles: str) -> tuple[str, ...]:
+def names_of(*roles: str, config_class: type = TrainConfig) -> tuple[str, ...]:
     """The fields of these roles, in the config's order."""
-    return tuple(f.name for f in fields(TrainConfig) if f.metadata["role"] in roles)
+    return tuple(f.name for f in fields(config_class) if f.metadata["role"] in roles)
 
 
 def argument_type(kind: type, check: Optional[Range]) -> Callable[[str], Any]:
@@ -202,10 +206,11 @@ def _argument_type(f) -> Callable[[str], Any]:
     return kind if kind is str else argument_type(kind, f.metadata["check"])
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """One ``--field-name`` option per TrainConfig field the command line offers, with its help and check. A
-    recipe option defaults to None (not given), so that a resumed run changes only what is given again."""
-    for f in fields(TrainConfig):
+def add_options(parser: argparse.ArgumentParser, config_class: type = TrainConfig) -> None:
+    """One ``--field-name`` option per field of ``config_class`` (TrainConfig or a research config built on it)
+    the command line offers, with its help and check. A recipe option defaults to None (not given), so that a
+    resumed run changes only what is given again."""
+    for f in fields(config_class):
         if not f.metadata["cli"]:
             continue
         flag, required = f"--{f.name.replace('_', '-')}", f.default is MISSING
@@ -218,29 +223,31 @@ def add_options(parser: argparse.ArgumentParser) -> None:
             kwargs["choices"] = f.metadata["choices"]
         else:
             kwargs["type"] = _argument_type(f)
-        if f.name == "water_texture":
-            kwargs.update(type=float, nargs=2, metavar=("LOW", "HIGH"))
+        if f.metadata["metavar"]:
+            kwargs.update(type=float, nargs=len(f.metadata["metavar"]), metavar=f.metadata["metavar"])
         if required:
             kwargs["required"] = True
         parser.add_argument(flag, **kwargs)
 
 
-def given_recipe(args: argparse.Namespace) -> dict:
+def given_recipe(args: argparse.Namespace, config_class: type = TrainConfig) -> dict:
     """The recipe options given on the command line (a resumed run changes only these)."""
-    return {name: getattr(args, name) for name in names_of("recipe") if getattr(args, name, None) is not None}
+    return {name: getattr(args, name) for name in names_of("recipe", config_class=config_class)
+            if getattr(args, name, None) is not None}
 
 
-def from_arguments(args: argparse.Namespace, **overrides) -> TrainConfig:
-    """The config the parsed ``args`` ask for: every offered field given or at its default, ``overrides`` on
-    top. A ValueError (one line) for a value the config refuses."""
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)  # not given: the field's default
+def from_arguments(args: argparse.Namespace, config_class: type = TrainConfig, **overrides) -> TrainConfig:
+    """The ``config_class`` config the parsed ``args`` ask for: every offered field given or at its default,
+    ``overrides`` on top. A ValueError (one line) for a value the config refuses."""
+    values = {f.name: getattr(args, f.name) for f in fields(config_class)  # not given: the field's default
               if f.metadata["cli"] and f.metadata["role"] != "recipe" and getattr(args, f.name) is not None}
-    return TrainConfig(**{**values, **given_recipe(args), **overrides})
+    return config_class(**{**values, **given_recipe(args, config_class), **overrides})
 
 
 def resumed_config(stored: TrainConfig, given: TrainConfig, recipe: Optional[dict] = None) -> TrainConfig:
     """The stored run's architecture, optimiser and recipe, with this invocation's paths and schedule; ``recipe``
     holds the recipe options given again now (a fine-tune)."""
-    now = {name: getattr(given, name) for name in names_of("run", "schedule")}
-    changes = {k: v for k, v in (recipe or {}).items() if k in names_of("recipe")}
-    return TrainConfig(**{**stored.__dict__, **now, **changes})
+    config_class = type(stored)
+    now = {name: getattr(given, name) for name in names_of("run", "schedule", config_class=config_class)}
+    changes = {k: v for k, v in (recipe or {}).items() if k in names_of("recipe", config_class=config_class)}
+    return config_class(**{**stored.__dict__, **now, **changes})

@@ -63,10 +63,7 @@ class Augment:
     map does not draw in ``water_rgb``) is darkened by a factor in
     ``DARK_FACTORS``, as dark forest and shadowed fields are, so that darkness
     alone stops meaning water; with ``dark_of`` "vegetation", only its green land
-    (``green_of``) is, as crops and forest darken while streets and roofs do not;
-    ``water_coloured`` the probability that the photo's known vegetation takes the
-    mean colour of its own water (``water_coloured_land``), keeping a share of its
-    texture drawn in ``water_texture``, so that colour alone stops meaning water.
+    (``green_of``) is, as crops and forest darken while streets and roofs do not.
     """
 
     flips: bool = True
@@ -77,8 +74,6 @@ class Augment:
     dark_land: float = 0.0
     dark_of: str = "land"  # what dark land darkens: all of it, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB  # the map style's water
-    water_coloured: float = 0.0
-    water_texture: tuple[float, float] = (0.3, 1.0)  # the share of its texture recoloured vegetation keeps
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 1:
@@ -91,10 +86,6 @@ class Augment:
             raise ValueError("dark_land must be a probability")
         if self.dark_of not in DARK_KINDS:
             raise ValueError(f"dark_of must be one of {', '.join(DARK_KINDS)}")
-        if not 0 <= self.water_coloured <= 1:
-            raise ValueError("water_coloured must be a probability")
-        if not (len(self.water_texture) == 2 and 0 <= self.water_texture[0] <= self.water_texture[1] <= 1):
-            raise ValueError("water_texture must be two shares, low to high, in [0, 1]")
 
     def describe(self) -> str:
         parts = ["horizontal flips" if self.flips else "no flips"]
@@ -108,9 +99,6 @@ class Augment:
             parts.append(f"coarse photos p={self.coarse:g} ({COARSE_FACTORS[0]:g}-{COARSE_FACTORS[1]:g}x)")
         if self.dark_land:
             parts.append(f"dark {self.dark_of} p={self.dark_land:g} (x{DARK_FACTORS[0]:g}-{DARK_FACTORS[1]:g})")
-        if self.water_coloured:
-            low, high = self.water_texture
-            parts.append(f"vegetation in its water's colour p={self.water_coloured:g} (texture x{low:g}-{high:g})")
         return ", ".join(parts)
 
     def draw(self, gen: torch.Generator) -> "Changes":
@@ -120,10 +108,9 @@ class Augment:
         turns = int(torch.randint(0, 4, (1,), generator=gen)) if self.rotations else 0
         factors = 1 + self.jitter * (2 * torch.rand(6, generator=gen) - 1) if self.jitter else None
         grey = self.grey > 0 and bool(torch.rand(1, generator=gen) < self.grey)
-        coarse = _draw_factor(self.coarse, COARSE_FACTORS, gen)
-        dark = _draw_factor(self.dark_land, DARK_FACTORS, gen)
-        texture = _draw_factor(self.water_coloured, tuple(self.water_texture), gen)
-        return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of, self.water_rgb, texture)
+        coarse = draw_factor(self.coarse, COARSE_FACTORS, gen)
+        dark = draw_factor(self.dark_land, DARK_FACTORS, gen)
+        return Changes(flip, turns, factors, grey, coarse, dark, self.dark_of, self.water_rgb)
 
 
 @dataclass(frozen=True)
@@ -138,7 +125,6 @@ class Changes:
     dark: Optional[float] = None  # land darkened by this factor
     dark_of: str = "land"  # what is darkened: all known land, or its vegetation (DARK_KINDS)
     water_rgb: tuple[int, int, int] = WATER_RGB
-    recoloured_texture: Optional[float] = None  # vegetation in its water's colour, keeping this share of its texture
 
     def placed(self, image: torch.Tensor) -> torch.Tensor:
         """``image`` (C, H, W), the photo, its map or a mask, flipped and turned."""
@@ -149,13 +135,9 @@ class Changes:
         return image
 
     def photo(self, photo: torch.Tensor, target: torch.Tensor, known: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The placed photo (3, H, W) in [0, 255] with its colour changes: dark land and vegetation in its
-        water's colour (by its placed map ``target`` and ``known`` pixels), jitter, grey, coarse."""
-        if self.dark:
-            green_only = self.dark_of == "vegetation"
-            photo = darkened_land(photo, target, self.dark, self.water_rgb, known, green_only)
-        if self.recoloured_texture:
-            photo = water_coloured_land(photo, target, self.recoloured_texture, self.water_rgb, known)
+        """The placed photo (3, H, W) in [0, 255] with its colour changes: its land's (``land_changed``), then
+        jitter, grey, coarse."""
+        photo = self.land_changed(photo, target, known)
         if self.factors is not None:
             photo = jitter_colours(photo, self.factors)
         if self.grey:
@@ -165,7 +147,14 @@ class Changes:
         return photo
 
 
-def _draw_factor(probability: float, factors: tuple[float, float], gen: torch.Generator) -> Optional[float]:
+    def land_changed(self, photo: torch.Tensor, target: torch.Tensor, known: Optional[torch.Tensor]) -> torch.Tensor:
+        """The photo's changes by what its placed map ``target`` draws on the ``known`` pixels: dark land."""
+        if not self.dark:
+            return photo
+        return darkened_land(photo, target, self.dark, self.water_rgb, known, self.dark_of == "vegetation")
+
+
+def draw_factor(probability: float, factors: tuple[float, float], gen: torch.Generator) -> Optional[float]:
     """With ``probability``, a factor drawn uniformly in ``factors``, else None; draws nothing when it is 0."""
     if not probability:
         return None
@@ -200,31 +189,6 @@ def drawn_water(target: torch.Tensor, water_rgb: tuple[int, int, int]) -> torch.
     distance of ``water_rgb``."""
     rgb = target.round().clamp(0, 255).to(torch.uint8).numpy()
     return torch.from_numpy(near_colour(rgb, water_rgb, MAX_DELTA_E)).float()[None]
-
-
-# Dakota's crops are the colour of its green lakes (mean R, G, B 60, 86, 65 against 65, 92, 71 at 5 m); what
-# tells them apart is texture (twice the lakes' fine detail). A photo whose vegetation wears its water's colour
-# teaches that colour alone does not make water.
-MIN_SHARE = 0.02  # a photo needs this share of known water and of known vegetation to be recoloured
-
-
-def water_coloured_land(photo: torch.Tensor, target: torch.Tensor, texture: float, water_rgb: tuple[int, int, int],
-                        known: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Photo (3, H, W) in [0, 255] whose vegetation takes the mean colour of its water: the ``known`` pixels
-    ((1, H, W) of 0 and 1; all when None) that the map ``target`` draws within the palette's snapping distance of
-    ``water_rgb`` are its water, the other known green ones (``green_of``) its vegetation, which keeps
-    ``texture`` times its departures from its own mean and fades in over ``DARK_EDGE_PX`` at its edges. A photo
-    with under ``MIN_SHARE`` of either is returned as it is."""
-    water = drawn_water(target, water_rgb)
-    if known is not None:
-        water = water * known
-    vegetation = (1 - water) * green_of(photo) * (1 if known is None else known)
-    if water.mean() < MIN_SHARE or vegetation.mean() < MIN_SHARE:
-        return photo
-    water_mean, vegetation_mean = (((photo * mask).sum((1, 2)) / mask.sum()).view(3, 1, 1)
-                                   for mask in (water, vegetation))
-    recoloured = (photo - vegetation_mean) * texture + water_mean
-    return (photo + faded(vegetation) * (recoloured - photo)).clamp(0, 255)
 
 
 def darkened(photo: torch.Tensor, land: torch.Tensor, factor: float) -> torch.Tensor:

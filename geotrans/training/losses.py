@@ -31,14 +31,6 @@ def gradient_l1(generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return 0.5 * (F.l1_loss(gx, rx) + F.l1_loss(gy, ry))
 
 
-def dry_hinge(generated: torch.Tensor, dry: torch.Tensor, water: torch.Tensor, margin: float) -> torch.Tensor:
-    """Keeps known dry land from being drawn as water: over the ``dry`` pixels (N, 1, H, W of 0 and 1), the mean
-    of how far each generated pixel lies inside ``margin`` (mean absolute distance per channel, model range) of
-    the ``water`` colour (3,). Zero wherever the map draws anything else, so it teaches only "not water"."""
-    distance = (generated.float() - water.view(1, -1, 1, 1)).abs().mean(1, keepdim=True)
-    return (F.relu(margin - distance) * dry).sum() / dry.sum().clamp(min=1)
-
-
 def class_weights(colours: torch.Tensor, weighed: Sequence[tuple[torch.Tensor, float]]) -> torch.Tensor:
     """(K,) weights for ``class_cross_entropy``: for each (colour (3,), weight) of ``weighed``, that weight for
     the one of ``colours`` (K, 3) nearest it; 1 for the rest."""

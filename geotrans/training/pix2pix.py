@@ -1,14 +1,14 @@
 """The pix2pix model: the U-Net generator (with a moving average of its weights) and the 70x70 PatchGAN, their
-optimizers, and one training iteration (``Pix2Pix.step``): the discriminator's loss halved, the generator's
-adversarial + lambda * L1, with the optional terms the config weighs (feature matching, image gradients, the
-dry-land hinge, the class decision). ``warm_start`` starts it from an exported generator.
+optimizers, and one training iteration (``Pix2Pix.step``): the discriminator's loss halved, the generator's a
+list of weighted terms (``LossTerm``): adversarial + lambda * L1, and those the config turns on (feature
+matching, image gradients, the class decision). ``warm_start`` starts it from an exported generator.
 """
 from __future__ import annotations
 
 import copy
 import logging
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from geotrans.model.generator import UnetGenerator, build_generator, to_model_ra
 from geotrans.model.precision import Precision, resolve_precision
 from geotrans.model.weights import load_generator
 from geotrans.training.config import TrainConfig
-from geotrans.training.losses import class_cross_entropy, class_weights, dry_hinge, feature_matching, gradient_l1
+from geotrans.training.losses import class_cross_entropy, class_weights, feature_matching, gradient_l1
 from geotrans.training.networks import build_discriminator
 from geotrans.training.widen import widened
 
@@ -26,8 +26,35 @@ log = logging.getLogger("geotrans.training.train")
 
 CLASS_TEMPERATURE = 0.02  # of the class decision's logits (model range, squared): background and building, the
 # nearest class colours (0.04 apart), differ by 2 nats; water and green (0.46 apart) by 23
-DRY_MARGIN = 0.15  # dry land this close to the water colour (mean |difference| per channel) is pushed away:
-# about the water side of the midpoint to the nearest other map colour (building, 0.25 away)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What the generator's loss terms see at one step: the pair, the generated map (float), the pixels the
+    target knows (``labelled``, (N, 1, H, W) of 0 and 1, None for all), the unlabelled ones known to be dry land
+    (``dry``), which samples' maps are rendered from class labels (``rendered``, (N, 1)), and the frozen
+    discriminator's verdict on the generated pair (logits and features) beside its features of the real pair."""
+
+    source: torch.Tensor
+    target: torch.Tensor
+    fake: torch.Tensor
+    labelled: Optional[torch.Tensor]
+    dry: Optional[torch.Tensor]
+    rendered: Optional[torch.Tensor]
+    logits: torch.Tensor
+    features: list
+    real_features: list  # the discriminator pass over both pairs, real half first
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One term of the generator's loss: its name (the ``g_<name>`` loss column), its weight, and its loss of a
+    step's ``Judged``; an ``adversarial`` term is ramped in with the adversarial weight."""
+
+    name: str
+    weight: float
+    loss: Callable[[Judged], torch.Tensor]
+    adversarial: bool = False
 
 
 def set_requires_grad(net: nn.Module, flag: bool) -> None:
@@ -56,25 +83,11 @@ class Pix2Pix:
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas)
         self.gan_loss = nn.BCEWithLogitsLoss()
         self.l1_loss = nn.L1Loss()
-        self.water = None if self.config.water_rgb is None else \
-            to_model_range(torch.tensor(self.config.water_rgb, dtype=torch.float32, device=self.device))
-        self.class_colours = None if self.config.class_rgb is None else \
-            to_model_range(torch.tensor(self.config.class_rgb, dtype=torch.float32, device=self.device))
-        self.class_weights = None
-        weighed = []
-        if self.config.water_weight != 1:
-            if self.config.water_weight <= 0 or self.class_colours is None or self.water is None:
-                raise ValueError("water_weight needs a positive weight, the class decision (lambda_class) and the "
-                                 "water colour (water_rgb): train on a mix")
-            weighed.append((self.water, self.config.water_weight))
-        if self.config.building_weight != 1:
-            if self.config.building_weight < 0 or self.class_colours is None or self.config.building_rgb is None:
-                raise ValueError("building_weight needs a weight of 0 or more, the class decision (lambda_class) and "
-                                 "the building colour (building_rgb): train on a mix")
-            building = to_model_range(torch.tensor(self.config.building_rgb, dtype=torch.float32, device=self.device))
-            weighed.append((building, self.config.building_weight))
-        if weighed:
-            self.class_weights = class_weights(self.class_colours, weighed)
+        self.water = self._model_colour(self.config.water_rgb)
+        self.class_colours = self._model_colour(self.config.class_rgb)
+        weighed = self.weighed_classes()
+        self.class_weights = class_weights(self.class_colours, weighed) if weighed else None
+        self.terms = self.generator_terms()
         self.precision: Precision = resolve_precision(self.config.precision, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.g_train, self.d_train = self.generator, self.discriminator  # replaced by DDP wrappers
@@ -123,25 +136,81 @@ class Pix2Pix:
             return 1.0
         return min(1.0, (step - config.d_warmup_steps + 1) / config.gan_ramp_steps)
 
+    TERMS = ("gan", "l1", "fm", "grad", "class")  # every term's name, in the order the loss adds them up
+
+    def generator_terms(self) -> list[LossTerm]:
+        """The generator's loss: adversarial + lambda * L1, then each optional term the config weighs."""
+        config = self.config
+        terms = [LossTerm("gan", 1.0, lambda j: self.gan_loss(j.logits, torch.ones_like(j.logits)), adversarial=True),
+                 LossTerm("l1", config.lambda_l1, lambda j: self._l1(j.fake, j.target, j.labelled))]
+        if config.lambda_fm:  # the real pair's features come from the discriminator's pass (as pix2pixHD's do)
+            terms.append(LossTerm("fm", config.lambda_fm, adversarial=True, loss=lambda j: feature_matching(
+                j.features, [f.chunk(2)[0] for f in j.real_features])))
+        if config.lambda_grad:
+            terms.append(LossTerm("grad", config.lambda_grad, lambda j: gradient_l1(j.fake, j.target)))
+        if config.lambda_class:
+            terms.append(LossTerm("class", config.lambda_class, lambda j: class_cross_entropy(
+                j.fake, j.target, self.class_colours, self.classed(j), CLASS_TEMPERATURE, self.class_weights)))
+        return terms
+
+    def weighed_classes(self) -> list[tuple[torch.Tensor, float]]:
+        """(class colour, weight) for each class the class decision weighs other than 1: water by
+        ``water_weight``."""
+        if self.config.water_weight == 1:
+            return []
+        if self.config.water_weight <= 0 or self.class_colours is None or self.water is None:
+            raise ValueError("water_weight needs a positive weight, the class decision (lambda_class) and the "
+                             "water colour (water_rgb): train on a mix")
+        return [(self.water, self.config.water_weight)]
+
+    def classed(self, judged: Judged) -> Optional[torch.Tensor]:
+        """The pixels the class decision scores: the labelled ones."""
+        return judged.labelled
+
     def step(self, source: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor] = None,
              dry: Optional[torch.Tensor] = None, rendered: Optional[torch.Tensor] = None, step: int = 10**9) -> dict:
-        """One iteration at global step ``step``. ``labelled`` (N, 1, H, W) of 0 and 1 marks the pixels the
-        target knows: the L1 term is their mean, and the real pair shows the generator's own output elsewhere.
-        ``dry`` (the same shape) marks unlabelled pixels known to be dry land, kept from the water colour by
-        ``lambda_dry``. ``rendered`` (N, 1) of 0 and 1 marks the samples whose map is rendered from class labels
-        (``class_on`` "rendered" scores the class decision on those alone; None: none is)."""
-        config = self.config
+        """One iteration at global step ``step``; the losses by name (``g_<term>``, ``d_real``, ``d_fake``).
+        ``labelled`` (N, 1, H, W) of 0 and 1 marks the pixels the target knows: the L1 term is their mean, and
+        the real pair shows the generator's own output elsewhere. ``dry`` (the same shape) marks unlabelled
+        pixels known to be dry land, ``rendered`` (N, 1) of 0 and 1 the samples whose map is rendered from class
+        labels (None: none is); terms may read both."""
         source, target = self._to_device(source), self._to_device(target)
         self.generator.train()
         self.discriminator.train()
-        warming = step < config.d_warmup_steps
+        warming = step < self.config.d_warmup_steps
         with self.precision.autocast(), torch.set_grad_enabled(not warming):
             fake = self.g_train(source)
         if labelled is not None:
             labelled = self._to_device(labelled)
             target = labelled * target + (1 - labelled) * fake.detach().float()
+        d_real, d_fake, features = self._discriminator_step(source, target, fake)
+        losses = {f"g_{name}": 0.0 for name in self.TERMS}
+        if warming:  # the generator stays as it is while the new discriminator learns to judge it
+            self.scaler.update()
+            return {**losses, "g_l1": self._l1(fake.detach().float(), target, labelled).item(), "d_real": d_real,
+                    "d_fake": d_fake}
 
-        # Discriminator: real pairs -> 1, generated pairs -> 0; the loss is halved.
+        # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map, plus the optional terms.
+        set_requires_grad(self.discriminator, False)
+        self.opt_g.zero_grad(set_to_none=True)
+        with self.precision.autocast():
+            logits, fake_features = self.d_frozen(torch.cat([source, fake], 1), features=True)
+        judged = Judged(source, target, fake.float(), labelled, None if dry is None else self._to_device(dry),
+                        None if rendered is None else self._to_device(rendered), logits.float(), fake_features,
+                        features)
+        g_loss, values = weighed_sum(self.terms, judged, self.adversarial_weight(step))
+        self.scaler.scale(g_loss).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        set_requires_grad(self.discriminator, True)
+        self.update_ema()
+        return {**losses, **{f"g_{name}": value.item() for name, value in values.items()}, "d_real": d_real,
+                "d_fake": d_fake}
+
+    def _discriminator_step(self, source: torch.Tensor, target: torch.Tensor,
+                            fake: torch.Tensor) -> tuple[float, float, list]:
+        """Real pairs -> 1, generated pairs -> 0, the loss halved; its two halves, and the features of both pairs
+        (for feature matching)."""
         set_requires_grad(self.discriminator, True)
         self.opt_d.zero_grad(set_to_none=True)
         real_pair, fake_pair = self.discriminator_pairs(source, target, fake)
@@ -154,67 +223,17 @@ class Pix2Pix:
         d_loss = 0.5 * (d_real + d_fake)
         self.scaler.scale(d_loss).backward()
         self.scaler.step(self.opt_d)
-        if warming:  # the generator stays as it is while the new discriminator learns to judge it
-            self.scaler.update()
-            zero = 0.0
-            return {"g_gan": zero, "g_l1": self._l1(fake.detach().float(), target, labelled).item(), "g_fm": zero,
-                    "g_grad": zero, "g_dry": zero, "d_real": d_real.item(), "d_fake": d_fake.item()}
-
-        # Generator: fool the (frozen) discriminator, plus lambda * L1 to the real map, plus the optional terms.
-        set_requires_grad(self.discriminator, False)
-        self.opt_g.zero_grad(set_to_none=True)
-        with self.precision.autocast():
-            pred, fake_features = self.d_frozen(torch.cat([source, fake], 1), features=True)
-        pred = pred.float()
-        fake = fake.float()
-        g_gan = self.gan_loss(pred, torch.ones_like(pred))
-        g_l1 = self._l1(fake, target, labelled)
-        adversarial = self.adversarial_weight(step)
-        g_loss = adversarial * g_gan + config.lambda_l1 * g_l1
-        # The real pair's features come from the discriminator pass above (pix2pixHD does the same).
-        g_fm = feature_matching(fake_features, [f.chunk(2)[0] for f in features]) if config.lambda_fm else None
-        g_grad = gradient_l1(fake, target) if config.lambda_grad else None
-        if g_fm is not None:
-            g_loss = g_loss + adversarial * config.lambda_fm * g_fm
-        if g_grad is not None:
-            g_loss = g_loss + config.lambda_grad * g_grad
-        g_dry = self._dry(fake, dry) if config.lambda_dry and dry is not None else None
-        if g_dry is not None:
-            g_loss = g_loss + config.lambda_dry * g_dry
-        g_class = class_cross_entropy(fake, target, self.class_colours, self._classed(labelled, rendered, fake),
-                                      CLASS_TEMPERATURE, self.class_weights) if config.lambda_class else None
-        if g_class is not None:
-            g_loss = g_loss + config.lambda_class * g_class
-        self.scaler.scale(g_loss).backward()
-        self.scaler.step(self.opt_g)
-        self.scaler.update()
-        set_requires_grad(self.discriminator, True)
-        self.update_ema()
-        return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "g_fm": 0.0 if g_fm is None else g_fm.item(),
-                "g_grad": 0.0 if g_grad is None else g_grad.item(), "g_dry": 0.0 if g_dry is None else g_dry.item(),
-                "g_class": 0.0 if g_class is None else g_class.item(),
-                "d_real": d_real.item(), "d_fake": d_fake.item()}
-
-    def _dry(self, fake: torch.Tensor, dry: torch.Tensor) -> torch.Tensor:
-        if self.water is None:
-            raise ValueError("lambda_dry needs the water colour (water_rgb): train on a mix")
-        return dry_hinge(fake, self._to_device(dry), self.water, DRY_MARGIN)
-
-    def _classed(self, labelled: Optional[torch.Tensor], rendered: Optional[torch.Tensor],
-                 fake: torch.Tensor) -> Optional[torch.Tensor]:
-        """The pixels the class decision scores: the labelled ones, of rendered maps only where ``class_on`` says."""
-        if self.config.class_on == "all":
-            return labelled
-        known = torch.ones_like(fake[:, :1]) if labelled is None else labelled
-        if rendered is None:
-            return torch.zeros_like(known)
-        return known * self._to_device(rendered).view(-1, 1, 1, 1)
+        return d_real.item(), d_fake.item(), features
 
     def _l1(self, fake: torch.Tensor, target: torch.Tensor, labelled: Optional[torch.Tensor]) -> torch.Tensor:
         """Mean absolute error over the labelled pixels (all of them when ``labelled`` is None)."""
         if labelled is None:
             return self.l1_loss(fake, target)
         return ((fake - target).abs() * labelled).sum() / (labelled.sum() * fake.shape[1]).clamp(min=1)
+
+    def _model_colour(self, rgb: Optional[list]) -> Optional[torch.Tensor]:
+        """Colours in 8-bit RGB ((3,) or (K, 3)) in the model's range on its device; None stays None."""
+        return None if rgb is None else to_model_range(torch.tensor(rgb, dtype=torch.float32, device=self.device))
 
     def _to_device(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device)
@@ -243,6 +262,17 @@ class Pix2Pix:
         if self.ema_generator is not None:
             # A run that turns the average on at a resume starts it from the generator as it is now.
             self.ema_generator.load_state_dict(state.get("ema_generator", state["generator"]))
+
+
+def weighed_sum(terms: list[LossTerm], judged: Judged, adversarial: float) -> tuple[torch.Tensor, dict]:
+    """The generator's loss: each term's loss times its weight (an adversarial term's also times
+    ``adversarial``), added up in the terms' order; and each term's loss by name."""
+    total, values = None, {}
+    for term in terms:
+        values[term.name] = value = term.loss(judged)
+        weighed = (adversarial * term.weight if term.adversarial else term.weight) * value
+        total = weighed if total is None else total + weighed
+    return total, values
 
 
 def warm_start(model: Pix2Pix, config: TrainConfig) -> None:

@@ -48,8 +48,11 @@ from geotrans.training.sources import MixedSet, mixed_set, read_mix
 
 log = logging.getLogger("geotrans.training.train")
 
-LOSS_COLUMNS = ["step", "epoch", "g_gan", "g_l1", "g_fm", "g_grad", "g_dry", "g_class", "d_real", "d_fake", "lr",
-                "seconds"]
+
+
+def loss_columns(model: Pix2Pix) -> list[str]:
+    """losses.csv's columns: where the run is, each generator term's loss, the discriminator's two halves."""
+    return ["step", "epoch", *(f"g_{name}" for name in model.TERMS), "d_real", "d_fake", "lr", "seconds"]
 
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
@@ -86,8 +89,9 @@ def join_processes(config: TrainConfig, device: Optional[torch.device] = None) -
 
 def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bool = False,
           train_set: Optional[PairSet | MixedSet] = None, stop: Optional[StopRequest] = None,
-          on_step: Optional[Callable[[dict], None]] = None) -> Pix2Pix:
-    """Run (or resume) training as configured; returns the trained model.
+          on_step: Optional[Callable[[dict], None]] = None, model_class: type[Pix2Pix] = Pix2Pix) -> Pix2Pix:
+    """Run (or resume) training as configured, a ``model_class`` (Pix2Pix, or a research model built on it);
+    returns the trained model.
 
     When ``stop`` becomes true, the current step finishes, a checkpoint is written and training returns.
     ``on_step`` is called with the progress (step, epoch, seconds) after every step.
@@ -98,7 +102,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     config = with_recorded_colours(config)
-    model = Pix2Pix(config, processes.device)
+    model = model_class(config, processes.device)
     log.info("training on %s in %s, batch %d%s, %s", processes.device, model.precision.name, config.batch_size,
              f" ({processes.batch} per process)" if processes.world > 1 else "", config.augment.describe())
     progress = start(model, out / CHECKPOINT, resume)
@@ -108,7 +112,7 @@ def train(config: TrainConfig, device: Optional[torch.device] = None, resume: bo
         train_set = PairSet.from_folder(Path(config.data) / "train", limit=config.train_limit, crop=config.crop,
                                         augment=config.augment, seed=config.seed)
     budget = Budget(config, progress["seconds"], stop if stop is not None else StopRequest())
-    with LossLog(out / "losses.csv", resume, processes.rank == 0) as losses:
+    with LossLog(out / "losses.csv", loss_columns(model), resume, processes.rank == 0) as losses:
         run_epochs(model, train_set, processes, progress, budget, losses, on_step)
     if processes.rank == 0:
         write_run_record(out, config, progress, train_set, processes.device)
@@ -137,14 +141,14 @@ class LossLog:
     """The run's ``losses.csv``: one row per step (rank 0 writes it), appended to when a run resumes with the
     columns its file already has."""
 
-    def __init__(self, path: Path, resume: bool, writes: bool):
+    def __init__(self, path: Path, columns: list[str], resume: bool, writes: bool):
         self.path, self.writes = path, writes
         self.appending = resume and path.exists() and path.stat().st_size > 0
         if self.appending:
             with open(path, newline="") as existing:
                 self.columns = next(csv.reader(existing))
         else:
-            self.columns = LOSS_COLUMNS
+            self.columns = columns
 
     def __enter__(self) -> "LossLog":
         self.file = open(self.path, "a" if self.appending else "w", newline="")
@@ -262,25 +266,20 @@ class Budget:
 
 
 def with_recorded_colours(config: TrainConfig) -> TrainConfig:
-    """The config with the map colours its losses need, read once from its mix's style (or the style model's
-    card) and recorded in the run: water (dry-land hinge, dark land, water weight), building (building weight)
-    and the class decision's choices."""
-    needs_water = (config.lambda_dry or config.dark_land or config.water_coloured or config.water_weight != 1) \
-        and config.water_rgb is None \
-        and config.mix
-    needs_building = config.building_weight != 1 and config.building_rgb is None and config.mix
+    """The config with the map colours its losses and augmentations need (``colours_needed``, on a mix), read
+    once from its mix's style (or the style model's card) and recorded in the run as ``<class>_rgb``, and the
+    class decision's choices (``class_rgb``)."""
+    needed = [name for name in config.colours_needed() if getattr(config, f"{name}_rgb") is None] \
+        if config.mix else []
     needs_classes = config.lambda_class and config.class_rgb is None
-    if not (needs_water or needs_building or needs_classes):
+    if not (needed or needs_classes):
         return config
     mix = read_mix(config.mix) if config.mix else None
     # the style model's card, read only where the colours come from it: no mix, or the class decision's palette
     card = read_model_info(mix.resolve(mix.style_model) if mix and mix.style_model else None).card \
         if not mix or needs_classes else None
     style = mix.style() if mix else MapStyle.from_card(card)
-    if needs_water:
-        config = replace(config, water_rgb=list(style.colours["water"]))
-    if needs_building:
-        config = replace(config, building_rgb=list(style.colours["building"]))
+    config = replace(config, **{f"{name}_rgb": list(style.colours[name]) for name in needed})
     if needs_classes:
         config = replace(config, class_rgb=decision_colours(config.class_colours, style, card))
     return config

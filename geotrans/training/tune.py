@@ -283,7 +283,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
                          max_minutes=minutes, max_steps=max_steps, init_generator=str(base_info.path),
                          d_warmup_steps=D_WARMUP_STEPS, gan_ramp_steps=GAN_RAMP_STEPS)
     if stored is not None:
-        config = TrainConfig(**{**stored, "max_minutes": minutes, "max_steps": max_steps})
+        config = TrainConfig.from_stored({**stored, "max_minutes": minutes, "max_steps": max_steps})
     earlier = json.loads((run_dir / "run.json").read_text())["progress"]["seconds"] if stored is not None else 0.0
     model = train(config, resume=resume, train_set=train_set, stop=stop, on_step=on_step)
     progress = json.loads((run_dir / "run.json").read_text())["progress"]

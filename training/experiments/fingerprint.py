@@ -43,8 +43,8 @@ def tensors_digest(tensors: dict) -> str:
 def training_fingerprint(folder: Path) -> dict:
     """20 steps of a small pix2pix on New York pairs and Dubai masks, with every loss term and augmentation."""
     from geotrans.training.checkpoints import CHECKPOINT
-    from geotrans.training.config import TrainConfig
     from geotrans.training.train import train
+    from training.experiments.research import ResearchConfig, ResearchPix2Pix
 
     mix = folder / "mix.json"
     mix.write_text(json.dumps({"resolution_m": 0.9, "scale_jitter": 0.3, "recolour": {"building": [196, 182, 171]},
@@ -53,14 +53,14 @@ def training_fingerprint(folder: Path) -> dict:
         {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
          "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest", "classes": DUBAI,
          "weight": 1, "no_water": False}]}))
-    config = TrainConfig(data=str(DATA / "maps_pairs"), out=str(folder / "run"), epochs=20, decay_epochs=10,
+    config = ResearchConfig(data=str(DATA / "maps_pairs"), out=str(folder / "run"), epochs=20, decay_epochs=10,
                          batch_size=2, ngf=8, ndf=8, seed=0, sample_pairs=0, lambda_fm=10.0, lambda_grad=10.0,
                          rotations=True, jitter=0.2, grey=0.1, coarse=0.3, dark_land=0.5, dark_of="vegetation",
                          lambda_class=10.0, class_colours="classes", water_weight=0.33, building_weight=2.0,
                          ema=0.999, precision="fp32", max_steps=20, mix=str(mix), d_warmup_steps=2,
                          gan_ramp_steps=5)
     torch.manual_seed(0)
-    train(config, torch.device("cpu"))
+    train(config, torch.device("cpu"), model_class=ResearchPix2Pix)
     state = torch.load(folder / "run" / CHECKPOINT, weights_only=True)
     losses = [line.split(",")[:-1] for line in (folder / "run" / "losses.csv").read_text().splitlines()]
     return {"training: weights and optimisers": tensors_digest({k: v for k, v in state.items() if k != "config"}),
@@ -73,12 +73,7 @@ def experiments_fingerprint(folder: Path) -> dict:
     water's colour, the class decision on rendered maps only, buildings weighed."""
     from geotrans.training.checkpoints import CHECKPOINT
     from geotrans.training.train import train
-    try:
-        from training.experiments.research import ResearchConfig as Config, ResearchPix2Pix
-        kwargs = {"model_class": ResearchPix2Pix}
-    except ImportError:  # before the experiments left the package
-        from geotrans.training.config import TrainConfig as Config
-        kwargs = {}
+    from training.experiments.research import ResearchConfig, ResearchPix2Pix
 
     mix = folder / "mix-experiments.json"
     mix.write_text(json.dumps({"resolution_m": 0.9, "sources": [
@@ -87,14 +82,15 @@ def experiments_fingerprint(folder: Path) -> dict:
          "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest",
          "classes": {k: "street" if v == "street" else "ignore" for k, v in DUBAI.items()},  # the rest dry land
          "weight": 2, "no_water": True}]}))
-    config = Config(data=str(DATA / "maps_pairs"), out=str(folder / "run-experiments"), epochs=20, batch_size=2,
+    config = ResearchConfig(data=str(DATA / "maps_pairs"), out=str(folder / "run-experiments"), epochs=20,
+                            batch_size=2,
                     ndf=8, seed=3, sample_pairs=0, lambda_fm=10.0, jitter=0.1, dark_land=0.5,
                     water_coloured=0.7, water_texture=(0.2, 0.8), lambda_dry=50.0, lambda_class=10.0,
                     class_colours="classes", class_on="rendered", water_weight=0.5, building_weight=3.0,
                     precision="fp32", max_steps=20, mix=str(mix), gan_ramp_steps=5,
                     init_generator=str(ROOT / "geotrans" / "default_model" / "generator.safetensors"), ngf=32)
     torch.manual_seed(0)
-    train(config, torch.device("cpu"), **kwargs)
+    train(config, torch.device("cpu"), model_class=ResearchPix2Pix)
     state = torch.load(folder / "run-experiments" / CHECKPOINT, weights_only=True)
     losses = [line.split(",")[:-1] for line in (folder / "run-experiments" / "losses.csv").read_text().splitlines()]
     return {"experiments: weights and optimisers": tensors_digest({k: v for k, v in state.items() if k != "config"}),
