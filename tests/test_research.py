@@ -13,11 +13,12 @@ from geotrans.model.weights import read_model_info
 from geotrans.training.config import TrainConfig
 from geotrans.training.data import Augment
 from geotrans.training.pix2pix import Judged
-from geotrans.training.sources import MixedSet, load_sources, read_mix
+from geotrans.training.sampling import MixedSet
+from geotrans.training.sources import load_sources, read_mix
 from geotrans.training.train import train
 from tests.test_sources import DUBAI_CLASSES, _inside, to_model, write_mix
-from training.experiments.research import ResearchConfig, ResearchPix2Pix, dry_hinge
-from training.experiments.water_coloured import WaterColouredAugment, water_coloured_land
+from training.research import ResearchConfig, ResearchPix2Pix, dry_hinge
+from training.water_coloured import WaterColouredAugment, water_coloured_land
 
 DATA = Path(__file__).resolve().parent / "data"
 PACKAGE = Path(__file__).resolve().parents[1] / "geotrans"

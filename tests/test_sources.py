@@ -13,7 +13,8 @@ from geotrans.model.weights import read_model_info
 from geotrans.training.config import TrainConfig
 from geotrans.training.data import Augment
 from geotrans.training.pix2pix import Pix2Pix
-from geotrans.training.sources import MixedSet, MixError, labelled_images, load_sources, mask_classes, read_mix
+from geotrans.training.sampling import MixedSet
+from geotrans.training.sources import MixError, labelled_images, load_sources, mask_classes, read_mix
 from geotrans.training.train import train
 
 DATA = Path(__file__).resolve().parent / "data"

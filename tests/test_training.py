@@ -226,7 +226,7 @@ def test_resume_keeps_the_paths_given_now_and_the_stored_architecture():
 
 
 def test_a_resume_changes_only_the_recipe_options_given_now():
-    from training.experiments.research import ResearchConfig
+    from training.research import ResearchConfig
     from training.train import resumed_config
 
     stored = ResearchConfig(data="d", out="o", ngf=32, lambda_fm=10.0, jitter=0.0, grey=0.0, batch_size=4)

@@ -19,7 +19,7 @@ def parser(config_class: type = TrainConfig) -> argparse.ArgumentParser:
 
 @pytest.mark.parametrize("research", [False, True])
 def test_every_option_the_command_line_offers_is_a_field_with_its_help(research):
-    from training.experiments.research import ResearchConfig
+    from training.research import ResearchConfig
 
     config_class = ResearchConfig if research else TrainConfig
     flags = {a.dest: a for a in parser(config_class)._actions if a.dest != "help"}
@@ -61,7 +61,7 @@ def test_every_checked_field_is_refused_out_of_range_by_the_config_and_the_comma
 
 
 def test_a_choice_outside_its_choices_is_one_line():
-    from training.experiments.research import ResearchConfig
+    from training.research import ResearchConfig
 
     with pytest.raises(ValueError, match="class_on is one of all, rendered"):
         ResearchConfig(data="d", out="o", class_on="labels")

@@ -19,7 +19,7 @@ from geotrans.model.weights import card_path, inherited_terms, load_generator, s
 from geotrans.training.checkpoints import CHECKPOINT, load_checkpoint
 from geotrans.training.widen import WIDEN_SEED
 from training.arguments import one_line_errors
-from training.experiments.research import ResearchConfig
+from training.research import ResearchConfig
 
 log = logging.getLogger("training.export")
 

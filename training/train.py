@@ -26,7 +26,7 @@ from geotrans.training.checkpoints import CHECKPOINT, StopRequest, load_checkpoi
 from geotrans.training.config import add_options, from_arguments, given_recipe, resumed_config
 from geotrans.training.train import set_threads, train
 from training.arguments import number, one_line_errors
-from training.experiments.research import ResearchConfig, ResearchPix2Pix
+from training.research import ResearchConfig, ResearchPix2Pix
 
 log = logging.getLogger("training.train")
 

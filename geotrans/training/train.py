@@ -44,7 +44,8 @@ from geotrans.training.config import TrainConfig
 from geotrans.training.data import PairSet
 from geotrans.training.pix2pix import Pix2Pix, warm_start
 from geotrans.training.report import sample_pairs, write_loss_curve, write_sample_grid
-from geotrans.training.sources import MixedSet, mixed_set, read_mix
+from geotrans.training.sampling import MixedSet, mixed_set
+from geotrans.training.sources import read_mix
 
 log = logging.getLogger("geotrans.training.train")
 

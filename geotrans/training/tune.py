@@ -54,8 +54,9 @@ from geotrans.run.runner import BatchRunner, resolve_device
 from geotrans.training.checkpoints import CHECKPOINT, StopRequest, load_checkpoint
 from geotrans.training.config import TrainConfig
 from geotrans.training.data import Augment
+from geotrans.training.sampling import MixedSet
 from geotrans.training.scores import Tally
-from geotrans.training.sources import Example, MixedSet, Source
+from geotrans.training.sources import Example, Source
 from geotrans.training.train import train
 
 log = logging.getLogger(__name__)

@@ -44,7 +44,7 @@ def training_fingerprint(folder: Path) -> dict:
     """20 steps of a small pix2pix on New York pairs and Dubai masks, with every loss term and augmentation."""
     from geotrans.training.checkpoints import CHECKPOINT
     from geotrans.training.train import train
-    from training.experiments.research import ResearchConfig, ResearchPix2Pix
+    from training.research import ResearchConfig, ResearchPix2Pix
 
     mix = folder / "mix.json"
     mix.write_text(json.dumps({"resolution_m": 0.9, "scale_jitter": 0.3, "recolour": {"building": [196, 182, 171]},
@@ -73,7 +73,7 @@ def experiments_fingerprint(folder: Path) -> dict:
     water's colour, the class decision on rendered maps only, buildings weighed."""
     from geotrans.training.checkpoints import CHECKPOINT
     from geotrans.training.train import train
-    from training.experiments.research import ResearchConfig, ResearchPix2Pix
+    from training.research import ResearchConfig, ResearchPix2Pix
 
     mix = folder / "mix-experiments.json"
     mix.write_text(json.dumps({"resolution_m": 0.9, "sources": [

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from geotrans.training.config import WEIGHT, TrainConfig, option
 from geotrans.training.pix2pix import Judged, LossTerm, Pix2Pix
-from training.experiments.water_coloured import WaterColouredAugment
+from training.water_coloured import WaterColouredAugment
 
 CLASS_ON = ("all", "rendered")  # which samples the class decision scores
 DRY_MARGIN = 0.15  # dry land this close to the water colour (mean |difference| per channel) is pushed away:

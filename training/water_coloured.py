@@ -1,5 +1,5 @@
 """Vegetation in its water's colour: an augmentation no shipped model uses (v5's recipe left it off), kept for
-the research command line (``training.experiments.research``).
+the research command line (``training.research``).
 
 Dakota's crops are the colour of its green lakes (mean R, G, B 60, 86, 65 against 65, 92, 71 at 5 m); what
 tells them apart is texture (twice the lakes' fine detail). A photo whose vegetation wears its water's colour
