@@ -2,10 +2,13 @@
 
 Messages say what is wrong in the library's terms; ``hint`` (optional) says what
 to do, and may name a command-line flag, which the CLI prints after the message.
+An option a message or hint names is written ``{name}`` with the name in
+``options``: the library says the option's own name (``compile``), the CLI its
+flag (``--compile``, by ``said``).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 
 def one_line(err: BaseException) -> str:
@@ -16,9 +19,26 @@ def one_line(err: BaseException) -> str:
 class GeotransError(Exception):
     """Base class: bad input, bad model, refused output."""
 
-    def __init__(self, message: str, hint: Optional[str] = None):
-        super().__init__(message)
-        self.hint = hint
+    def __init__(self, message: str, hint: Optional[str] = None, options: Sequence[str] = ()):
+        self.template, self.hint_template, self.options = message, hint, tuple(options)
+        super().__init__(self.said())
+        self.hint = self.said_hint()
+
+    def __reduce__(self):  # a worker's error reaches the CLI with its hint and the options it names
+        return type(self), (self.template, self.hint_template, self.options)
+
+    def said(self, flags: Optional[Callable[[str], str]] = None) -> str:
+        """The message with each option it names called ``flags(name)`` (default: the name itself)."""
+        return _named(self.template, self.options, flags)
+
+    def said_hint(self, flags: Optional[Callable[[str], str]] = None) -> Optional[str]:
+        return None if self.hint_template is None else _named(self.hint_template, self.options, flags)
+
+
+def _named(text: str, options: Sequence[str], flags: Optional[Callable[[str], str]]) -> str:
+    for name in options:
+        text = text.replace("{" + name + "}", name if flags is None else flags(name))
+    return text
 
 
 class InputError(GeotransError, ValueError):

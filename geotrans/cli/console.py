@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Optional
 import click
 from tqdm import tqdm
 
+from geotrans.cli.options import flag_of
 from geotrans.errors import GeotransError, one_line
 from geotrans.interrupts import STOP_SIGNALS, deferred_interrupt
 from geotrans.io.targets import is_geotrans_log
@@ -30,7 +31,8 @@ def error_boundary(verbose: int = 0, interrupted: str | Callable[[], str] = "int
     try:
         yield
     except GeotransError as err:
-        raise click.ClickException(one_line(err) + (f"; {err.hint}" if err.hint else "")) from None
+        hint = err.said_hint(flag_of)  # the options a library error names, as the flags that set them
+        raise click.ClickException(one_line(err.said(flag_of)) + (f"; {hint}" if hint else "")) from None
     except KeyboardInterrupt:
         click.echo(f"geotrans: {interrupted() if callable(interrupted) else interrupted}", err=True)
         sys.exit(130)

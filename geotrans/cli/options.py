@@ -147,3 +147,13 @@ PROFILE_OPTION = click.option("--profile", default="default", show_default=True,
 PROFILES_PATH_OPTION = click.option(
     "--profiles-path", type=click.Path(file_okay=False, path_type=str), default=None,
     help="QGIS's profiles folder (as QGIS's own --profiles-path). Default: this platform's.")
+
+
+# The flag of each library option whose name it does not spell (``GeotransError``'s ``{name}``): the rest are
+# ``--`` and the name with dashes.
+FLAGS = {"creation_options": "--co", "dropout_seed": "--dropout", "local_workers": "--cluster"}
+
+
+def flag_of(name: str) -> str:
+    """The command line's flag for the library option ``name``."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))

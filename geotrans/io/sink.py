@@ -97,12 +97,13 @@ class Encoding:
 def check_encoding(encoding: Encoding, cog: bool = False) -> None:
     """Refuse, in one line and before any run, creation options GDAL does not know or whose values it rejects
     (it would only warn and ignore them, so the map's provenance would name options it does not have), and a
-    ``COMPRESS`` that contradicts ``--compress``. A 1 x 1 map is written in memory with them to find out."""
+    ``COMPRESS`` that contradicts the compression. A 1 x 1 map is written in memory with them to find out."""
     given = dict(encoding.creation_options)
     if "COMPRESS" in given and given["COMPRESS"].lower() != encoding.compress:
-        raise InputError(f"--co COMPRESS={given['COMPRESS']} contradicts --compress {encoding.compress}",
-                         hint=f"use --compress {given['COMPRESS'].lower()}" if given["COMPRESS"].lower() in
-                         COMPRESSIONS else "give one compression")
+        raise InputError(f"{{creation_options}} COMPRESS={given['COMPRESS']} contradicts {{compress}} "
+                         f"{encoding.compress}", hint=f"use {{compress}} {given['COMPRESS'].lower()}"
+                         if given["COMPRESS"].lower() in COMPRESSIONS else "give one compression",
+                         options=["creation_options", "compress"])
     if not given:
         return
     complaints: list[str] = []
@@ -127,8 +128,8 @@ def check_encoding(encoding: Encoding, cog: bool = False) -> None:
                 rasterio.shutil.copy(f"{name}.tif", f"{name}.cog.tif", driver="COG", **encoding.cog())
     except (RasterioError, CPLE_BaseError, ValueError) as err:  # CPLE_*: GDAL's own errors (the COG driver's)
         said = re.sub(r"\w*:?/vsimem/geotrans-check-[0-9a-f]+(\.cog)?\.tif: ", "", one_line(err))  # our probe
-        raise InputError(f"--co {' '.join(f'{k}={v}' for k, v in given.items())}: GDAL refuses it ({said})") \
-            from None
+        raise InputError(f"{{creation_options}} {' '.join(f'{k}={v}' for k, v in given.items())}: GDAL refuses it "
+                         f"({said})", options=["creation_options"]) from None
     finally:
         logger.removeHandler(handler)
         for suffix in (".tif", ".cog.tif"):
@@ -137,7 +138,8 @@ def check_encoding(encoding: Encoding, cog: bool = False) -> None:
             except (RasterioError, CPLE_BaseError, OSError):
                 pass
     if complaints:
-        raise InputError(f"--co: GDAL {complaints[0]}", hint="see the GTiff (or COG) driver's creation options")
+        raise InputError(f"{{creation_options}}: GDAL {complaints[0]}", options=["creation_options"],
+                         hint="see the GTiff (or COG) driver's creation options")
 
 
 @contextmanager

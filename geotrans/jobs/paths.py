@@ -40,7 +40,8 @@ def check_job_paths(src: Optional[str], dst: str, folder_mode: bool, preview: Op
                                                      (preview, "preview"), (log_file, "log"),
                                                      (None if folder_mode else vectors, "vectors")) if path]
     if folder_mode and vectors and Path(vectors).exists() and not Path(vectors).is_dir():
-        raise InputError(f"{vectors}: in folder mode --vectors is a folder (one GeoPackage per map)")
+        raise InputError(f"{vectors}: in folder mode {{vectors}} is a folder (one GeoPackage per map)",
+                         options=["vectors"])
     for folder in (dst, vectors) if folder_mode else ():
         if folder and not Path(folder).is_dir() and not Path(folder).parent.is_dir():  # made, but not a chain
             raise OutputError(f"{Path(folder).parent}: no such folder to make {Path(folder).name} in",

@@ -41,7 +41,8 @@ def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str]
     if preview and not Path(preview).resolve().parent.is_dir():
         raise OutputError(f"{preview}: its folder does not exist; nothing was run")
     if options.strip_rows is not None and not on_cluster:
-        raise InputError("--strip-rows applies to a scene split across a cluster (--cluster or --scheduler)")
+        raise InputError("{strip_rows} applies to a scene split across a cluster ({local_workers} or {scheduler})",
+                         options=["strip_rows", "local_workers", "scheduler"])
     if not on_cluster:  # a cluster's workers decide for themselves
         options = resolved(options)
     if scheduler is not None:

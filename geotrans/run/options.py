@@ -88,7 +88,8 @@ class RunOptions:
         if self.dropout_seed is not None and not 0 <= self.dropout_seed <= MAX_SEED:
             raise InputError(f"seed {self.dropout_seed} is out of range; give a whole number from 0 to {MAX_SEED}")
         if self.compile and self.dropout_seed is not None:
-            raise InputError("--compile runs the generator without dropout; leave out --dropout or --compile")
+            raise InputError("{compile} runs the generator without dropout; leave out {dropout_seed} or {compile}",
+                             options=["compile", "dropout_seed"])
         if self.strip_rows is not None and (self.strip_rows < 256 or self.strip_rows % 256):
             raise InputError(f"strip rows must be a multiple of 256, not {self.strip_rows}")
         if self.nodata is not None:

@@ -88,12 +88,13 @@ def check_compiler(device: torch.device) -> None:
     compiler for the CPU (``$CXX``, else g++) and Triton for CUDA."""
     if device.type == "cuda":
         if importlib.util.find_spec("triton") is None:
-            raise InputError("--compile on CUDA needs Triton (pip install triton); run without --compile")
+            raise InputError("{compile} on CUDA needs Triton (pip install triton); run without {compile}",
+                             options=["compile"])
         return
     compiler = os.environ.get("CXX") or "g++"
     if shutil.which(compiler) is None:
-        raise InputError(f"--compile on the CPU needs a C++ compiler and {compiler} was not found "
-                         "(install g++ or set CXX); run without --compile")
+        raise InputError(f"{{compile}} on the CPU needs a C++ compiler and {compiler} was not found "
+                         "(install g++ or set CXX); run without {compile}", options=["compile"])
 
 
 def padded(images: torch.Tensor, size: int) -> torch.Tensor:

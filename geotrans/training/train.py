@@ -293,7 +293,7 @@ def decision_colours(class_colours: str, style: MapStyle, card: dict) -> list[li
     if class_colours == "palette":
         palette = Palette.from_card(card)
         if palette is None:
-            raise ValueError("--class-colours palette needs a style model with a palette")
+            raise ValueError("class_colours palette needs a style model with a palette")
         return [list(c) for c in palette.colours]
     return [list(style.colours[name]) for name in CLASSES]
 

@@ -142,7 +142,7 @@ def draw_labels(labels: Sequence[str], grid: Grid, table: Optional[dict], label_
     for path in labels:
         if is_raster(path):
             if table is None:
-                raise InputError(f"{path}: a class raster needs --class-table")
+                raise InputError(f"{path}: a class raster needs {{class_table}}", options=["class_table"])
             drawn = _class_raster(path, grid, table)
             present = {CLASSES[c] for c in np.unique(drawn) if c != IGNORE}
         else:
@@ -182,7 +182,7 @@ def prepare_areas(scenes: Sequence[str], labels: Sequence[str], model_info: Mode
                   table: Optional[dict] = None, label_class: Optional[str] = None) -> list[Area]:
     """Every scene read, labelled and split; a scene no label file overlaps is an error."""
     if not 0 < holdout < 1:
-        raise InputError(f"--holdout {holdout:g}: must be between 0 and 1")
+        raise InputError(f"{{holdout}} {holdout:g}: must be between 0 and 1", options=["holdout"])
     areas = []
     for scene in scenes:
         photo, valid, grid = read_scene(scene, model_info)
@@ -192,7 +192,7 @@ def prepare_areas(scenes: Sequence[str], labels: Sequence[str], model_info: Mode
         if labelled.mean() < MIN_LABELLED:
             raise InputError(f"{scene}: none of the {len(labels)} label file(s) overlaps it",
                              hint="give labels in the scene's area (any CRS: they are reprojected); for several "
-                                  "files repeat --labels, or give their folder")
+                                  "files repeat {labels}, or give their folder", options=["labels"])
         col = holdout_column(labelled, holdout)
         if col - GAP_PX < 64:
             raise InputError(f"{scene}: too narrow on the model's grid ({grid.width} px) to keep a hold-out "
@@ -259,7 +259,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
     inputs = [*scenes, *labels, *(p for p in (base, class_table) if p)]
     check_targets([Target(out, "model")], inputs, overwrite)
     if label_class is not None and label_class not in CODES:
-        raise InputError(f"--label-class {label_class}: not one of {', '.join(CLASSES)}")
+        raise InputError(f"{{label_class}} {label_class}: not one of {', '.join(CLASSES)}", options=["label_class"])
     table = _read_table(class_table) if class_table else None
     run_dir = Path(out).with_name(f".{Path(out).name}.tune")
     stored = json.loads(load_checkpoint(run_dir / CHECKPOINT)["config"]) \
