@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from pipeline import mirrored_mosaic  # noqa: E402
 
+from geotrans.jobs.options import Cluster  # noqa: E402
 from geotrans.jobs.split import translate_split  # noqa: E402
 from geotrans.model.weights import load_generator  # noqa: E402
 from geotrans.run.options import RunOptions  # noqa: E402
@@ -73,7 +74,7 @@ def main() -> None:
         plan = plan_run(scene, options, info)
         serial = translate(plan, tmp / "serial.tif", generator)
         started = time.perf_counter()
-        split = translate_split(plan, tmp / "split.tif", args.model, local_workers=args.workers)
+        split = translate_split(plan, tmp / "split.tif", args.model, Cluster(local_workers=args.workers))
         wall = time.perf_counter() - started
         with rasterio.open(serial.dst) as a, rasterio.open(split.dst) as b:
             diff = np.abs(a.read().astype(int) - b.read().astype(int))

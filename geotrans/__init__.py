@@ -11,17 +11,14 @@ The sub-packages are the pipeline's layers, each importing only those below it (
 - ``qgis``: the QGIS plugin and its installer;
 - ``cli``: the ``geotrans`` command, a thin layer over them.
 
-``errors`` and ``interrupts`` are shared by all; ``moved`` keeps 0.1.0's module paths for a
-release. The names below are the library's API, imported on first
-use so that ``import geotrans`` (and the CLI's start) stays light, without torch.
+``errors`` and ``interrupts`` are shared by all. The names below are the library's API, imported on first
+use so that ``import geotrans`` (and the CLI's start) stays light, without torch. ``CHANGELOG.md`` says
+what changed between releases.
 """
-from geotrans.moved import keep_old_paths
+__version__ = "0.2.0"  # CHANGELOG.md says what a user of the one before must change
 
-__version__ = "0.1.0"
-keep_old_paths()  # geotrans 0.1.0's flat module paths, for one release (geotrans.moved)
-
-__all__ = ["GeotransError", "RunOptions", "RunPlan", "RunReport", "load_generator", "plan_run", "run_folder",
-           "run_scene", "translate", "__version__"]
+__all__ = ["Cluster", "FolderJob", "GeotransError", "RunOptions", "RunPlan", "RunReport", "load_generator",
+           "plan_run", "run_folder", "run_scene", "translate", "__version__"]
 
 
 def __getattr__(name: str):
@@ -29,6 +26,9 @@ def __getattr__(name: str):
     if name == "GeotransError":
         from geotrans.errors import GeotransError
         return GeotransError
+    if name in ("Cluster", "FolderJob"):
+        from geotrans.jobs import options
+        return getattr(options, name)
     if name == "RunOptions":
         from geotrans.run.options import RunOptions
         return RunOptions

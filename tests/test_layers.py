@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "geotrans"
 
 # Lowest first. A module may import from its own layer and from those before it, never from one after it.
 LAYERS = (
-    ("shared", ("geotrans.errors", "geotrans.interrupts", "geotrans.moved")),
+    ("shared", ("geotrans.errors", "geotrans.interrupts")),
     ("model", ("geotrans.model",)),
     ("reading and writing", ("geotrans.io",)),
     ("one run", ("geotrans.run",)),
@@ -125,21 +125,26 @@ def test_the_layer_test_sees_an_upward_import(tmp_path):
     assert layer_of("geotrans.run.plan") > layer_of("geotrans.model.fake")
 
 
-def test_the_old_flat_paths_still_import_for_a_release_with_a_warning():
+def test_the_changelog_names_each_old_flat_path_s_home_and_the_old_path_is_gone():
+    """0.1.0's flat module paths were kept for one release; 0.2.0's changelog names where each went."""
     import importlib
-    import sys
+    import re
 
-    from geotrans.moved import MOVED
+    changelog = (PACKAGE.parent / "CHANGELOG.md").read_text()
+    moves = re.findall(r"^\| `(geotrans\.\w+)` \| `(geotrans\.[\w.]+)` \|$", changelog, re.M)
+    assert len(moves) == 25
+    for old, new in moves:
+        assert new in modules(), new
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(old)
+    from geotrans import Cluster, FolderJob, plan_run, run_folder, run_scene
 
-    assert set(MOVED.values()) <= set(modules())
-    sys.modules.pop("geotrans.weights", None)
-    with pytest.warns(DeprecationWarning, match="geotrans.weights is now geotrans.model.weights"):
-        old = importlib.import_module("geotrans.weights")
-    assert old is importlib.import_module("geotrans.model.weights")
-    from geotrans import plan_run, run_folder, run_scene
+    assert (run_scene.__module__, run_folder.__module__, plan_run.__module__, Cluster.__module__,
+            FolderJob.__module__) == ("geotrans.jobs.scene", "geotrans.jobs.folder", "geotrans.run.plan",
+                                      "geotrans.jobs.options", "geotrans.jobs.options")
+    import geotrans
 
-    assert (run_scene.__module__, run_folder.__module__, plan_run.__module__) == (
-        "geotrans.jobs.scene", "geotrans.jobs.folder", "geotrans.run.plan")
+    assert f"## {geotrans.__version__} " in changelog
 
 
 @pytest.mark.parametrize("script", sorted(p.stem for p in (PACKAGE.parent / "training" / "experiments").glob("*.py")))

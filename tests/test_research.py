@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_sources import DUBAI_CLASSES, _inside, to_model, write_mix
 
 from geotrans.model.style import CODES, MapStyle
 from geotrans.model.weights import read_model_info
@@ -16,7 +17,6 @@ from geotrans.training.pix2pix import Judged
 from geotrans.training.sampling import MixedSet
 from geotrans.training.sources import load_sources, read_mix
 from geotrans.training.train import train
-from tests.test_sources import DUBAI_CLASSES, _inside, to_model, write_mix
 from training.research import ResearchConfig, ResearchPix2Pix, dry_hinge
 from training.water_coloured import WaterColouredAugment, water_coloured_land
 

@@ -5,6 +5,7 @@ import rasterio
 from helpers import KOREA, LANDSAT, run_cli
 
 from geotrans.io.tiler import RowStrip, TileGrid, row_strips
+from geotrans.jobs.options import Cluster
 from geotrans.jobs.split import strip_grid, strip_rows_for, translate_split
 from geotrans.model.weights import load_generator
 from geotrans.run.options import RunOptions
@@ -59,7 +60,7 @@ def test_a_split_run_equals_the_serial_run_pixel_for_pixel(tmp_path, narrow_mode
     plan = plan_run(scene, options, info)
     assert len(row_strips(plan.tiles, 256)) >= 3
     serial = translate(plan, tmp_path / "serial.tif", generator)
-    split = translate_split(plan, tmp_path / "split.tif", model_path, local_workers=2)
+    split = translate_split(plan, tmp_path / "split.tif", model_path, Cluster(local_workers=2))
     assert split.tiles_run > serial.tiles_run  # the seams ran twice
     a, b = _read(serial.dst), _read(split.dst)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
@@ -78,7 +79,8 @@ def test_an_interrupted_split_run_leaves_no_strip_files(tmp_path, narrow_model_f
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        translate_split(plan, tmp_path / "map.tif", str(narrow_model_file), local_workers=2, progress=interrupt)
+        translate_split(plan, tmp_path / "map.tif", str(narrow_model_file), Cluster(local_workers=2),
+                        progress=interrupt)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -119,7 +121,7 @@ def test_a_strip_whose_worker_is_killed_runs_again_elsewhere(tmp_path, narrow_mo
                 os.kill(killed[0], signal.SIGKILL)
 
         split = translate_split(plan, tmp_path / "split.tif", str(narrow_model_file),
-                                scheduler=cluster.scheduler_address, progress=kill_a_worker)
+                                Cluster(scheduler=cluster.scheduler_address), progress=kill_a_worker)
     assert killed
     assert np.array_equal(_read(serial.dst)[0], _read(split.dst)[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serial.tif", "split.tif"]

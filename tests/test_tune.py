@@ -167,18 +167,18 @@ def test_the_output_may_not_be_an_input(tmp_path, styled_narrow_model):
 
 def test_a_stopped_tune_checkpoints_and_resume_finishes_it(tmp_path, styled_narrow_model):
     from geotrans.training.checkpoints import StopRequest
-    from geotrans.training.tune import tune
+    from geotrans.training.tune import TuneJob, tune
 
     out = tmp_path / "vegas.safetensors"
     stop = StopRequest()
     with pytest.raises(KeyboardInterrupt):
-        tune([str(VEGAS)], [str(ROADS)], str(out), base=str(styled_narrow_model), label_class="street",
-             max_steps=3, stop=stop, on_step=lambda progress: stop.set())  # Ctrl-C after the first step
+        tune(TuneJob([str(VEGAS)], [str(ROADS)], str(out), base=str(styled_narrow_model), label_class="street",
+                     max_steps=3), stop=stop, on_step=lambda progress: stop.set())  # Ctrl-C after the first step
     assert not out.exists()
     run_dir = tmp_path / ".vegas.safetensors.tune"
     assert json.loads((run_dir / "run.json").read_text())["progress"]["step"] == 1
-    report = tune([str(VEGAS)], [str(ROADS)], str(out), base=str(styled_narrow_model), label_class="street",
-                  max_steps=3, resume=True, keep_worse=True)
+    report = tune(TuneJob([str(VEGAS)], [str(ROADS)], str(out), base=str(styled_narrow_model), label_class="street",
+                          max_steps=3, resume=True, keep_worse=True))
     assert report.steps == 3 and out.exists() and not run_dir.exists()
     assert read_model_info(out).card["tune"]["steps"] == 3
     assert report.minutes_now is not None and report.minutes_now <= report.minutes  # this run's share (#44)

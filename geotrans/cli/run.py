@@ -29,6 +29,7 @@ from geotrans.cli.options import (
 from geotrans.io.footprint import aoi_file
 from geotrans.io.network import SCHEDULER_WAIT_S, apply_http_settings
 from geotrans.io.targets import SUMMARY
+from geotrans.jobs.options import Cluster, FolderJob
 from geotrans.jobs.paths import check_job_paths
 from geotrans.model.choices import DEVICES, PRECISIONS
 from geotrans.model.palette import PALETTES
@@ -226,6 +227,8 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
     apply_http_settings(http_timeout)
     on_cluster = scheduler is not None or cluster is not None
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
+        where = Cluster(scheduler=scheduler, local_workers=cluster)
+        job = FolderJob(src, dst, patterns, recursive, list_file, force) if folder_mode else None
         options = RunOptions(batch_size=batch_size, overlap=overlap, device=device, precision=precision,
                              palette=palette, tta=tta, compile=compile_, overwrite=overwrite,
                              dropout_seed=seed if dropout else None, bands=bands, cog=cog, compress=compress,
@@ -242,16 +245,15 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
     if not folder_mode:
         with error_boundary(verbose, kept(dst, preview, vectors)), \
                 progress_bar("tiles", "tiles", quiet, progress_mode) as bar:
-            run_scene(src, dst, options, model_path, preview, vectors, scheduler, cluster, progress=follow(bar),
+            run_scene(src, dst, options, model_path, preview, vectors, where, progress=follow(bar),
                       paths_checked=True)
         return
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}: "
                                  "run the same command again to resume"), \
             progress_bar("scenes", "scenes", quiet, progress_mode) as scenes, \
             progress_bar("tiles", "tiles", quiet, progress_mode, position=1) as tiles:
-        summary = run_folder(src, dst, options, model_path, patterns, recursive, list_file, force, scheduler,
-                             cluster, on_jobs=scenes.reset, on_scene=lambda result: scenes.update(1),
-                             tile_progress=follow(tiles))
+        summary = run_folder(job, options, model_path, where, on_jobs=scenes.reset,
+                             on_scene=lambda result: scenes.update(1), tile_progress=follow(tiles))
     click.echo(summary.table())
     failed = 0
     if vectors:

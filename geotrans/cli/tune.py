@@ -69,6 +69,7 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
             from geotrans.training.report import check_extras
 
             check_extras()
+            from geotrans.training.tune import TuneJob
             from geotrans.training.tune import tune as fine_tune
         except ImportError as err:
             raise GeotransError(f"geotrans tune needs the training code and extras ({err})",
@@ -82,8 +83,10 @@ def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path:
                 if done > bar.n:
                     bar.update(done - bar.n)
 
-            report = fine_tune(list(scenes), list(labels), dst, model_path, minutes, holdout, class_table,
-                               label_class, resume, keep_worse, overwrite, max_steps, stop=stop, on_step=on_step)
+            job = TuneJob(scenes, labels, dst, base=model_path, minutes=minutes, holdout=holdout,
+                          class_table=class_table, label_class=label_class, resume=resume, keep_worse=keep_worse,
+                          overwrite=overwrite, max_steps=max_steps)
+            report = fine_tune(job, stop=stop, on_step=on_step)
     click.echo(report.table())
     if not report.written:
         raise click.ClickException(f"the tuned model scores worse than its base on the hold-out; {dst} was not "

@@ -20,6 +20,7 @@ from typing import Callable, Iterator, Optional
 from geotrans.errors import DiskFullError, GeotransError, InputError, one_line
 from geotrans.io.network import SCHEDULER_WAIT_S
 from geotrans.jobs.batch import BatchSummary, SceneJob, SceneResult, process_scene, written_outputs
+from geotrans.jobs.options import Cluster
 from geotrans.model.weights import read_model_info
 from geotrans.run.options import RunOptions
 from geotrans.run.runner import resolved
@@ -79,13 +80,15 @@ def worker_model():
 
 
 @contextmanager
-def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
-                local_workers: Optional[int] = None) -> Iterator:
-    """A Client of an existing cluster (``scheduler``) or of a LocalCluster of ``local_workers`` processes
-    (closed on exit), with the model loaded on every worker."""
+def dask_client(model_path: Optional[str], cluster: Cluster) -> Iterator:
+    """A Client of the ``cluster``: an existing one (its ``scheduler``), or a LocalCluster of its
+    ``local_workers`` processes (closed on exit); with the model loaded on every worker."""
+    if cluster.here:
+        raise ValueError("dask_client needs a cluster: a scheduler or local workers")
+    scheduler, local_workers = cluster.scheduler, cluster.local_workers
     distributed = _distributed()
     started = time.perf_counter()
-    cluster = None
+    local = None
     torch_threads = None
     if scheduler is not None:
         check_scheduler(scheduler)
@@ -95,10 +98,10 @@ def dask_client(model_path: Optional[str], scheduler: Optional[str] = None,
     try:
         if scheduler is None:
             torch_threads = max(1, (os.cpu_count() or 1) // local_workers)
-            cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", dashboard_address=None)
-        with distributed.Client(scheduler or cluster, timeout=SCHEDULER_WAIT_S) as client:
-            client.register_plugin(_model_plugin(model_path, torch_threads, local=cluster is not None))
+            local = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                             host="127.0.0.1", dashboard_address=None)
+        with distributed.Client(scheduler or local, timeout=SCHEDULER_WAIT_S) as client:
+            client.register_plugin(_model_plugin(model_path, torch_threads, local=local is not None))
             log.info("dask: %d workers at %s, ready in %.1f s", len(client.scheduler_info()["workers"]),
                      client.scheduler.address, time.perf_counter() - started)
             yield client
@@ -158,15 +161,15 @@ def _scene_on_worker(job: SceneJob, options: RunOptions, force: bool, written: f
 
 
 def run_batch_dask(jobs: list[SceneJob], model_path: Optional[str], options: RunOptions, out_dir: str | os.PathLike,
-                   force: bool = False, scheduler: Optional[str] = None, local_workers: Optional[int] = None,
+                   cluster: Cluster, force: bool = False,
                    on_scene: Optional[Callable[[SceneResult], None]] = None) -> BatchSummary:
-    """Spread ``jobs`` over an existing cluster (``scheduler``) or a LocalCluster of ``local_workers``."""
+    """Spread ``jobs`` over the ``cluster``: an existing one, or a LocalCluster started for them."""
     distributed = _distributed()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[int, SceneResult] = {}
     summary = BatchSummary(model=read_model_info(model_path).record())
-    with dask_client(model_path, scheduler, local_workers) as client:
+    with dask_client(model_path, cluster) as client:
         futures = client.map(_scene_on_worker, jobs, options=options, force=force, written=written_outputs(out_dir),
                              pure=False)
         index = {future.key: i for i, future in enumerate(futures)}

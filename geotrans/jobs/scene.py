@@ -10,6 +10,7 @@ from geotrans.errors import InputError, OutputError
 from geotrans.interrupts import interruptible
 from geotrans.io.footprint import aoi_file
 from geotrans.jobs.distributed import check_scheduler
+from geotrans.jobs.options import HERE, Cluster
 from geotrans.jobs.paths import check_job_paths
 from geotrans.jobs.split import splits, translate_split
 from geotrans.model.weights import load_generator, read_model_info
@@ -24,17 +25,16 @@ log = logging.getLogger(__name__)
 
 
 def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str] = None,
-              preview: Optional[str] = None, vectors: Optional[str] = None, scheduler: Optional[str] = None,
-              local_workers: Optional[int] = None,
+              preview: Optional[str] = None, vectors: Optional[str] = None, cluster: Cluster = HERE,
               progress: Optional[Callable[[int, int], None]] = None, paths_checked: bool = False) -> RunReport:
     """The scene ``src`` translated into the map ``dst`` (the library's ``geotrans run``): on this machine, or
-    in strips of rows on a Dask cluster (``scheduler``, as one strip when it is too small to split; or a
-    LocalCluster of ``local_workers`` when the scene is large enough to split); then a ``preview`` PNG and
-    the map's ``vectors`` (a GeoPackage) if asked for.
+    in strips of rows on the ``cluster`` (an existing one, as one strip when it is too small to split; or a
+    local cluster when the scene is large enough to split); then a ``preview`` PNG and the map's ``vectors``
+    (a GeoPackage) if asked for.
     ``progress`` hears (tiles just finished, tiles in all). Every output is checked first under the write rule
     (``geotrans.jobs.paths.check_job_paths``), unless the caller did (``paths_checked``: the CLI, before torch
     loads)."""
-    on_cluster = scheduler is not None or local_workers is not None
+    on_cluster = not cluster.here
     if not paths_checked:  # the library is an entry point too
         check_job_paths(src, dst, False, preview, None, (options.aoi and aoi_file(options.aoi)[0], model_path),
                         options.overwrite, vectors)
@@ -45,14 +45,14 @@ def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str]
                          options=["strip_rows", "local_workers", "scheduler"])
     if not on_cluster:  # a cluster's workers decide for themselves
         options = resolved(options)
-    if scheduler is not None:
-        check_scheduler(scheduler)  # before the plan: a scheduler that does not answer is said at once
+    if cluster.scheduler is not None:
+        check_scheduler(cluster.scheduler)  # before the plan: a scheduler that does not answer is said at once
     model_info = read_model_info(model_path)
     plan = interruptible(lambda: plan_run(src, options, model_info))  # a silent server cannot hold Ctrl-C
     plan.check_size()  # before the weights load: a VRT can declare a million pixels a side
     generator = None if on_cluster else load_generator(model_path)[0]
-    if scheduler is not None or on_cluster and splits(plan):  # the workers load the model
-        report = translate_split(plan, dst, model_path, scheduler, local_workers, progress=progress)
+    if cluster.scheduler is not None or on_cluster and splits(plan):  # the workers load the model
+        report = translate_split(plan, dst, model_path, cluster, progress=progress)
     else:
         if on_cluster:
             log.info("%s: too small to split; it runs here in one piece, not on the local cluster", src)

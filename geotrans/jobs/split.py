@@ -30,6 +30,7 @@ from geotrans.io.files import glob_escape, own_temporaries
 from geotrans.io.sink import GeoTiffSink
 from geotrans.io.tiler import BLOCK, MAX_BAND_WIDTH, RowStrip, row_strips
 from geotrans.jobs.distributed import _distributed, dask_client, worker_model
+from geotrans.jobs.options import Cluster
 from geotrans.run.pipeline import Progress, RunReport, blend, write_map
 from geotrans.run.plan import RunPlan
 from geotrans.run.runner import BatchRunner, resolve_device
@@ -122,10 +123,9 @@ def assemble(strip: RowStrip, part: str | os.PathLike, sink: GeoTiffSink, rows: 
                 sink.write_pixels(strip.start + row, ds.read(window=window), ds.dataset_mask(window=window) > 0, col)
 
 
-def translate_split(plan: RunPlan, dst: str | os.PathLike, model_path: Optional[str] = None,
-                    scheduler: Optional[str] = None, local_workers: Optional[int] = None,
+def translate_split(plan: RunPlan, dst: str | os.PathLike, model_path: Optional[str], cluster: Cluster,
                     progress: Optional[Progress] = None, extra_tags: Optional[dict] = None) -> RunReport:
-    """Execute ``plan`` on a Dask cluster (``scheduler``, or a LocalCluster of ``local_workers``), split into
+    """Execute ``plan`` on a Dask ``cluster`` (an existing one, or a LocalCluster started for it), split into
     strips of rows; the map at ``dst`` is the one :func:`geotrans.run.pipeline.translate` writes."""
     dst = Path(dst)
     token = uuid.uuid4().hex[:8]
@@ -133,7 +133,7 @@ def translate_split(plan: RunPlan, dst: str | os.PathLike, model_path: Optional[
 
     def fill(sink: GeoTiffSink) -> tuple[int, int]:
         own_temporaries(dst, _strips_of(dst, token))  # the workers write them: recorded here, under the lock
-        with dask_client(model_path, scheduler, local_workers) as client:
+        with dask_client(model_path, cluster) as client:
             workers = len(client.scheduler_info()["workers"])
             strips = row_strips(plan.tiles, strip_rows_for(plan.tiles.height, workers, plan.options.strip_rows))
             try:
@@ -142,7 +142,7 @@ def translate_split(plan: RunPlan, dst: str | os.PathLike, model_path: Optional[
                 _remove_strips(dst, token)
 
     try:
-        report = write_map(plan, dst, fill, f"a Dask cluster ({scheduler or f'local:{local_workers}'})", extra_tags)
+        report = write_map(plan, dst, fill, cluster.describe(), extra_tags)
     finally:
         _remove_strips(dst, token)  # after the cluster closed: a killed local worker may have left a file
     log.info("%s: strips assembled in %.1f s", dst, seconds["assembly"])

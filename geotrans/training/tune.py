@@ -249,17 +249,45 @@ class TuneReport:
         return "\n".join(lines)
 
 
-def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[str] = None, minutes: float = 60.0,
-         holdout: float = 0.2, class_table: Optional[str] = None, label_class: Optional[str] = None,
-         resume: bool = False, keep_worse: bool = False, overwrite: bool = False, max_steps: Optional[int] = None,
-         batch_size: int = 4, stop: Optional[StopRequest] = None,
+@dataclass(frozen=True)
+class TuneJob:
+    """A ``geotrans tune``: fine-tune ``base`` (None: the shipped model) on the ``scenes`` with the ``labels``
+    (vector files, class rasters read through ``class_table``, or folders of them; ``label_class`` is the class
+    of every vector feature, else each feature's own), at most ``minutes`` of training (or ``max_steps``), and
+    write it to ``out`` if it scores better than its base on the east ``holdout`` share of each scene's labelled
+    columns (or anyway with ``keep_worse``). ``resume`` continues a tune that was stopped."""
+
+    scenes: tuple[str, ...]
+    labels: tuple[str, ...]
+    out: str
+    base: Optional[str] = None
+    minutes: float = 60.0
+    holdout: float = 0.2
+    class_table: Optional[str] = None
+    label_class: Optional[str] = None
+    resume: bool = False
+    keep_worse: bool = False
+    overwrite: bool = False
+    max_steps: Optional[int] = None
+    batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenes", tuple(self.scenes))
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if self.label_class is not None and self.label_class not in CODES:
+            raise InputError(f"{{label_class}} {self.label_class}: not one of {', '.join(CLASSES)}",
+                             options=["label_class"])
+
+
+def tune(job: TuneJob, stop: Optional[StopRequest] = None,
          on_step: Optional[Callable[[dict], None]] = None) -> TuneReport:
-    """Fine-tune ``base`` (default: the shipped model) on the labelled ``scenes`` and write it to ``out``."""
-    labels = label_files(labels)
-    inputs = [*scenes, *labels, *(p for p in (base, class_table) if p)]
-    check_targets([Target(out, "model")], inputs, overwrite)
-    if label_class is not None and label_class not in CODES:
-        raise InputError(f"{{label_class}} {label_class}: not one of {', '.join(CLASSES)}", options=["label_class"])
+    """Run the tune ``job``; ``stop`` ends it at a checkpoint (``job.resume`` continues), ``on_step`` hears the
+    progress after every step."""
+    scenes, out, base, minutes, holdout = job.scenes, job.out, job.base, job.minutes, job.holdout
+    labels = label_files(job.labels)
+    inputs = [*scenes, *labels, *(p for p in (base, job.class_table) if p)]
+    check_targets([Target(out, "model")], inputs, job.overwrite)
+    class_table, label_class, resume, max_steps = job.class_table, job.label_class, job.resume, job.max_steps
     table = _read_table(class_table) if class_table else None
     run_dir = Path(out).with_name(f".{Path(out).name}.tune")
     stored = json.loads(load_checkpoint(run_dir / CHECKPOINT)["config"]) \
@@ -279,7 +307,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
                         a.classes[:, a.train_cols] != IGNORE, metres, rendered=True) for a in areas]
     train_set = MixedSet([Source("your labels", 1.0, examples)], resolution_m=metres, scale_jitter=0.1,
                          augment=Augment(jitter=0.1, grey=0.0), seed=0, epoch_size=64)
-    config = TrainConfig(data=str(run_dir), out=str(run_dir), epochs=10**6, batch_size=batch_size,
+    config = TrainConfig(data=str(run_dir), out=str(run_dir), epochs=10**6, batch_size=job.batch_size,
                          ngf=base_info.ngf, lr=LR, lambda_fm=10.0, jitter=0.1, ema=0.999, sample_pairs=0,
                          max_minutes=minutes, max_steps=max_steps, init_generator=str(base_info.path),
                          d_warmup_steps=D_WARMUP_STEPS, gan_ramp_steps=GAN_RAMP_STEPS)
@@ -293,7 +321,7 @@ def tune(scenes: Sequence[str], labels: Sequence[str], out: str, base: Optional[
     tuned = model.exported_generator.eval()
     after = score(base_runner.running(tuned), areas, style, metres)
     worse = (quality(after) or 0.0) < (quality(before) or 0.0)
-    report = TuneReport(before, after, written=not worse or keep_worse, steps=progress["step"],
+    report = TuneReport(before, after, written=not worse or job.keep_worse, steps=progress["step"],
                         minutes=round(progress["seconds"] / 60, 1),
                         minutes_now=round((progress["seconds"] - earlier) / 60, 1), out=out,
                         areas=[{"scene": a.scene, "labels": list(a.labels), "holdout_from_column": a.holdout_col}

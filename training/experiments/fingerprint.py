@@ -101,11 +101,12 @@ def tune_fingerprint(folder: Path, model: Path) -> dict:
     """A 3-step ``geotrans tune`` of ``model`` on the Vegas sample and its roads."""
     from safetensors.torch import load_file
 
-    from geotrans.training.tune import tune
+    from geotrans.training.tune import TuneJob, tune
 
     out = folder / "tuned.safetensors"
-    tune([str(SAMPLES / "vegas_rgba_4326.tif")], [str(DATA / "vegas_roads" / "vegas_roads.geojson")], str(out),
-         base=str(model), minutes=60, label_class="street", max_steps=3, keep_worse=True, batch_size=2)
+    tune(TuneJob([str(SAMPLES / "vegas_rgba_4326.tif")], [str(DATA / "vegas_roads" / "vegas_roads.geojson")],
+                 str(out), base=str(model), minutes=60, label_class="street", max_steps=3, keep_worse=True,
+                 batch_size=2))
     return {"tune: weights": tensors_digest(load_file(out))}
 
 
