@@ -323,3 +323,26 @@ def test_progress_json_gives_one_parseable_line_per_update(tmp_path, narrow_mode
     assert result.exit_code == 0, result.output
     scenes = [json.loads(line) for line in result.output.splitlines() if line.startswith('{"progress": "scenes"')]
     assert scenes[-1]["done"] == scenes[-1]["total"] == 2
+
+
+def test_quiet_means_one_thing_in_every_command():
+    from geotrans.cli import main
+
+    helps = {}
+    for path, command in [(("run",), main.commands["run"]), (("info",), main.commands["info"]),
+                          (("tune",), main.commands["tune"]), (("vectorize",), main.commands["vectorize"]),
+                          (("qgis", "install"), main.commands["qgis"].commands["install"]),
+                          (("qgis", "uninstall"), main.commands["qgis"].commands["uninstall"])]:
+        [quiet] = [p for p in command.params if p.name == "quiet"]
+        helps[path] = (tuple(quiet.opts), quiet.help)
+    assert len(set(helps.values())) == 1, helps
+    assert next(iter(helps.values())) == (("-q", "--quiet"), "Only warnings and errors: no progress bar, no notes.")
+
+
+def test_qgis_install_answers_without_torch(tmp_path):
+    script = ("import sys; from click.testing import CliRunner; from geotrans.cli import main; "
+              f"r = CliRunner().invoke(main, ['qgis', 'install', '--profiles-path', {str(tmp_path)!r}]); "
+              "print(r.exit_code, 'torch' in sys.modules)")
+    (tmp_path / "default").mkdir()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["0", "False"], out.stdout + out.stderr

@@ -17,6 +17,7 @@ from geotrans.cli.options import (
     MODEL_OPTION,
     NODATA_OPTION,
     OVERLAP_OPTION,
+    QUIET_OPTION,
     RESAMPLING_OPTION,
     UNGEO_OPTION,
 )
@@ -39,7 +40,7 @@ log = logging.getLogger("geotrans")
 @UNGEO_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object, for scripts.")
 @click.option("-v", "--verbose", count=True, help="Log what is done on the way (and tracebacks of internal errors).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr, no warnings.")
+@QUIET_OPTION
 def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], overlap: int, gsd: Optional[float],
          nodata: Optional[str],
          resampling: str, aoi: Optional[str], allow_ungeoreferenced: bool, as_json: bool, verbose: int,
@@ -57,8 +58,6 @@ def info(src: str, model_path: Optional[str], bands: Optional[tuple[int, ...]], 
     """
     setup_logging(verbose, not verbose)
     apply_http_settings()
-    if quiet:
-        log.setLevel(logging.ERROR)
     with error_boundary(verbose):
         import_pipeline()
         from geotrans.run.info import describe, facts, measure_rates, process_seconds

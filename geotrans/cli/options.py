@@ -142,7 +142,8 @@ RESAMPLING_OPTION = click.option(
          "when it is coarser.")
 UNGEO_OPTION = click.option(
     "--allow-ungeoreferenced", is_flag=True, help="Process a scene without CRS in pixel space.")
-QUIET_OPTION = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+QUIET_OPTION = click.option(  # one meaning in every command: no progress or notes, still warnings and errors
+    "-q", "--quiet", is_flag=True, help="Only warnings and errors: no progress bar, no notes.")
 PROFILE_OPTION = click.option("--profile", default="default", show_default=True, help="The QGIS profile.")
 PROFILES_PATH_OPTION = click.option(
     "--profiles-path", type=click.Path(file_okay=False, path_type=str), default=None,

@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from geotrans.cli.console import error_boundary, import_pipeline, setup_logging
+from geotrans.cli.console import error_boundary, setup_logging
 from geotrans.cli.options import PROFILE_OPTION, PROFILES_PATH_OPTION, QUIET_OPTION, VERBOSE_OPTION
 
 
@@ -30,8 +30,7 @@ def qgis() -> None:
 def qgis_install(profile: str, profiles_path: Optional[str], verbose: int, quiet: bool) -> None:
     """Copy the plugin into a QGIS profile (again: replace it) and record this geotrans to run."""
     setup_logging(verbose, quiet)
-    with error_boundary(verbose):
-        import_pipeline()
+    with error_boundary(verbose):  # the installer needs no torch: it answers at once
         from geotrans.qgis.install import PLUGIN_NAME, geotrans_command, install_plugin
 
         target = install_plugin(profile, profiles_path)
@@ -52,7 +51,6 @@ def qgis_uninstall(profile: str, profiles_path: Optional[str], verbose: int, qui
     """Remove the plugin from a QGIS profile (nothing to do when it is not there)."""
     setup_logging(verbose, quiet)
     with error_boundary(verbose):
-        import_pipeline()
         from geotrans.qgis.install import uninstall_plugin
 
         removed = uninstall_plugin(profile, profiles_path)

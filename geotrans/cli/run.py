@@ -17,6 +17,7 @@ from geotrans.cli.options import (
     MODEL_OPTION,
     NODATA_OPTION,
     OVERLAP_OPTION,
+    QUIET_OPTION,
     RESAMPLING_OPTION,
     UNGEO_OPTION,
     VERBOSE_OPTION,
@@ -177,7 +178,7 @@ def compression_of(ctx: click.Context, compress: str, creation_options: tuple[tu
               help="bar: a progress bar on a terminal; json: one JSON line per update (and per log message) on stderr, "
                    "for programs.")
 @VERBOSE_OPTION
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
+@QUIET_OPTION
 @click.pass_context
 def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst: Optional[str],
         patterns: tuple[str, ...], recursive: bool,

@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from geotrans.cli.console import error_boundary, import_pipeline, progress_bar, setup_logging
-from geotrans.cli.options import VERBOSE_OPTION, Number
+from geotrans.cli.options import QUIET_OPTION, VERBOSE_OPTION, Number
 from geotrans.errors import GeotransError
 
 
@@ -39,7 +39,7 @@ from geotrans.errors import GeotransError
 @click.option("--progress", "progress_mode", type=click.Choice(("bar", "json")), default="bar", show_default=True,
               help="bar: a progress bar of the training minutes; json: JSON lines on stderr, for programs.")
 @VERBOSE_OPTION
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
+@QUIET_OPTION
 def tune(scenes: tuple[str, ...], labels: tuple[str, ...], dst: str, model_path: Optional[str], minutes: float,
          holdout: float, class_table: Optional[str], label_class: Optional[str], resume: bool, keep_worse: bool,
          overwrite: bool, max_steps: Optional[int], progress_mode: str, verbose: int, quiet: bool) -> None:

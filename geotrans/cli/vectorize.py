@@ -9,7 +9,7 @@ from typing import Optional
 import click
 
 from geotrans.cli.console import error_boundary, import_pipeline, setup_logging
-from geotrans.cli.options import VERBOSE_OPTION, Number
+from geotrans.cli.options import QUIET_OPTION, VERBOSE_OPTION, Number
 from geotrans.errors import InputError
 
 
@@ -26,7 +26,7 @@ from geotrans.errors import InputError
               help="Rows read at once (default 1024): memory follows the map's width times this, not its height.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @VERBOSE_OPTION
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@QUIET_OPTION
 def vectorize(map_path: str, dst: str, model_path: Optional[str], min_area: Optional[float],
               strip_rows: Optional[int],
               overwrite: bool, verbose: int, quiet: bool) -> None:
