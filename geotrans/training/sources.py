@@ -20,7 +20,7 @@ Paths are relative to the mix's folder. Kinds:
   ``match: nearest`` classes a value by the nearest listed one (anti-aliased masks), ``exact`` refuses values
   the table lacks. Images matching ``val`` (a glob or a list of globs) never train. ``no_water: true`` says
   the training photos hold no open water, so their unlabelled pixels, unknown otherwise, are known dry land
-  (dark land darkens them; the research hinge ``lambda_dry`` keeps the map from drawing water there).
+  (dark land darkens them, and the repository's research hinge keeps the map from drawing water there).
   ``collage: N`` joins each
   run of N x N photos, in name order, into one image (row by row, same-size photos): chips far smaller than
   the model's 256 px window at its resolution (LandCover.ai's 256 px at 0.25 m are 71 px at 0.9 m) then fill
