@@ -17,7 +17,7 @@ LAYERS = (
     ("model", ("geotrans.model",)),
     ("reading and writing", ("geotrans.io",)),
     ("one run", ("geotrans.run",)),
-    ("vectors", ("geotrans.vectors",)),
+    ("vectors and web", ("geotrans.vectors", "geotrans.web")),
     ("jobs", ("geotrans.jobs",)),
     ("training", ("geotrans.training",)),
     ("qgis", ("geotrans.qgis",)),

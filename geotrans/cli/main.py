@@ -9,6 +9,7 @@ from geotrans.cli.qgis import qgis
 from geotrans.cli.run import run
 from geotrans.cli.tune import tune
 from geotrans.cli.vectorize import vectorize
+from geotrans.cli.web import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,5 +24,5 @@ def main() -> None:
     """
 
 
-for command in (run, vectorize, info, tune, qgis):
+for command in (run, vectorize, web, info, tune, qgis):
     main.add_command(command)

@@ -45,7 +45,7 @@ SINGLE_ONLY = ("preview", "strip_rows")
 
 RUN_OPTION_GROUPS = {
     "Input": ("bands", "gsd", "nodata", "resampling", "aoi", "allow_ungeoreferenced", "http_timeout"),
-    "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "vectors", "overwrite",
+    "Output": ("dst", "native_res", "cog", "compress", "creation_options", "preview", "vectors", "web", "overwrite",
                "huge"),
     "Model": ("model_path", "palette", "tta", "dropout", "seed"),
     "Speed": ("device", "precision", "batch_size", "overlap", "compile_"),
@@ -64,7 +64,7 @@ def refuse_flags(ctx: click.Context, folder_mode: bool) -> None:
             raise click.ClickException(f"{option.opts[0]} applies to {applies_to}, not to {mode}")
 
 
-def kept(dst: str, preview: Optional[str], vectors: Optional[str]) -> Callable[[], str]:
+def kept(dst: str, preview: Optional[str], vectors: Optional[str], web: Optional[str] = None) -> Callable[[], str]:
     """What an interrupted single-scene run says it kept: nothing, or the finished map (whose preview and
     vectors come after it)."""
     def stat_of(path: str):
@@ -79,7 +79,8 @@ def kept(dst: str, preview: Optional[str], vectors: Optional[str]) -> Callable[[
     def said() -> str:
         if stat_of(dst) in (None, before):
             return f"interrupted; nothing was written to {dst}"
-        extras = " and ".join(name for name in (preview and "the preview", vectors and "the vectors") if name)
+        extras = " and ".join(name for name in (preview and "the preview", vectors and "the vectors",
+                                                web and "the web site") if name)
         return f"interrupted; the map {dst} is complete" + (f", {extras} not written" if extras else "")
 
     return said
@@ -167,6 +168,9 @@ def compression_of(ctx: click.Context, compress: str, creation_options: tuple[tu
 @click.option("--vectors", type=click.Path(path_type=str), default=None, metavar="FEATURES.gpkg",
               help="Also vectorize the map into this GeoPackage (roads, water, green, buildings; see geotrans "
                    "vectorize); in folder mode a folder, one GeoPackage per map.")
+@click.option("--web", type=click.Path(file_okay=False, path_type=str), default=None, metavar="SITE/",
+              help="Also write web tiles of the map over the scene and a viewer, SITE/index.html (see geotrans "
+                   "web); in folder mode, one site of every map.")
 @click.option("--overwrite", is_flag=True,
               help="Replace --out (and --preview, --vectors) if it exists; in folder mode, also replace files in the "
                    "output and --vectors folders that geotrans did not write (without it they are left alone and "
@@ -188,8 +192,8 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
         precision: str, palette: str, tta: bool, compile_: bool,
         bands: Optional[tuple[int, ...]], dropout: bool, seed: int, aoi: Optional[str], native_res: bool,
         gsd: Optional[float], nodata: Optional[str], resampling: str, allow_ungeoreferenced: bool, cog: bool,
-        compress: str,
-        creation_options: tuple[tuple[str, str], ...], preview: Optional[str], vectors: Optional[str],
+        compress: str, creation_options: tuple[tuple[str, str], ...], preview: Optional[str],
+        vectors: Optional[str], web: Optional[str],
         overwrite: bool, huge: bool, progress_mode: str, verbose: int, quiet: bool) -> None:
     """Translate the scene SRC into a map GeoTIFF at --out (or DST) on the same grid, or a folder of scenes.
 
@@ -223,7 +227,7 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
     compress = compression_of(ctx, compress, creation_options)
     with error_boundary(verbose, "interrupted; nothing was written"):
         check_job_paths(src, dst, folder_mode, preview, log_file, (aoi and aoi_file(aoi)[0], model_path, list_file),
-                        overwrite, vectors)
+                        overwrite, vectors, web)
     setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json", scene_details=not folder_mode)
     apply_http_settings(http_timeout)
     on_cluster = scheduler is not None or cluster is not None
@@ -238,16 +242,16 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
                              allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
                              strip_rows=strip_rows, huge=huge)
         import_pipeline(dask=on_cluster)
-        from geotrans.jobs.folder import run_folder, vectorize_summary
+        from geotrans.jobs.folder import run_folder, vectorize_summary, web_summary
         from geotrans.jobs.preflight import check_before_model
         from geotrans.jobs.scene import run_scene
 
         check_before_model(options, model_path, bool(vectors))
     if not folder_mode:
-        with error_boundary(verbose, kept(dst, preview, vectors)), \
+        with error_boundary(verbose, kept(dst, preview, vectors, web)), \
                 progress_bar("tiles", "tiles", quiet, progress_mode) as bar:
             run_scene(src, dst, options, model_path, preview, vectors, where, progress=follow(bar),
-                      paths_checked=True)
+                      paths_checked=True, web=web)
         return
     with error_boundary(verbose, f"interrupted; finished scenes are recorded in {Path(dst) / SUMMARY}: "
                                  "run the same command again to resume"), \
@@ -264,4 +268,8 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
         current = sum(v == "current" for v in outcome.values())
         failed = len(outcome) - written - current
         click.echo(f"vectors in {vectors}: {written} written, {current} current, {failed} failed")
+    if web:
+        with error_boundary(verbose, f"interrupted; {web} was left as it was"):
+            site = web_summary(summary, dst, web)
+        click.echo(f"web site: {site / 'index.html'}")
     sys.exit(1 if summary.failed or failed else 0)

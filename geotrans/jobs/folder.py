@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable, Optional
 
 from geotrans.errors import InputError, OutputError
@@ -11,6 +12,7 @@ from geotrans.jobs.options import HERE, Cluster, FolderJob
 from geotrans.model.weights import load_generator
 from geotrans.run.options import RunOptions
 from geotrans.vectors.vectorize import vectorize_folder
+from geotrans.web.site import SiteEntry, write_site
 
 
 def run_folder(job: FolderJob, options: RunOptions, model_path: Optional[str] = None,
@@ -33,6 +35,14 @@ def run_folder(job: FolderJob, options: RunOptions, model_path: Optional[str] = 
     if not cluster.here:
         return run_batch_dask(jobs, model_path, options, out_dir, cluster, job.force, on_scene)
     return run_batch(jobs, generator, model_info, options, out_dir, job.force, on_scene, tile_progress)
+
+
+def web_summary(summary: BatchSummary, maps_dir: str, web: str) -> Path:
+    """The web site of a folder run's finished maps (done or current), each over its scene, named by its path
+    in the output folder."""
+    entries = [SiteEntry(r.dst, r.src, name=str(Path(r.dst).relative_to(maps_dir).with_suffix("")))
+               for r in summary.results if r.status in ("done", "current")]
+    return write_site(entries, web)
 
 
 def vectorize_summary(summary: BatchSummary, maps_dir: str, vectors_dir: str, force: bool = False,

@@ -9,6 +9,8 @@ from typing import Optional, Sequence
 
 from geotrans.errors import InputError, OutputError
 from geotrans.io.targets import SUMMARY, Target, check_name, check_targets, disk_file
+from geotrans.web.site import check_site_folder
+from geotrans.web.tiles import libraries as tile_libraries
 
 MAP_SUFFIXES = (".tif", ".tiff")  # what a folder run writes into its output folder, as it names the maps
 
@@ -24,9 +26,9 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def check_job_paths(src: Optional[str], dst: str, folder_mode: bool, preview: Optional[str] = None,
                     log_file: Optional[str] = None, other_inputs: Sequence[Optional[str]] = (),
-                    overwrite: bool = False, vectors: Optional[str] = None) -> None:
-    """A run's inputs exist and its outputs (map or folder, preview, log, vectors, the folder's summary) may be
-    written: none is an input under another name, nor replaced without ``overwrite``."""
+                    overwrite: bool = False, vectors: Optional[str] = None, web: Optional[str] = None) -> None:
+    """A run's inputs exist and its outputs (map or folder, preview, log, vectors, the folder's summary, the web
+    site) may be written: none is an input under another name, nor replaced without ``overwrite``."""
     inputs = [p for p in (None if folder_mode else src, *other_inputs) if p]
     for path in inputs:  # before the model loads: a missing local input is the first thing to say
         check_name(path, "input", InputError)
@@ -54,3 +56,6 @@ def check_job_paths(src: Optional[str], dst: str, folder_mode: bool, preview: Op
     if folder_mode and Path(dst).is_dir():
         targets.append(Target(Path(dst) / SUMMARY, "summary"))
     check_targets(targets, inputs, overwrite)
+    if web:
+        check_site_folder(web, [*inputs, *(p for p in (dst, preview, log_file, vectors) if p)])
+        tile_libraries()  # an hour's run does not end in "pip install" before its site

@@ -20,24 +20,26 @@ from geotrans.run.plan import plan_run
 from geotrans.run.preview import write_preview
 from geotrans.run.runner import resolved
 from geotrans.vectors.vectorize import vectorize_map
+from geotrans.web.site import SiteEntry, write_site
 
 log = logging.getLogger(__name__)
 
 
 def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str] = None,
               preview: Optional[str] = None, vectors: Optional[str] = None, cluster: Cluster = HERE,
-              progress: Optional[Callable[[int, int], None]] = None, paths_checked: bool = False) -> RunReport:
+              progress: Optional[Callable[[int, int], None]] = None, paths_checked: bool = False,
+              web: Optional[str] = None) -> RunReport:
     """The scene ``src`` translated into the map ``dst`` (the library's ``geotrans run``): on this machine, or
     in strips of rows on the ``cluster`` (an existing one, as one strip when it is too small to split; or a
     local cluster when the scene is large enough to split); then a ``preview`` PNG and the map's ``vectors``
-    (a GeoPackage) if asked for.
+    (a GeoPackage) and a ``web`` site of the map over the scene (``geotrans.web``) if asked for.
     ``progress`` hears (tiles just finished, tiles in all). Every output is checked first under the write rule
     (``geotrans.jobs.paths.check_job_paths``), unless the caller did (``paths_checked``: the CLI, before torch
     loads)."""
     on_cluster = not cluster.here
     if not paths_checked:  # the library is an entry point too
         check_job_paths(src, dst, False, preview, None, (options.aoi and aoi_file(options.aoi)[0], model_path),
-                        options.overwrite, vectors)
+                        options.overwrite, vectors, web)
     if preview and not Path(preview).resolve().parent.is_dir():
         raise OutputError(f"{preview}: its folder does not exist; nothing was run")
     if options.strip_rows is not None and not on_cluster:
@@ -63,4 +65,7 @@ def run_scene(src: str, dst: str, options: RunOptions, model_path: Optional[str]
         log.info("wrote preview %s", preview)
     if vectors:
         vectorize_map(report.dst, vectors, overwrite=options.overwrite, inputs=(src,))
+    if web:
+        write_site([SiteEntry(str(report.dst), src)], web)
+        log.info("wrote %s: open it in a browser", Path(web) / "index.html")
     return report

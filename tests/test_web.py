@@ -1,0 +1,181 @@
+"""geotrans web: tiles where GDAL puts the map, a site that never takes a user's folder, and a viewer that a
+real browser opens from file:// showing the map's own pixels where they lie, and the scene under the swipe."""
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from helpers import ATLANTA, KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+from PIL import Image
+from rasterio.warp import Resampling, reproject
+
+pytest.importorskip("rio_tiler")
+
+from geotrans.web.site import MARKER, SiteEntry, write_site  # noqa: E402
+from geotrans.web.tiles import Pyramid, pyramid_of, write_tiles  # noqa: E402
+
+HALF = 20037508.342789244  # half the Web Mercator world's width, metres
+
+
+def tile_bounds(x: int, y: int, z: int) -> tuple[float, float, float, float]:
+    """A Web Mercator tile's (left, bottom, right, top) in metres, by the XYZ scheme's definition (no library)."""
+    size = 2 * HALF / 2**z
+    return -HALF + x * size, HALF - (y + 1) * size, -HALF + (x + 1) * size, HALF - y * size
+
+
+def gdal_tile(path: Path, x: int, y: int, z: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tile as GDAL warps it (nearest), from the overview GDAL reads for the tile's resolution (the largest
+    no coarser than it, as rio-tiler's reads get): RGB (3, 256, 256) and its valid pixels."""
+    left, bottom, right, top = tile_bounds(x, y, z)
+    transform = rasterio.transform.from_bounds(left, bottom, right, top, 256, 256)
+    with rasterio.open(path) as ds:
+        factor = (right - left) / 256 / ds.res[0] if ds.crs.to_epsg() == 3857 else 1.0
+        levels = [i for i, f in enumerate(ds.overviews(1)) if f <= factor * 1.001]
+        valid = np.zeros((256, 256), np.uint8)
+        reproject(ds.dataset_mask(), valid, src_transform=ds.transform, src_crs=ds.crs, dst_transform=transform,
+                  dst_crs="EPSG:3857", resampling=Resampling.nearest)
+    with rasterio.open(path, **({"overview_level": levels[-1]} if levels else {})) as ds:
+        rgb = np.zeros((3, 256, 256), np.uint8)
+        reproject(ds.read([1, 2, 3]), rgb, src_transform=ds.transform, src_crs=ds.crs, dst_transform=transform,
+                  dst_crs="EPSG:3857", resampling=Resampling.nearest)
+    return rgb, valid > 0
+
+
+@pytest.mark.parametrize("scene", [KOREA, VEGAS, LANDSAT], ids=["3857", "4326", "utm"])
+def test_each_tile_holds_what_gdal_warps_to_that_tile(tmp_path, scene):
+    pyramid = pyramid_of(scene)
+    assert pyramid.maxzoom - pyramid.minzoom >= 2
+    tms = __import__("morecantile").tms.get("WebMercatorQuad")
+    for zoom in (pyramid.minzoom, pyramid.maxzoom):  # our ranges are morecantile's tiles
+        assert {(x, y) for x, y, z in pyramid.tiles() if z == zoom} == \
+            {(t.x, t.y) for t in tms.tiles(*pyramid.bounds, zooms=[zoom])}
+    zooms = Pyramid(pyramid.maxzoom - 2, pyramid.maxzoom, pyramid.bounds)
+    assert write_tiles(scene, tmp_path, zooms) > 0
+    compared = 0
+    for png in sorted(tmp_path.rglob("*.png")):
+        z, x, y = int(png.parent.parent.name), int(png.parent.name), int(png.stem)
+        tile = np.asarray(Image.open(png).convert("RGBA"))
+        ours, ours_valid = tile[..., :3].transpose(2, 0, 1), tile[..., 3] > 0
+        rgb, valid = gdal_tile(scene, x, y, z)
+        both = ours_valid & valid
+        assert (ours_valid != valid).mean() < 0.02, png  # the data's edge within a pixel
+        if both.sum() > 1000:
+            difference = np.abs(ours.astype(int) - rgb.astype(int))[:, both].mean()
+            assert difference < 3.0, (png, difference)
+            compared += 1
+    assert compared >= 3
+
+
+def test_the_pyramid_runs_from_the_native_zoom_to_the_whole_scene_in_a_tile():
+    korea = pyramid_of(KOREA)  # 1024 px of 0.597 m: zoom 18's pixels; the whole in one 256 px tile at 16
+    assert (korea.minzoom, korea.maxzoom) == (16, 18)
+    assert pyramid_of(KOREA, maxzoom=17).maxzoom == 17
+
+
+def test_the_site_shows_each_map_over_its_scene_and_replaces_only_its_own_site(tmp_path):
+    inverted = _inverted(KOREA, tmp_path / "inverted.tif")
+    site = tmp_path / "site"
+    folder = write_site([SiteEntry(str(inverted), str(KOREA))], site)
+    assert folder == site and (site / "index.html").is_file() and (site / "static" / "leaflet.js").is_file()
+    assert "BSD" in (site / "static" / "LICENSE-leaflet.txt").read_text()
+    data = (site / MARKER).read_text()
+    assert '"name": "inverted"' in data and (site / "inverted" / "scene" / "16").is_dir()
+    again = write_site([SiteEntry(str(inverted))], site)  # a site geotrans wrote is replaced, whole
+    assert again == site and not (site / "inverted" / "scene").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left beside it
+
+
+def test_a_folder_of_the_user_s_files_a_map_that_is_not_rgb_and_too_many_tiles_are_one_line(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    result = run_cli("web", str(KOREA), "--out", str(mine))
+    assert_one_line_error(result, "holds files geotrans did not write")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    result = run_cli("web", str(ATLANTA), "--out", str(tmp_path / "pan"))
+    assert_one_line_error(result, "is not an RGB map (1 band(s) of uint16)")
+    result = run_cli("web", str(LANDSAT), "--out", str(tmp_path / "deep"), "--max-zoom", "24")
+    assert_one_line_error(result, "more than 10,000,000")
+    result = run_cli("web", str(KOREA), "--out", str(tmp_path / "in"), "--scene", str(KOREA), "--scene", str(VEGAS))
+    assert result.exit_code == 2 and "once per map" in result.output
+    assert not any((tmp_path / name).exists() for name in ("pan", "deep", "in"))
+    plain = tmp_path / "plain"
+    result = run_cli("web", str(KOREA), "--out", str(plain))  # not a map geotrans wrote: works, with a warning
+    assert result.exit_code == 0 and "not a map geotrans wrote" in result.output
+    assert (plain / "index.html").is_file()
+
+
+def test_run_with_web_writes_the_map_and_its_site(tmp_path, narrow_model_file):
+    out, site = tmp_path / "map.tif", tmp_path / "site"
+    result = run_cli("run", str(VEGAS), "--out", str(out), "--web", str(site), "--model", str(narrow_model_file))
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and (site / "index.html").is_file()
+    assert any((site / "map" / "map").rglob("*.png")) and any((site / "map" / "scene").rglob("*.png"))
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no chromium here (CI installs it)")
+def test_a_browser_opens_the_site_from_file_and_shows_the_map_s_pixels_where_they_lie(tmp_path):
+    inverted = _inverted(KOREA, tmp_path / "inverted.tif")
+    site = write_site([SiteEntry(str(inverted), str(KOREA))], tmp_path / "site")
+    with rasterio.open(KOREA) as ds:
+        centre_x, centre_y = (ds.bounds.left + ds.bounds.right) / 2, (ds.bounds.bottom + ds.bounds.top) / 2
+    lon = math.degrees(centre_x / 6378137.0)
+    lat = math.degrees(2 * math.atan(math.exp(centre_y / 6378137.0)) - math.pi / 2)
+    shown = {}
+    for at in (0, 100):  # the swipe at the left edge shows the map; at the right edge, the scene
+        shot = tmp_path / f"at{at}.png"
+        url = f"file://{site}/index.html#map=0&z=18&lat={lat}&lon={lon}&mode=swipe&at={at}"
+        subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--window-size=1200,800", "--virtual-time-budget=8000", f"--screenshot={shot}", url],
+                       capture_output=True, timeout=120, check=True)
+        shown[at] = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # The map's container: x 300-1200 (the panel is 300 px), y 0-800; at zoom 18 one screen pixel is one
+    # Web Mercator pixel of 0.597 m, Korea's own, centred on the scene's centre.
+    metres = 2 * HALF / 256 / 2**18
+    points = [(sx, sy) for sx in range(420, 1100, 37) for sy in range(150, 650, 37)]
+    for at, raster in ((0, inverted), (100, KOREA)):
+        with rasterio.open(raster) as ds:
+            best = min(_difference(shown[at], ds, points, centre_x, centre_y, metres, dx, dy)
+                       for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+        assert best < 12, (at, best)  # the tiles' own PNG pixels, through the browser's compositing
+    assert np.abs(shown[0][150:650, 420:1100] - shown[100][150:650, 420:1100]).mean() > 40  # the swipe moved
+
+
+def _difference(shot, ds, points, centre_x, centre_y, metres, dx, dy) -> float:
+    coords = [(centre_x + (sx + dx + 0.5 - 750) * metres, centre_y - (sy + dy + 0.5 - 400) * metres)
+              for sx, sy in points]
+    expected = np.array(list(ds.sample(coords, indexes=[1, 2, 3])))
+    seen = np.array([shot[sy, sx] for sx, sy in points])
+    return float(np.abs(seen - expected).mean())
+
+
+def _inverted(scene: Path, out: Path) -> Path:
+    """The scene with its colours inverted, as a stand-in map that differs from it everywhere."""
+    with rasterio.open(scene) as ds:
+        profile = {**ds.profile, "driver": "GTiff", "compress": "deflate", "photometric": "RGB"}
+        profile.pop("jpeg_quality", None)
+        rgb = 255 - ds.read([1, 2, 3])
+    with rasterio.open(out, "w", **{**profile, "count": 3}) as dst:
+        dst.write(rgb)
+    return out
+
+
+def test_tiles_are_png_with_transparency_outside_the_data(tmp_path):
+    pyramid = pyramid_of(LANDSAT)  # a nodata border
+    top = Pyramid(pyramid.minzoom, pyramid.minzoom, pyramid.bounds)
+    write_tiles(LANDSAT, tmp_path, top)
+    images = [Image.open(io.BytesIO(png.read_bytes())) for png in tmp_path.rglob("*.png")]
+    assert images and all(image.format == "PNG" and image.mode == "RGBA" for image in images)
+    alpha = np.concatenate([np.asarray(image)[..., 3].ravel() for image in images])
+    assert 0 < (alpha > 0).mean() < 1
