@@ -83,6 +83,8 @@ def _cases(f: dict) -> list[tuple[str, list[str], tuple[str, ...]]]:
         ("run: log", ["run", str(f["scene"]), "--out", "new.tif", "--log", "OUT", *model], ("scene", "model")),
         ("folder run: log", ["run", "--list", str(f["list"]), "--out", "maps", "--log", "OUT", *model],
          ("list", "scene", "model")),
+        ("run: web site", ["run", str(f["scene"]), "--out", "new3.tif", "--web", "OUT", *model],
+         ("scene", "sidecar", "model")),
         ("vectorize", ["vectorize", str(f["map"]), "--out", "OUT"], ("map",)),
         ("tune", ["tune", str(f["vegas"]), "--labels", str(f["labels"]), "--label-class", "street", "--out", "OUT",
                   "--minutes", "0.1", *model], ("vegas", "labels", "model")),
@@ -109,12 +111,35 @@ def test_no_command_writes_any_output_over_any_name_of_a_file_it_reads(owned):
     assert _digests(owned["scene"].parent) == before
 
 
+def test_a_web_site_never_goes_over_a_file_it_reads_nor_into_the_user_s_folder(owned):
+    """The site is a folder: any name of a file it reads is refused, and so is any name of the folder that holds
+    them (the user's files), or of a folder inside which an input lies."""
+    root = owned["scene"].parent.parent
+    folder = owned["scene"].parent
+    before = _digests(folder)
+    link = root / "link-to-owned"
+    if not link.exists():
+        link.symlink_to(folder)
+    names = [*_aliases(owned["map"], root), *_aliases(owned["scene"], root), str(folder), "owned", "./owned/",
+             f"owned/../{folder.name}", str(link), str(root)]
+    accepted = []
+    for name in names:
+        for args in (["web", str(owned["map"]), "--scene", str(owned["scene"]), "--out", name],
+                     ["run", str(owned["scene"]), "--out", "new4.tif", "--model", str(owned["model"]), "--web",
+                      name]):
+            result = run_cli(*args)
+            if result.exit_code == 0 or "Traceback" in result.output or _digests(folder) != before:
+                accepted.append(f"{args[0]}: {name}: exit {result.exit_code} {result.output[-200:]}")
+    assert accepted == [] and _digests(folder) == before
+
+
 def test_no_library_entry_point_writes_any_output_over_any_name_of_a_file_it_reads(owned):
     root = owned["scene"].parent.parent
     from geotrans.errors import GeotransError
     from geotrans.jobs.scene import run_scene
     from geotrans.run.options import RunOptions
     from geotrans.vectors.vectorize import vectorize_map
+    from geotrans.web.site import SiteEntry, write_site
 
     before = _digests(owned["scene"].parent)
     model = str(owned["model"])
@@ -125,9 +150,10 @@ def test_no_library_entry_point_writes_any_output_over_any_name_of_a_file_it_rea
         "vectors": lambda out: run_scene(str(owned["scene"]), "new2.tif", RunOptions(overwrite=True), model,
                                          vectors=out),
         "vectorize": lambda out: vectorize_map(str(owned["map"]), out, overwrite=True),
+        "web": lambda out: write_site([SiteEntry(str(owned["map"]), str(owned["scene"]))], out),
     }
     inputs = {"map": ("scene", "sidecar", "model"), "preview": ("scene", "sidecar", "model"),
-              "vectors": ("scene", "model"), "vectorize": ("map",)}
+              "vectors": ("scene", "model"), "vectorize": ("map",), "web": ("map", "scene")}
     replaced = []
     for kind, call in calls.items():
         for name in inputs[kind]:
