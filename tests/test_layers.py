@@ -154,3 +154,19 @@ def test_every_experiment_script_runs_as_its_usage_line_says(script):
     module = importlib.import_module(f"training.experiments.{script}")
     assert callable(getattr(module, "main", None))
     assert f"python -m training.experiments.{script}" in module.__doc__
+
+
+def test_every_file_the_package_reads_is_installed_with_it():
+    """Each non-Python file under geotrans/ (the model, the plugin's metadata, the viewer's page and scripts) is
+    matched by a package_data pattern, read as setuptools reads it (one pattern a line): else `pip install .`
+    (not -e) leaves it behind."""
+    import configparser
+    import fnmatch
+
+    config = configparser.ConfigParser()
+    config.read(PACKAGE.parent / "setup.cfg")
+    value = config["options.package_data"]["geotrans"]
+    patterns = [p.strip() for p in (value.splitlines() if "\n" in value else value.split(",")) if p.strip()]
+    data = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    assert data and not [f for f in data if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
