@@ -107,3 +107,30 @@ def busy_elsewhere(seconds: float = 1.0) -> float:
     except OSError:
         return 0.0
     return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+# Training data: a mix of the test data's real New York pairs and Dubai photos, and what the tests read of it.
+DUBAI_CLASSES = {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
+                 "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}
+
+
+def write_mix(folder: Path, jitter: float = 0.0, **dubai) -> Path:
+    """A mix of the test data's real maps pairs and two real Dubai photos (one held out)."""
+    spec = {"resolution_m": 0.9, "scale_jitter": jitter, "sources": [
+        {"name": "nyc", "kind": "pairs", "path": str(DATA / "maps_pairs"), "resolution_m": 0.9, "weight": 1},
+        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
+         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest",
+         "classes": DUBAI_CLASSES, "weight": 1, **dubai}]}
+    path = folder / "mix.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def to_model(water_rgb) -> torch.Tensor:
+    return (torch.tensor(water_rgb, dtype=torch.float32) / 127.5 - 1).view(1, 3, 1, 1)
+
+
+def inside(mask: torch.Tensor, margin: int = 5) -> torch.Tensor:
+    """(H, W) boolean: the pixels of ``mask`` at least ``margin`` pixels from its edge."""
+    kernel = 2 * margin + 1
+    return -torch.nn.functional.max_pool2d(-mask.float()[None, None], kernel, stride=1, padding=margin)[0, 0] > 0

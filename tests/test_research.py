@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_sources import DUBAI_CLASSES, _inside, to_model, write_mix
+from helpers import DUBAI_CLASSES, inside, to_model, write_mix
 
 from geotrans.model.style import CODES, MapStyle
 from geotrans.model.weights import read_model_info
@@ -94,7 +94,7 @@ def test_water_coloured_land_gives_vegetation_its_water_s_colour_and_keeps_part_
     pool = torch.nn.functional.avg_pool2d
     leafy, far = (pool(g.float()[None, None], 9, stride=1, padding=4, count_include_pad=False)[0, 0] == v
                   for g, v in ((green, 1), (greenish, 0)))  # wholly recoloured, and untouched by the fade
-    sea, rest = _inside(water) & far, far & ~water
+    sea, rest = inside(water) & far, far & ~water
     assert leafy.sum() > 100 and sea.sum() > 1000 and rest.sum() > 1000
     sea_colour = p[:, water].mean(1)
     before, after = (float((x[:, leafy].mean(1) - sea_colour).abs().max()) for x in (p, c))
@@ -109,7 +109,7 @@ def test_water_coloured_land_gives_vegetation_its_water_s_colour_and_keeps_part_
     # New York's water is as green as its trees (2G - R - B above the threshold): the water keeps its texture.
     photo, map_ = read_aligned(DATA / "maps_water" / "23.jpg")
     photo, map_ = torch.from_numpy(photo[:, :300, :300]).float(), torch.from_numpy(map_[:, :300, :300]).float()
-    river = _inside(torch.from_numpy(near_colour(map_.numpy().astype(np.uint8), water_rgb, 15)), 8)
+    river = inside(torch.from_numpy(near_colour(map_.numpy().astype(np.uint8), water_rgb, 15)), 8)
     assert river.sum() > 10000
     changed = water_coloured_land(photo, map_, 0.5, water_rgb)
     assert torch.equal(changed[:, river], photo[:, river]) and not torch.equal(changed, photo)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import DUBAI_CLASSES, inside, write_mix
 
 from geotrans.model.style import CODES, IGNORE, MapStyle
 from geotrans.model.weights import read_model_info
@@ -18,22 +19,6 @@ from geotrans.training.sources import MixError, labelled_images, load_sources, m
 from geotrans.training.train import train
 
 DATA = Path(__file__).resolve().parent / "data"
-DUBAI_CLASSES = {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
-                 "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}
-
-
-def write_mix(folder: Path, jitter: float = 0.0, **dubai) -> Path:
-    """A mix of the test data's real maps pairs and two real Dubai photos (one held out)."""
-    spec = {"resolution_m": 0.9, "scale_jitter": jitter, "sources": [
-        {"name": "nyc", "kind": "pairs", "path": str(DATA / "maps_pairs"), "resolution_m": 0.9, "weight": 1},
-        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
-         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest",
-         "classes": DUBAI_CLASSES, "weight": 1, **dubai}]}
-    path = folder / "mix.json"
-    path.write_text(json.dumps(spec))
-    return path
-
-
 def test_held_out_images_never_train(tmp_path):
     mix = read_mix(write_mix(tmp_path))
     sources = load_sources(mix)
@@ -103,10 +88,6 @@ def test_a_no_water_sources_unlabelled_pixels_are_dry_land_and_travel_with_the_s
         read_mix(path)
 
 
-def to_model(water_rgb) -> torch.Tensor:
-    return (torch.tensor(water_rgb, dtype=torch.float32) / 127.5 - 1).view(1, 3, 1, 1)
-
-
 def test_sources_are_drawn_by_weight(tmp_path):
     sources = load_sources(read_mix(write_mix(tmp_path)))
     sources[0].weight, sources[1].weight = 3.0, 1.0
@@ -169,12 +150,6 @@ def test_the_generator_is_frozen_while_the_discriminator_warms_up_and_then_ramps
     assert [model.adversarial_weight(s) for s in (0, 1, 2, 3, 5, 9)] == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
 
 
-def _inside(mask: torch.Tensor, margin: int = 5) -> torch.Tensor:
-    """(H, W) boolean: the pixels of ``mask`` at least ``margin`` pixels from its edge."""
-    kernel = 2 * margin + 1
-    return -torch.nn.functional.max_pool2d(-mask.float()[None, None], kernel, stride=1, padding=margin)[0, 0] > 0
-
-
 def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_path):
     # A real Dubai photo with sea, its buildings classed unknown.
     style = MapStyle.from_card(read_model_info().card)
@@ -188,7 +163,7 @@ def test_dark_land_darkens_known_land_and_leaves_water_and_unknown_pixels(tmp_pa
     p, d = (p + 1) * 127.5, (d + 1) * 127.5
     water = (((t + 1) * 127.5).round() == torch.tensor(water_rgb).view(3, 1, 1)).all(0)
     known = labelled[0] > 0
-    land, sea, unknown = _inside(known & ~water), _inside(water & known), _inside(~known)
+    land, sea, unknown = inside(known & ~water), inside(water & known), inside(~known)
     assert land.sum() > 1000 and sea.sum() > 1000 and unknown.sum() > 1000
     bright = land & (p.mean(0) > 40)
     ratio = (d[:, bright].sum(0) / p[:, bright].sum(0)).median()

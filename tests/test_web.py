@@ -87,6 +87,15 @@ def test_the_site_shows_each_map_over_its_scene_and_replaces_only_its_own_site(t
     assert "BSD" in (site / "static" / "LICENSE-leaflet.txt").read_text()
     data = (site / MARKER).read_text()
     assert '"name": "inverted"' in data and (site / "inverted" / "scene" / "16").is_dir()
+    import xml.etree.ElementTree as ElementTree
+
+    layers = ElementTree.parse(site / "qgis-xyz-connections.xml").getroot()
+    assert layers.tag == "qgsXYZTilesConnections" and len(layers) == 2
+    for layer in layers:  # each URL template names tiles that are there
+        tile = next(t for t in (site / "inverted" / layer.get("name").rsplit(": ", 1)[1]).rglob("*.png"))
+        z, x, y = tile.parent.parent.name, tile.parent.name, tile.stem
+        assert layer.get("url").replace("{z}", z).replace("{x}", x).replace("{y}", y) == tile.resolve().as_uri()
+        assert (layer.get("zmin"), layer.get("zmax")) == ("16", "18")
     again = write_site([SiteEntry(str(inverted))], site)  # a site geotrans wrote is replaced, whole
     assert again == site and not (site / "inverted" / "scene").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left beside it
@@ -179,3 +188,40 @@ def test_tiles_are_png_with_transparency_outside_the_data(tmp_path):
     assert images and all(image.format == "PNG" and image.mode == "RGBA" for image in images)
     alpha = np.concatenate([np.asarray(image)[..., 3].ravel() for image in images])
     assert 0 < (alpha > 0).mean() < 1
+
+
+def _pyqgis() -> str | None:
+    """A python3 with PyQGIS (GEOTRANS_QGIS_PYTHON, else the system's), as tests/test_qgis.py finds it."""
+    for candidate in (os.environ.get("GEOTRANS_QGIS_PYTHON"), "/usr/bin/python3"):
+        if candidate and os.path.exists(candidate) and subprocess.run(
+                [candidate, "-c", "import qgis.core"], capture_output=True, timeout=120).returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.slow
+def test_qgis_opens_the_site_s_layers_from_its_connections_file(tmp_path):
+    pyqgis = _pyqgis()
+    if pyqgis is None and not os.environ.get("CI"):
+        pytest.skip("no PyQGIS here (CI installs it)")
+    import xml.etree.ElementTree as ElementTree
+
+    site = write_site([SiteEntry(str(KOREA), str(KOREA))], tmp_path / "site")
+    [layer, _] = ElementTree.parse(site / "qgis-xyz-connections.xml").getroot()
+    with rasterio.open(KOREA) as ds:  # a 64 px square at the scene's centre, on its own pixel grid
+        col, row = ds.width // 2, ds.height // 2
+        window = rasterio.windows.Window(col - 32, row - 32, 64, 64)
+        left, bottom, right, top = rasterio.windows.bounds(window, ds.transform)
+        expected = ds.read(1, window=window).astype(float)
+    uri = f"type=xyz&url={layer.get('url')}&zmin={layer.get('zmin')}&zmax={layer.get('zmax')}"
+    script = ("import os; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+              "from qgis.core import QgsApplication, QgsRasterLayer, QgsRectangle\n"
+              "app = QgsApplication([], False); app.initQgis()\n"
+              f"layer = QgsRasterLayer({uri!r}, 'map', 'wms')\n"
+              "print(layer.isValid(), layer.crs().authid())\n"
+              f"block = layer.dataProvider().block(1, QgsRectangle({left}, {bottom}, {right}, {top}), 64, 64)\n"
+              "print(' '.join(str((block.color(r, c) >> 16) & 255) for r in range(64) for c in range(64)))\n")
+    out = subprocess.run([pyqgis, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split()[:2] == ["True", "EPSG:3857"], out.stdout + out.stderr[-2000:]
+    red = np.array([int(v) for v in out.stdout.split()[2:]], float).reshape(64, 64)  # the tiles' red, via QGIS
+    assert np.abs(red - expected).mean() < 3, np.abs(red - expected).mean()

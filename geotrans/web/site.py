@@ -27,6 +27,7 @@ from geotrans.web.tiles import Pyramid, pyramid_of, write_tiles
 log = logging.getLogger(__name__)
 
 MARKER = "geotrans-site.json"  # what makes a folder a site geotrans wrote (and the site's data)
+QGIS_CONNECTIONS = "qgis-xyz-connections.xml"  # the site's layers for QGIS's XYZ Tiles
 STATIC = Path(__file__).with_name("static")
 PAGE = Path(__file__).with_name("index.html")
 
@@ -113,6 +114,7 @@ def write_site(entries: Sequence[SiteEntry], out: str | os.PathLike, maxzoom: Op
         part.mkdir()
         shutil.copytree(STATIC, part / "static")
         site = [_write_entry(part, entry, name, facts, pyramid, progress) for entry, name, facts, pyramid in plans]
+        (part / QGIS_CONNECTIONS).write_text(qgis_connections(site, folder.resolve()))
         data = {"geotrans_site": 1, "maps": site}
         (part / MARKER).write_text(json.dumps(data, indent=1) + "\n")
         (part / "site.js").write_text(f"window.GEOTRANS_SITE = {json.dumps(data)};\n")
@@ -134,6 +136,23 @@ def _write_entry(part: Path, entry: SiteEntry, name: str, facts: dict, pyramid: 
                                      bands.stretch, resampling="bilinear", progress=progress)
     return {**facts, "name": entry.title, "folder": name, "minzoom": pyramid.minzoom, "maxzoom": pyramid.maxzoom,
             "bounds": pyramid.bounds, "tiles": tiles, "scene": entry.scene_path and Path(entry.scene_path).name}
+
+
+def qgis_connections(site: list[dict], folder: Path) -> str:
+    """QGIS's XYZ connections file for the site's layers (Browser > XYZ Tiles > Load Connections): each map's
+    and scene's tiles at their final place, ``folder``."""
+    from xml.sax.saxutils import quoteattr
+
+    lines = ["<!DOCTYPE connections>", '<qgsXYZTilesConnections version="1.0">']
+    for entry in site:
+        for kind in ("map", "scene"):
+            if kind in entry["tiles"]:
+                url = (folder / entry["folder"] / kind).as_uri() + "/{z}/{x}/{y}.png"
+                name = f"geotrans {entry['name']}: {kind}"
+                lines.append(f'  <xyztiles name={quoteattr(name)} url={quoteattr(url)} '
+                             f'zmin="{entry["minzoom"]}" zmax="{entry["maxzoom"]}" tilePixelRatio="0" authcfg="" '
+                             'username="" password="" referer=""/>')
+    return "\n".join([*lines, "</qgsXYZTilesConnections>", ""])
 
 
 def _move_into_place(part: Path, folder: Path) -> None:
