@@ -225,3 +225,21 @@ def test_qgis_opens_the_site_s_layers_from_its_connections_file(tmp_path):
     assert out.stdout.split()[:2] == ["True", "EPSG:3857"], out.stdout + out.stderr[-2000:]
     red = np.array([int(v) for v in out.stdout.split()[2:]], float).reshape(64, 64)  # the tiles' red, via QGIS
     assert np.abs(red - expected).mean() < 3, np.abs(red - expected).mean()
+
+
+def test_a_folder_run_with_web_puts_every_finished_map_on_one_site(tmp_path, narrow_model_file):
+    scenes = tmp_path / "scenes"
+    (scenes / "east").mkdir(parents=True)
+    shutil.copy(VEGAS, scenes / "vegas.tif")
+    shutil.copy(KOREA, scenes / "east" / "korea.tif")
+    site = tmp_path / "site"
+    result = run_cli("run", str(scenes), "--out", str(tmp_path / "maps"), "--recursive", "--web", str(site),
+                     "--model", str(narrow_model_file))
+    assert result.exit_code == 0, result.output
+    import json
+
+    listed = json.loads((site / MARKER).read_text())["maps"]
+    assert sorted(m["name"] for m in listed) == ["east/korea", "vegas"]
+    for entry in listed:  # each map over its own scene
+        assert entry["tiles"]["map"] > 0 and entry["tiles"]["scene"] == entry["tiles"]["map"]
+        assert any((site / entry["folder"] / "scene").rglob("*.png"))
