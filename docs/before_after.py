@@ -8,7 +8,9 @@ bands and stretch), the map by the model ``--before`` and the map by ``--after``
 each made by the real command line (``geotrans run SCENE --out MAP --model M``)
 and shown at most ``--side`` px high. ``--photo`` adds rows of plain photos (a held-out
 labelled photo, say), written as GeoTIFFs at ``--photo-resolution`` metres as the
-semantic benchmark writes them. Needs pillow (the train extra). Run by hand, not a test.
+semantic benchmark writes them; with ``--classes MIX:SOURCE`` each photo's labels (its mask, read through that
+mix source's class table) are a fourth panel, drawn in the ``--after`` model's style. Needs pillow (the train
+extra). Run by hand, not a test.
 """
 from __future__ import annotations
 
@@ -51,6 +53,27 @@ def panel(path: Path, height: int, bands=None) -> np.ndarray:
     return image.transpose(1, 2, 0)
 
 
+def labels_panel(photo: Path, classes: str, model: Path, height: int) -> np.ndarray:
+    """The photo's labels (its mask through the mix source's class table) in ``model``'s style, unlabelled
+    pixels white, ``height`` rows."""
+    import json
+
+    from PIL import Image
+
+    from geotrans.model.style import IGNORE, MapStyle
+    from geotrans.model.weights import read_model_info
+    from geotrans.training.sources import mask_classes, mask_path
+
+    mix, source = classes.rsplit(":", 1)
+    spec = next(s for s in json.loads(Path(mix).read_text())["sources"] if s["name"] == source)
+    with Image.open(mask_path(photo)) as img:
+        codes = mask_classes(np.asarray(img), spec["classes"], spec.get("match") == "nearest", source)
+    painted = MapStyle.from_card(read_model_info(model).card).paint(codes).transpose(1, 2, 0).copy()
+    painted[codes == IGNORE] = 255
+    width = max(1, round(codes.shape[1] * height / codes.shape[0]))
+    return np.asarray(Image.fromarray(painted).resize((width, height), Image.NEAREST))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", required=True, type=Path)
@@ -59,6 +82,8 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=400, help="panel height in px")
     parser.add_argument("--photo", action="append", default=[], type=Path, help="a plain photo to add (repeatable)")
     parser.add_argument("--photo-resolution", type=float, default=1.0, help="its ground resolution, metres")
+    parser.add_argument("--classes", default=None, metavar="MIX:SOURCE",
+                        help="draw each photo's labels beside its maps, by this mix source's class table")
     args = parser.parse_args()
     from PIL import Image
 
@@ -76,13 +101,16 @@ def main() -> None:
             as_geotiff(LabelledImage(photo.name, np.ascontiguousarray(pixels),
                                      np.full(pixels.shape[1:], IGNORE, np.uint8), args.photo_resolution), scene)
             scenes.append(scene)
+        labels = {scene: labels_panel(photo, args.classes, args.after, args.side)
+                  for scene, photo in zip(scenes[len(SCENES):], args.photo)} if args.classes else {}
         for scene in scenes:
             name = scene.name
             maps = [run_map(scene, model, Path(tmp) / f"{label}-{name}")
                     for label, model in (("before", args.before), ("after", args.after))]
             images = [panel(scene, args.side, [1, 2, 3])] + [panel(m, args.side) for m in maps]
+            images += [labels[scene]] if scene in labels else []
             gap = np.full((args.side, GAP, 3), 255, np.uint8)
-            rows.append(np.concatenate([images[0], gap, images[1], gap, images[2]], axis=1))
+            rows.append(np.concatenate([part for image in images for part in (image, gap)][:-1], axis=1))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, GAP), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     Image.fromarray(np.concatenate(rows)).save(args.out, quality=88)

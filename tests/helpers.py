@@ -3,6 +3,9 @@ one-call scene run. Tests import these from here, never from another test module
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Optional
 
@@ -134,3 +137,25 @@ def inside(mask: torch.Tensor, margin: int = 5) -> torch.Tensor:
     """(H, W) boolean: the pixels of ``mask`` at least ``margin`` pixels from its edge."""
     kernel = 2 * margin + 1
     return -torch.nn.functional.max_pool2d(-mask.float()[None, None], kernel, stride=1, padding=margin)[0, 0] > 0
+
+
+# Real QGIS, for the tests that drive it: the system python3 with PyQGIS, outside this virtual environment.
+def qgis_python() -> str | None:
+    """A python3 that imports qgis.core (GEOTRANS_QGIS_PYTHON, else the system's)."""
+    for candidate in (os.environ.get("GEOTRANS_QGIS_PYTHON"), "/usr/bin/python3", shutil.which("python3")):
+        if candidate and Path(candidate).exists():
+            probe = subprocess.run([candidate, "-c", "import qgis.core, processing"], capture_output=True,
+                                   env=qgis_environment(), timeout=120, cwd="/")
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+def qgis_environment(home: Path | None = None) -> dict:
+    """Headless QGIS, outside this virtual environment, with its settings in ``home``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env.update(QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(Path("/usr/share/qgis/python/plugins")))
+    if home is not None:
+        env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
+                   XDG_RUNTIME_DIR=str(home))
+    return env

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+from helpers import KOREA, LANDSAT, VEGAS, assert_one_line_error, qgis_environment, qgis_python, run_cli
 from rasterio.warp import transform_bounds
 
 from geotrans.model.generator import build_generator
@@ -262,27 +262,6 @@ def test_install_refuses_a_missing_profile_and_uninstall_is_idempotent(tmp_path)
 
 
 # --- In QGIS --------------------------------------------------------------------------------------------------
-
-def qgis_python() -> str | None:
-    """A python3 that imports qgis.core (GEOTRANS_QGIS_PYTHON, else the system's)."""
-    for candidate in (os.environ.get("GEOTRANS_QGIS_PYTHON"), "/usr/bin/python3", shutil.which("python3")):
-        if candidate and Path(candidate).exists():
-            probe = subprocess.run([candidate, "-c", "import qgis.core, processing"], capture_output=True,
-                                   env=qgis_environment(), timeout=120, cwd="/")
-            if probe.returncode == 0:
-                return candidate
-    return None
-
-
-def qgis_environment(home: Path | None = None) -> dict:
-    """Headless QGIS, outside this virtual environment, with its settings in ``home``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    env.update(QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(Path("/usr/share/qgis/python/plugins")))
-    if home is not None:
-        env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
-                   XDG_RUNTIME_DIR=str(home))
-    return env
-
 
 @pytest.fixture(scope="module")
 def pyqgis() -> str:

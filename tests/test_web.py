@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from helpers import ATLANTA, KOREA, LANDSAT, VEGAS, assert_one_line_error, run_cli
+from helpers import ATLANTA, KOREA, LANDSAT, VEGAS, assert_one_line_error, qgis_environment, qgis_python, run_cli
 from PIL import Image
 from rasterio.warp import Resampling, reproject
 
@@ -190,18 +190,9 @@ def test_tiles_are_png_with_transparency_outside_the_data(tmp_path):
     assert 0 < (alpha > 0).mean() < 1
 
 
-def _pyqgis() -> str | None:
-    """A python3 with PyQGIS (GEOTRANS_QGIS_PYTHON, else the system's), as tests/test_qgis.py finds it."""
-    for candidate in (os.environ.get("GEOTRANS_QGIS_PYTHON"), "/usr/bin/python3"):
-        if candidate and os.path.exists(candidate) and subprocess.run(
-                [candidate, "-c", "import qgis.core"], capture_output=True, timeout=120).returncode == 0:
-            return candidate
-    return None
-
-
 @pytest.mark.slow
 def test_qgis_opens_the_site_s_layers_from_its_connections_file(tmp_path):
-    pyqgis = _pyqgis()
+    pyqgis = qgis_python()
     if pyqgis is None and not os.environ.get("CI"):
         pytest.skip("no PyQGIS here (CI installs it)")
     import xml.etree.ElementTree as ElementTree
@@ -221,7 +212,8 @@ def test_qgis_opens_the_site_s_layers_from_its_connections_file(tmp_path):
               "print(layer.isValid(), layer.crs().authid())\n"
               f"block = layer.dataProvider().block(1, QgsRectangle({left}, {bottom}, {right}, {top}), 64, 64)\n"
               "print(' '.join(str((block.color(r, c) >> 16) & 255) for r in range(64) for c in range(64)))\n")
-    out = subprocess.run([pyqgis, "-c", script], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([pyqgis, "-c", script], capture_output=True, text=True, timeout=300,
+                         env=qgis_environment(tmp_path / "home"), cwd="/")
     assert out.stdout.split()[:2] == ["True", "EPSG:3857"], out.stdout + out.stderr[-2000:]
     red = np.array([int(v) for v in out.stdout.split()[2:]], float).reshape(64, 64)  # the tiles' red, via QGIS
     assert np.abs(red - expected).mean() < 3, np.abs(red - expected).mean()
