@@ -485,3 +485,19 @@ def test_vectors_into_a_read_only_folder_are_one_line_saying_so(tmp_path, small_
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "Read-only file system" in result.output and "disk is full" not in result.output
     assert sorted(p.name for p in mount.iterdir()) == ["filler"]
+
+
+@needs_tmpfs
+def test_a_web_site_onto_a_full_disk_or_a_read_only_one_is_one_line_and_leaves_nothing(small_disk):
+    pytest.importorskip("rio_tiler")
+    mount, fill = small_disk
+    fill(60_000)  # the page and Leaflet fit; the tiles do not
+    result = run_cli("web", KOREA, "--scene", KOREA, "--out", mount / "site")
+    assert result.exit_code == 1 and "Traceback" not in result.output and "internal error" not in result.output
+    assert "the disk is full" in result.output and "writing the site" in result.output
+    assert sorted(p.name for p in mount.iterdir()) == ["filler"]
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    result = run_cli("web", KOREA, "--out", mount / "site")
+    assert result.exit_code == 1 and "Read-only file system" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in mount.iterdir()) == ["filler"]
+

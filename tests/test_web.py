@@ -235,3 +235,4 @@ def test_a_folder_run_with_web_puts_every_finished_map_on_one_site(tmp_path, nar
     for entry in listed:  # each map over its own scene
         assert entry["tiles"]["map"] > 0 and entry["tiles"]["scene"] == entry["tiles"]["map"]
         assert any((site / entry["folder"] / "scene").rglob("*.png"))
+

@@ -21,6 +21,7 @@ import rasterio
 
 from geotrans.errors import InputError, OutputError
 from geotrans.io.bands import plan_bands
+from geotrans.io.files import write_error
 from geotrans.model.legend import LEGEND
 from geotrans.web.tiles import Pyramid, pyramid_of, write_tiles
 
@@ -120,6 +121,8 @@ def write_site(entries: Sequence[SiteEntry], out: str | os.PathLike, maxzoom: Op
         (part / "site.js").write_text(f"window.GEOTRANS_SITE = {json.dumps(data)};\n")
         shutil.copyfile(PAGE, part / "index.html")
         _move_into_place(part, folder)
+    except OSError as err:  # a full disk, a read-only folder: one line, the old site (or none) left as it was
+        raise write_error(folder, "writing the site", [str(err)], err) from None
     finally:
         shutil.rmtree(part, ignore_errors=True)
     return folder
