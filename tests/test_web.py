@@ -112,9 +112,17 @@ def test_a_folder_of_the_user_s_files_a_map_that_is_not_rgb_and_too_many_tiles_a
     assert_one_line_error(result, "is not an RGB map (1 band(s) of uint16)")
     result = run_cli("web", str(LANDSAT), "--out", str(tmp_path / "deep"), "--max-zoom", "24")
     assert_one_line_error(result, "more than 10,000,000")
+    nowhere = tmp_path / "nowhere.tif"
+    with rasterio.open(KOREA) as ds:
+        profile = {**ds.profile, "driver": "GTiff", "crs": None, "transform": rasterio.Affine.identity()}
+        profile.pop("jpeg_quality", None)
+        with rasterio.open(nowhere, "w", **profile) as out:
+            out.write(ds.read())
+    result = run_cli("web", str(nowhere), "--out", str(tmp_path / "nowhere"))
+    assert_one_line_error(result, "has no georeferencing (no CRS)")
     result = run_cli("web", str(KOREA), "--out", str(tmp_path / "in"), "--scene", str(KOREA), "--scene", str(VEGAS))
     assert result.exit_code == 2 and "once per map" in result.output
-    assert not any((tmp_path / name).exists() for name in ("pan", "deep", "in"))
+    assert not any((tmp_path / name).exists() for name in ("pan", "deep", "in", "nowhere"))
     plain = tmp_path / "plain"
     result = run_cli("web", str(KOREA), "--out", str(plain))  # not a map geotrans wrote: works, with a warning
     assert result.exit_code == 0 and "not a map geotrans wrote" in result.output
