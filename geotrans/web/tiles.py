@@ -88,7 +88,7 @@ def pyramid_of(path: str | os.PathLike, maxzoom: Optional[int] = None, minzoom: 
     count = pyramid.count()
     if count > MAX_TILES:
         raise InputError(f"{path}: zooms {bottom}-{top} would write {count:,} tiles, more than {MAX_TILES:,}",
-                         hint="give a lower --max-zoom")
+                         hint="give a lower {max_zoom}", options=["max_zoom"])
     return pyramid
 
 
