@@ -35,7 +35,8 @@ def web(maps: tuple[str, ...], dst: str, scenes: tuple[str, ...], max_zoom: Opti
     \b
     Open OUT/index.html in a browser (no server, no network): the map over the
     scene with a swipe or an opacity slider, the legend, the model, its licence
-    and a scale bar. In QGIS, add OUT/NAME/map/{z}/{x}/{y}.png as an XYZ layer.
+    and a scale bar. In QGIS, load OUT/qgis-xyz-connections.xml (Browser >
+    XYZ Tiles > Load Connections): each map and its scene are layers.
     """
     setup_logging(verbose, quiet)
     if scenes and len(scenes) != len(maps):
