@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
+import rasterio
+
 from geotrans.errors import InputError
 
 MAX_TILES = 10_000_000  # a zoom range that would write more is refused before anything is written
 TILE = 256
+GDAL_CACHE = 64 << 20  # bytes of GDAL's block cache while tiling: a coarse tile reads every block of the map,
+# and GDAL's default cache (5% of RAM) would keep them all, so memory would grow with the map
 EPSILON = 1e-11  # degrees: morecantile's own LL_EPSILON, so that our ranges are its tiles()'
 
 
@@ -102,7 +106,7 @@ def write_tiles(path: str | os.PathLike, folder: Path, pyramid: Pyramid, bands: 
     tiles written; ``progress`` hears each one."""
     _, Reader = libraries()
     written = 0
-    with Reader(os.fspath(path)) as reader:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE), Reader(os.fspath(path)) as reader:
         for x, y, z in pyramid.tiles():
             if not reader.tile_exists(x, y, z):
                 continue
