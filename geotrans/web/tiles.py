@@ -33,7 +33,7 @@ def libraries():
         from rio_tiler.io import Reader
     except ImportError as err:
         raise InputError(f"web tiles need rio-tiler and morecantile ({err})",
-                         hint="pip install 'geotrans[web]'") from None
+                         hint="pip install '.[web]' in the clone") from None
     return morecantile.tms.get("WebMercatorQuad"), Reader
 
 
