@@ -244,3 +244,15 @@ def test_a_folder_run_with_web_puts_every_finished_map_on_one_site(tmp_path, nar
         assert entry["tiles"]["map"] > 0 and entry["tiles"]["scene"] == entry["tiles"]["map"]
         assert any((site / entry["folder"] / "scene").rglob("*.png"))
 
+
+
+def test_without_the_web_extras_run_web_is_one_line_before_the_model_loads(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rio_tiler.io", None)  # as if rio-tiler were not installed
+    for args in (["web", str(KOREA), "--out", str(tmp_path / "site")],
+                 ["run", str(KOREA), "--out", str(tmp_path / "map.tif"), "--web", str(tmp_path / "site")]):
+        result = run_cli(*args)
+        assert_one_line_error(result, "web tiles need rio-tiler and morecantile")
+        assert "pip install '.[web]' in the clone" in result.output
+    assert not (tmp_path / "map.tif").exists() and not (tmp_path / "site").exists()
