@@ -230,7 +230,6 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
                         overwrite, vectors, web)
     setup_logging(verbose, quiet, log_file, json_lines=progress_mode == "json", scene_details=not folder_mode)
     apply_http_settings(http_timeout)
-    on_cluster = scheduler is not None or cluster is not None
     with error_boundary(verbose, f"interrupted; nothing was written to {dst}"):
         where = Cluster(scheduler=scheduler, local_workers=cluster)
         job = FolderJob(src, dst, patterns, recursive, list_file, force) if folder_mode else None
@@ -241,7 +240,7 @@ def run(ctx: click.Context, src: Optional[str], dst_argument: Optional[str], dst
                              gsd=gsd, nodata=nodata, resampling=resampling,
                              allow_ungeoreferenced=allow_ungeoreferenced, aoi=aoi,
                              strip_rows=strip_rows, huge=huge)
-        import_pipeline(dask=on_cluster)
+        import_pipeline(dask=not where.here)
         from geotrans.jobs.folder import run_folder, vectorize_summary, web_summary
         from geotrans.jobs.preflight import check_before_model
         from geotrans.jobs.scene import run_scene

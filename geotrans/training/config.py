@@ -173,10 +173,6 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def role_of(name: str, config_class: type = TrainConfig) -> str:
-    return next(f.metadata["role"] for f in fields(config_class) if f.name == name)
-
-
 def names_of(*roles: str, config_class: type = TrainConfig) -> tuple[str, ...]:
     """The fields of these roles, in the config's order."""
     return tuple(f.name for f in fields(config_class) if f.metadata["role"] in roles)

@@ -22,7 +22,9 @@ import rasterio
 from geotrans.errors import InputError, OutputError
 from geotrans.io.bands import plan_bands
 from geotrans.io.files import write_error
+from geotrans.io.scene import is_gdal_path
 from geotrans.model.legend import LEGEND
+from geotrans.model.style import MAP_CLASSES_TAG
 from geotrans.web.tiles import Pyramid, pyramid_of, write_tiles
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def check_site_folder(out: str | os.PathLike, inputs: Sequence[str | os.PathLike
     """``out`` as a site's folder: new, empty, or a site geotrans wrote (replaced when the new one is
     complete); never a folder of the user's files, a file, or a folder holding the inputs."""
     raw = os.fspath(out)
-    if raw.startswith("/vsi") or re.match(r"^[a-z][a-z0-9+.-]*://", raw, re.I):
+    if is_gdal_path(raw):
         raise OutputError(f"{raw}: the site must be a local folder, not a GDAL virtual path or URL")
     path = Path(raw)
     if path.exists() and not path.is_dir():
@@ -72,6 +74,8 @@ def map_facts(map_path: str | os.PathLike) -> dict:
     """What the viewer says about a map: from geotrans's tags (model, licence, attribution, legend, what to
     expect) and the file (size, pixel size, CRS). One line for a raster that is not an 8-bit RGB map; a
     warning for one without geotrans's tags."""
+    from geotrans.run.plan import EXPECTATIONS_TAG  # here: the plan imports torch, the CLI's start does not
+
     with rasterio.open(map_path) as ds:
         if ds.count < 3 or ds.dtypes[0] != "uint8":
             raise InputError(f"{map_path}: is not an RGB map ({ds.count} band(s) of {ds.dtypes[0]}); web tiles "
@@ -85,10 +89,10 @@ def map_facts(map_path: str | os.PathLike) -> dict:
     if "GEOTRANS_MODEL" not in tags:
         log.warning("%s: not a map geotrans wrote (no geotrans tags): the site shows it without legend, model "
                     "or licence", map_path)
-    classes = json.loads(tags.get("GEOTRANS_MAP_CLASSES", "{}"))
+    classes = json.loads(tags.get(MAP_CLASSES_TAG, "{}"))
     params = json.loads(tags.get("GEOTRANS_PARAMS", "{}"))
     return {**facts, "model": tags.get("GEOTRANS_MODEL"), "licence": tags.get("GEOTRANS_LICENCE"),
-            "attribution": tags.get("TIFFTAG_COPYRIGHT"), "expect": tags.get("GEOTRANS_EXPECT"),
+            "attribution": tags.get("TIFFTAG_COPYRIGHT"), "expect": tags.get(EXPECTATIONS_TAG),
             "source": tags.get("GEOTRANS_SOURCE"), "bands": params.get("bands"),
             "legend": [{"name": name.replace("_", " "), "rgb": rgb, "means": LEGEND.get(name, "")}
                        for name, rgb in classes.items()]}

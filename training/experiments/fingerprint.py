@@ -40,11 +40,25 @@ def tensors_digest(tensors: dict) -> str:
     return digest.hexdigest()
 
 
-def training_fingerprint(folder: Path) -> dict:
-    """20 steps of a small pix2pix on New York pairs and Dubai masks, with every loss term and augmentation."""
+def trained_digests(name: str, config) -> dict:
+    """Train ``config`` (a research config) from seed 0 on the CPU; the digests of its checkpoint's weights and
+    optimisers, of its losses (wall time left out) and its steps, each key starting with ``name``."""
     from geotrans.training.checkpoints import CHECKPOINT
     from geotrans.training.train import train
-    from training.research import ResearchConfig, ResearchPix2Pix
+    from training.research import ResearchPix2Pix
+
+    torch.manual_seed(0)
+    train(config, torch.device("cpu"), model_class=ResearchPix2Pix)
+    state = torch.load(Path(config.out) / CHECKPOINT, weights_only=True)
+    losses = [line.split(",")[:-1] for line in (Path(config.out) / "losses.csv").read_text().splitlines()]
+    return {f"{name}: weights and optimisers": tensors_digest({k: v for k, v in state.items() if k != "config"}),
+            f"{name}: losses": hashlib.sha256(json.dumps(losses).encode()).hexdigest(),
+            f"{name}: steps": state["progress"]["step"]}
+
+
+def training_fingerprint(folder: Path) -> dict:
+    """20 steps of a small pix2pix on New York pairs and Dubai masks, with every loss term and augmentation."""
+    from training.research import ResearchConfig
 
     mix = folder / "mix.json"
     mix.write_text(json.dumps({"resolution_m": 0.9, "scale_jitter": 0.3, "recolour": {"building": [196, 182, 171]},
@@ -59,21 +73,13 @@ def training_fingerprint(folder: Path) -> dict:
                          lambda_class=10.0, class_colours="classes", water_weight=0.33, building_weight=2.0,
                          ema=0.999, precision="fp32", max_steps=20, mix=str(mix), d_warmup_steps=2,
                          gan_ramp_steps=5)
-    torch.manual_seed(0)
-    train(config, torch.device("cpu"), model_class=ResearchPix2Pix)
-    state = torch.load(folder / "run" / CHECKPOINT, weights_only=True)
-    losses = [line.split(",")[:-1] for line in (folder / "run" / "losses.csv").read_text().splitlines()]
-    return {"training: weights and optimisers": tensors_digest({k: v for k, v in state.items() if k != "config"}),
-            "training: losses": hashlib.sha256(json.dumps(losses).encode()).hexdigest(),
-            "training: steps": state["progress"]["step"]}
+    return trained_digests("training", config)
 
 
 def experiments_fingerprint(folder: Path) -> dict:
     """20 steps with the research experiments no shipped model uses: the dry-land hinge, vegetation in its
     water's colour, the class decision on rendered maps only, buildings weighed."""
-    from geotrans.training.checkpoints import CHECKPOINT
-    from geotrans.training.train import train
-    from training.research import ResearchConfig, ResearchPix2Pix
+    from training.research import ResearchConfig
 
     mix = folder / "mix-experiments.json"
     mix.write_text(json.dumps({"resolution_m": 0.9, "sources": [
@@ -83,18 +89,12 @@ def experiments_fingerprint(folder: Path) -> dict:
          "classes": {k: "street" if v == "street" else "ignore" for k, v in DUBAI.items()},  # the rest dry land
          "weight": 2, "no_water": True}]}))
     config = ResearchConfig(data=str(DATA / "maps_pairs"), out=str(folder / "run-experiments"), epochs=20,
-                            batch_size=2,
-                    ndf=8, seed=3, sample_pairs=0, lambda_fm=10.0, jitter=0.1, dark_land=0.5,
+                            batch_size=2, ndf=8, seed=3, sample_pairs=0, lambda_fm=10.0, jitter=0.1, dark_land=0.5,
                     water_coloured=0.7, water_texture=(0.2, 0.8), lambda_dry=50.0, lambda_class=10.0,
                     class_colours="classes", class_on="rendered", water_weight=0.5, building_weight=3.0,
                     precision="fp32", max_steps=20, mix=str(mix), gan_ramp_steps=5,
                     init_generator=str(ROOT / "geotrans" / "default_model" / "generator.safetensors"), ngf=32)
-    torch.manual_seed(0)
-    train(config, torch.device("cpu"), model_class=ResearchPix2Pix)
-    state = torch.load(folder / "run-experiments" / CHECKPOINT, weights_only=True)
-    losses = [line.split(",")[:-1] for line in (folder / "run-experiments" / "losses.csv").read_text().splitlines()]
-    return {"experiments: weights and optimisers": tensors_digest({k: v for k, v in state.items() if k != "config"}),
-            "experiments: losses": hashlib.sha256(json.dumps(losses).encode()).hexdigest()}
+    return {k: v for k, v in trained_digests("experiments", config).items() if not k.endswith("steps")}
 
 
 def tune_fingerprint(folder: Path, model: Path) -> dict:
