@@ -4,7 +4,8 @@ same run, each in a fresh process; a 2048 px and a 16384 px square map.
 The maps repeat the shipped model's real map of the Korea sample (mirrored, so every seam joins features),
 square, in EPSG:3857 as the sample is; both tilers write XYZ PNGs of the same zooms (the map's native zoom
 down to the whole map in one tile), nearest resampling, one process each. The memory of a tiler that reads
-one tile at a time should not grow with the map.
+one tile at a time should not grow with the map. geotrans also writes the same tiles as one PMTiles archive
+(``--format pmtiles``), whose index is kept until the archive is finished: its memory and size are shown.
 
 Usage: python bench/web.py [--sides 2048 16384]
 """
@@ -34,7 +35,7 @@ sys.path.insert(0, {root!r})
 from geotrans.web.tiles import pyramid_of, write_tiles
 pyramid = pyramid_of({src!r})
 started = time.perf_counter()
-tiles = write_tiles({src!r}, Path({out!r}), pyramid)
+tiles = write_tiles({src!r}, Path({out!r}), pyramid, tile_format={tile_format!r})
 seconds = time.perf_counter() - started
 peak = next(int(l.split()[1]) / 1024 for l in Path("/proc/self/status").read_text().splitlines()
             if l.startswith("VmHWM"))
@@ -71,6 +72,13 @@ def peak_of_child(command: list[str]) -> tuple[float, float, subprocess.Complete
     return seconds, peak, done
 
 
+def ours_in_child(src: Path, out: Path, tile_format: str) -> dict:
+    """geotrans's tiler on ``src`` in a fresh process: its tiles, seconds, peak MB and zooms."""
+    code = OURS.format(root=str(ROOT), src=str(src), out=str(out), tile_format=tile_format)
+    return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                     check=True).stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sides", type=int, nargs="+", default=[2048, 16384])
@@ -81,12 +89,18 @@ def main() -> None:
         base = korea_map(tmp / "korea_map.tif")
         for side in args.sides:
             src = square_map(base, tmp / f"map{side}.tif", side)
-            ours = json.loads(subprocess.run([sys.executable, "-c", OURS.format(root=str(ROOT), src=str(src),
-                                                                                 out=str(tmp / f"ours{side}"))],
-                                             capture_output=True, text=True, check=True).stdout)
+            ours = ours_in_child(src, tmp / f"ours{side}", "xyz")
+            archive = tmp / f"ours{side}.pmtiles"
+            pm = ours_in_child(src, archive, "pmtiles")
             row = {"side": side, "zooms": "-".join(map(str, ours["zooms"])), "geotrans_tiles": ours["tiles"],
                    "geotrans_tiles_per_s": round(ours["tiles"] / ours["seconds"], 1),
-                   "geotrans_peak_mb": round(ours["peak_mb"])}
+                   "geotrans_peak_mb": round(ours["peak_mb"]),
+                   "pmtiles_tiles_per_s": round(pm["tiles"] / pm["seconds"], 1),
+                   "pmtiles_peak_mb": round(pm["peak_mb"]),
+                   "pmtiles_archive_mb": round(archive.stat().st_size / 2**20, 1),
+                   "xyz_folder_mb": round(sum(p.stat().st_size for p in (tmp / f"ours{side}").rglob("*.png")) / 2**20,
+                                          1)}
+            archive.unlink()
             if gdal2tiles:
                 out = tmp / f"gdal{side}"
                 seconds, peak, done = peak_of_child([gdal2tiles, "--xyz", "-q", "-r", "near", "--processes", "1",

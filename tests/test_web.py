@@ -2,11 +2,17 @@
 real browser opens from file:// showing the map's own pixels where they lie, and the scene under the swipe."""
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import math
 import os
 import shutil
 import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +24,7 @@ from rasterio.warp import Resampling, reproject
 
 pytest.importorskip("rio_tiler")
 
+from geotrans.web.serve import address, site_server, xyz_templates  # noqa: E402
 from geotrans.web.site import MARKER, SiteEntry, write_site  # noqa: E402
 from geotrans.web.tiles import Pyramid, pyramid_of, write_tiles  # noqa: E402
 
@@ -140,11 +147,34 @@ def test_run_with_web_writes_the_map_and_its_site(tmp_path, narrow_model_file):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+NEEDS_CHROMIUM = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                   reason="no chromium here (CI installs it)")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no chromium here (CI installs it)")
+@NEEDS_CHROMIUM
 def test_a_browser_opens_the_site_from_file_and_shows_the_map_s_pixels_where_they_lie(tmp_path):
     inverted = _inverted(KOREA, tmp_path / "inverted.tif")
     site = write_site([SiteEntry(str(inverted), str(KOREA))], tmp_path / "site")
+    _assert_the_browser_shows_map_and_scene(f"file://{site}/index.html", inverted, tmp_path)
+
+
+@pytest.mark.slow
+@NEEDS_CHROMIUM
+def test_a_browser_reads_a_pmtiles_site_from_the_server_and_is_told_to_serve_it_from_file(tmp_path):
+    inverted = _inverted(KOREA, tmp_path / "inverted.tif")
+    site = write_site([SiteEntry(str(inverted), str(KOREA))], tmp_path / "site", tile_format="pmtiles")
+    assert not list((site / "inverted").rglob("*.png")) and (site / "inverted" / "map.pmtiles").is_file()
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000",
+                          "--dump-dom", f"file://{site}/index.html"], capture_output=True, text=True, timeout=120)
+    assert 'id="serve-note" class="warning" style="display: block;"' in dom.stdout  # file:// reads no ranges
+    with serving(site) as server:
+        _assert_the_browser_shows_map_and_scene(address(server, "index.html"), inverted, tmp_path)
+
+
+def _assert_the_browser_shows_map_and_scene(page: str, inverted: Path, tmp_path: Path) -> None:
+    """Headless Chromium shows ``page`` at Korea's centre: the map's own pixels with the swipe at the left
+    edge, the scene's with it at the right."""
     with rasterio.open(KOREA) as ds:
         centre_x, centre_y = (ds.bounds.left + ds.bounds.right) / 2, (ds.bounds.bottom + ds.bounds.top) / 2
     lon = math.degrees(centre_x / 6378137.0)
@@ -152,7 +182,7 @@ def test_a_browser_opens_the_site_from_file_and_shows_the_map_s_pixels_where_the
     shown = {}
     for at in (0, 100):  # the swipe at the left edge shows the map; at the right edge, the scene
         shot = tmp_path / f"at{at}.png"
-        url = f"file://{site}/index.html#map=0&z=18&lat={lat}&lon={lon}&mode=swipe&at={at}"
+        url = f"{page}#map=0&z=18&lat={lat}&lon={lon}&mode=swipe&at={at}"
         subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                         "--window-size=1200,800", "--virtual-time-budget=8000", f"--screenshot={shot}", url],
                        capture_output=True, timeout=120, check=True)
@@ -253,6 +283,133 @@ def test_without_the_web_extras_run_web_is_one_line_before_the_model_loads(tmp_p
     for args in (["web", str(KOREA), "--out", str(tmp_path / "site")],
                  ["run", str(KOREA), "--out", str(tmp_path / "map.tif"), "--web", str(tmp_path / "site")]):
         result = run_cli(*args)
-        assert_one_line_error(result, "web tiles need rio-tiler and morecantile")
+        assert_one_line_error(result, "web tiles need rio-tiler, morecantile and pmtiles")
         assert "pip install '.[web]' in the clone" in result.output
     assert not (tmp_path / "map.tif").exists() and not (tmp_path / "site").exists()
+
+
+@contextlib.contextmanager
+def serving(site: Path):
+    """The site served on a free port, in a thread, for the length of the block."""
+    server = site_server(site, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _get(url: str, **headers) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def _archive_tiles(archive: Path) -> dict:
+    from pmtiles.reader import MmapSource, all_tiles
+
+    with open(archive, "rb") as f:
+        return {zxy: bytes(data) for zxy, data in all_tiles(MmapSource(f))}
+
+
+def test_a_pmtiles_site_holds_the_xyz_site_s_tiles_one_archive_a_layer(tmp_path):
+    xyz = write_site([SiteEntry(str(LANDSAT), str(LANDSAT))], tmp_path / "xyz")
+    archived = write_site([SiteEntry(str(LANDSAT), str(LANDSAT))], tmp_path / "pm", tile_format="pmtiles")
+    from pmtiles.reader import MmapSource, Reader
+
+    data = json.loads((archived / MARKER).read_text())
+    [entry] = data["maps"]
+    assert data["format"] == entry["format"] == "pmtiles"
+    assert not (archived / "qgis-xyz-connections.xml").exists()  # QGIS 3.22 reads PMTiles through the server
+    for kind in ("map", "scene"):
+        folder = {(int(p.parent.parent.name), int(p.parent.name), int(p.stem)): p.read_bytes()
+                  for p in (xyz / "landsat_rgb_nodata_utm" / kind).rglob("*.png")}
+        archive = archived / "landsat_rgb_nodata_utm" / f"{kind}.pmtiles"
+        assert _archive_tiles(archive) == folder and len(folder) == entry["tiles"][kind] > 20
+        with open(archive, "rb") as f:
+            header = Reader(MmapSource(f)).header()
+        assert header["clustered"] and header["tile_type"].name == "PNG"
+        assert (header["min_zoom"], header["max_zoom"]) == (entry["minzoom"], entry["maxzoom"])
+        west, south, east, north = entry["bounds"]
+        assert abs(header["min_lon_e7"] / 1e7 - west) < 1e-6 and abs(header["max_lat_e7"] / 1e7 - north) < 1e-6
+    assert (archived / "static" / "pmtiles.js").is_file()
+    assert "BSD" in (archived / "static" / "LICENSE-pmtiles.txt").read_text()
+
+
+def test_the_server_answers_byte_ranges_archive_tiles_and_qgis_with_its_own_address(tmp_path):
+    site = write_site([SiteEntry(str(KOREA), str(KOREA))], tmp_path / "site", tile_format="pmtiles")
+    archive = site / "korea_rgb_jpeg_3857" / "scene.pmtiles"
+    whole = archive.read_bytes()
+    tiles = _archive_tiles(archive)
+    with serving(site) as server:
+        url = address(server, "korea_rgb_jpeg_3857/scene.pmtiles")
+        assert url.startswith("http://127.0.0.1:")
+        status, headers, body = _get(url, Range="bytes=0-126")  # PMTiles's header, as pmtiles.js reads it
+        assert (status, body, headers["Content-Range"]) == (206, whole[:127], f"bytes 0-126/{len(whole)}")
+        status, _, body = _get(url, Range="bytes=1000-")
+        assert (status, body) == (206, whole[1000:])
+        status, _, body = _get(url, Range="bytes=-10")
+        assert (status, body) == (206, whole[-10:])
+        status, headers, _ = _get(url, Range=f"bytes={len(whole)}-")
+        assert (status, headers["Content-Range"]) == (416, f"bytes */{len(whole)}")
+        status, headers, body = _get(url)
+        assert (status, body, headers["Accept-Ranges"]) == (200, whole, "bytes")
+        (z, x, y), png = next(iter(tiles.items()))
+        status, headers, body = _get(address(server, f"korea_rgb_jpeg_3857/scene/{z}/{x}/{y}.png"))
+        assert (status, headers["Content-Type"], body) == (200, "image/png", png)
+        assert _get(address(server, f"korea_rgb_jpeg_3857/scene/{z}/{x + 50}/{y}.png"))[0] == 404  # no data
+        assert _get(address(server, "..%2f..%2fetc%2fpasswd"))[0] == 404  # only the site's folder
+        import xml.etree.ElementTree as ElementTree
+
+        status, _, body = _get(address(server, "qgis-xyz-connections.xml"))
+        layers = ElementTree.fromstring(body)
+        templates = dict(xyz_templates(server))
+        assert status == 200 and {layer.get("url") for layer in layers} == set(templates.values())
+        for template in templates.values():  # each names tiles the server gives
+            tile = template.replace("{z}", str(z)).replace("{x}", str(x)).replace("{y}", str(y))
+            assert _get(tile)[0] == 200
+
+
+def test_the_viewer_s_figures_are_the_map_s_class_shares_and_the_scene_as_read(tmp_path):
+    out = tmp_path / "map.tif"
+    assert run_cli("run", str(VEGAS), "--out", str(out)).exit_code == 0  # the shipped model: class colours
+    site = write_site([SiteEntry(str(out), str(VEGAS))], tmp_path / "site")
+    [entry] = json.loads((site / MARKER).read_text())["maps"]
+    shares = {item["name"]: item["share"] for item in entry["legend"]}
+    assert abs(sum(shares.values()) - 1) < 1e-6
+    from geotrans.model.style import MapStyle
+
+    with rasterio.open(out) as ds:  # every pixel classed, against the site's decimated count
+        style = MapStyle.from_card({"map_classes": json.loads(ds.tags()["GEOTRANS_MAP_CLASSES"])})
+        classes, valid = style.classify(ds.read([1, 2, 3])), ds.read_masks(1) > 0
+    for code, name in enumerate(style.colours):
+        assert abs(shares[name.replace("_", " ")] - (classes[valid] == code).mean()) < 0.02, name
+    assert entry["scene_facts"]["size_px"] == [640, 480]  # Vegas: 0.27 m pixels in degrees, R, G, B (+ alpha)
+    assert 0.25 < entry["scene_facts"]["ground_m"] < 0.29 and entry["scene_facts"]["bands"] == "bands 1,2,3"
+
+
+def test_serve_serves_a_site_until_stopped_and_refuses_a_folder_that_is_not_one(tmp_path):
+    result = run_cli("web", "--serve", "--out", str(tmp_path))
+    assert_one_line_error(result, "is not a site geotrans wrote")
+    result = run_cli("web", "--out", str(tmp_path / "site"))
+    assert result.exit_code == 2 and "or --serve" in result.output
+    site = write_site([SiteEntry(str(KOREA))], tmp_path / "site", tile_format="pmtiles")
+    with serving(site) as busy:  # a port that is taken: one line
+        result = run_cli("web", "--serve", "--out", str(site), "--port", str(busy.server_address[1]))
+        assert_one_line_error(result, f"port {busy.server_address[1]}: cannot serve there", "another --port")
+    process = subprocess.Popen([sys.executable, "-m", "geotrans", "web", "--serve", "--out", str(site), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stdout.readline()
+        assert first.startswith(f"serving {site} at http://127.0.0.1:"), first
+        page = first.split(" at ")[1].split()[0]
+        assert page.endswith("/index.html") and b"geotrans maps" in _get(page)[2]
+        assert "QGIS XYZ layer korea_rgb_jpeg_3857: map: http://127.0.0.1:" in process.stdout.readline()
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "stopped serving" in err and "Traceback" not in err

@@ -1,5 +1,6 @@
 /* geotrans's map viewer: each map's tiles over its scene's, a swipe or an opacity slider, the legend, the
-   model, licence and attribution, a scale bar. Reads window.GEOTRANS_SITE (site.js); needs no server. */
+   model, licence and attribution, a scale bar. Reads window.GEOTRANS_SITE (site.js); XYZ tiles need no server,
+   PMTiles archives are read by HTTP range requests (pmtiles.js). */
 (function () {
   "use strict";
   var site = window.GEOTRANS_SITE || {maps: []};
@@ -17,11 +18,23 @@
 
   function tiles(entry, kind) {
     var bounds = L.latLngBounds([entry.bounds[1], entry.bounds[0]], [entry.bounds[3], entry.bounds[2]]);
-    return L.tileLayer(entry.folder + "/" + kind + "/{z}/{x}/{y}.png", {
+    var options = {
       minZoom: 0, maxZoom: entry.maxzoom + 3, maxNativeZoom: entry.maxzoom, minNativeZoom: entry.minzoom,
       bounds: bounds, errorTileUrl: EMPTY, tileSize: 256, noWrap: true,
       attribution: kind === "map" ? "map: " + (entry.model || "not by geotrans") + " (licence in the panel)" : ""
-    });
+    };
+    if (entry.format === "pmtiles") {  // a missing tile is hidden: empty, as with XYZ's errorTileUrl
+      return pmtiles.leafletRasterLayer(new pmtiles.PMTiles(entry.folder + "/" + kind + ".pmtiles"), options);
+    }
+    return L.tileLayer(entry.folder + "/" + kind + "/{z}/{x}/{y}.png", options);
+  }
+
+  // PMTiles are read by HTTP range requests, which file:// does not answer: say how to serve the site.
+  function needsServer(entry) {
+    var note = document.getElementById("serve-note");
+    var blocked = entry.format === "pmtiles" && window.location.protocol === "file:";
+    note.style.display = blocked ? "block" : "none";
+    return blocked;
   }
 
   function update() {
@@ -46,6 +59,12 @@
     var entry = site.maps[index];
     current = entry;
     Object.keys(layers).forEach(function (k) { if (layers[k]) { map.removeLayer(layers[k]); layers[k] = null; } });
+    if (needsServer(entry)) {
+      line.style.display = "none";
+      map.fitBounds([[entry.bounds[1], entry.bounds[0]], [entry.bounds[3], entry.bounds[2]]]);
+      describe(entry);
+      return;
+    }
     if (entry.tiles.scene) { layers.scene = tiles(entry, "scene").addTo(map); }
     layers.map = tiles(entry, "map").addTo(map);
     layers.map.on("load", update);
@@ -65,6 +84,10 @@
     return node;
   }
 
+  function percent(share) { return share < 0.001 && share > 0 ? "<0.1%" : (100 * share).toFixed(1) + "%"; }
+
+  function metres(m) { return m < 10 ? m.toFixed(2) + " m" : m.toFixed(0) + " m"; }
+
   function describe(entry) {
     var about = document.getElementById("about");
     about.innerHTML = "";
@@ -78,16 +101,23 @@
       var li = document.createElement("li"), swatch = text("span", "", "swatch");
       swatch.style.background = "rgb(" + item.rgb.join(",") + ")";
       li.appendChild(swatch);
-      li.appendChild(text("span", item.name + (item.means ? ": " + item.means : "")));
+      var share = item.share === null || item.share === undefined ? "" : " (" + percent(item.share) + " of the map)";
+      li.appendChild(text("span", item.name + share + (item.means ? ": " + item.means : "")));
       legend.appendChild(li);
     });
     if (!entry.legend.length) { legend.appendChild(text("li", "no legend: the map carries no geotrans tags")); }
     var figures = document.getElementById("figures");
     figures.innerHTML = "";
-    [["size", entry.size_px[0] + " x " + entry.size_px[1] + " px"], ["pixel", entry.pixel],
+    var scene = entry.scene_facts;
+    [["size", entry.size_px[0] + " x " + entry.size_px[1] + " px"],
+     ["pixel", entry.pixel + (entry.ground_m ? " (" + metres(entry.ground_m) + " on the ground)" : "")],
      ["CRS", entry.crs], ["zooms", entry.minzoom + "-" + entry.maxzoom],
-     ["tiles", entry.tiles.map + (entry.tiles.scene ? " + " + entry.tiles.scene + " of the scene" : "")],
-     ["scene", entry.scene || "not on this site"]].forEach(function (row) {
+     ["tiles", entry.tiles.map + (entry.tiles.scene ? " + " + entry.tiles.scene + " of the scene" : "") +
+      " (" + (entry.format || "xyz") + ")"],
+     ["scene", entry.scene || "not on this site"]].concat(scene ? [
+       ["scene size", scene.size_px[0] + " x " + scene.size_px[1] + " px, " + scene.dtype],
+       ["scene pixel", scene.ground_m ? metres(scene.ground_m) + " on the ground" : "not georeferenced"],
+       ["read as", scene.bands]] : []).forEach(function (row) {
       figures.appendChild(text("dt", row[0]));
       figures.appendChild(text("dd", String(row[1])));
     });
