@@ -70,6 +70,11 @@ def test_a_run_on_a_mix_resumes_exactly_and_its_export_lists_the_sources(tmp_pat
     card = export(tmp_path / "b", tmp_path / "m.safetensors", "mixed")
     assert [s["name"] for s in card["training"]["sources"]] == ["nyc", "dubai"] and card["training"]["lambda_dry"] == 100
     assert card["training"]["d_warmup_steps"] == 1
+    from geotrans.model.colours import LearntColours  # the colours it learnt, for run's warning on unlike scenes
+
+    learnt, measured = LearntColours.from_card(card), card["input_colours"]["measured"]
+    assert measured["training_photos"] == sum(len(s.examples) for s in load_sources(read_mix(mix)))
+    assert learnt is not None and learnt.limit >= max(measured["val_furthest"].values())
 
 
 

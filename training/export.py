@@ -17,6 +17,8 @@ from geotrans.io.targets import Target, check_target
 from geotrans.model.generator import UnetGenerator
 from geotrans.model.weights import card_path, inherited_terms, load_generator, save_generator
 from geotrans.training.checkpoints import CHECKPOINT, load_checkpoint
+from geotrans.training.colours import METHOD, learnt_colours
+from geotrans.training.sources import read_mix
 from geotrans.training.widen import WIDEN_SEED
 from training.arguments import one_line_errors
 from training.research import ResearchConfig
@@ -80,6 +82,7 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
             card["licence"] = licence  # else the warm start's, if it has one
         card["training"]["d_warmup_steps"] = config.d_warmup_steps
         card["training"]["gan_ramp_steps"] = config.gan_ramp_steps
+        card["input_colours"] = mix_colours(config.mix, config.data)
     if run.get("recolour"):
         card.update(recoloured_terms(card, run["recolour"]))
         card["training"]["recolour"] = run["recolour"]
@@ -87,6 +90,14 @@ def export(run_dir: str | Path, out: str | Path, name: str, card_extra: Optional
     write_model(net, out, name, card)
     log.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return card
+
+
+def mix_colours(mix: str, data: Optional[str]) -> dict:
+    """The card's ``input_colours``: the colours of the mix's training photos, limited by its val photos' (New
+    York's from ``data``/val where it is there), so that ``geotrans run`` can say when a scene's are unlike them."""
+    new_york_val = Path(data) / "val" if data and (Path(data) / "val").is_dir() else None
+    learnt, measured = learnt_colours(read_mix(mix), new_york_val and str(new_york_val))
+    return learnt.card(METHOD, measured)
 
 
 def recoloured_terms(card: dict, recolour: dict) -> dict:

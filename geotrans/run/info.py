@@ -23,6 +23,7 @@ from affine import Affine
 
 from geotrans.io.scene import SceneReader
 from geotrans.io.sink import GeoTiffSink
+from geotrans.model.colours import LearntColours
 from geotrans.model.generator import UnetGenerator
 from geotrans.model.precision import CPU_INFERENCE_BF16, resolve_precision
 from geotrans.model.weights import ModelInfo
@@ -173,6 +174,9 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
                     "total": len(plan.tiles), "size": plan.tiles.tile, "overlap": plan.tiles.overlap},
         "beyond_limits": plan.beyond_limits,
         "expect": list(plan.expectations),
+        "colours": None if plan.colours is None else {
+            "mean": list(plan.colours.mean), "spread": list(plan.colours.std),
+            **_distance(plan.colours, LearntColours.from_card(model.card))},
         "estimate": None if seconds is None else {
             "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
@@ -184,6 +188,11 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
                                              "palette_colours": len(plan.palette.colours) if plan.palette else 0,
                                              "summary": model_summary(model)},
     }
+
+
+def _distance(colours, learnt: LearntColours) -> dict:
+    """How far the scene's colours lie from the model's training photos', and the limit of a usual scene."""
+    return {"distance": learnt.distance(colours), "limit": learnt.limit}
 
 
 SUMMARY_SCORES = (("street F1", "street_f1"), ("water IoU", "water_iou"), ("green IoU", "green_iou"),
