@@ -167,6 +167,21 @@ def test_buildings_weighed_in_the_class_decision_record_their_colour_and_weigh_i
         research_model(tmp_path, building_weight=0.0)
 
 
+def test_green_and_streets_weighed_in_the_class_decision_beside_buildings(tmp_path):
+    weighed = train(ResearchConfig(data=str(DATA / "maps_pairs"), out=str(tmp_path / "run5"), ngf=8, ndf=8,
+                                   batch_size=2, sample_pairs=0, max_steps=1, epochs=1, mix=str(write_mix(tmp_path)),
+                                   lambda_class=5.0, class_colours="classes", building_weight=4.0, green_weight=3.0,
+                                   street_weight=2.0),
+                    torch.device("cpu"), model_class=ResearchPix2Pix)
+    style = MapStyle.from_card(read_model_info().card)
+    assert (weighed.config.green_rgb, weighed.config.street_rgb) == (list(style.colours["green"]),
+                                                                     list(style.colours["street"]))
+    weights = {"building": 4.0, "green": 3.0, "street": 2.0}
+    assert weighed.class_weights.tolist() == [weights.get(name, 1.0) for name in sorted(CODES, key=CODES.get)]
+    with pytest.raises(ValueError, match="street_weight needs"):
+        research_model(tmp_path, street_weight=2.0)
+
+
 def test_the_installed_package_carries_no_experiment():
     names = ("lambda_dry", "water_coloured", "water_texture", "building_weight", "class_on", "DRY_MARGIN",
              "dry_hinge", "recoloured_texture")

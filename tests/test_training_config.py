@@ -27,7 +27,7 @@ def test_every_option_the_command_line_offers_is_a_field_with_its_help(research)
     assert set(flags) == offered
     assert all(flags[name].help for name in offered)
     recorded = {f.name for f in fields(config_class) if f.metadata["role"] == "recorded"}
-    assert recorded == {"water_rgb", "class_rgb", "init_sha256", "init_ngf"} | ({"building_rgb"} if research else set())
+    assert recorded == {"water_rgb", "class_rgb", "init_sha256", "init_ngf"} | ({"building_rgb", "green_rgb", "street_rgb"} if research else set())
     assert not recorded & set(flags)
     experiments = {"water_coloured", "water_texture", "lambda_dry", "building_weight", "class_on"}
     assert experiments <= set(flags) if research else not experiments & set(flags)

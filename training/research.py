@@ -4,7 +4,7 @@ and out of the installed package: ``ResearchConfig`` (their options, the ``Train
 
 * ``lambda_dry``: a hinge keeping a mix's known dry land (``no_water`` sources) from the water colour;
 * ``water_coloured`` and ``water_texture``: vegetation in its water's colour (``water_coloured``);
-* ``building_weight``: buildings weighed in the class decision;
+* ``building_weight``, ``green_weight``, ``street_weight``: a class weighed in the class decision;
 * ``class_on``: the class decision on rendered maps only.
 
 A checkpoint or card of an older geotrans holding them loads here as it did; ``TrainConfig.from_stored`` (the
@@ -23,6 +23,7 @@ from geotrans.training.pix2pix import Judged, LossTerm, Pix2Pix
 from training.water_coloured import WaterColouredAugment
 
 CLASS_ON = ("all", "rendered")  # which samples the class decision scores
+WEIGHED = ("building", "green", "street")  # the classes a research run may weigh in the class decision
 DRY_MARGIN = 0.15  # dry land this close to the water colour (mean |difference| per channel) is pushed away:
 # about the water side of the midpoint to the nearest other map colour (building, 0.25 away)
 
@@ -42,6 +43,12 @@ class ResearchConfig(TrainConfig):
     building_weight: float = option(1.0, "recipe", "in the class decision, the weight of labelled pixels whose "
                                                    "class is a building; 0 leaves them to L1 (1)", WEIGHT)
     building_rgb: Optional[list] = option(None, "recorded")  # from the mix's style, recorded when the run starts
+    green_weight: float = option(1.0, "recipe", "in the class decision, the weight of labelled pixels whose class "
+                                                "is green (parks, woods); 0 leaves them to L1 (1)", WEIGHT)
+    green_rgb: Optional[list] = option(None, "recorded")
+    street_weight: float = option(1.0, "recipe", "in the class decision, the weight of labelled pixels whose "
+                                                 "class is a street; 0 leaves them to L1 (1)", WEIGHT)
+    street_rgb: Optional[list] = option(None, "recorded")
     class_on: str = option("all", "recipe", "which samples the class decision scores: all, or only those whose "
                                             "map is rendered from class labels, not the New York maps, whose "
                                             "lettering and anti-aliased edges belong to no class (all)",
@@ -54,9 +61,9 @@ class ResearchConfig(TrainConfig):
                                     water_texture=tuple(self.water_texture))
 
     def colours_needed(self) -> tuple[str, ...]:
-        """Water also for the dry-land hinge and water-coloured vegetation; building for its weight."""
+        """Water also for the dry-land hinge and water-coloured vegetation; each weighed class for its weight."""
         water = super().colours_needed() or (("water",) if self.lambda_dry or self.water_coloured else ())
-        return water + (("building",) if self.building_weight != 1 else ())
+        return water + tuple(name for name in WEIGHED if getattr(self, f"{name}_weight") != 1)
 
 
 class ResearchPix2Pix(Pix2Pix):
@@ -82,12 +89,15 @@ class ResearchPix2Pix(Pix2Pix):
 
     def weighed_classes(self) -> list[tuple[torch.Tensor, float]]:
         weighed = super().weighed_classes()
-        if self.config.building_weight == 1:
-            return weighed
-        if self.config.building_weight < 0 or self.class_colours is None or self.config.building_rgb is None:
-            raise ValueError("building_weight needs a weight of 0 or more, the class decision (lambda_class) and "
-                             "the building colour (building_rgb): train on a mix")
-        return weighed + [(self._model_colour(self.config.building_rgb), self.config.building_weight)]
+        for name in WEIGHED:
+            weight, rgb = getattr(self.config, f"{name}_weight"), getattr(self.config, f"{name}_rgb")
+            if weight == 1:
+                continue
+            if weight < 0 or self.class_colours is None or rgb is None:
+                raise ValueError(f"{name}_weight needs a weight of 0 or more, the class decision (lambda_class) "
+                                 f"and the {name} colour ({name}_rgb): train on a mix")
+            weighed.append((self._model_colour(rgb), weight))
+        return weighed
 
     def classed(self, judged: Judged) -> Optional[torch.Tensor]:
         """The labelled pixels, of rendered maps only where ``class_on`` says."""
