@@ -34,7 +34,7 @@ def test_the_sample_scenes_read_as_they_should_be_are_not_told_so():
     model = read_model_info()
     for scene in (KOREA, LANDSAT, VEGAS, ATLANTA, ROTTERDAM, NAIP):
         plan = plan_run(scene, RunOptions(), model)
-        assert plan.colours is not None and not any(UNLIKE in line for line in plan.expectations), scene
+        assert plan.scene.colours is not None and not any(UNLIKE in line for line in plan.expectations), scene
 
 
 def test_the_shipped_card_holds_the_training_photos_colours_and_a_limit_its_val_photos_keep():

@@ -23,11 +23,13 @@ from shapely.geometry import box
 
 from geotrans.errors import InputError, one_line
 from geotrans.io.bands import BandPlan, plan_bands, usable_values
+from geotrans.io.colours import scene_colours
 from geotrans.io.footprint import inside_mask, pixels_inside, read_aoi, to_pixels, valid_footprint
 from geotrans.io.gdal_messages import gdal_messages, reason
 from geotrans.io.resolution import ProcessingGrid, processing_grid
 from geotrans.io.targets import check_name
 from geotrans.io.tiler import Tile, TileGrid
+from geotrans.model.colours import Colours
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class SceneInfo:
     aoi: Optional[shapely.Geometry] = None  # the area of interest in the scene's CRS
     files: Optional[tuple[str, ...]] = None  # the files GDAL listed for it (dataset.files): what it is made of
     source: str = ""  # the scene as the user named it (``path`` may read it through a vrt:// connection)
+    colours: Optional[Colours] = None  # as the model will read them, where asked for (``inspect_scene``)
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -125,12 +128,13 @@ class SceneInfo:
 def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None, model_gsd_m: Optional[float] = None,
                   gsd_m: Optional[float] = None, allow_ungeoreferenced: bool = False,
                   aoi_path: Optional[str | os.PathLike] = None, resampling: str = "auto",
-                  nodata: Optional[str] = None) -> SceneInfo:
+                  nodata: Optional[str] = None, colours: bool = False) -> SceneInfo:
     """Open ``path`` and check that geotrans can translate it; raises InputError otherwise.
 
     ``model_gsd_m`` is the model's ground resolution (the scene is read resampled to it, with
     ``resampling``), ``gsd_m`` overrides the scene's own, ``nodata`` its nodata value (a number, or ``none``
-    for none), through GDAL's ``vrt://`` connection (the file itself is only read).
+    for none), through GDAL's ``vrt://`` connection (the file itself is only read). ``colours``: also measure
+    the scene's colours as the model will read them (``geotrans.io.colours``), while it is open.
     """
     path = os.fspath(path)
     check_name(path, "scene", InputError)
@@ -144,7 +148,7 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
         path = f"vrt://{path}?a_nodata={str(nodata).strip().lower()}"
     with gdal_messages() as messages:
         try:
-            scene = _inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
+            scene = _inspect(path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling, colours)
             return replace(scene, source=source)
         except RasterioError as err:
             detail = reason(messages, one_line(err), err)
@@ -154,7 +158,7 @@ def inspect_scene(path: str | os.PathLike, bands: Optional[Sequence[int]] = None
 
 
 def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path,
-             resampling: str = "auto") -> SceneInfo:
+             resampling: str = "auto", colours: bool = False) -> SceneInfo:
     with rasterio.open(path) as ds:
         if bands is None and ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
             # Read through its colour table, so that it is resampled as colours, never as palette indexes.
@@ -163,12 +167,13 @@ def _inspect(path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, 
         else:
             expanded = None
         if expanded is None:
-            return _inspect_open(ds, path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
-    return _inspect(expanded, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling)
+            return _inspect_open(ds, path, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling,
+                                 colours)
+    return _inspect(expanded, bands, model_gsd_m, gsd_m, allow_ungeoreferenced, aoi_path, resampling, colours)
 
 
 def _inspect_open(ds, path: str, bands, model_gsd_m, gsd_m, allow_ungeoreferenced: bool, aoi_path,
-                  resampling: str) -> SceneInfo:
+                  resampling: str, colours: bool = False) -> SceneInfo:
     """``_inspect`` of the open dataset ``ds``."""
     georeferenced = ds.crs is not None and not ds.transform.is_identity
     if not georeferenced and ds.gcps[0]:
@@ -204,7 +209,8 @@ def _inspect_open(ds, path: str, bands, model_gsd_m, gsd_m, allow_ungeoreference
     shapely.prepare(footprint)
     log.info("%s: %d x %d px, %s; %s; valid %.1f%%", path, ds.width, ds.height, band_plan.describe(),
              grid.describe(), 100 * footprint.area / (grid.width * grid.height))
-    return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi, tuple(ds.files))
+    return SceneInfo(path, band_plan, has_mask, floats, dict(ds.profile), grid, footprint, aoi, tuple(ds.files),
+                     colours=scene_colours(ds, band_plan) if colours else None)
 
 
 def check_placement(ds, path: str) -> None:

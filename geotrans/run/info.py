@@ -174,9 +174,9 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
                     "total": len(plan.tiles), "size": plan.tiles.tile, "overlap": plan.tiles.overlap},
         "beyond_limits": plan.beyond_limits,
         "expect": list(plan.expectations),
-        "colours": None if plan.colours is None else {
-            "mean": list(plan.colours.mean), "spread": list(plan.colours.std),
-            **_distance(plan.colours, LearntColours.from_card(model.card))},
+        "colours": None if scene.colours is None else {
+            "mean": list(scene.colours.mean), "spread": list(scene.colours.std),
+            **_distance(scene.colours, LearntColours.from_card(model.card))},
         "estimate": None if seconds is None else {
             "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,

@@ -18,10 +18,9 @@ import rasterio
 
 from geotrans import __version__
 from geotrans.errors import InputError
-from geotrans.io.colours import scene_colours
 from geotrans.io.scene import SceneInfo, inspect_scene
 from geotrans.io.tiler import TileGrid
-from geotrans.model.colours import Colours, LearntColours
+from geotrans.model.colours import LearntColours
 from geotrans.model.legend import legend_text
 from geotrans.model.palette import Palette
 from geotrans.model.style import MAP_CLASSES_TAG
@@ -46,7 +45,6 @@ class RunPlan:
     model_info: Optional[ModelInfo] = None
     palette: Optional[Palette] = None  # the colours the map's pixels snap to, if any
     expectations: tuple[str, ...] = ()  # what this scene will likely get wrong, known before a pixel is drawn
-    colours: Optional[Colours] = None  # the scene's colours as the model reads them (when its card has its own)
 
     @property
     def src(self) -> str:
@@ -90,34 +88,28 @@ def plan_run(src: str | os.PathLike, options: RunOptions = RunOptions(),
     learnt = LearntColours.from_card(model_info.card) if model_info else None
     with rasterio.Env(GDAL_CACHEMAX=INSPECT_GDAL_CACHE):
         scene = inspect_scene(src, options.bands, model_info.resolution_m if model_info else None, options.gsd,
-                              options.allow_ungeoreferenced, options.aoi, options.resampling, options.nodata)
-        colours = _colours_of(scene) if learnt else None
+                              options.allow_ungeoreferenced, options.aoi, options.resampling, options.nodata,
+                              colours=learnt is not None)
     tiles = TileGrid(scene.grid.height, scene.grid.width, options.tile_size, options.overlap)
-    expectations = scene_expectations(scene, colours, learnt)
+    expectations = scene_expectations(scene, learnt)
     tags = provenance_tags(scene, options, model_info)
     if expectations:
         tags[EXPECTATIONS_TAG] = json.dumps(list(expectations))
     return RunPlan(options=options, scene=scene, tiles=tiles, map_grid=scene.output_grid(model_grid=options.native_res),
                    warp_back=scene.grid.resampled and not options.native_res, tags=tags, model_info=model_info,
                    palette=Palette.from_card(model_info.card) if model_info and options.palette == "auto" else None,
-                   expectations=expectations, colours=colours)
-
-
-def _colours_of(scene: SceneInfo) -> Optional[Colours]:
-    with rasterio.open(scene.path) as ds:
-        return scene_colours(ds, scene.band_plan)
+                   expectations=expectations)
 
 
 EXPECTATIONS_TAG = "GEOTRANS_EXPECT"  # what the map of this scene likely gets wrong (``scene_expectations``)
 COARSE_M = 2.0  # scenes coarser than this lose what the model reads fields, ponds and lanes by
 
 
-def scene_expectations(scene: SceneInfo, colours: Optional[Colours] = None,
-                       learnt: Optional[LearntColours] = None) -> tuple[str, ...]:
+def scene_expectations(scene: SceneInfo, learnt: Optional[LearntColours] = None) -> tuple[str, ...]:
     """What the map of ``scene`` will likely get wrong, known from the scene alone (docs/model.md's known
     failures): a scene coarser than ``COARSE_M`` metres a pixel (the model learnt 0.3-1 m imagery; at 4-5 m
     dry fields are drawn as water and narrow roads are lost), a single band (no colour: water, green and
-    buildings go undrawn, roads remain), and ``colours`` unlike those the model ``learnt`` from."""
+    buildings go undrawn, roads remain), and the scene's colours unlike those the model ``learnt`` from."""
     found = []
     gsd = scene.grid.scene_gsd_m
     if gsd is not None and gsd > COARSE_M:
@@ -126,7 +118,7 @@ def scene_expectations(scene: SceneInfo, colours: Optional[Colours] = None,
     if len(set(scene.band_plan.bands)) == 1:
         found.append("one band (grey): expect roads and built land only; water, green and buildings need the "
                      "colour of three bands (R, G, B)")
-    unlike = learnt.unlike(colours) if learnt is not None and colours is not None else None
+    unlike = learnt.unlike(scene.colours) if learnt is not None and scene.colours is not None else None
     if unlike:
         found.append(unlike)
     return tuple(found)
