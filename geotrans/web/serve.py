@@ -37,10 +37,18 @@ def check_site(folder: str | os.PathLike) -> dict:
     return json.loads(marker.read_text())
 
 
+class SiteServer(ThreadingHTTPServer):
+    """An HTTP server of one site: its folder's files (``SiteHandler``) and its data (``MARKER``)."""
+
+    def __init__(self, folder: str | os.PathLike, site: dict, port: int):
+        self.site = site
+        super().__init__((HOST, port), partial(SiteHandler, directory=os.fspath(folder)))
+
+
 class SiteHandler(SimpleHTTPRequestHandler):
     """GET and HEAD of the site's files, whole or one byte range; an archive's tile by its XYZ address."""
 
-    site: dict = {}
+    server: SiteServer
 
     def end_headers(self) -> None:
         self.send_header("Accept-Ranges", "bytes")
@@ -53,7 +61,7 @@ class SiteHandler(SimpleHTTPRequestHandler):
         path = unquote(urlsplit(self.path).path)
         if path == "/" + QGIS_CONNECTIONS:
             host, port = self.server.server_address[:2]
-            return self._send_bytes(qgis_connections(self.site["maps"], f"http://{host}:{port}").encode(),
+            return self._send_bytes(qgis_connections(self.server.site["maps"], f"http://{host}:{port}").encode(),
                                     "application/xml")
         tile = ARCHIVE_TILE.match(path)
         if tile and os.path.isfile(self.translate_path(f"/{tile['layer']}.pmtiles")):
@@ -129,27 +137,26 @@ class _Limited:
         self.f.close()
 
 
-def site_server(folder: str | os.PathLike, port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
+def site_server(folder: str | os.PathLike, port: int = DEFAULT_PORT) -> SiteServer:
     """A server of the site in ``folder`` on 127.0.0.1:``port`` (0: any free port), not yet serving; one line
     for a folder that holds no site or a port that is taken."""
     site = check_site(folder)
-    handler = type("Handler", (SiteHandler,), {"site": site})
     try:
-        return ThreadingHTTPServer((HOST, port), partial(handler, directory=os.fspath(folder)))
+        return SiteServer(folder, site, port)
     except OSError as err:
         raise InputError(f"port {port}: cannot serve there ({err.strerror})", hint="give another {port}",
                          options=["port"]) from None
 
 
-def address(server: ThreadingHTTPServer, path: Optional[str] = None) -> str:
+def address(server: SiteServer, path: Optional[str] = None) -> str:
     """The server's address (of ``path`` in the site, where given)."""
     host, port = server.server_address[:2]
     return f"http://{host}:{port}/" + (path or "")
 
 
-def xyz_templates(server: ThreadingHTTPServer) -> list[tuple[str, str]]:
+def xyz_templates(server: SiteServer) -> list[tuple[str, str]]:
     """(layer name, URL template) of each layer the server gives as XYZ tiles, as QGIS's XYZ connection takes
     it: ``{z}/{x}/{y}.png`` under the server's address."""
-    site = server.RequestHandlerClass.func.site
+    site = server.site
     return [(f"{entry['name']}: {kind}", address(server, f"{entry['folder']}/{kind}/{{z}}/{{x}}/{{y}}.png"))
             for entry in site["maps"] for kind in ("map", "scene") if kind in entry["tiles"]]

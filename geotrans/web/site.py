@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
 import rasterio
 
 from geotrans.errors import InputError, OutputError
@@ -106,8 +107,6 @@ def map_facts(map_path: str | os.PathLike) -> dict:
 def class_shares(ds, style: MapStyle) -> dict[str, float]:
     """Each class's share of the open map's valid pixels (as ``vectorize`` classes them), counted on a read of
     at most ``SHARES_SIDE`` px a side."""
-    import numpy as np
-
     factor = max(1, -(-max(ds.width, ds.height) // SHARES_SIDE))
     shape = (max(1, ds.height // factor), max(1, ds.width // factor))
     rgb = ds.read([1, 2, 3], out_shape=(3, *shape))
