@@ -2,11 +2,13 @@
 among them.
 
 A model card's ``input_colours`` holds the mean and covariance, over the model's training photos, of each
-photo's mean and spread of red, green and blue (``geotrans.io.colours``), and a limit on the Mahalanobis
+photo's mean and spread of red, green and blue (``Colours``; a scene's are measured by ``geotrans.io.colours``),
+and a limit on the Mahalanobis
 distance from that mean. A scene further away than the limit looks unlike anything the model learnt: a false
 colour composite (near infrared as red), a coarse satellite scene, snow, night, haze. Its map is then said to
-be doubtful before it is drawn. The limit is chosen by measurement (``training/experiments/input_colours.py``):
-above every val photo's distance, so the warning never fires on photos of the kinds the model draws.
+be doubtful before it is drawn. The limit is chosen by measurement (``geotrans.training.colours``): above every
+val photo's distance and 99.9% of the training photos', so the warning never fires on photos of the kinds the
+model draws.
 """
 from __future__ import annotations
 
@@ -68,7 +70,8 @@ class LearntColours:
         table = card.get("input_colours")
         try:
             mean, covariance = np.asarray(table["mean"], float), np.asarray(table["covariance"], float)
-            if mean.shape != (6,) or covariance.shape != (6, 6) or not np.isfinite(covariance).all():
+            size = len(FEATURES)
+            if mean.shape != (size,) or covariance.shape != (size, size) or not np.isfinite(covariance).all():
                 return None
             return cls(mean, covariance, float(table["limit"]))
         except (TypeError, KeyError, ValueError):

@@ -160,6 +160,7 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
     scene, profile, grid = plan.scene, plan.scene.profile, plan.scene.grid
     seconds = estimate_seconds(plan, rates)
     model = plan.model_info
+    learnt = LearntColours.from_card(model.card) if scene.colours is not None else None  # measured only then
     return {
         "scene": plan.src,
         "width": profile["width"], "height": profile["height"], "dtype": profile["dtype"],
@@ -176,7 +177,7 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
         "expect": list(plan.expectations),
         "colours": None if scene.colours is None else {
             "mean": list(scene.colours.mean), "spread": list(scene.colours.std),
-            **_distance(scene.colours, LearntColours.from_card(model.card))},
+            "distance": learnt.distance(scene.colours), "limit": learnt.limit},
         "estimate": None if seconds is None else {
             "seconds": seconds, "generator_tiles_per_second": rates.tiles_per_second,
             "read_seconds_per_window": rates.read_seconds, "start_seconds": rates.start_seconds,
@@ -188,11 +189,6 @@ def facts(plan: RunPlan, rates: Optional[Rates] = None) -> dict:
                                              "palette_colours": len(plan.palette.colours) if plan.palette else 0,
                                              "summary": model_summary(model)},
     }
-
-
-def _distance(colours, learnt: LearntColours) -> dict:
-    """How far the scene's colours lie from the model's training photos', and the limit of a usual scene."""
-    return {"distance": learnt.distance(colours), "limit": learnt.limit}
 
 
 SUMMARY_SCORES = (("street F1", "street_f1"), ("water IoU", "water_iou"), ("green IoU", "green_iou"),

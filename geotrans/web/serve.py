@@ -6,6 +6,7 @@ Only this machine can reach it (127.0.0.1), and it serves only the site's folder
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -73,8 +74,6 @@ class SiteHandler(SimpleHTTPRequestHandler):
         return self._send_range(local, wanted)
 
     def _send_bytes(self, data: bytes, content_type: str, status: HTTPStatus = HTTPStatus.OK):
-        import io
-
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
