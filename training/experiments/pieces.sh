@@ -3,7 +3,8 @@
 # with its run folder loses one piece, not the run (it happened three times).
 # usage: DEADLINE=HH:MM bash training/experiments/pieces.sh RUN CANDIDATES "1500 2000" TRAIN_ARGS...
 # Every piece is `torchrun ... --resume --max-steps S --max-minutes M`, M the minutes left before
-# DEADLINE (less 3 for the checkpoint), so it resumes wherever the last piece stopped. At each step S
+# DEADLINE (less 3 for the checkpoint), so it resumes wherever the last piece stopped; DEADLINE is read by
+# `date -d`: HH:MM is today's, so a deadline past midnight needs its date ("2026-12-08 00:35"). At each step S
 # reached, the run is exported to CANDIDATES/<run name>-S.safetensors. To pause: `touch RUN/STOP`,
 # then SIGTERM the workers (pkill -TERM -f "python -u -m training.train"), which checkpoints them.
 set -euo pipefail
