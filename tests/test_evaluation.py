@@ -282,3 +282,23 @@ def test_the_research_entry_points_say_bad_options_and_garbage_files_in_one_line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["card.json", "garbage", "m.safetensors", "notjson.json",
                                                           "pairs"]  # nothing written, and no run folder made
     assert (tmp_path / "garbage" / "checkpoint.pt").read_bytes() == b"not a checkpoint"
+
+
+def test_evaluate_scores_the_fit_on_training_images_of_the_labelled_mix_and_refuses_it_alone(tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    save_generator(build_generator(ngf=8), model, "tiny", card={"native_resolution_m": 0.9})
+    with pytest.raises(SystemExit) as exit_info:  # nothing to fit without the mix: one line, before scoring
+        evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--fit", "2"])
+    assert exit_info.value.code != 0 and "--fit scores the training images of --labelled" in capsys.readouterr().err
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"sources": [
+        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
+         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest", "weight": 1,
+         "classes": {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
+                     "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}}]}))
+    results = tmp_path / "m-eval.json"
+    evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",
+                   "--labelled", str(mix), "--fit", "5", "--json", str(results)])
+    report = json.loads(results.read_text())
+    assert [r["images"] for r in report["semantic"]] == [1] and [r["images"] for r in report["fit"]] == [1]
+    assert "training labels" in capsys.readouterr().out

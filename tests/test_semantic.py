@@ -156,3 +156,45 @@ def test_land_class_figures_count_woods_and_fields_drawn_as_water_and_woods_draw
     empty = Tally.empty()
     empty.add(drawn, np.full((10, 10), CODES["street"], np.uint8), np.ones((10, 10), bool), pixel_m=1.0)
     assert empty.scores()["green_as_water"] is None  # no woods in the labels: no figure, not 0
+
+
+def test_the_fit_scores_training_images_only_and_as_many_as_asked(tmp_path):
+    from training.semantic import evaluate_fit
+
+    mix_path = tmp_path / "mix.json"
+    mix_path.write_text(json.dumps({"sources": [
+        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
+         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest", "weight": 1,
+         "classes": {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
+                     "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}}]}))
+    mix = read_mix(mix_path)
+    [report] = evaluate_fit(Constant(STYLE.colours["water"]), mix_path, 1)
+    [first] = labelled_images(mix, mix.sources[0], "images", 1)
+    assert report["images"] == 1 and not first.name.endswith("image_part_009.jpg")  # never the held-out one
+    labelled = first.classes != IGNORE
+    assert report["water_iou"] == pytest.approx(np.mean(first.classes[labelled] == CODES["water"]), abs=0.01)
+    with pytest.raises(ValueError, match="at least one"):
+        evaluate_fit(Constant(STYLE.colours["water"]), mix_path, 0)
+
+
+def test_a_limit_reads_the_first_images_and_counts_collages_whole(tmp_path):
+    import shutil
+
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+    for name in ("a", "b", "c"):  # three photos of one size, as a collage needs
+        shutil.copy(DATA / "dubai/tile2/images/image_part_005.jpg", tmp_path / "images" / f"{name}.jpg")
+        shutil.copy(DATA / "dubai/tile2/masks/image_part_005.png", tmp_path / "masks" / f"{name}.png")
+    spec = {"name": "copies", "kind": "masks", "root": str(tmp_path), "images": "images/*.jpg",
+            "resolution_m": 1.0, "match": "nearest", "weight": 1,
+            "classes": {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
+                        "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}}
+    mix_path = tmp_path / "mix.json"
+    mix_path.write_text(json.dumps({"sources": [spec]}))
+    mix = read_mix(mix_path)
+    assert [i.name for i in labelled_images(mix, spec, "images")] == [f"copies/images/{n}.jpg" for n in "abc"]
+    assert [i.name for i in labelled_images(mix, spec, "images", 2)] == ["copies/images/a.jpg",
+                                                                        "copies/images/b.jpg"]
+    [joined] = labelled_images(mix, {**spec, "collage": 2}, "images", 1)  # one collage: all three photos
+    single = labelled_images(mix, spec, "images", 1)[0].classes.shape
+    assert joined.name == "copies/images/a.jpg+2" and joined.classes.shape == (2 * single[0], 2 * single[1])

@@ -19,7 +19,8 @@ with R, G, B, NIR bands such as NAIP: are fields and forests drawn as water?
 ``--no-water SCENE ...`` adds the share of scenes without open water (Korea's
 winter forest) that the map draws as water, palette off and on. ``--labelled MIX``
 adds per-class scores on the held-out images of each labelled source of a mix
-(``training.semantic``). The scenes run in the first ``--precision`` given; a
+(``training.semantic``), and ``--fit N`` the same on the first N training images of each
+(has the model learnt its sources?). The scenes run in the first ``--precision`` given; a
 summary of the figures the shipping rule reads ends the output.
 """
 from __future__ import annotations
@@ -52,7 +53,7 @@ from geotrans.training.data import list_pairs, read_aligned
 from training.arguments import number, one_line_errors
 from training.metrics import METRICS, image_metrics, mean_metrics
 from training.roads import evaluate_roads
-from training.semantic import LAND_FIGURES, evaluate_labelled, format_semantic
+from training.semantic import LAND_FIGURES, evaluate_fit, evaluate_labelled, format_semantic
 from training.water import evaluate_false_water, evaluate_water
 
 log = logging.getLogger("training.evaluate")
@@ -187,7 +188,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--labelled", default=None, metavar="MIX",
                         help="also score the held-out (val) images of each labelled source of this mix file "
                              "per class (training.semantic)")
+    parser.add_argument("--fit", type=int, default=0, metavar="N",
+                        help="with --labelled, also score the first N training images of each of its sources: "
+                             "a model poor on them has not learnt its sources, one poor only on the held-out "
+                             "images has not generalised")
     args = parser.parse_args(argv)
+    if args.fit and not args.labelled:
+        parser.error("--fit scores the training images of --labelled MIX: name the mix")
+    if args.fit < 0:
+        parser.error(f"--fit {args.fit}: give a number of images, 1 or more")
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         generator, info = load_generator(args.model)
@@ -238,6 +247,9 @@ def _evaluate(args: argparse.Namespace, generator, info) -> None:
     if args.labelled:
         report["semantic"] = evaluate_labelled(generator, args.labelled, model_info=info, options=scene_options)
         print(format_semantic(report["semantic"]))
+    if args.fit:
+        report["fit"] = evaluate_fit(generator, args.labelled, args.fit, model_info=info, options=scene_options)
+        print(format_semantic(report["fit"], title="training labels"))
     print(format_summary(report))
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json_path:

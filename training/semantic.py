@@ -16,6 +16,10 @@ against the labels, pooled over a source's images:
 * street F1 within ``TOLERANCE_M``: recall, the share of street labels within it of a map street, and
   precision, the share of map streets within it of a street label.
 
+The same scores on a source's first training images (``evaluate_fit``) tell a model that has not learnt
+its sources (poor on its own training images too) from one that has not generalised (poor only on the
+held-out ones).
+
 Pixels labelled ``ignore`` are left out, except for the classes a source's labels
 are complete for (``complete_for``: the EPFL set's masks mark every road, so a
 street drawn off them is false even where the rest is unknown).
@@ -96,14 +100,15 @@ def images_scored(generator: nn.Module, images: Iterable[LabelledImage], style: 
 
 
 def evaluate_source(generator: nn.Module, mix: Mix, spec: dict, style: MapStyle,
-                    model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions()) -> dict:
-    """The scores of one ``masks`` source's held-out images (its ``val`` part), classed in ``style``; streets
-    within the source's ``street_tolerance_m`` (default ``TOLERANCE_M``)."""
+                    model_info: Optional[ModelInfo] = None, options: RunOptions = RunOptions(),
+                    images: Optional[list[LabelledImage]] = None) -> dict:
+    """The scores of one ``masks`` source's held-out images (its ``val`` part; or ``images`` of it), classed
+    in ``style``; streets within the source's ``street_tolerance_m`` (default ``TOLERANCE_M``)."""
     complete_for = tuple(spec.get("complete_for", ()))
     tolerance = float(spec.get("street_tolerance_m", TOLERANCE_M))
+    images = held_out_images(mix, spec) if images is None else images
     return {"source": spec.get("name"),
-            **images_scored(generator, held_out_images(mix, spec), style, model_info, options, complete_for,
-                            tolerance)}
+            **images_scored(generator, images, style, model_info, options, complete_for, tolerance)}
 
 
 def held_out_sources(mix: Mix) -> list[dict]:
@@ -126,10 +131,22 @@ def evaluate_labelled(generator: nn.Module, mix_path: str | Path, model_info: Op
     return [evaluate_source(generator, mix, spec, style, model_info, options) for spec in held_out_sources(mix)]
 
 
-def format_semantic(reports: list[dict]) -> str:
+def evaluate_fit(generator: nn.Module, mix_path: str | Path, count: int, model_info: Optional[ModelInfo] = None,
+                 options: RunOptions = RunOptions()) -> list[dict]:
+    """Scores of the first ``count`` training images (collages where the source joins them) of every ``masks``
+    source that ``evaluate_labelled`` scores: how well the model draws what it learnt from."""
+    if count < 1:
+        raise ValueError(f"score at least one training image a source, not {count}")
+    mix = read_mix(mix_path)
+    style = scoring_style(mix, model_info)
+    return [evaluate_source(generator, mix, spec, style, model_info, options,
+                            labelled_images(mix, spec, "images", count)) for spec in held_out_sources(mix)]
+
+
+def format_semantic(reports: list[dict], title: str = "held-out labels") -> str:
     columns = ("water_iou", "green_iou", "street_iou", "building_iou", "dry_land_as_water", "street_f1",
                "street_recall", *LAND_FIGURES)
-    header = f"{'held-out labels':<22}{'images':>7}" + "".join(f"{c:>19}" for c in columns)
+    header = f"{title:<22}{'images':>7}" + "".join(f"{c:>19}" for c in columns)
     lines = [header]
     for r in reports:
         cells = "".join(f"{'-' if r[c] is None else format(r[c], '.3f'):>19}" for c in columns)

@@ -268,10 +268,12 @@ def collage(images: Sequence[LabelledImage], side: int) -> list[LabelledImage]:
     return out
 
 
-def labelled_images(mix: Mix, spec: dict, key: str) -> list[LabelledImage]:
+def labelled_images(mix: Mix, spec: dict, key: str, limit: Optional[int] = None) -> list[LabelledImage]:
     """The photos of a ``masks`` source matched by ``spec[key]`` (``images`` or ``val``), with their classes,
-    joined into collages where the source asks for them."""
-    return collage(_labelled_photos(mix, spec, key), int(spec.get("collage", 1)))
+    joined into collages where the source asks for them; with ``limit``, the first ``limit`` of them (only
+    their photos are read)."""
+    side = int(spec.get("collage", 1))
+    return collage(_labelled_photos(mix, spec, key, None if limit is None else limit * side * side), side)
 
 
 def coarse_copy(image: LabelledImage, coarse_m: float) -> LabelledImage:
@@ -290,12 +292,12 @@ def coarse_copy(image: LabelledImage, coarse_m: float) -> LabelledImage:
                          classes[0, 0].to(torch.uint8).numpy(), read_m)
 
 
-def _labelled_photos(mix: Mix, spec: dict, key: str) -> list[LabelledImage]:
+def _labelled_photos(mix: Mix, spec: dict, key: str, limit: Optional[int] = None) -> list[LabelledImage]:
     name = spec.get("name", "?")
     table = spec.get("classes") or {}
     _check_table(table, name)
     out = []
-    found = _images(mix, spec, key)
+    found = _images(mix, spec, key)[:limit]
     if key == "images" and not mix.resolve(spec["root"]).is_dir():
         raise MixError(f"source {name}: {mix.resolve(spec['root'])} is not a folder")
     for image in found:
