@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from helpers import KOREA, crop, run_scene
+from helpers import KOREA, crop, run_scene, write_mix
 from rasterio.windows import Window
 
 from geotrans.model.generator import build_generator
@@ -290,12 +290,7 @@ def test_evaluate_scores_the_fit_on_training_images_of_the_labelled_mix_and_refu
     with pytest.raises(SystemExit) as exit_info:  # nothing to fit without the mix: one line, before scoring
         evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--fit", "2"])
     assert exit_info.value.code != 0 and "--fit scores the training images of --labelled" in capsys.readouterr().err
-    mix = tmp_path / "mix.json"
-    mix.write_text(json.dumps({"sources": [
-        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
-         "val": "tile2/images/image_part_009.jpg", "resolution_m": 1.0, "match": "nearest", "weight": 1,
-         "classes": {"#8429F6": "background", "#6EC1E4": "street", "#E2A929": "water", "#FEDD3A": "green",
-                     "#3C1098": "building", "#9B9B9B": "ignore", "#000000": "ignore"}}]}))
+    mix = write_mix(tmp_path)  # New York pairs and two Dubai photos, one held out
     results = tmp_path / "m-eval.json"
     evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",
                    "--labelled", str(mix), "--fit", "5", "--json", str(results)])
