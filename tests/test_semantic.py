@@ -173,7 +173,7 @@ def test_the_fit_scores_training_images_only_and_as_many_as_asked(tmp_path):
         evaluate_fit(Constant(STYLE.colours["water"]), mix_path, 0)
 
 
-def test_a_limit_reads_the_first_images_and_counts_collages_whole(tmp_path):
+def test_a_spread_reads_images_evenly_from_first_to_last_and_counts_collages_whole(tmp_path):
     import shutil
 
     for folder in ("images", "masks"):
@@ -188,8 +188,9 @@ def test_a_limit_reads_the_first_images_and_counts_collages_whole(tmp_path):
     mix_path.write_text(json.dumps({"sources": [spec]}))
     mix = read_mix(mix_path)
     assert [i.name for i in labelled_images(mix, spec, "images")] == [f"copies/images/{n}.jpg" for n in "abc"]
-    assert [i.name for i in labelled_images(mix, spec, "images", 2)] == ["copies/images/a.jpg",
-                                                                        "copies/images/b.jpg"]
+    assert [i.name for i in labelled_images(mix, spec, "images", 2)] == ["copies/images/a.jpg",  # first, last
+                                                                        "copies/images/c.jpg"]
+    assert [i.name for i in labelled_images(mix, spec, "images", 1)] == ["copies/images/a.jpg"]
     [joined] = labelled_images(mix, {**spec, "collage": 2}, "images", 1)  # one collage: all three photos
     single = labelled_images(mix, spec, "images", 1)[0].classes.shape
     assert joined.name == "copies/images/a.jpg+2" and joined.classes.shape == (2 * single[0], 2 * single[1])

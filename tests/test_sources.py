@@ -445,3 +445,11 @@ def test_a_recoloured_run_exports_a_card_in_the_new_colours(tmp_path):
     assert card["map_classes"]["building"] == NEW_BUILDING and NEW_BUILDING in card["palette"]
     assert list(shipped["map_classes"]["building"]) not in card["palette"]
     assert card["map_classes"]["water"] == shipped["map_classes"]["water"]
+
+
+def test_evenly_takes_the_first_and_last_and_spaces_the_rest():
+    from geotrans.training.sources import evenly
+
+    assert evenly(list(range(10)), 4) == [0, 3, 6, 9]
+    assert evenly(list(range(3)), 5) == [0, 1, 2]  # fewer than asked: all of them
+    assert evenly(list(range(7)), 1) == [0]

@@ -19,7 +19,7 @@ with R, G, B, NIR bands such as NAIP: are fields and forests drawn as water?
 ``--no-water SCENE ...`` adds the share of scenes without open water (Korea's
 winter forest) that the map draws as water, palette off and on. ``--labelled MIX``
 adds per-class scores on the held-out images of each labelled source of a mix
-(``training.semantic``), and ``--fit N`` the same on the first N training images of each
+(``training.semantic``), and ``--fit N`` the same on N of the training images of each
 (has the model learnt its sources?). The scenes run in the first ``--precision`` given; a
 summary of the figures the shipping rule reads ends the output.
 """
@@ -189,7 +189,8 @@ def main(argv: Optional[list[str]] = None) -> None:
                         help="also score the held-out (val) images of each labelled source of this mix file "
                              "per class (training.semantic)")
     parser.add_argument("--fit", type=int, default=0, metavar="N",
-                        help="with --labelled, also score the first N training images of each of its sources: "
+                        help="with --labelled, also score N training images of each of its sources (taken "
+                             "evenly from first to last by name): "
                              "a model poor on them has not learnt its sources, one poor only on the held-out "
                              "images has not generalised")
     args = parser.parse_args(argv)

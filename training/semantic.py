@@ -16,7 +16,7 @@ against the labels, pooled over a source's images:
 * street F1 within ``TOLERANCE_M``: recall, the share of street labels within it of a map street, and
   precision, the share of map streets within it of a street label.
 
-The same scores on a source's first training images (``evaluate_fit``) tell a model that has not learnt
+The same scores on some of a source's training images (``evaluate_fit``) tell a model that has not learnt
 its sources (poor on its own training images too) from one that has not generalised (poor only on the
 held-out ones).
 
@@ -133,8 +133,9 @@ def evaluate_labelled(generator: nn.Module, mix_path: str | Path, model_info: Op
 
 def evaluate_fit(generator: nn.Module, mix_path: str | Path, count: int, model_info: Optional[ModelInfo] = None,
                  options: RunOptions = RunOptions()) -> list[dict]:
-    """Scores of the first ``count`` training images (collages where the source joins them) of every ``masks``
-    source that ``evaluate_labelled`` scores: how well the model draws what it learnt from."""
+    """Scores of ``count`` training images of every ``masks`` source that ``evaluate_labelled`` scores, taken
+    evenly from first to last by name (collages where the source joins them): how well the model draws what it
+    learnt from."""
     if count < 1:
         raise ValueError(f"score at least one training image a source, not {count}")
     mix = read_mix(mix_path)

@@ -268,12 +268,22 @@ def collage(images: Sequence[LabelledImage], side: int) -> list[LabelledImage]:
     return out
 
 
-def labelled_images(mix: Mix, spec: dict, key: str, limit: Optional[int] = None) -> list[LabelledImage]:
+def labelled_images(mix: Mix, spec: dict, key: str, spread: Optional[int] = None) -> list[LabelledImage]:
     """The photos of a ``masks`` source matched by ``spec[key]`` (``images`` or ``val``), with their classes,
-    joined into collages where the source asks for them; with ``limit``, the first ``limit`` of them (only
-    their photos are read)."""
+    joined into collages where the source asks for them; with ``spread``, that many of them (of collages, where
+    the source joins photos) taken evenly from first to last by name, so that a set sorted by kind shows every
+    kind (only their photos are read)."""
     side = int(spec.get("collage", 1))
-    return collage(_labelled_photos(mix, spec, key, None if limit is None else limit * side * side), side)
+    return collage(_labelled_photos(mix, spec, key, None if spread is None else spread * side * side), side)
+
+
+def evenly(items: Sequence, count: int) -> list:
+    """``count`` of ``items`` taken evenly from the first to the last (all of them when there are no more)."""
+    if count >= len(items):
+        return list(items)
+    if count == 1:
+        return [items[0]]
+    return [items[round(k * (len(items) - 1) / (count - 1))] for k in range(count)]
 
 
 def coarse_copy(image: LabelledImage, coarse_m: float) -> LabelledImage:
@@ -292,12 +302,13 @@ def coarse_copy(image: LabelledImage, coarse_m: float) -> LabelledImage:
                          classes[0, 0].to(torch.uint8).numpy(), read_m)
 
 
-def _labelled_photos(mix: Mix, spec: dict, key: str, limit: Optional[int] = None) -> list[LabelledImage]:
+def _labelled_photos(mix: Mix, spec: dict, key: str, spread: Optional[int] = None) -> list[LabelledImage]:
     name = spec.get("name", "?")
     table = spec.get("classes") or {}
     _check_table(table, name)
     out = []
-    found = _images(mix, spec, key)[:limit]
+    found = _images(mix, spec, key)
+    found = found if spread is None else evenly(found, spread)
     if key == "images" and not mix.resolve(spec["root"]).is_dir():
         raise MixError(f"source {name}: {mix.resolve(spec['root'])} is not a folder")
     for image in found:
