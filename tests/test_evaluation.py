@@ -290,6 +290,9 @@ def test_evaluate_scores_the_fit_on_training_images_of_the_labelled_mix_and_refu
     with pytest.raises(SystemExit) as exit_info:  # nothing to fit without the mix: one line, before scoring
         evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--fit", "2"])
     assert exit_info.value.code != 0 and "--fit scores the training images of --labelled" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # no images to score: argparse's one line
+        evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--fit", "0"])
+    assert exit_info.value.code != 0 and "--fit" in capsys.readouterr().err
     mix = write_mix(tmp_path)  # New York pairs and two Dubai photos, one held out
     results = tmp_path / "m-eval.json"
     evaluate_main(["--model", str(model), "--data", str(DATA / "maps_val"), "--no-dropout-run", "--limit", "1",

@@ -188,7 +188,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--labelled", default=None, metavar="MIX",
                         help="also score the held-out (val) images of each labelled source of this mix file "
                              "per class (training.semantic)")
-    parser.add_argument("--fit", type=int, default=0, metavar="N",
+    parser.add_argument("--fit", type=number(int, 1), default=None, metavar="N",
                         help="with --labelled, also score N training images of each of its sources (taken "
                              "evenly from first to last by name): "
                              "a model poor on them has not learnt its sources, one poor only on the held-out "
@@ -196,8 +196,6 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parser.parse_args(argv)
     if args.fit and not args.labelled:
         parser.error("--fit scores the training images of --labelled MIX: name the mix")
-    if args.fit < 0:
-        parser.error(f"--fit {args.fit}: give a number of images, 1 or more")
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         generator, info = load_generator(args.model)
