@@ -194,3 +194,53 @@ def test_a_spread_reads_images_evenly_from_first_to_last_and_counts_collages_who
     [joined] = labelled_images(mix, {**spec, "collage": 2}, "images", 1)  # one collage: all three photos
     single = labelled_images(mix, spec, "images", 1)[0].classes.shape
     assert joined.name == "copies/images/a.jpg+2" and joined.classes.shape == (2 * single[0], 2 * single[1])
+
+
+def test_the_segmentation_probe_turns_and_flips_each_crop_with_its_labels():
+    from training.experiments.segmentation_probe import crops
+
+    rng = np.random.default_rng(3)
+    marked = torch.from_numpy(rng.random((40, 40)) < 0.3)  # water where the photo's blue band is 1, else land
+    photo = torch.stack([torch.full((40, 40), 0.5), torch.full((40, 40), 0.5), marked.float()])
+    classes = torch.where(marked, CODES["water"], CODES["background"]).long()
+    photos, labels = crops([(photo, classes)], 16, 24, np.random.default_rng(0))
+    assert photos.shape == (16, 3, 24, 24) and labels.shape == (16, 24, 24)
+    # Brightness and contrast move every pixel alike (and keep their order), so blue above the middle is water.
+    assert torch.equal(labels == CODES["water"], photos[:, 2] > 0.5)
+    assert not torch.equal(photos[0, 2], photo[2, :24, :24])  # not every crop the first, unturned one
+
+
+def test_the_segmentation_probe_weighs_rare_classes_more_and_absent_ones_not_at_all():
+    from geotrans.model.style import CLASSES
+    from training.experiments.segmentation_probe import class_weights
+
+    classes = torch.full((10, 10), CODES["background"])
+    classes[0, :4] = CODES["water"]
+    classes[1, :] = IGNORE
+    weights = class_weights([(torch.zeros(3, 10, 10), classes)])
+    assert weights.shape == (len(CLASSES),) and weights[CODES["street"]] == 0
+    assert weights[CODES["water"]] > weights[CODES["background"]] > 0
+    assert (weights[CODES["water"]] + weights[CODES["background"]]) / 2 == pytest.approx(1)
+
+
+def test_the_segmentation_probe_scores_its_classes_on_the_labels_grid_with_the_benchmarks_tally():
+    from geotrans.model.style import CLASSES
+    from geotrans.training.sources import LabelledImage
+    from training.experiments.segmentation_probe import scored
+
+    class Blue(nn.Module):  # water where the blue band is bright, else land: the labels' own rule
+        def forward(self, x):
+            logits = torch.zeros(x.shape[0], len(CLASSES), *x.shape[2:])
+            logits[:, CODES["water"]] = (x[:, 2] > 0.5).float()
+            logits[:, CODES["background"]] = 0.5
+            return logits
+
+    photo = np.zeros((3, 60, 60), np.uint8)
+    photo[2, :, :30] = 255
+    truth = np.full((60, 60), CODES["background"], np.uint8)
+    truth[:, :30] = CODES["water"]
+    image = LabelledImage("half/water", photo, truth, 0.3)  # read at 0.9 m (20 px), scored on its own 60
+    assert scored(Blue(), [image], 0.9, (), 1.8)["water_iou"] == pytest.approx(1)
+    truth[:, :40] = CODES["water"]  # a third of the labelled water is drawn as land
+    scores = scored(Blue(), [image], 0.9, (), 1.8)
+    assert scores["water_iou"] == pytest.approx(30 / 40) and scores["dry_land_as_water"] == 0
