@@ -244,3 +244,31 @@ def test_the_segmentation_probe_scores_its_classes_on_the_labels_grid_with_the_b
     truth[:, :40] = CODES["water"]  # a third of the labelled water is drawn as land
     scores = scored(Blue(), [image], 0.9, (), 1.8)
     assert scores["water_iou"] == pytest.approx(30 / 40) and scores["dry_land_as_water"] == 0
+
+
+def test_the_segmentation_probe_reads_the_generators_samples_as_the_class_decision_does(tmp_path):
+    """``--samples``: each labelled pixel's class is the map class whose colour its sample's map shows (Dubai's
+    maps are rendered from labels, so exactly), unlabelled pixels ``IGNORE``, the photo in 0-1."""
+    from geotrans.model.style import CLASSES
+    from geotrans.training.data import Augment
+    from geotrans.training.sampling import mixed_set
+    from training.experiments.segmentation_probe import sampled_crops
+
+    mix = tmp_path / "dubai.json"
+    mix.write_text(json.dumps({"resolution_m": 0.9, "sources": [
+        {"name": "dubai", "kind": "masks", "root": str(DATA / "dubai"), "images": "tile2/images/*.jpg",
+         "resolution_m": 1.0, "match": "nearest", "weight": 1,
+         "classes": {**DUBAI_CLASSES, "#8429F6": "ignore"}}]}))  # its land unlabelled: some pixels are
+    augment = Augment(rotations=True)
+    photos, classes = next(sampled_crops(str(mix), augment, 4, 128, seed=5))
+    mixed = mixed_set(mix, crop=128, augment=augment, seed=5)
+    mixed.epoch_size = 4  # as the probe fills its batches from two images
+    photo, target, labelled, _, _ = next(mixed.batches(0, 4))
+    assert torch.equal(photos, (photo + 1) / 2) and 0 <= photos.min() and photos.max() <= 1
+    known = labelled[:, 0] > 0.5
+    assert torch.equal(classes == IGNORE, ~known) and known.any() and (~known).any()
+    style = read_mix(mix).style()
+    colours = torch.tensor([style.colours[name] for name in CLASSES], dtype=torch.float32)
+    rgb = ((target + 1) * 127.5).round().permute(0, 2, 3, 1)
+    assert torch.equal(colours[classes[known]], rgb[known])
+    assert len(classes[known].unique()) >= 2  # more than one class: the test can tell them apart

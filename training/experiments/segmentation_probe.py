@@ -9,7 +9,14 @@ with the semantic benchmark's own tally (``geotrans.training.scores.Tally``: IoU
 streets within the source's tolerance) on the labels' grid. A probe that finds the held-out ponds says the
 labels can teach them; one that does not says twenty tiles cannot, whatever the generator's recipe.
 
+With ``--samples``, the net learns instead from the generator's own training samples: every source of the mix
+drawn by weight and augmented as ``training.train`` augments them (``--dark-land``, ``--coarse``, ...), its
+classes the map class nearest each labelled map pixel, as the generator's class decision reads them. The same
+held-out scores then tell whether the mix and its augmentations, rather than the generator, hide the ponds.
+
     python -m training.experiments.segmentation_probe --mix training/mixes/v6-villages.json --source loveda-rural
+    python -m training.experiments.segmentation_probe --mix training/mixes/v6-villages.json --source loveda-rural \
+        --samples --dark-land 0.1 --coarse 0.3 --jitter 0.2 --grey 0.1
 
 (1 thread; a few minutes on a 2-core CPU.)
 """
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -25,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from geotrans.model.style import CLASSES, IGNORE
+from geotrans.training.data import Augment
+from geotrans.training.sampling import mixed_set
 from geotrans.training.scores import TOLERANCE_M, Tally
 from geotrans.training.sources import LabelledImage, evenly, labelled_images, read_mix
 
@@ -87,6 +97,22 @@ def crops(images: list[tuple[torch.Tensor, torch.Tensor]], count: int, side: int
     return torch.stack(photos), torch.stack(labels)
 
 
+def sampled_crops(mix_path: str, augment: Augment, count: int, side: int, seed: int) -> Iterator[tuple]:
+    """Batches of ``count`` of the generator's own training samples of ``mix_path`` (``side`` px), as (photo
+    0-1, classes): each labelled map pixel's nearest map class colour of the mix's style, ``IGNORE`` elsewhere."""
+    mixed = mixed_set(mix_path, crop=side, augment=augment, seed=seed)
+    mixed.epoch_size = max(mixed.epoch_size, count)  # a mix of fewer images than a batch still fills batches
+    style = read_mix(mix_path).style()
+    colours = torch.tensor([style.colours[name] for name in CLASSES], dtype=torch.float32).view(1, -1, 3, 1, 1)
+    epoch = 0
+    while True:
+        for photo, target, labelled, _, _ in mixed.batches(epoch, count):
+            rgb = (target + 1) * 127.5
+            classes = ((rgb.unsqueeze(1) - colours) ** 2).sum(2).argmin(1)
+            yield (photo + 1) / 2, torch.where(labelled[:, 0] > 0.5, classes, torch.full_like(classes, IGNORE))
+        epoch += 1
+
+
 def class_weights(images: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """1 / sqrt(share) of each class's labelled pixels, mean 1 over the classes present (0 for absent ones)."""
     counts = torch.zeros(len(CLASSES))
@@ -98,7 +124,9 @@ def class_weights(images: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tens
 
 
 def train(images: list[tuple[torch.Tensor, torch.Tensor]], steps: int, batch: int, side: int, width: int,
-          seed: int) -> SmallUNet:
+          seed: int, samples: Optional[Iterator[tuple]] = None) -> SmallUNet:
+    """The probe learnt from random crops of ``images``, or from ``samples`` where given (class weights from
+    ``images`` either way: the scored source's share of each class)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = SmallUNet(len(CLASSES), width)
@@ -107,7 +135,7 @@ def train(images: list[tuple[torch.Tensor, torch.Tensor]], steps: int, batch: in
     loss_of = nn.CrossEntropyLoss(weight=class_weights(images), ignore_index=IGNORE)
     start = time.time()
     for step in range(1, steps + 1):
-        photos, labels = crops(images, batch, side, rng)
+        photos, labels = next(samples) if samples is not None else crops(images, batch, side, rng)
         loss = loss_of(net(photos), labels)
         optimiser.zero_grad()
         loss.backward()
@@ -154,6 +182,13 @@ def main(argv=None) -> None:
     parser.add_argument("--width", type=int, default=16, help="channels of the first level")
     parser.add_argument("--fit", type=int, default=8, help="training images also scored (evenly by name)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", action="store_true",
+                        help="learn from the generator's training samples of the whole mix, augmented as below")
+    parser.add_argument("--jitter", type=float, default=0.0)
+    parser.add_argument("--grey", type=float, default=0.0)
+    parser.add_argument("--coarse", type=float, default=0.0)
+    parser.add_argument("--dark-land", type=float, default=0.0)
+    parser.add_argument("--dark-of", default="vegetation")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     mix = read_mix(args.mix)
@@ -164,8 +199,15 @@ def main(argv=None) -> None:
     training_images = labelled_images(mix, spec, "images")
     held_out = labelled_images(mix, spec, "val")
     print(f"{args.source}: {len(training_images)} training images, {len(held_out)} held out, at {resolution} m")
+    samples = None
+    if args.samples:
+        augment = Augment(rotations=True, jitter=args.jitter, grey=args.grey, coarse=args.coarse,
+                          dark_land=args.dark_land, dark_of=args.dark_of,
+                          water_rgb=tuple(mix.style().colours["water"]))
+        samples = sampled_crops(args.mix, augment, args.batch, args.side, args.seed)
+        print(f"learning from the mix's training samples: {augment.describe()}")
     net = train([at_resolution(image, resolution) for image in training_images], args.steps, args.batch,
-                args.side, args.width, args.seed)
+                args.side, args.width, args.seed, samples)
     complete_for = tuple(spec.get("complete_for", ()))
     tolerance = float(spec.get("street_tolerance_m", TOLERANCE_M))
     print("| images | " + " | ".join(FIGURES) + " |\n|---" * 1 + "|---" * len(FIGURES) + "|")
