@@ -272,3 +272,22 @@ def test_the_segmentation_probe_reads_the_generators_samples_as_the_class_decisi
     rgb = ((target + 1) * 127.5).round().permute(0, 2, 3, 1)
     assert torch.equal(colours[classes[known]], rgb[known])
     assert len(classes[known].unique()) >= 2  # more than one class: the test can tell them apart
+
+
+def test_the_segmentation_probe_normalises_as_asked_batch_by_default_or_as_the_generator_per_image():
+    from geotrans.model.style import CLASSES
+    from training.experiments.segmentation_probe import SmallUNet
+
+    def norms(net):
+        return {type(m) for m in net.modules() if isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d))}
+
+    assert norms(SmallUNet(len(CLASSES), 4)) == {nn.BatchNorm2d}
+    instance = SmallUNet(len(CLASSES), 4, "instance").eval()
+    assert norms(instance) == {nn.InstanceNorm2d}
+    assert instance(torch.rand(2, 3, 40, 40)).shape == (2, len(CLASSES), 40, 40)
+    # Per image, even while learning: an image's logits do not depend on the other images of its batch.
+    images = torch.rand(2, 3, 40, 40)
+    instance.train()
+    assert torch.allclose(instance(images)[:1], instance(images[:1]), atol=1e-5)
+    batch = SmallUNet(len(CLASSES), 4).train()
+    assert not torch.allclose(batch(images)[:1], batch(images[:1]), atol=1e-5)

@@ -50,19 +50,24 @@ def at_resolution(image: LabelledImage, resolution_m: float) -> tuple[torch.Tens
     return photo[0], classes[0, 0].long()
 
 
-def block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+NORMS = {"batch": nn.BatchNorm2d, "instance": lambda n: nn.InstanceNorm2d(n, affine=True)}
+
+
+def block(cin: int, cout: int, norm: str = "batch") -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), NORMS[norm](cout), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1), NORMS[norm](cout), nn.ReLU(inplace=True))
 
 
 class SmallUNet(nn.Module):
-    """Four levels (``width`` to 8x ``width`` channels), skips by concatenation, one logit per class."""
+    """Four levels (``width`` to 8x ``width`` channels), skips by concatenation, one logit per class; ``norm``
+    batch, or instance as the generator's (each image's features normalised by their own mean and spread)."""
 
-    def __init__(self, classes: int, width: int = 16) -> None:
+    def __init__(self, classes: int, width: int = 16, norm: str = "batch") -> None:
         super().__init__()
         widths = [width * 2 ** k for k in range(4)]
-        self.down = nn.ModuleList([block(3, widths[0])] + [block(a, b) for a, b in zip(widths, widths[1:])])
-        self.up = nn.ModuleList([block(b + a, a) for a, b in zip(widths[:-1], widths[1:])][::-1])
+        self.down = nn.ModuleList([block(3, widths[0], norm)] +
+                                  [block(a, b, norm) for a, b in zip(widths, widths[1:])])
+        self.up = nn.ModuleList([block(b + a, a, norm) for a, b in zip(widths[:-1], widths[1:])][::-1])
         self.head = nn.Conv2d(widths[0], classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -124,12 +129,12 @@ def class_weights(images: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tens
 
 
 def train(images: list[tuple[torch.Tensor, torch.Tensor]], steps: int, batch: int, side: int, width: int,
-          seed: int, samples: Optional[Iterator[tuple]] = None) -> SmallUNet:
+          seed: int, samples: Optional[Iterator[tuple]] = None, norm: str = "batch") -> SmallUNet:
     """The probe learnt from random crops of ``images``, or from ``samples`` where given (class weights from
     ``images`` either way: the scored source's share of each class)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = SmallUNet(len(CLASSES), width)
+    net = SmallUNet(len(CLASSES), width, norm)
     optimiser = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps)
     loss_of = nn.CrossEntropyLoss(weight=class_weights(images), ignore_index=IGNORE)
@@ -180,6 +185,8 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--side", type=int, default=128, help="crop side in px at --resolution")
     parser.add_argument("--width", type=int, default=16, help="channels of the first level")
+    parser.add_argument("--norm", choices=sorted(NORMS), default="batch",
+                        help="the probe's normalisation (instance: the generator's)")
     parser.add_argument("--fit", type=int, default=8, help="training images also scored (evenly by name)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", action="store_true",
@@ -207,7 +214,7 @@ def main(argv=None) -> None:
         samples = sampled_crops(args.mix, augment, args.batch, args.side, args.seed)
         print(f"learning from the mix's training samples: {augment.describe()}")
     net = train([at_resolution(image, resolution) for image in training_images], args.steps, args.batch,
-                args.side, args.width, args.seed, samples)
+                args.side, args.width, args.seed, samples, args.norm)
     complete_for = tuple(spec.get("complete_for", ()))
     tolerance = float(spec.get("street_tolerance_m", TOLERANCE_M))
     print("| images | " + " | ".join(FIGURES) + " |\n|---" * 1 + "|---" * len(FIGURES) + "|")
