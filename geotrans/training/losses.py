@@ -40,6 +40,12 @@ def class_weights(colours: torch.Tensor, weighed: Sequence[tuple[torch.Tensor, f
     return weights
 
 
+def nearest_classes(maps: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) index of the one of ``colours`` (K, 3) nearest each pixel of ``maps`` (N, 3, H, W), both in one
+    range: the class the class decision reads a map pixel as."""
+    return ((maps.float().unsqueeze(1) - colours.view(1, -1, 3, 1, 1)) ** 2).sum(2).argmin(1)
+
+
 def class_cross_entropy(generated: torch.Tensor, target: torch.Tensor, colours: torch.Tensor,
                         labelled: torch.Tensor | None, temperature: float,
                         weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -51,7 +57,7 @@ def class_cross_entropy(generated: torch.Tensor, target: torch.Tensor, colours: 
     green to a colour between them; this term pulls it to one of them."""
     palette = colours.view(1, -1, 3, 1, 1)
     logits = -((generated.float().unsqueeze(1) - palette) ** 2).sum(2) / temperature  # (N, K, H, W)
-    truth = ((target.float().unsqueeze(1) - palette) ** 2).sum(2).argmin(1)  # (N, H, W)
+    truth = nearest_classes(target, colours)  # (N, H, W)
     loss = F.cross_entropy(logits, truth, reduction="none")
     if weights is not None:
         loss = loss * weights[truth]

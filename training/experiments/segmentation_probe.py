@@ -32,8 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from geotrans.model.generator import to_model_range
 from geotrans.model.style import CLASSES, IGNORE
 from geotrans.training.data import Augment
+from geotrans.training.losses import nearest_classes
 from geotrans.training.sampling import mixed_set
 from geotrans.training.scores import TOLERANCE_M, Tally
 from geotrans.training.sources import LabelledImage, evenly, labelled_images, read_mix
@@ -108,12 +110,11 @@ def sampled_crops(mix_path: str, augment: Augment, count: int, side: int, seed: 
     mixed = mixed_set(mix_path, crop=side, augment=augment, seed=seed)
     mixed.epoch_size = max(mixed.epoch_size, count)  # a mix of fewer images than a batch still fills batches
     style = read_mix(mix_path).style()
-    colours = torch.tensor([style.colours[name] for name in CLASSES], dtype=torch.float32).view(1, -1, 3, 1, 1)
+    colours = to_model_range(torch.tensor([style.colours[name] for name in CLASSES]))
     epoch = 0
     while True:
         for photo, target, labelled, _, _ in mixed.batches(epoch, count):
-            rgb = (target + 1) * 127.5
-            classes = ((rgb.unsqueeze(1) - colours) ** 2).sum(2).argmin(1)
+            classes = nearest_classes(target, colours)
             yield (photo + 1) / 2, torch.where(labelled[:, 0] > 0.5, classes, torch.full_like(classes, IGNORE))
         epoch += 1
 
